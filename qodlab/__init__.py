@@ -1,0 +1,89 @@
+"""qodlab: explore network Quality on Demand (CAMARA QoD) from Jupyter.
+
+The sandbox, the clients, the models and the errors are imported here; widgets and plots are
+imported lazily, so `import qodlab` stays quick for a headless user.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .client import AsyncQodClient, QodClient, create_request
+from .errors import (
+    ApiError,
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    QodError,
+    QodTimeout,
+    RateLimited,
+    ServerStartError,
+    ServiceUnavailable,
+    TransportError,
+    Unauthenticated,
+    Unprocessable,
+)
+from .models import (
+    AccessTokenCredential,
+    ApplicationServer,
+    CreateSession,
+    Device,
+    DeviceIpv4Addr,
+    Duration,
+    ErrorInfo,
+    ExtendSession,
+    PortRange,
+    PortsSpec,
+    ProfileStatus,
+    QosProfile,
+    QosStatus,
+    Rate,
+    SessionInfo,
+    StatusInfo,
+)
+from .notifications import StatusEvent, build_notification, parse_notification
+from .sandbox import Sandbox
+from .sessions import AsyncSession, Session
+
+__all__ = [
+    "AccessTokenCredential",
+    "ApiError",
+    "ApplicationServer",
+    "AsyncQodClient",
+    "AsyncSession",
+    "Conflict",
+    "CreateSession",
+    "Device",
+    "DeviceIpv4Addr",
+    "Duration",
+    "ErrorInfo",
+    "ExtendSession",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "PortRange",
+    "PortsSpec",
+    "ProfileStatus",
+    "QodClient",
+    "QodError",
+    "QodTimeout",
+    "QosProfile",
+    "QosStatus",
+    "Rate",
+    "RateLimited",
+    "Sandbox",
+    "ServerStartError",
+    "ServiceUnavailable",
+    "Session",
+    "SessionInfo",
+    "StatusEvent",
+    "StatusInfo",
+    "TransportError",
+    "Unauthenticated",
+    "Unprocessable",
+    "__version__",
+    "build_notification",
+    "create_request",
+    "parse_notification",
+]

@@ -1,0 +1,117 @@
+"""Run an ASGI app with uvicorn on a background thread (the sandbox and the listener share it)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from enum import Enum
+from typing import Any
+
+import uvicorn
+
+from .errors import ServerStartError
+
+__all__ = ["ServerState", "ServerThread"]
+
+
+class ServerState(Enum):
+    """Where a background server is in its life."""
+
+    NEW = 1  # built, not started
+    RUNNING = 2  # serving requests
+    STOPPED = 3  # stopped; its port is free
+
+
+class ServerThread:
+    """uvicorn serving `app` on a socket bound before the thread starts.
+
+    Binding first means a port in use fails at once, in the caller's thread, with the port in
+    the message; and port 0 gives a free port that `port` reads back.
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "qodlab-server"):
+        self.app = app
+        self.host = host
+        self.name = name
+        self.state = ServerState.NEW
+        self._requested_port = port
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        if self._sock is None:
+            return self._requested_port
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """`http://host:port`."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Bind, start serving, and return once the server accepts requests."""
+        if self.state is ServerState.RUNNING:
+            return
+        self._sock = _bind(self.host, self._requested_port)
+        self._requested_port = self.port  # a restart comes back on the same port
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._close_socket()
+                reason = repr(self._error) if self._error else "it did not become ready in time"
+                msg = f"{self.name} on {self.host}:{self.port} failed to start: {reason}"
+                raise ServerStartError(msg)
+            self._thread.join(0.005)
+        self.state = ServerState.RUNNING
+
+    def _run(self) -> None:
+        assert self._server is not None and self._sock is not None
+        try:
+            self._server.run(sockets=[self._sock])
+        except BaseException as exc:  # recorded for start() to report
+            self._error = exc
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and free the port."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive() and self._server is not None:
+                self._server.force_exit = True
+                self._thread.join(timeout)
+        self._close_socket()
+        self.state = ServerState.STOPPED
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise ServerStartError(msg) from None
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,375 @@
+"""`QodClient` and `AsyncQodClient`: the QoD and QoS Profiles APIs over httpx.
+
+The pair differs only by `async`/`await`: `_BaseClient` builds every request (URL, headers,
+body) and parses every response, and does no I/O.
+
+    client = QodClient.for_sandbox(sandbox)                       # no credentials
+    client = QodClient("https://api.operator.example", token=...)  # any CAMARA endpoint
+    client = QodClient.network_as_code()                           # key from NAC_TOKEN
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import httpx
+
+from . import __version__
+from ._http import parse_retry_after
+from .errors import ApiError, QodTimeout, TransportError
+from .models import (
+    AccessTokenCredential,
+    ApplicationServer,
+    CreateSession,
+    Device,
+    ExtendSession,
+    ProfileStatus,
+    QosProfile,
+    RetrieveProfiles,
+    RetrieveSessions,
+    to_wire,
+)
+from .sessions import AsyncSession, Session
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+__all__ = ["NAC_HOST", "AsyncQodClient", "QodClient"]
+
+QOD_PATH = "/quality-on-demand/v1"
+PROFILES_PATH = "/qos-profiles/v1"
+NAC_HOST = "network-as-code.p-eu.rapidapi.com"
+RETRY_STATUSES = (429, 503)
+T = TypeVar("T")
+S = TypeVar("S", Session, AsyncSession)
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One API call: what to send and how to read the answer."""
+
+    method: str
+    url: str
+    body: dict[str, Any] | None
+    parse: Callable[[httpx.Response], T]
+
+
+class _BaseClient(Generic[S]):
+    """URLs, headers, bodies, retries and parsing shared by both clients; no I/O."""
+
+    _session_class: type[S]
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        api_key: str | None = None,
+        api_host: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        max_retry_wait: float = 30.0,
+        qod_path: str = QOD_PATH,
+        profiles_path: str = PROFILES_PATH,
+    ) -> None:
+        root = base_url.rstrip("/")
+        if root.endswith(qod_path):  # given the QoD base itself: derive the API root
+            root = root[: -len(qod_path)]
+        self.base_url = root
+        self.qod_url = root + qod_path
+        self.profiles_url = root + profiles_path
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self._auth_kind = "X-RapidAPI-Key" if api_key else "bearer" if token else "none"
+        self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        if api_key:
+            self._headers["X-RapidAPI-Key"] = api_key
+            self._headers["X-RapidAPI-Host"] = api_host or (httpx.URL(root).host or "")
+
+    def __repr__(self) -> str:
+        auth = "none" if self._auth_kind == "none" else f"{self._auth_kind} ***"
+        return f"<{type(self).__name__} {self.base_url} auth={auth}>"
+
+    # -- calls: each public method of both clients is one of these ---------------------------
+
+    def _create_call(self, request: CreateSession | None, fields: dict[str, Any]) -> _Call[S]:
+        body = to_wire(create_request(request, **fields))
+        return _Call("POST", f"{self.qod_url}/sessions", body, self._parse_session)
+
+    def _get_call(self, session_id: uuid.UUID | str) -> _Call[S]:
+        return _Call("GET", f"{self.qod_url}/sessions/{_sid(session_id)}", None, self._parse_session)
+
+    def _delete_call(self, session_id: uuid.UUID | str) -> _Call[None]:
+        return _Call("DELETE", f"{self.qod_url}/sessions/{_sid(session_id)}", None, lambda _: None)
+
+    def _extend_call(self, session_id: uuid.UUID | str, seconds: int) -> _Call[S]:
+        body = to_wire(ExtendSession(requested_additional_duration=seconds))
+        return _Call("POST", f"{self.qod_url}/sessions/{_sid(session_id)}/extend", body, self._parse_session)
+
+    def _retrieve_call(self, device: Device | Mapping[str, Any]) -> _Call[list[S]]:
+        body = to_wire(RetrieveSessions(device=_device(device)))
+        return _Call("POST", f"{self.qod_url}/retrieve-sessions", body, self._parse_sessions)
+
+    def _profiles_call(
+        self, name: str | None, status: ProfileStatus | str | None, device: Device | Mapping[str, Any] | None
+    ) -> _Call[list[QosProfile]]:
+        query = RetrieveProfiles(
+            name=name,
+            status=ProfileStatus(status) if status is not None else None,
+            device=_device(device) if device is not None else None,
+        )
+        url = f"{self.profiles_url}/retrieve-qos-profiles"
+        return _Call("POST", url, to_wire(query), lambda r: [QosProfile.model_validate(p) for p in r.json()])
+
+    def _profile_call(self, name: str) -> _Call[QosProfile]:
+        url = f"{self.profiles_url}/qos-profiles/{name}"
+        return _Call("GET", url, None, lambda r: QosProfile.model_validate(r.json()))
+
+    # -- shared mechanics -------------------------------------------------------------------
+
+    def _parse_session(self, response: httpx.Response) -> S:
+        session = self._session_class.model_validate(response.json())
+        session._client = self  # type: ignore[assignment]
+        return session
+
+    def _parse_sessions(self, response: httpx.Response) -> list[S]:
+        sessions = [self._session_class.model_validate(item) for item in response.json()]
+        for session in sessions:
+            session._client = self  # type: ignore[assignment]
+        return sessions
+
+    def _request(self, http: httpx.Client | httpx.AsyncClient, call: _Call[Any]) -> httpx.Request:
+        headers = {"x-correlator": str(uuid.uuid4())}
+        return http.build_request(call.method, call.url, json=call.body, headers=headers)
+
+    def _retry_delay(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None to stop."""
+        if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+            return None
+        wait = parse_retry_after(response.headers.get("retry-after"))
+        if wait is None:
+            wait = min(self.max_retry_wait, 0.25 * 2**attempt)
+        return wait if wait <= self.max_retry_wait else None
+
+    @staticmethod
+    def _result(call: _Call[T], response: httpx.Response) -> T:
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return call.parse(response)
+
+
+def _transport_error(exc: httpx.TransportError, call: _Call[Any]) -> TransportError:
+    where = f"{call.method} {call.url}"
+    if isinstance(exc, httpx.TimeoutException):
+        return QodTimeout(f"{where} timed out ({type(exc).__name__})")
+    return TransportError(f"{where} failed: {type(exc).__name__}")
+
+
+class QodClient(_BaseClient[Session]):
+    """Synchronous client; use as a context manager or call `close()`."""
+
+    _session_class = Session
+
+    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = httpx.Client(headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False)
+
+    @classmethod
+    def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> QodClient:
+        """A client for a running qodlab sandbox (or its URL)."""
+        return cls(**_sandbox_args(sandbox), **kwargs)
+
+    @classmethod
+    def network_as_code(cls, key: str | None = None, **kwargs: Any) -> QodClient:
+        """A client for Nokia Network as Code; the key defaults to the NAC_TOKEN variable."""
+        return cls(**_nac_args(key), **kwargs)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    def __enter__(self) -> QodClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, call: _Call[T]) -> T:
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.send(self._request(self._http, call))
+            except httpx.TransportError as exc:
+                raise _transport_error(exc, call) from None
+            delay = self._retry_delay(response, attempt)
+            if delay is None:
+                break
+            time.sleep(delay)
+        return self._result(call, response)
+
+    def create_session(self, request: CreateSession | None = None, /, **fields: Any) -> Session:
+        """Create a session from a `CreateSession` or its fields (see `create_request`)."""
+        return self._run(self._create_call(request, fields))
+
+    def get_session(self, session_id: uuid.UUID | str) -> Session:
+        """A session by id."""
+        return self._run(self._get_call(session_id))
+
+    def delete_session(self, session_id: uuid.UUID | str) -> None:
+        """Delete a session."""
+        self._run(self._delete_call(session_id))
+
+    def extend_session(self, session_id: uuid.UUID | str, seconds: int) -> Session:
+        """Add `seconds` to an AVAILABLE session (capped at the profile's maxDuration)."""
+        return self._run(self._extend_call(session_id, seconds))
+
+    def retrieve_sessions(self, device: Device | Mapping[str, Any]) -> list[Session]:
+        """A device's sessions (may be empty)."""
+        return self._run(self._retrieve_call(device))
+
+    def list_profiles(
+        self, name: str | None = None, status: ProfileStatus | str | None = None,
+        device: Device | Mapping[str, Any] | None = None,
+    ) -> list[QosProfile]:
+        """QoS profiles, filtered by name, status or device."""
+        return self._run(self._profiles_call(name, status, device))
+
+    def get_profile(self, name: str) -> QosProfile:
+        """A QoS profile by name."""
+        return self._run(self._profile_call(name))
+
+
+class AsyncQodClient(_BaseClient[AsyncSession]):
+    """Asynchronous client; use as an async context manager or call `aclose()`."""
+
+    _session_class = AsyncSession
+
+    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = httpx.AsyncClient(
+            headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False
+        )
+
+    @classmethod
+    def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> AsyncQodClient:
+        """A client for a running qodlab sandbox (or its URL)."""
+        return cls(**_sandbox_args(sandbox), **kwargs)
+
+    @classmethod
+    def network_as_code(cls, key: str | None = None, **kwargs: Any) -> AsyncQodClient:
+        """A client for Nokia Network as Code; the key defaults to the NAC_TOKEN variable."""
+        return cls(**_nac_args(key), **kwargs)
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncQodClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _run(self, call: _Call[T]) -> T:
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self._http.send(self._request(self._http, call))
+            except httpx.TransportError as exc:
+                raise _transport_error(exc, call) from None
+            delay = self._retry_delay(response, attempt)
+            if delay is None:
+                break
+            await asyncio.sleep(delay)
+        return self._result(call, response)
+
+    async def create_session(self, request: CreateSession | None = None, /, **fields: Any) -> AsyncSession:
+        """Create a session from a `CreateSession` or its fields (see `create_request`)."""
+        return await self._run(self._create_call(request, fields))
+
+    async def get_session(self, session_id: uuid.UUID | str) -> AsyncSession:
+        """A session by id."""
+        return await self._run(self._get_call(session_id))
+
+    async def delete_session(self, session_id: uuid.UUID | str) -> None:
+        """Delete a session."""
+        await self._run(self._delete_call(session_id))
+
+    async def extend_session(self, session_id: uuid.UUID | str, seconds: int) -> AsyncSession:
+        """Add `seconds` to an AVAILABLE session (capped at the profile's maxDuration)."""
+        return await self._run(self._extend_call(session_id, seconds))
+
+    async def retrieve_sessions(self, device: Device | Mapping[str, Any]) -> list[AsyncSession]:
+        """A device's sessions (may be empty)."""
+        return await self._run(self._retrieve_call(device))
+
+    async def list_profiles(
+        self, name: str | None = None, status: ProfileStatus | str | None = None,
+        device: Device | Mapping[str, Any] | None = None,
+    ) -> list[QosProfile]:
+        """QoS profiles, filtered by name, status or device."""
+        return await self._run(self._profiles_call(name, status, device))
+
+    async def get_profile(self, name: str) -> QosProfile:
+        """A QoS profile by name."""
+        return await self._run(self._profile_call(name))
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def create_request(
+    request: CreateSession | None = None,
+    *,
+    device: Device | Mapping[str, Any] | None = None,
+    application_server: ApplicationServer | Mapping[str, Any] | str | None = None,
+    qos_profile: str | None = None,
+    duration: int | None = None,
+    sink: str | None = None,
+    sink_token: str | None = None,
+    **extra: Any,
+) -> CreateSession:
+    """A `CreateSession` from a model or from friendly fields.
+
+    `application_server` may be an address string (IPv4 or IPv6, optionally with a mask);
+    `sink_token` becomes an ACCESSTOKEN bearer credential.
+    """
+    if request is not None:
+        return request
+    fields: dict[str, Any] = dict(extra)
+    if isinstance(application_server, str):
+        key = "ipv6Address" if ":" in application_server else "ipv4Address"
+        application_server = {key: application_server}
+    fields.update(device=device, application_server=application_server, qos_profile=qos_profile, duration=duration, sink=sink)
+    if sink_token is not None:
+        fields["sink_credential"] = AccessTokenCredential(access_token=sink_token)  # type: ignore[arg-type]
+    return CreateSession.model_validate({k: v for k, v in fields.items() if v is not None})
+
+
+def _device(device: Device | Mapping[str, Any]) -> Device:
+    return device if isinstance(device, Device) else Device.model_validate(dict(device))
+
+
+def _sid(session_id: uuid.UUID | str) -> str:
+    return str(session_id)
+
+
+def _sandbox_args(sandbox: Sandbox | str) -> dict[str, Any]:
+    if isinstance(sandbox, str):
+        return {"base_url": sandbox}
+    return {"base_url": sandbox.url, "token": sandbox.api_key}
+
+
+def _nac_args(key: str | None) -> dict[str, Any]:
+    key = key or os.environ.get("NAC_TOKEN")
+    if not key:
+        msg = "Network as Code needs an application key: pass key=... or set NAC_TOKEN"
+        raise ValueError(msg)
+    return {"base_url": f"https://{NAC_HOST}", "api_key": key, "api_host": NAC_HOST}

@@ -1,0 +1,152 @@
+"""The one exception tree of qodlab.
+
+    QodError
+    ├── TransportError           the request did not get an answer (connection, timeout)
+    │   └── QodTimeout
+    ├── ServerStartError         a sandbox or listener could not start (port in use, ...)
+    └── ApiError                 the API answered with an error (.status .code .message .response)
+        ├── InvalidArgument      400
+        ├── Unauthenticated      401
+        ├── PermissionDenied     403
+        ├── NotFound             404
+        ├── Conflict             409
+        ├── Unprocessable        422
+        ├── RateLimited          429
+        └── ServiceUnavailable   500, 502, 503, 504
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import httpx
+
+__all__ = [
+    "ApiError",
+    "Conflict",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "QodError",
+    "QodTimeout",
+    "RateLimited",
+    "ServerStartError",
+    "ServiceUnavailable",
+    "TransportError",
+    "Unauthenticated",
+    "Unprocessable",
+]
+
+
+class QodError(Exception):
+    """Root of every error qodlab raises."""
+
+
+class TransportError(QodError):
+    """The request got no answer: the connection failed or was cut."""
+
+
+class QodTimeout(TransportError):
+    """The request timed out."""
+
+
+class ServerStartError(QodError):
+    """A background server could not start."""
+
+
+class ApiError(QodError):
+    """The API answered with an error status and (usually) a CAMARA ErrorInfo body."""
+
+    statuses: ClassVar[tuple[int, ...]] = ()
+
+    def __init__(self, status: int, code: str, message: str, response: httpx.Response | None = None):
+        self.status = status
+        self.code = code
+        self.message = message
+        self.response = response
+        super().__init__(f"{status} {code}: {message}")
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        """Build the most specific error for a response with an error status."""
+        status, code, message = response.status_code, "", ""
+        body = _json_or_none(response)
+        if isinstance(body, dict):
+            code = str(body.get("code") or "")
+            message = str(body.get("message") or body.get("detail") or "")
+        if not code:
+            code = httpx.codes.get_reason_phrase(status).upper().replace(" ", "_") or "ERROR"
+        if not message:
+            message = response.text[:200] if body is None else ""
+        for sub in _SUBCLASSES:
+            if status in sub.statuses:
+                return sub(status, code, message, response)
+        return cls(status, code, message, response)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+class InvalidArgument(ApiError):
+    """400: the request is malformed or a value is out of range."""
+
+    statuses = (400,)
+
+
+class Unauthenticated(ApiError):
+    """401: missing or wrong credentials."""
+
+    statuses = (401,)
+
+
+class PermissionDenied(ApiError):
+    """403: the credentials do not allow this."""
+
+    statuses = (403,)
+
+
+class NotFound(ApiError):
+    """404: no such session, profile or device."""
+
+    statuses = (404,)
+
+
+class Conflict(ApiError):
+    """409: the device has a session already, or the session cannot be extended now."""
+
+    statuses = (409,)
+
+
+class Unprocessable(ApiError):
+    """422: valid but not applicable (profile not usable, identifier missing or unsupported)."""
+
+    statuses = (422,)
+
+
+class RateLimited(ApiError):
+    """429: too many requests or quota exceeded."""
+
+    statuses = (429,)
+
+
+class ServiceUnavailable(ApiError):
+    """5xx: the provider failed or is unavailable."""
+
+    statuses = (500, 502, 503, 504)
+
+
+_SUBCLASSES: tuple[type[ApiError], ...] = (
+    InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    Conflict,
+    Unprocessable,
+    RateLimited,
+    ServiceUnavailable,
+)

@@ -1,0 +1,193 @@
+"""QoS status notifications: every shape a provider sends, built and parsed.
+
+`parse_notification(body)` turns any known shape into one `StatusEvent`;
+`build_notification(shape, ...)` makes a body of a given shape (the sandbox's sender, tests).
+
+| shape          | what it is                                                        |
+|----------------|-------------------------------------------------------------------|
+| cloudevent-v1  | CAMARA v1.x CloudEvent (`...quality-on-demand.v1.qos-status-changed`) |
+| cloudevent-v0  | CAMARA v0.10 / v0.11 CloudEvent                                    |
+| nac-hybrid     | Network as Code: CloudEvent fields plus an `event{}` block         |
+| event-v0.9     | CAMARA v0.9: `event{eventId, eventType, eventTime, eventDetail}`    |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .models import QosStatus, StatusInfo
+
+__all__ = [
+    "SHAPES",
+    "NotificationError",
+    "Shape",
+    "StatusEvent",
+    "build_notification",
+    "content_type",
+    "parse_notification",
+]
+
+Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9"]
+SHAPES: tuple[Shape, ...] = ("cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9")
+
+TYPE_V1 = "org.camaraproject.quality-on-demand.v1.qos-status-changed"
+TYPES_V0 = (
+    "org.camaraproject.quality-on-demand.v0.qos-status-changed",  # v0.11
+    "org.camaraproject.qod.v0.qos-status-changed",  # v0.10
+)
+EVENT_TYPE = "QOS_STATUS_CHANGED"
+
+
+class NotificationError(ValueError):
+    """A body that is not a QoS status notification; `.status` is 400 or 422."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One status change, whatever shape it came in."""
+
+    event_id: str
+    session_id: str
+    qos_status: QosStatus
+    status_info: StatusInfo | None
+    event_time: datetime | None
+    type: str
+    source: str
+    shape: Shape
+    raw: dict[str, Any]
+
+
+def content_type(shape: Shape) -> str:
+    """The Content-Type a provider sends a body of this shape with."""
+    return "application/json" if shape == "event-v0.9" else "application/cloudevents+json"
+
+
+def build_notification(
+    shape: Shape,
+    *,
+    event_id: str,
+    session_id: str,
+    qos_status: QosStatus | str,
+    status_info: StatusInfo | str | None = None,
+    time: str,
+    source: str = "urn:qodlab:sandbox",
+) -> dict[str, Any]:
+    """A notification body of `shape` (`time` is an RFC 3339 string)."""
+    detail: dict[str, Any] = {"sessionId": session_id, "qosStatus": str(qos_status)}
+    if status_info is not None:
+        detail["statusInfo"] = str(status_info)
+    if shape == "event-v0.9":
+        return {
+            "event": {"eventId": event_id, "eventType": EVENT_TYPE, "eventTime": time, "eventDetail": detail},
+        }
+    body: dict[str, Any] = {
+        "id": event_id,
+        "source": source,
+        "type": TYPE_V1 if shape == "cloudevent-v1" else TYPES_V0[0],
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+        "time": time,
+        "data": detail,
+    }
+    if shape == "nac-hybrid":
+        body["event"] = {"eventType": EVENT_TYPE, "eventTime": time, "eventDetail": dict(detail)}
+    return body
+
+
+def parse_notification(body: Any) -> StatusEvent:
+    """Normalise a decoded JSON body; raises NotificationError naming what is wrong."""
+    if not isinstance(body, dict):
+        raise NotificationError(400, f"a notification is a JSON object, got {type(body).__name__}")
+    event = body.get("event")
+    is_cloud_event = "specversion" in body or "type" in body
+    if isinstance(event, dict) and not is_cloud_event:
+        return _parse_v09(body, event)
+    if not is_cloud_event:
+        msg = "not a QoS notification: no CloudEvent fields (specversion, type) and no 'event' object"
+        raise NotificationError(422, msg)
+    return _parse_cloud_event(body, event if isinstance(event, dict) else None)
+
+
+def _parse_cloud_event(body: dict[str, Any], event: dict[str, Any] | None) -> StatusEvent:
+    kind = body.get("type")
+    if kind == TYPE_V1:
+        shape: Shape = "cloudevent-v1"
+    elif kind in TYPES_V0:
+        shape = "cloudevent-v0"
+    else:
+        raise NotificationError(422, f"type: {kind!r} is not a QoS status-changed event type")
+    if event is not None:
+        shape = "nac-hybrid"
+    data = body.get("data")
+    if not isinstance(data, dict) and event is not None:
+        data = event.get("eventDetail")
+    if not isinstance(data, dict):
+        raise NotificationError(422, "data: a QoS status event needs a 'data' object")
+    event_id = body.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise NotificationError(422, "id: a CloudEvent needs a non-empty string 'id'")
+    when = body.get("time") or (event or {}).get("eventTime")
+    return _event(event_id, data, when, str(kind), str(body.get("source") or ""), shape, body, "data")
+
+
+def _parse_v09(body: dict[str, Any], event: dict[str, Any]) -> StatusEvent:
+    if event.get("eventType") not in (EVENT_TYPE, None):
+        raise NotificationError(422, f"event.eventType: {event.get('eventType')!r} is not {EVENT_TYPE}")
+    detail = event.get("eventDetail")
+    if not isinstance(detail, dict):
+        raise NotificationError(422, "event.eventDetail: a v0.9 event needs an 'eventDetail' object")
+    event_id = event.get("eventId")
+    if not isinstance(event_id, str) or not event_id:
+        # Without an id, a retry is recognised by its content.
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        event_id = "sha256:" + hashlib.sha256(canonical).hexdigest()[:32]
+    return _event(event_id, detail, event.get("eventTime"), EVENT_TYPE, "", "event-v0.9", body, "event.eventDetail")
+
+
+def _event(
+    event_id: str,
+    detail: dict[str, Any],
+    when: Any,
+    kind: str,
+    source: str,
+    shape: Shape,
+    raw: dict[str, Any],
+    where: str,
+) -> StatusEvent:
+    session_id = detail.get("sessionId")
+    if not isinstance(session_id, str) or not session_id:
+        raise NotificationError(422, f"{where}.sessionId: missing or not a string")
+    try:
+        status = QosStatus(detail.get("qosStatus"))
+    except ValueError:
+        msg = f"{where}.qosStatus: {detail.get('qosStatus')!r} is not one of {', '.join(QosStatus)}"
+        raise NotificationError(422, msg) from None
+    info = detail.get("statusInfo")
+    try:
+        status_info = StatusInfo(info) if info is not None else None
+    except ValueError:
+        msg = f"{where}.statusInfo: {info!r} is not one of {', '.join(StatusInfo)}"
+        raise NotificationError(422, msg) from None
+    return StatusEvent(
+        event_id=event_id, session_id=session_id, qos_status=status, status_info=status_info,
+        event_time=_time(when), type=kind, source=source, shape=shape, raw=raw,
+    )
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise NotificationError(422, f"time: {value!r} is not an RFC 3339 timestamp") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

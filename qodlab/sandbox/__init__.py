@@ -1,0 +1,28 @@
+"""The embedded QoD sandbox: a real HTTP server simulating the CAMARA Quality on Demand API.
+
+    >>> from qodlab import Sandbox
+    >>> with Sandbox(speed=60) as sandbox:
+    ...     client = sandbox.client()
+"""
+
+from __future__ import annotations
+
+from .clock import Clock
+from .engine import Engine, EngineError, SandboxSession, StatusChange
+from .faults import Faults, NoticeFaultKind
+from .notifier import Delivery, Notifier, Outcome
+from .server import Sandbox
+
+__all__ = [
+    "Clock",
+    "Delivery",
+    "Engine",
+    "EngineError",
+    "Faults",
+    "NoticeFaultKind",
+    "Notifier",
+    "Outcome",
+    "Sandbox",
+    "SandboxSession",
+    "StatusChange",
+]

@@ -1,0 +1,321 @@
+"""The sandbox's HTTP routes: CAMARA QoD v1.1.0, QoS Profiles v1.1.0, and `/_sandbox` controls.
+
+Every error, bad input included, is a CAMARA ErrorInfo body with the right status, and
+`x-correlator` is echoed. Nothing here holds state: it all lives in the engine.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..models import (
+    CreateSession,
+    Device,
+    ExtendSession,
+    RetrieveProfiles,
+    RetrieveSessions,
+    to_wire,
+)
+from .engine import EngineError
+from .faults import NoticeFaultKind
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+__all__ = ["API_PREFIXES", "create_app", "error_response"]
+
+QOD = "/quality-on-demand/v1"
+PROFILES = "/qos-profiles/v1"
+CONTROL = "/_sandbox"
+API_PREFIXES: tuple[str, ...] = (QOD, PROFILES, "/qod/v0", "/sessions")
+_CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
+_OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health")
+SessionId = Annotated[uuid.UUID, Path(alias="sessionId", description="Session ID (UUID)")]
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A CAMARA ErrorInfo response."""
+    return JSONResponse({"status": status, "code": code, "message": message}, status, headers=headers)
+
+
+def create_app(sandbox: Sandbox) -> FastAPI:
+    """The sandbox's FastAPI app, bound to one Sandbox's engine, notifier and faults."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await sandbox.notifier.start()
+        await sandbox.scheduler.start()
+        try:
+            yield
+        finally:
+            await sandbox.scheduler.stop()
+            await sandbox.notifier.aclose()
+
+    app = FastAPI(
+        title="qodlab sandbox",
+        description="A simulated CAMARA Quality on Demand API with a real session lifecycle.",
+        version="1.1.0",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    _install_middleware(app, sandbox)
+    app.include_router(_qod_router(sandbox), prefix=QOD, tags=["QoS Sessions"])
+    app.include_router(_profiles_router(sandbox), prefix=PROFILES, tags=["QoS Profiles"])
+    app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+# -- errors and middleware -------------------------------------------------------------------
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(EngineError)
+    async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, "INVALID_ARGUMENT", validation_message(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+        code = codes.get(exc.status_code, "INVALID_ARGUMENT" if exc.status_code < 500 else "INTERNAL")
+        message = {404: "No such path in this API.", 405: "Method not allowed on this path."}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(500, "INTERNAL", f"Unexpected sandbox error ({type(exc).__name__}).")
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """One readable line naming each invalid field, e.g. `device.phoneNumber: ...`."""
+    parts = []
+    for error in errors[:5]:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query", "header")]
+        kind = error.get("type", "")
+        text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if kind == "json_invalid":
+            text = f"malformed JSON body ({error.get('ctx', {}).get('error', 'invalid JSON')})"
+            loc = []
+        elif kind == "missing" and not loc:
+            text = "a JSON request body is required"
+        elif kind == "uuid_parsing":
+            text = "not a UUID"
+        parts.append(f"{'.'.join(loc)}: {text}" if loc else text)
+    return "; ".join(parts) or "Invalid request."
+
+
+def _install_middleware(app: FastAPI, sandbox: Sandbox) -> None:
+    @app.middleware("http")
+    async def camara(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        correlator = request.headers.get("x-correlator")
+        echo = {"x-correlator": correlator} if correlator is not None else {}
+        if correlator is not None and not _CORRELATOR.match(correlator):
+            return error_response(400, "INVALID_ARGUMENT", "x-correlator: invalid value.")
+        path = request.url.path
+        if sandbox.api_key is not None and not path.startswith(_OPEN_PATHS) and not _authorized(request, sandbox.api_key):
+            return error_response(401, "UNAUTHENTICATED", "Request not authenticated due to missing, invalid, or expired credentials.", echo)
+        if path.startswith(API_PREFIXES):
+            fault = sandbox.faults.take_api_fault()
+            if fault is not None:
+                headers = dict(echo)
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = f"{fault.retry_after:g}"
+                if fault.status == 429:
+                    return error_response(429, "TOO_MANY_REQUESTS", "Rate limit reached.", headers)
+                return error_response(503, "UNAVAILABLE", "Service unavailable (injected fault).", headers)
+        response = await call_next(request)
+        response.headers.update(echo)
+        return response
+
+
+def _authorized(request: Request, key: str) -> bool:
+    given = request.headers.get("x-rapidapi-key")
+    if given is None:
+        auth = request.headers.get("authorization", "")
+        given = auth[7:] if auth[:7].lower() == "bearer " else None
+    return given is not None and hmac.compare_digest(given.encode(), key.encode())
+
+
+def _json(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status)
+
+
+def _device_required(device: Device | None) -> Device:
+    if device is None:
+        raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+    return device
+
+
+# -- CAMARA QoD v1 ----------------------------------------------------------------------------
+
+
+def _qod_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter()
+    engine = sandbox.engine
+
+    @router.post("/sessions", status_code=201, summary="Create a QoS session")
+    async def create_session(body: CreateSession, request: Request) -> JSONResponse:
+        session = engine.create(body, correlator=request.headers.get("x-correlator"))
+        return _json(session.info(), 201)
+
+    @router.get("/sessions/{sessionId}", summary="Get a QoS session")
+    async def get_session(session_id: SessionId) -> JSONResponse:
+        return _json(engine.get(session_id).info())
+
+    @router.delete("/sessions/{sessionId}", status_code=204, summary="Delete a QoS session")
+    async def delete_session(session_id: SessionId) -> Response:
+        engine.delete(session_id)
+        return Response(status_code=204)
+
+    @router.post("/sessions/{sessionId}/extend", summary="Extend an AVAILABLE session")
+    async def extend_session(session_id: SessionId, body: ExtendSession) -> JSONResponse:
+        return _json(engine.extend(session_id, body.requested_additional_duration).info())
+
+    @router.post("/retrieve-sessions", summary="A device's sessions")
+    async def retrieve_sessions(body: RetrieveSessions) -> JSONResponse:
+        sessions = engine.retrieve(_device_required(body.device))
+        return _json([s.info() for s in sessions])
+
+    return router
+
+
+# -- QoS Profiles v1 --------------------------------------------------------------------------
+
+
+def _profiles_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter()
+    engine = sandbox.engine
+
+    @router.post("/retrieve-qos-profiles", summary="Find QoS profiles")
+    async def retrieve_profiles(body: RetrieveProfiles) -> JSONResponse:
+        found = engine.find_profiles(body.name, body.status)
+        return _json([to_wire(p) for p in found])
+
+    @router.get("/qos-profiles/{name}", summary="Get a QoS profile")
+    async def get_profile(name: str) -> JSONResponse:
+        return _json(to_wire(engine.profile(name)))
+
+    return router
+
+
+# -- sandbox-only controls --------------------------------------------------------------------
+
+
+class ClockUpdate(BaseModel):
+    """Change the sandbox clock."""
+
+    speed: float | None = Field(default=None, gt=0)
+    """New speed: sandbox seconds per real second."""
+    advance: float | None = Field(default=None, ge=0)
+    """Jump forward by this many sandbox seconds."""
+
+
+class ProvisioningFault(BaseModel):
+    """Make provisioning fail for a device or a profile."""
+
+    device: Device | None = None
+    """Sessions for this device fail."""
+    profile: str | None = None
+    """Sessions with this profile fail."""
+
+
+class NotificationFault(BaseModel):
+    """Do something to the next notifications."""
+
+    kind: NoticeFaultKind
+    """drop, delay or duplicate."""
+    count: int = Field(default=1, ge=1)
+    """How many notifications."""
+    delay: float = Field(default=0.0, ge=0)
+    """Real seconds, for delay."""
+
+
+class ApiFaultRequest(BaseModel):
+    """Answer the next API calls with an error."""
+
+    status: int = 503
+    """429 or 503."""
+    count: int = Field(default=1, ge=1)
+    """How many calls."""
+    retry_after: float | None = Field(default=None, ge=0, alias="retryAfter")
+    """Seconds for a Retry-After header."""
+
+
+def _control_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter()
+    faults = sandbox.faults
+
+    @router.get("/deliveries", summary="Every notification delivery attempt")
+    async def deliveries() -> JSONResponse:
+        return _json([d.as_dict() for d in sandbox.deliveries()])
+
+    @router.get("/sessions", summary="Every session the sandbox holds")
+    async def sessions() -> JSONResponse:
+        return _json([s.info() for s in sandbox.engine.sessions()])
+
+    @router.get("/clock", summary="The sandbox clock")
+    async def clock() -> JSONResponse:
+        return _json(sandbox.clock_info())
+
+    @router.put("/clock", summary="Change the clock's speed or jump it forward")
+    async def set_clock(body: ClockUpdate) -> JSONResponse:
+        if body.speed is not None:
+            sandbox.speed = body.speed
+        if body.advance:
+            sandbox.advance(body.advance)
+        return _json(sandbox.clock_info())
+
+    @router.post("/sessions/{sessionId}/terminate", summary="The network terminates a session")
+    async def terminate(session_id: SessionId) -> JSONResponse:
+        return _json(sandbox.engine.terminate(session_id).info())
+
+    @router.post("/faults/provisioning", status_code=204, summary="Provisioning fails for a device or profile")
+    async def fail_provisioning(body: ProvisioningFault) -> Response:
+        _control(lambda: faults.fail_provisioning(body.device, body.profile))
+        return Response(status_code=204)
+
+    @router.post("/faults/notifications", status_code=204, summary="Drop, delay or duplicate notifications")
+    async def notification_fault(body: NotificationFault) -> Response:
+        _control(lambda: faults.add_notice_fault(body.kind, body.count, body.delay))
+        return Response(status_code=204)
+
+    @router.post("/faults/api", status_code=204, summary="Answer the next API calls with 429 or 503")
+    async def api_fault(body: ApiFaultRequest) -> Response:
+        _control(lambda: faults.add_api_fault(body.status, body.count, body.retry_after))
+        return Response(status_code=204)
+
+    @router.delete("/faults", status_code=204, summary="Clear every pending fault")
+    async def clear_faults() -> Response:
+        faults.clear()
+        return Response(status_code=204)
+
+    return router
+
+
+def _control(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except ValueError as exc:
+        raise EngineError(400, "INVALID_ARGUMENT", str(exc)) from None
+

@@ -1,0 +1,413 @@
+"""The sandbox's session engine: the QoD lifecycle as a state machine on the sandbox clock.
+
+The engine does no I/O. Every public method first applies whatever has fallen due on the clock,
+so a read always sees the state the lifecycle rules give at that instant, whether or not the
+scheduler has woken yet. Status changes are handed to subscribers (the notifier, the demo).
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..models import (
+    CreateSession,
+    Device,
+    ProfileStatus,
+    QosProfile,
+    QosStatus,
+    StatusInfo,
+    to_wire,
+)
+from .clock import Clock, rfc3339
+from .faults import Faults
+
+__all__ = ["Engine", "EngineError", "SandboxSession", "StatusChange"]
+
+RETENTION = 360.0  # sandbox seconds an ended session stays readable (CAMARA: at least 360 s)
+
+
+class EngineError(Exception):
+    """A request the lifecycle rules refuse; becomes a CAMARA error response."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Timer(Enum):
+    """What a scheduled entry does when it falls due."""
+
+    PROVISION = 1  # REQUESTED -> AVAILABLE (or NETWORK_TERMINATED when provisioning fails)
+    EXPIRE = 2  # AVAILABLE -> UNAVAILABLE / DURATION_EXPIRED
+    REMOVE = 3  # an ended session's retention is over: forget it
+
+
+@dataclass(eq=False)
+class SandboxSession:
+    """One session as the sandbox holds it."""
+
+    id: uuid.UUID
+    request: CreateSession
+    duration: int
+    created_at: float
+    status: QosStatus = QosStatus.REQUESTED
+    status_info: StatusInfo | None = None
+    started_at: float | None = None
+    expires_at: float | None = None
+    flavor: str = "camara-v1"  # which notification shape its sink gets (see notifications)
+    correlator: str | None = None
+    version: int = 0  # bumped when its timers change, so stale heap entries are skipped
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def device(self) -> Device | None:
+        """The device the session is for."""
+        return self.request.device
+
+    @property
+    def blocks_device(self) -> bool:
+        """Whether a new session for the same device is refused with 409."""
+        if self.status is QosStatus.UNAVAILABLE:
+            return self.status_info is StatusInfo.NETWORK_TERMINATED
+        return True
+
+    def info(self) -> dict[str, Any]:
+        """The SessionInfo wire body."""
+        body = to_wire(self.request)
+        body.pop("sinkCredential", None)
+        if self.device is not None:
+            body["device"] = to_wire(self.device.single())
+        body.update(sessionId=str(self.id), duration=self.duration, qosStatus=self.status.value)
+        if self.status_info is not None:
+            body["statusInfo"] = self.status_info.value
+        if self.started_at is not None:
+            body["startedAt"] = rfc3339(self.started_at)
+        if self.expires_at is not None:
+            body["expiresAt"] = rfc3339(self.expires_at)
+        return body
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A session's status changed; its notification is due now."""
+
+    session_id: uuid.UUID
+    qos_status: QosStatus
+    status_info: StatusInfo | None
+    time: float  # sandbox time of the change
+    sink: str | None
+    flavor: str
+    correlator: str | None
+    token: str | None = field(default=None, repr=False)
+
+
+Subscriber = Callable[[StatusChange], None]
+
+
+class Engine:
+    """Sessions, profiles and timers; thread-safe."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        profiles: dict[str, QosProfile],
+        faults: Faults,
+        *,
+        provisioning_delay: float = 1.0,
+        retention: float = RETENTION,
+        strict: bool = False,
+    ) -> None:
+        self.clock = clock
+        self.profiles = profiles
+        self.faults = faults
+        self.provisioning_delay = provisioning_delay
+        self.retention = retention
+        self.strict = strict
+        self._lock = threading.RLock()
+        self._sessions: dict[uuid.UUID, SandboxSession] = {}
+        self._by_key: dict[tuple[str, str], set[uuid.UUID]] = {}
+        self._timers: list[tuple[float, int, uuid.UUID, int, _Timer]] = []
+        self._seq = 0
+        self._removes_at: dict[uuid.UUID, float] = {}
+        self._subscribers: list[Subscriber] = []
+        self._on_schedule: Callable[[], None] = lambda: None
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber, remove: bool = False) -> None:
+        """Call `callback(change)` on every status change (from the thread that caused it)."""
+        with self._lock:
+            if remove:
+                self._subscribers.remove(callback)
+            else:
+                self._subscribers.append(callback)
+
+    def on_schedule(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` whenever a timer is added, so a scheduler can re-arm."""
+        self._on_schedule = callback
+
+    def next_due(self) -> float | None:
+        """Sandbox time of the earliest pending timer."""
+        with self._lock:
+            return self._timers[0][0] if self._timers else None
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def create(
+        self, request: CreateSession, *, flavor: str = "camara-v1", correlator: str | None = None
+    ) -> SandboxSession:
+        """Create a session per the lifecycle rules, or raise EngineError."""
+        token = self._check_notification_target(request)
+        with self._lock:
+            self.advance()
+            profile = self._usable_profile(request)
+            if request.device is None:
+                raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+            self._check_duration(profile, request.duration)
+            self._check_conflict(request.device)
+            now = self.clock.now()
+            session = SandboxSession(
+                id=uuid.uuid4(), request=request, duration=request.duration, created_at=now,
+                flavor=flavor, correlator=correlator, token=token,
+            )
+            self._sessions[session.id] = session
+            for key in request.device.identifiers():
+                self._by_key.setdefault(key, set()).add(session.id)
+            if self.provisioning_delay <= 0:
+                self._provision(session, now)
+            else:
+                self._schedule(now + self.provisioning_delay, session, _Timer.PROVISION)
+            return session
+
+    def get(self, session_id: uuid.UUID) -> SandboxSession:
+        """The session, or EngineError 404."""
+        with self._lock:
+            self.advance()
+            return self._get(session_id)
+
+    def delete(self, session_id: uuid.UUID) -> None:
+        """Delete a session; a live one notifies UNAVAILABLE / DELETE_REQUESTED first."""
+        with self._lock:
+            self.advance()
+            session = self._get(session_id)
+            if session.status is not QosStatus.UNAVAILABLE:
+                self._end(session, StatusInfo.DELETE_REQUESTED, self.clock.now())
+            self._forget(session)
+
+    def extend(self, session_id: uuid.UUID, seconds: int) -> SandboxSession:
+        """Add `seconds` to an AVAILABLE session, capped at the profile's maxDuration."""
+        with self._lock:
+            self.advance()
+            session = self._get(session_id)
+            if session.status is not QosStatus.AVAILABLE or session.started_at is None:
+                msg = (
+                    "Extending the session duration is not allowed in the current state "
+                    f"({session.status.value}). The session must be in the AVAILABLE state."
+                )
+                raise EngineError(409, "QUALITY_ON_DEMAND.SESSION_EXTENSION_NOT_ALLOWED", msg)
+            cap = self._max_seconds(self.profiles.get(session.request.qos_profile))
+            session.duration = int(min(session.duration + seconds, cap))
+            session.expires_at = session.started_at + session.duration
+            self._schedule(session.expires_at, session, _Timer.EXPIRE)
+            return session
+
+    def retrieve(self, device: Device) -> list[SandboxSession]:
+        """Every readable session of a device (any identifier in common), oldest first."""
+        with self._lock:
+            self.advance()
+            ids: set[uuid.UUID] = set()
+            for key in device.identifiers():
+                ids |= self._by_key.get(key, set())
+            return sorted((self._sessions[i] for i in ids), key=lambda s: s.created_at)
+
+    def terminate(self, session_id: uuid.UUID) -> SandboxSession:
+        """The network ends a REQUESTED or AVAILABLE session: UNAVAILABLE / NETWORK_TERMINATED."""
+        with self._lock:
+            self.advance()
+            session = self._get(session_id)
+            if session.status is QosStatus.UNAVAILABLE:
+                msg = f"Session {session_id} is already UNAVAILABLE."
+                raise EngineError(409, "CONFLICT", msg)
+            self._end(session, StatusInfo.NETWORK_TERMINATED, self.clock.now())
+            return session
+
+    def sessions(self) -> list[SandboxSession]:
+        """Every readable session."""
+        with self._lock:
+            self.advance()
+            return list(self._sessions.values())
+
+    # -- profiles ------------------------------------------------------------------------
+
+    def profile(self, name: str) -> QosProfile:
+        """A profile by name, or EngineError 404."""
+        found = self.profiles.get(name)
+        if found is None:
+            raise EngineError(404, "NOT_FOUND", f"QoS profile {name!r} does not exist.")
+        return found
+
+    def find_profiles(self, name: str | None = None, status: ProfileStatus | None = None) -> list[QosProfile]:
+        """Profiles filtered by name and status."""
+        return [
+            p
+            for p in self.profiles.values()
+            if (name is None or p.name == name) and (status is None or p.status is status)
+        ]
+
+    # -- time ----------------------------------------------------------------------------
+
+    def advance(self) -> int:
+        """Apply every timer that is due on the clock; returns how many ran."""
+        ran = 0
+        with self._lock:
+            now = self.clock.now()
+            while self._timers and self._timers[0][0] <= now:
+                due, _, session_id, version, kind = heapq.heappop(self._timers)
+                session = self._sessions.get(session_id)
+                if session is None or session.version != version:
+                    continue
+                ran += 1
+                if kind is _Timer.PROVISION:
+                    self._provision(session, due)
+                elif kind is _Timer.EXPIRE:
+                    self._end(session, StatusInfo.DURATION_EXPIRED, due)
+                else:
+                    self._forget(session)
+        return ran
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _get(self, session_id: uuid.UUID) -> SandboxSession:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise EngineError(404, "NOT_FOUND", f"Session {session_id} does not exist.")
+        return session
+
+    def _schedule(self, due: float, session: SandboxSession, kind: _Timer) -> None:
+        session.version += 1
+        self._seq += 1
+        heapq.heappush(self._timers, (due, self._seq, session.id, session.version, kind))
+        self._on_schedule()
+
+    def _provision(self, session: SandboxSession, at: float) -> None:
+        if self.faults.provisioning_fails(session.device, session.request.qos_profile):
+            self._end(session, StatusInfo.NETWORK_TERMINATED, at)
+            return
+        session.status = QosStatus.AVAILABLE
+        session.started_at = at
+        session.expires_at = at + session.duration
+        self._schedule(session.expires_at, session, _Timer.EXPIRE)
+        self._publish(session, at)
+
+    def _end(self, session: SandboxSession, reason: StatusInfo, at: float) -> None:
+        session.status = QosStatus.UNAVAILABLE
+        session.status_info = reason
+        if session.started_at is not None and reason is not StatusInfo.DURATION_EXPIRED:
+            session.duration = max(1, round(at - session.started_at))
+        session.expires_at = at
+        self._schedule(at + self.retention, session, _Timer.REMOVE)
+        self._publish(session, at)
+
+    def _forget(self, session: SandboxSession) -> None:
+        self._sessions.pop(session.id, None)
+        if session.device is not None:
+            for key in session.device.identifiers():
+                ids = self._by_key.get(key)
+                if ids is not None:
+                    ids.discard(session.id)
+                    if not ids:
+                        del self._by_key[key]
+
+    def _publish(self, session: SandboxSession, at: float) -> None:
+        change = StatusChange(
+            session_id=session.id, qos_status=session.status, status_info=session.status_info,
+            time=at, sink=session.request.sink, flavor=session.flavor,
+            correlator=session.correlator, token=session.token,
+        )
+        for subscriber in list(self._subscribers):
+            subscriber(change)
+
+    def _usable_profile(self, request: CreateSession) -> QosProfile:
+        profile = self.profiles.get(request.qos_profile)
+        if profile is None:
+            msg = f"qosProfile: {request.qos_profile!r} is not a profile of this API."
+            raise EngineError(400, "INVALID_ARGUMENT", msg)
+        if profile.status is not ProfileStatus.ACTIVE:
+            msg = (
+                f"The requested QoS Profile {profile.name} is currently not available for "
+                f"session creation (status {profile.status.value})."
+            )
+            raise EngineError(422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", msg)
+        return profile
+
+    @staticmethod
+    def _max_seconds(profile: QosProfile | None) -> float:
+        if profile is None or profile.max_duration is None:
+            return float("inf")
+        return profile.max_duration.seconds
+
+    def _check_duration(self, profile: QosProfile, duration: int) -> None:
+        low = profile.min_duration.seconds if profile.min_duration else 1
+        high = self._max_seconds(profile)
+        if not low <= duration <= high:
+            msg = f"duration: {duration} s is outside {profile.name}'s range [{low:g}, {high:g}] s."
+            raise EngineError(400, "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE", msg)
+
+    def _check_conflict(self, device: Device) -> None:
+        for key in device.identifiers():
+            for other in self._by_key.get(key, ()):
+                session = self._sessions[other]
+                if session.blocks_device:
+                    msg = (
+                        f"Device already has session {other} "
+                        f"({session.status.value}); delete it before creating another."
+                    )
+                    raise EngineError(409, "CONFLICT", msg)
+
+    def _check_notification_target(self, request: CreateSession) -> str | None:
+        if request.sink is not None:
+            check_sink(request.sink, strict=self.strict)
+        credential = request.sink_credential
+        if credential is None:
+            return None
+        if credential.credential_type != "ACCESSTOKEN":
+            msg = f"sinkCredential.credentialType: only ACCESSTOKEN is allowed, got {credential.credential_type}."
+            raise EngineError(400, "INVALID_CREDENTIAL", msg)
+        if (credential.access_token_type or "").lower() != "bearer":
+            msg = f"sinkCredential.accessTokenType: only bearer is allowed, got {credential.access_token_type}."
+            raise EngineError(400, "INVALID_TOKEN", msg)
+        if credential.access_token is None:
+            raise EngineError(400, "INVALID_ARGUMENT", "sinkCredential.accessToken is required.")
+        return credential.access_token.get_secret_value()
+
+
+def check_sink(sink: str, *, strict: bool) -> None:
+    """Refuse a sink the sandbox will not deliver to (400 INVALID_SINK).
+
+    Strict mode wants https as CAMARA v1.1 does; dev mode also allows http on loopback, the only
+    place a notebook's listener can be reached without a public URL.
+    """
+    parts = urlsplit(sink)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and not strict and _is_loopback(parts.hostname):
+        return
+    allowed = "an https URL" if strict else "an https URL, or an http URL on loopback"
+    raise EngineError(400, "INVALID_SINK", f"sink must be {allowed}, got {sink!r}.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,123 @@
+"""Fault injection: what the sandbox does wrong on purpose, set from Python or over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from ..models import Device
+
+__all__ = ["ApiFault", "Faults", "NoticeFault", "NoticeFaultKind"]
+
+
+class NoticeFaultKind(StrEnum):
+    """What to do to the next notifications."""
+
+    DROP = "drop"  # never send it (recorded as dropped)
+    DELAY = "delay"  # send it late
+    DUPLICATE = "duplicate"  # send it twice, with the same event id
+
+
+@dataclass(frozen=True)
+class NoticeFault:
+    """A fault applied to one notification."""
+
+    kind: NoticeFaultKind
+    delay: float = 0.0  # real seconds, for DELAY
+
+
+@dataclass(frozen=True)
+class ApiFault:
+    """A canned error answer for one API call."""
+
+    status: int
+    retry_after: float | None
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Pending(Generic[T]):
+    fault: T
+    remaining: int
+
+
+def _take(queue: list[_Pending[T]]) -> T | None:
+    if not queue:
+        return None
+    head = queue[0]
+    head.remaining -= 1
+    if head.remaining == 0:
+        queue.pop(0)
+    return head.fault
+
+
+class Faults:
+    """Pending faults; each `take_*` consumes one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._notices: list[_Pending[NoticeFault]] = []
+        self._api: list[_Pending[ApiFault]] = []
+        self._fail_devices: set[tuple[str, str]] = set()
+        self._fail_profiles: set[str] = set()
+
+    def add_notice_fault(self, kind: NoticeFaultKind | str, count: int = 1, delay: float = 0.0) -> None:
+        """Apply `kind` to the next `count` notifications."""
+        _positive(count)
+        with self._lock:
+            self._notices.append(_Pending(NoticeFault(NoticeFaultKind(kind), float(delay)), count))
+
+    def add_api_fault(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next `count` API calls with `status` (429 or 503)."""
+        _positive(count)
+        if status not in (429, 503):
+            msg = f"status must be 429 or 503, got {status}"
+            raise ValueError(msg)
+        with self._lock:
+            self._api.append(_Pending(ApiFault(status, retry_after), count))
+
+    def fail_provisioning(self, device: Device | None = None, profile: str | None = None) -> None:
+        """Sessions for this device, or with this profile, become NETWORK_TERMINATED instead of AVAILABLE."""
+        if device is None and profile is None:
+            msg = "name a device or a profile whose provisioning should fail"
+            raise ValueError(msg)
+        with self._lock:
+            if device is not None:
+                self._fail_devices.update(device.identifiers())
+            if profile is not None:
+                self._fail_profiles.add(profile)
+
+    def provisioning_fails(self, device: Device | None, profile: str) -> bool:
+        """Whether provisioning a session for `device` with `profile` is set to fail."""
+        with self._lock:
+            if profile in self._fail_profiles:
+                return True
+            return device is not None and not self._fail_devices.isdisjoint(device.identifiers())
+
+    def take_notice_fault(self) -> NoticeFault | None:
+        """The fault for the next notification, if any."""
+        with self._lock:
+            return _take(self._notices)
+
+    def take_api_fault(self) -> ApiFault | None:
+        """The canned answer for the next API call, if any."""
+        with self._lock:
+            return _take(self._api)
+
+    def clear(self) -> None:
+        """Remove every pending fault."""
+        with self._lock:
+            self._notices.clear()
+            self._api.clear()
+            self._fail_devices.clear()
+            self._fail_profiles.clear()
+
+
+def _positive(count: int) -> None:
+    if count < 1:
+        msg = f"count must be at least 1, got {count}"
+        raise ValueError(msg)

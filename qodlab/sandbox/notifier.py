@@ -1,0 +1,237 @@
+"""Delivers status changes to each session's sink as notifications, with bounded retries.
+
+Runs on the sandbox server's event loop. Each session has its own queue, so its notifications
+arrive in order (AVAILABLE before UNAVAILABLE) while sessions deliver concurrently. Every
+attempt is recorded; a retry sends the same event id, so receivers can deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from .._http import parse_retry_after
+from ..notifications import Shape, build_notification, content_type
+from .clock import Clock, rfc3339
+from .engine import StatusChange
+from .faults import Faults, NoticeFaultKind
+
+__all__ = ["Delivery", "Notifier", "Outcome", "authorization"]
+
+
+class Outcome(StrEnum):
+    """What became of one delivery attempt."""
+
+    DELIVERED = "delivered"  # the sink answered 2xx
+    RETRY = "retry"  # connection error, 5xx or 429: tried again after a backoff
+    FAILED = "failed"  # retryable failure on the last attempt: given up
+    REJECTED = "rejected"  # the sink answered another 4xx: not retried
+    GONE = "gone"  # the sink answered 410: nothing more is sent for this session
+    DROPPED = "dropped"  # a fault injection dropped it: never sent
+    SKIPPED = "skipped"  # the session's sink had answered 410 before
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery attempt (no secrets: the token is never recorded)."""
+
+    time: str  # sandbox time the attempt ended, RFC 3339
+    event_id: str
+    session_id: str
+    qos_status: str
+    status_info: str | None
+    sink: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+    outcome: Outcome
+    lag_ms: float  # real milliseconds from the change falling due to this attempt leaving
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def authorization(token: str) -> str:
+    """The Authorization header for a sink token; a token given as `Bearer x` is sent as is."""
+    return token if token[:7].lower() == "bearer " else f"Bearer {token}"
+
+
+@dataclass
+class _Notice:
+    change: StatusChange
+    due_mono: float  # monotonic time the change fell due
+    event_id: str
+
+
+class Notifier:
+    """Sends notifications for status changes; `submit` may be called from any thread."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        faults: Faults,
+        *,
+        source: str = "urn:qodlab:sandbox",
+        max_attempts: int = 6,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        timeout: float = 5.0,
+        history: int = 200_000,
+    ) -> None:
+        self.clock = clock
+        self.faults = faults
+        self.source = source
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.timeout = timeout
+        self._history: deque[Delivery] = deque(maxlen=history)
+        self._history_lock = threading.Lock()
+        self._queues: dict[uuid.UUID, deque[_Notice]] = {}
+        self._workers: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._gone: set[uuid.UUID] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        """Bind to the running loop (the server's)."""
+        self._loop = asyncio.get_running_loop()
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=128)
+        self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits, trust_env=False)
+
+    async def aclose(self) -> None:
+        """Cancel pending deliveries and close connections."""
+        for task in list(self._workers.values()):
+            task.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+        self._loop = None
+
+    def submit(self, change: StatusChange) -> None:
+        """Queue the notification of a status change (no-op for a session without a sink)."""
+        loop = self._loop
+        if change.sink is None or loop is None:
+            return
+        behind = max(0.0, self.clock.now() - change.time) / self.clock.speed
+        notice = _Notice(change, time.monotonic() - behind, str(uuid.uuid4()))
+        loop.call_soon_threadsafe(self._enqueue, notice)
+
+    def deliveries(self) -> list[Delivery]:
+        """Every recorded attempt, oldest first."""
+        with self._history_lock:
+            return list(self._history)
+
+    @property
+    def pending(self) -> int:
+        """Notifications queued or being delivered."""
+        return sum(len(q) for q in list(self._queues.values()))
+
+    def _enqueue(self, notice: _Notice) -> None:
+        sid = notice.change.session_id
+        self._queues.setdefault(sid, deque()).append(notice)
+        if sid not in self._workers and self._loop is not None:
+            self._workers[sid] = self._loop.create_task(self._work(sid))
+
+    async def _work(self, sid: uuid.UUID) -> None:
+        queue = self._queues[sid]
+        try:
+            while queue:
+                await self._deliver(queue[0])
+                queue.popleft()
+        finally:
+            del self._workers[sid]
+            if not queue:
+                self._queues.pop(sid, None)
+
+    async def _deliver(self, notice: _Notice) -> None:
+        if notice.change.session_id in self._gone:
+            self._record(notice, 0, None, None, Outcome.SKIPPED)
+            return
+        fault = self.faults.take_notice_fault()
+        if fault is not None and fault.kind is NoticeFaultKind.DROP:
+            self._record(notice, 0, None, None, Outcome.DROPPED)
+            return
+        if fault is not None and fault.kind is NoticeFaultKind.DELAY:
+            await asyncio.sleep(fault.delay)
+        body, headers = self._request(notice)
+        await self._send(notice, body, headers)
+        if fault is not None and fault.kind is NoticeFaultKind.DUPLICATE:
+            await self._send(notice, body, headers)
+
+    def _request(self, notice: _Notice) -> tuple[bytes, dict[str, str]]:
+        change = notice.change
+        shape: Shape = change.flavor  # type: ignore[assignment]
+        body = build_notification(
+            shape, event_id=notice.event_id, session_id=str(change.session_id),
+            qos_status=change.qos_status, status_info=change.status_info,
+            time=rfc3339(change.time), source=self.source,
+        )
+        headers = {
+            "Content-Type": content_type(shape),
+            "x-correlator": change.correlator or str(uuid.uuid4()),
+        }
+        if change.token:
+            headers["Authorization"] = authorization(change.token)
+        return json.dumps(body).encode(), headers
+
+    async def _send(self, notice: _Notice, body: bytes, headers: dict[str, str]) -> None:
+        assert self._client is not None
+        sink = notice.change.sink or ""
+        for attempt in range(1, self.max_attempts + 1):
+            code: int | None = None
+            error: str | None = None
+            retry_after: float | None = None
+            sent = time.monotonic()
+            try:
+                response = await self._client.post(sink, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                code = response.status_code
+                retry_after = _retry_after(response)
+            if code is not None and code < 300:
+                self._record(notice, attempt, code, error, Outcome.DELIVERED, sent)
+                return
+            if code == 410:
+                self._gone.add(notice.change.session_id)
+                self._record(notice, attempt, code, error, Outcome.GONE, sent)
+                return
+            if code is not None and code < 500 and code != 429:
+                self._record(notice, attempt, code, error, Outcome.REJECTED, sent)
+                return
+            last = attempt == self.max_attempts
+            self._record(notice, attempt, code, error, Outcome.FAILED if last else Outcome.RETRY, sent)
+            if not last:
+                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+                await asyncio.sleep(delay if retry_after is None else min(self.max_backoff, retry_after))
+
+    def _record(
+        self, notice: _Notice, attempt: int, code: int | None, error: str | None, outcome: Outcome,
+        sent: float | None = None,
+    ) -> None:
+        change = notice.change
+        left = time.monotonic() if sent is None else sent
+        record = Delivery(
+            time=rfc3339(self.clock.now()), event_id=notice.event_id, session_id=str(change.session_id),
+            qos_status=change.qos_status.value,
+            status_info=change.status_info.value if change.status_info else None,
+            sink=change.sink or "", attempt=attempt, status_code=code, error=error, outcome=outcome,
+            lag_ms=round((left - notice.due_mono) * 1000, 3),
+        )
+        with self._history_lock:
+            self._history.append(record)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    return parse_retry_after(response.headers.get("retry-after"))

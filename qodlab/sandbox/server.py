@@ -1,0 +1,214 @@
+"""`Sandbox`: the simulated QoD API served for real on a background thread."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._server import ServerState, ServerThread
+from ..models import Device
+from .api import create_app
+from .clock import Clock, rfc3339
+from .engine import RETENTION, Engine, SandboxSession
+from .faults import Faults, NoticeFaultKind
+from .notifier import Delivery, Notifier
+from .profiles import default_profiles
+from .scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from ..client import AsyncQodClient, QodClient
+
+__all__ = ["Sandbox"]
+
+
+class Sandbox:
+    """A CAMARA QoD API simulator on `127.0.0.1`, started on construction.
+
+    Re-running `Sandbox(...)` with the same settings returns the one already running (a
+    re-run notebook cell does not start a second server); a changed `speed` is applied to it.
+    Use it as a context manager, or call `stop()`, to free its port.
+
+    Parameters:
+        speed: sandbox seconds per real second (60: a ten-minute session lasts ten seconds).
+        provisioning_delay: sandbox seconds from REQUESTED to AVAILABLE (0: AVAILABLE at once).
+        strict: require https sinks, as CAMARA v1.1 does.
+        api_key: when set, requests need it as `Authorization: Bearer` or `X-RapidAPI-Key`.
+        retry_backoff, max_attempts: the notification retry policy (real seconds, doubling).
+    """
+
+    _running: ClassVar[dict[tuple[Any, ...], Sandbox]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Sandbox:
+        key = cls._key(*args, **kwargs)
+        with cls._registry_lock:
+            running = cls._running.get(key) if kwargs.get("reuse", True) else None
+            if running is not None and running.running:
+                return running
+            instance = super().__new__(cls)
+            instance._initialised = False
+            return instance
+
+    @staticmethod
+    def _key(
+        host: str = "127.0.0.1", port: int = 0, *, strict: bool = False, api_key: str | None = None,
+        provisioning_delay: float = 1.0, **_: Any,
+    ) -> tuple[Any, ...]:
+        digest = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None
+        return (host, port, strict, digest, provisioning_delay)
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        speed: float = 1.0,
+        provisioning_delay: float = 1.0,
+        retention: float = RETENTION,
+        strict: bool = False,
+        api_key: str | None = None,
+        max_attempts: int = 6,
+        retry_backoff: float = 0.5,
+        reuse: bool = True,
+    ) -> None:
+        if self._initialised:
+            self.speed = speed
+            return
+        self._initialised = True
+        self._key_tuple = self._key(host, port, strict=strict, api_key=api_key, provisioning_delay=provisioning_delay)
+        self.api_key = api_key
+        self.clock = Clock(speed)
+        self.faults = Faults()
+        self.engine = Engine(
+            self.clock, default_profiles(), self.faults,
+            provisioning_delay=provisioning_delay, retention=retention, strict=strict,
+        )
+        self.scheduler = Scheduler(self.engine)
+        self.engine.on_schedule(self.scheduler.wake)
+        self.clock.on_change(self.scheduler.wake)
+        self._server = ServerThread(create_app(self), host, port, name="qodlab-sandbox")
+        self.notifier = Notifier(
+            self.clock, self.faults, source="urn:qodlab:sandbox",
+            max_attempts=max_attempts, backoff=retry_backoff,
+        )
+        self.engine.subscribe(self.notifier.submit)
+        self.start()
+
+    def __repr__(self) -> str:
+        state = self._server.state.name.lower()
+        return f"<Sandbox {self.url} speed={self.speed:g} {state}>"
+
+    # -- life ------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Start serving (a no-op when running)."""
+        self._server.start()
+        self.notifier.source = f"{self.url}/quality-on-demand/v1"
+        with self._registry_lock:
+            self._running[self._key_tuple] = self
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cancel pending notifications, free the port."""
+        with self._registry_lock:
+            if self._running.get(self._key_tuple) is self:
+                del self._running[self._key_tuple]
+        self._server.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether it serves requests."""
+        return self._server.state is ServerState.RUNNING
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- where ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The API root, e.g. `http://127.0.0.1:8123`."""
+        return self._server.url
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return self._server.port
+
+    @property
+    def qod_url(self) -> str:
+        """Base URL of the CAMARA QoD v1 API."""
+        return f"{self.url}/quality-on-demand/v1"
+
+    def client(self, **kwargs: Any) -> QodClient:
+        """A `QodClient` for this sandbox."""
+        from ..client import QodClient
+
+        return QodClient.for_sandbox(self, **kwargs)
+
+    def async_client(self, **kwargs: Any) -> AsyncQodClient:
+        """An `AsyncQodClient` for this sandbox."""
+        from ..client import AsyncQodClient
+
+        return AsyncQodClient.for_sandbox(self, **kwargs)
+
+    # -- clock ------------------------------------------------------------------------------
+
+    @property
+    def speed(self) -> float:
+        """Sandbox seconds per real second."""
+        return self.clock.speed
+
+    @speed.setter
+    def speed(self, speed: float) -> None:
+        self.clock.speed = speed
+
+    def now(self) -> datetime:
+        """The sandbox clock's current time."""
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    def advance(self, seconds: float) -> None:
+        """Jump the sandbox clock forward; what falls due in between happens now."""
+        self.clock.advance(seconds)
+        self.engine.advance()
+
+    def clock_info(self) -> dict[str, Any]:
+        """Speed and current time, as the `/_sandbox/clock` path shows them."""
+        return {"speed": self.speed, "now": rfc3339(self.clock.now())}
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def terminate(self, session_id: uuid.UUID | str) -> SandboxSession:
+        """The network ends a session: UNAVAILABLE / NETWORK_TERMINATED, notified."""
+        return self.engine.terminate(uuid.UUID(str(session_id)))
+
+    def fail_provisioning(self, device: Device | dict[str, Any] | None = None, profile: str | None = None) -> None:
+        """Sessions for `device`, or with `profile`, end NETWORK_TERMINATED instead of AVAILABLE."""
+        dev = Device.model_validate(device) if isinstance(device, dict) else device
+        self.faults.fail_provisioning(dev, profile)
+
+    def drop_notifications(self, count: int = 1) -> None:
+        """Never send the next `count` notifications."""
+        self.faults.add_notice_fault(NoticeFaultKind.DROP, count)
+
+    def delay_notifications(self, seconds: float, count: int = 1) -> None:
+        """Send the next `count` notifications `seconds` (real) late."""
+        self.faults.add_notice_fault(NoticeFaultKind.DELAY, count, seconds)
+
+    def duplicate_notifications(self, count: int = 1) -> None:
+        """Send the next `count` notifications twice, with the same event id."""
+        self.faults.add_notice_fault(NoticeFaultKind.DUPLICATE, count)
+
+    def fail_api_calls(self, count: int = 1, status: int = 503, retry_after: float | None = None) -> None:
+        """Answer the next `count` API calls with `status` (429 or 503)."""
+        self.faults.add_api_fault(status, count, retry_after)
+
+    def deliveries(self) -> list[Delivery]:
+        """Every notification delivery attempt so far, oldest first."""
+        return self.notifier.deliveries()
