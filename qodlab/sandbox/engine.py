@@ -62,7 +62,7 @@ class SandboxSession:
     status_info: StatusInfo | None = None
     started_at: float | None = None
     expires_at: float | None = None
-    flavor: str = "camara-v1"  # which notification shape its sink gets (see notifications)
+    flavor: str = "cloudevent-v1"  # which notification shape its sink gets (see notifications)
     correlator: str | None = None
     version: int = 0  # bumped when its timers change, so stale heap entries are skipped
     token: str | None = field(default=None, repr=False)
@@ -162,7 +162,7 @@ class Engine:
     # -- sessions ------------------------------------------------------------------------
 
     def create(
-        self, request: CreateSession, *, flavor: str = "camara-v1", correlator: str | None = None
+        self, request: CreateSession, *, flavor: str = "cloudevent-v1", correlator: str | None = None
     ) -> SandboxSession:
         """Create a session per the lifecycle rules, or raise EngineError."""
         token = self._check_notification_target(request)

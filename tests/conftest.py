@@ -1,0 +1,126 @@
+"""Fixtures: real servers on 127.0.0.1, waited on by readiness, never by fixed sleeps."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from qodlab import QodClient, Sandbox
+from qodlab._server import ServerThread
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
+    """Poll `predicate` until it is truthy; bounded in time. Returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(0.005)
+
+
+@dataclass
+class Received:
+    """One request the receiver got."""
+
+    headers: dict[str, str]
+    body: Any
+    at: float  # time.monotonic() on arrival
+
+
+@dataclass
+class Receiver:
+    """A small notification sink: records every POST; answers with scripted statuses."""
+
+    server: ServerThread
+    received: list[Received] = field(default_factory=list)
+    script: list[int] = field(default_factory=list)  # statuses for the next POSTs, then 204
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.url}/sink"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Wait until `count` requests have arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.received) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"receiver got {len(self.received)} of {count} requests")
+                self.cond.wait(left)
+            return list(self.received)
+
+    def bodies(self) -> list[Any]:
+        with self.cond:
+            return [r.body for r in self.received]
+
+
+def _receiver_app(receiver: Receiver) -> Starlette:
+    async def sink(request: Request) -> Response:
+        raw = await request.body()
+        with receiver.cond:
+            status = receiver.script.pop(0) if receiver.script else 204
+            if status < 300:
+                receiver.received.append(Received(dict(request.headers), json.loads(raw), time.monotonic()))
+                receiver.cond.notify_all()
+        return Response(status_code=status)
+
+    return Starlette(routes=[Route("/sink", sink, methods=["POST"])])
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real notification sink on 127.0.0.1."""
+    holder: dict[str, Receiver] = {}
+    server = ServerThread(None, name="test-receiver")
+    holder["r"] = receiver = Receiver(server)
+    server.app = _receiver_app(receiver)
+    server.start()
+    yield receiver
+    server.stop()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fast sandbox: 600 sandbox seconds per real second, quick retries."""
+    with Sandbox(speed=600, retry_backoff=0.05, reuse=False) as sb:
+        yield sb
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[QodClient]:
+    with sandbox.client() as c:
+        yield c
+
+
+PHONE = "+36721601234567"
+
+
+def session_fields(sink: str | None = None, token: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """Friendly create_session fields for a test session."""
+    fields: dict[str, Any] = {
+        "device": {"phoneNumber": PHONE},
+        "application_server": "233.252.0.2",
+        "qos_profile": "QOS_L",
+        "duration": 60,
+    }
+    if sink:
+        fields["sink"] = sink
+    if token:
+        fields["sink_token"] = token
+    fields.update(overrides)
+    return fields
