@@ -56,7 +56,11 @@ def _sandbox(args: argparse.Namespace) -> int:
     from .sandbox.clock import rfc3339
 
     sandbox = Sandbox(
-        args.host, args.port, speed=args.speed, strict=args.strict, api_key=args.api_key,
+        args.host,
+        args.port,
+        speed=args.speed,
+        strict=args.strict,
+        api_key=args.api_key,
         provisioning_delay=args.provisioning_delay,
     )
 

@@ -236,7 +236,9 @@ class QodClient(_BaseClient[Session]):
         return self._run(self._retrieve_call(device))
 
     def list_profiles(
-        self, name: str | None = None, status: ProfileStatus | str | None = None,
+        self,
+        name: str | None = None,
+        status: ProfileStatus | str | None = None,
         device: Device | Mapping[str, Any] | None = None,
     ) -> list[QosProfile]:
         """QoS profiles, filtered by name, status or device."""
@@ -311,7 +313,9 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
         return await self._run(self._retrieve_call(device))
 
     async def list_profiles(
-        self, name: str | None = None, status: ProfileStatus | str | None = None,
+        self,
+        name: str | None = None,
+        status: ProfileStatus | str | None = None,
         device: Device | Mapping[str, Any] | None = None,
     ) -> list[QosProfile]:
         """QoS profiles, filtered by name, status or device."""
@@ -347,9 +351,11 @@ def create_request(
     if isinstance(application_server, str):
         key = "ipv6Address" if ":" in application_server else "ipv4Address"
         application_server = {key: application_server}
-    fields.update(device=device, application_server=application_server, qos_profile=qos_profile, duration=duration, sink=sink)
+    fields.update(
+        device=device, application_server=application_server, qos_profile=qos_profile, duration=duration, sink=sink
+    )
     if sink_token is not None:
-        fields["sink_credential"] = AccessTokenCredential(access_token=sink_token)  # type: ignore[arg-type]
+        fields["sink_credential"] = AccessTokenCredential(access_token=sink_token)
     return CreateSession.model_validate({k: v for k, v in fields.items() if v is not None})
 
 

@@ -36,16 +36,29 @@ class _Step:
 def _scenario() -> list[_Step]:
     return [
         _Step("expires", {"phoneNumber": "+36721601234567"}, "QOS_L", 300),
-        _Step("deleted", {"networkAccessIdentifier": "device@testcsp.net"}, "QOS_M", 600, "delete", 120,
-              StatusInfo.DELETE_REQUESTED),
-        _Step("terminated", {"ipv4Address": {"publicAddress": "233.252.0.2", "privateAddress": "192.0.2.25"}},
-              "QOS_S", 600, "terminate", 180, StatusInfo.NETWORK_TERMINATED),
+        _Step(
+            "deleted",
+            {"networkAccessIdentifier": "device@testcsp.net"},
+            "QOS_M",
+            600,
+            "delete",
+            120,
+            StatusInfo.DELETE_REQUESTED,
+        ),
+        _Step(
+            "terminated",
+            {"ipv4Address": {"publicAddress": "233.252.0.2", "privateAddress": "192.0.2.25"}},
+            "QOS_S",
+            600,
+            "terminate",
+            180,
+            StatusInfo.NETWORK_TERMINATED,
+        ),
         _Step("extended", {"ipv6Address": "2001:db8:1234:5678:9abc:def0:fedc:ba98"}, "QOS_E", 120, "extend", 60),
     ]
 
 
-def run_demo(speed: float = 60.0, out: str = "qodlab-demo", stream: TextIO | None = None,
-             timeout: float = 30.0) -> int:
+def run_demo(speed: float = 60.0, out: str = "qodlab-demo", stream: TextIO | None = None, timeout: float = 30.0) -> int:
     """Run the scenario; 0 when every expected status change was seen, 1 otherwise."""
     say = _printer(stream or sys.stdout)
     steps = _scenario()
@@ -56,7 +69,9 @@ def run_demo(speed: float = 60.0, out: str = "qodlab-demo", stream: TextIO | Non
         start = sandbox.clock.now()
         for step in steps:
             session = client.create_session(
-                device=step.device, application_server="233.252.0.2", qos_profile=step.profile,
+                device=step.device,
+                application_server="233.252.0.2",
+                qos_profile=step.profile,
                 duration=step.duration,
             )
             step.session_id = str(session.session_id)
@@ -68,14 +83,25 @@ def run_demo(speed: float = 60.0, out: str = "qodlab-demo", stream: TextIO | Non
 
 def _show_bad_request(client: QodClient, say: _Say) -> None:
     try:
-        client.create_session(device={"phoneNumber": "+36721609999999"}, application_server="233.252.0.2",
-                              qos_profile="QOS_XL", duration=60)
+        client.create_session(
+            device={"phoneNumber": "+36721609999999"},
+            application_server="233.252.0.2",
+            qos_profile="QOS_XL",
+            duration=60,
+        )
     except ApiError as exc:
         say(f"bad request refused as expected: {exc.status} {exc.code}: {exc.message}")
 
 
-def _follow(sandbox: Sandbox, client: QodClient, steps: list[_Step], changes: queue.Queue[StatusChange],
-            start: float, timeout: float, say: _Say) -> None:
+def _follow(
+    sandbox: Sandbox,
+    client: QodClient,
+    steps: list[_Step],
+    changes: queue.Queue[StatusChange],
+    start: float,
+    timeout: float,
+    say: _Say,
+) -> None:
     by_id = {s.session_id: s for s in steps}
     deadline = time.monotonic() + timeout
     while not all(s.done for s in steps) and time.monotonic() < deadline:
@@ -117,8 +143,10 @@ def _summary(steps: list[_Step], say: _Say) -> int:
         expected = ["AVAILABLE", f"UNAVAILABLE / {step.expect.value}"]
         ok = step.seen == expected
         missing += not ok
-        say(f"{step.label:<10} {' -> '.join(expected):<35} {' -> '.join(step.seen) or '(nothing)'}"
-            f"{'' if ok else '   MISSING'}")
+        say(
+            f"{step.label:<10} {' -> '.join(expected):<35} {' -> '.join(step.seen) or '(nothing)'}"
+            f"{'' if ok else '   MISSING'}"
+        )
     say("demo complete" if not missing else f"demo FAILED: {missing} session(s) without the expected notifications")
     return 0 if not missing else 1
 

@@ -1,18 +1,18 @@
 """The one exception tree of qodlab.
 
-    QodError
-    ├── TransportError           the request did not get an answer (connection, timeout)
-    │   └── QodTimeout
-    ├── ServerStartError         a sandbox or listener could not start (port in use, ...)
-    └── ApiError                 the API answered with an error (.status .code .message .response)
-        ├── InvalidArgument      400
-        ├── Unauthenticated      401
-        ├── PermissionDenied     403
-        ├── NotFound             404
-        ├── Conflict             409
-        ├── Unprocessable        422
-        ├── RateLimited          429
-        └── ServiceUnavailable   500, 502, 503, 504
+QodError
+├── TransportError           the request did not get an answer (connection, timeout)
+│   └── QodTimeout
+├── ServerStartError         a sandbox or listener could not start (port in use, ...)
+└── ApiError                 the API answered with an error (.status .code .message .response)
+    ├── InvalidArgument      400
+    ├── Unauthenticated      401
+    ├── PermissionDenied     403
+    ├── NotFound             404
+    ├── Conflict             409
+    ├── Unprocessable        422
+    ├── RateLimited          429
+    └── ServiceUnavailable   500, 502, 503, 504
 """
 
 from __future__ import annotations

@@ -220,8 +220,7 @@ class Device(_Model):
     def _has_identifier(self) -> Device:
         if not self.identifiers():
             msg = (
-                "device needs at least one identifier: phoneNumber, "
-                "networkAccessIdentifier, ipv4Address or ipv6Address"
+                "device needs at least one identifier: phoneNumber, networkAccessIdentifier, ipv4Address or ipv6Address"
             )
             raise ValueError(msg)
         return self

@@ -167,7 +167,7 @@ def _event(
     if not isinstance(session_id, str) or not session_id:
         raise NotificationError(422, f"{where}.sessionId: missing or not a string")
     try:
-        status = QosStatus(detail.get("qosStatus"))
+        status = QosStatus(str(detail.get("qosStatus")))
     except ValueError:
         msg = f"{where}.qosStatus: {detail.get('qosStatus')!r} is not one of {', '.join(QosStatus)}"
         raise NotificationError(422, msg) from None
@@ -178,8 +178,15 @@ def _event(
         msg = f"{where}.statusInfo: {info!r} is not one of {', '.join(StatusInfo)}"
         raise NotificationError(422, msg) from None
     return StatusEvent(
-        event_id=event_id, session_id=session_id, qos_status=status, status_info=status_info,
-        event_time=_time(when), type=kind, source=source, shape=shape, raw=raw,
+        event_id=event_id,
+        session_id=session_id,
+        qos_status=status,
+        status_info=status_info,
+        event_time=_time(when),
+        type=kind,
+        source=source,
+        shape=shape,
+        raw=raw,
     )
 
 

@@ -61,7 +61,7 @@ def test_addresses_are_checked() -> None:
 def test_ports_are_0_to_65535(port: int) -> None:
     with pytest.raises(ValidationError, match="ports"):
         PortsSpec(ports=[port])
-    with pytest.raises(ValidationError, match="public_port|publicPort"):
+    with pytest.raises(ValidationError, match=r"public_port|publicPort"):
         Device.model_validate({"ipv4Address": {"publicAddress": "1.2.3.4", "publicPort": port}})
 
 
@@ -84,15 +84,25 @@ def test_wire_is_camel_case_and_python_is_snake_case() -> None:
     wire = to_wire(request)
     assert wire["applicationServer"] == {"ipv4Address": "233.252.0.0/24"}
     assert wire["qosProfile"] == "QOS_L"
-    assert wire["sinkCredential"] == {"credentialType": "ACCESSTOKEN", "accessToken": "s3cret", "accessTokenType": "bearer"}
+    assert wire["sinkCredential"] == {
+        "credentialType": "ACCESSTOKEN",
+        "accessToken": "s3cret",
+        "accessTokenType": "bearer",
+    }
     assert CreateSession.model_validate(wire).device == request.device
 
 
 def test_token_is_masked_in_repr() -> None:
     credential = AccessTokenCredential(access_token="s3cret")  # type: ignore[arg-type]
     assert "s3cret" not in repr(credential)
-    assert "s3cret" not in repr(CreateSession(application_server={"ipv4Address": "1.2.3.4"},  # type: ignore[arg-type]
-                                              qos_profile="QOS_L", duration=1, sink_credential=credential))
+    assert "s3cret" not in repr(
+        CreateSession(
+            application_server={"ipv4Address": "1.2.3.4"},  # type: ignore[arg-type]
+            qos_profile="QOS_L",
+            duration=1,
+            sink_credential=credential,
+        )
+    )
 
 
 def test_duration_must_be_positive() -> None:
@@ -104,15 +114,23 @@ def test_profile_units_convert() -> None:
     assert Duration.model_validate({"value": 2, "unit": "Hours"}).seconds == 7200
     assert Duration.model_validate({"value": 20, "unit": "Milliseconds"}).seconds == pytest.approx(0.02)
     assert Rate.model_validate({"value": 20, "unit": "Mbps"}).bps == 20e6
-    profile = QosProfile.model_validate({"name": "QOS_L", "status": "ACTIVE", "maxDuration": {"value": 1, "unit": "Days"}})
+    profile = QosProfile.model_validate(
+        {"name": "QOS_L", "status": "ACTIVE", "maxDuration": {"value": 1, "unit": "Days"}}
+    )
     assert profile.max_duration is not None and profile.max_duration.seconds == 86400
 
 
 def test_session_info_parses_the_wire() -> None:
-    info = SessionInfo.model_validate({
-        "sessionId": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "duration": 60, "qosStatus": "UNAVAILABLE",
-        "statusInfo": "DELETE_REQUESTED", "startedAt": "2024-06-01T12:00:00Z", "expiresAt": "2024-06-01T12:01:00Z",
-    })
+    info = SessionInfo.model_validate(
+        {
+            "sessionId": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            "duration": 60,
+            "qosStatus": "UNAVAILABLE",
+            "statusInfo": "DELETE_REQUESTED",
+            "startedAt": "2024-06-01T12:00:00Z",
+            "expiresAt": "2024-06-01T12:01:00Z",
+        }
+    )
     assert info.qos_status is QosStatus.UNAVAILABLE and info.status_info is StatusInfo.DELETE_REQUESTED
     assert info.expires_at is not None and info.started_at is not None
     assert (info.expires_at - info.started_at).total_seconds() == 60

@@ -348,8 +348,12 @@ def _camara(response: httpx.Response, status: int, code: str) -> str:
     return str(body["message"])
 
 
-BODY = {"device": {"phoneNumber": PHONE}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-        "qosProfile": "QOS_L", "duration": 60}
+BODY = {
+    "device": {"phoneNumber": PHONE},
+    "applicationServer": {"ipv4Address": "233.252.0.2"},
+    "qosProfile": "QOS_L",
+    "duration": 60,
+}
 
 
 @pytest.mark.parametrize(
@@ -366,10 +370,18 @@ BODY = {"device": {"phoneNumber": PHONE}, "applicationServer": {"ipv4Address": "
         ({"duration": 86401}, 400, "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE", "duration"),
         ({"sink": "ftp://x/y"}, 400, "INVALID_SINK", "sink"),
         ({"sink": "http://example.com/sink"}, 400, "INVALID_SINK", "loopback"),
-        ({"sinkCredential": {"credentialType": "PLAIN", "identifier": "a", "secret": "b"}}, 400,
-         "INVALID_CREDENTIAL", "ACCESSTOKEN"),
-        ({"sinkCredential": {"credentialType": "ACCESSTOKEN", "accessToken": "t", "accessTokenType": "mac"}}, 400,
-         "INVALID_TOKEN", "bearer"),
+        (
+            {"sinkCredential": {"credentialType": "PLAIN", "identifier": "a", "secret": "b"}},
+            400,
+            "INVALID_CREDENTIAL",
+            "ACCESSTOKEN",
+        ),
+        (
+            {"sinkCredential": {"credentialType": "ACCESSTOKEN", "accessToken": "t", "accessTokenType": "mac"}},
+            400,
+            "INVALID_TOKEN",
+            "bearer",
+        ),
         ({"device": None}, 422, "MISSING_IDENTIFIER", "device"),
         ({"qosProfile": "QOS_XL"}, 422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", "INACTIVE"),
         ({"qosProfile": "QOS_LEGACY"}, 422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", "DEPRECATED"),
@@ -393,8 +405,9 @@ def test_non_uuid_is_400_and_unknown_is_404(sandbox: Sandbox) -> None:
     _camara(httpx.get(f"{base}/{uuid.uuid4()}"), 404, "NOT_FOUND")
     _camara(httpx.delete(f"{base}/{uuid.uuid4()}"), 404, "NOT_FOUND")
     _camara(httpx.post(f"{base}/{uuid.uuid4()}/extend", json={"requestedAdditionalDuration": 5}), 404, "NOT_FOUND")
-    _camara(httpx.post(f"{base}/{uuid.uuid4()}/extend", json={"requestedAdditionalDuration": 0}), 400,
-            "INVALID_ARGUMENT")
+    _camara(
+        httpx.post(f"{base}/{uuid.uuid4()}/extend", json={"requestedAdditionalDuration": 0}), 400, "INVALID_ARGUMENT"
+    )
 
 
 def test_unknown_path_and_method(sandbox: Sandbox) -> None:

@@ -1,8 +1,8 @@
 """The embedded QoD sandbox: a real HTTP server simulating the CAMARA Quality on Demand API.
 
-    >>> from qodlab import Sandbox
-    >>> with Sandbox(speed=60) as sandbox:
-    ...     client = sandbox.client()
+>>> from qodlab import Sandbox
+>>> with Sandbox(speed=60) as sandbox:
+...     client = sandbox.client()
 """
 
 from __future__ import annotations

@@ -133,8 +133,17 @@ def _install_middleware(app: FastAPI, sandbox: Sandbox) -> None:
         if correlator is not None and not _CORRELATOR.match(correlator):
             return error_response(400, "INVALID_ARGUMENT", "x-correlator: invalid value.")
         path = request.url.path
-        if sandbox.api_key is not None and not path.startswith(_OPEN_PATHS) and not _authorized(request, sandbox.api_key):
-            return error_response(401, "UNAUTHENTICATED", "Request not authenticated due to missing, invalid, or expired credentials.", echo)
+        if (
+            sandbox.api_key is not None
+            and not path.startswith(_OPEN_PATHS)
+            and not _authorized(request, sandbox.api_key)
+        ):
+            return error_response(
+                401,
+                "UNAUTHENTICATED",
+                "Request not authenticated due to missing, invalid, or expired credentials.",
+                echo,
+            )
         if path.startswith(API_PREFIXES):
             fault = sandbox.faults.take_api_fault()
             if fault is not None:
@@ -318,4 +327,3 @@ def _control(action: Callable[[], None]) -> None:
         action()
     except ValueError as exc:
         raise EngineError(400, "INVALID_ARGUMENT", str(exc)) from None
-

@@ -175,8 +175,13 @@ class Engine:
             self._check_conflict(request.device)
             now = self.clock.now()
             session = SandboxSession(
-                id=uuid.uuid4(), request=request, duration=request.duration, created_at=now,
-                flavor=flavor, correlator=correlator, token=token,
+                id=uuid.uuid4(),
+                request=request,
+                duration=request.duration,
+                created_at=now,
+                flavor=flavor,
+                correlator=correlator,
+                token=token,
             )
             self._sessions[session.id] = session
             for key in request.device.identifiers():
@@ -328,9 +333,14 @@ class Engine:
 
     def _publish(self, session: SandboxSession, at: float) -> None:
         change = StatusChange(
-            session_id=session.id, qos_status=session.status, status_info=session.status_info,
-            time=at, sink=session.request.sink, flavor=session.flavor,
-            correlator=session.correlator, token=session.token,
+            session_id=session.id,
+            qos_status=session.status,
+            status_info=session.status_info,
+            time=at,
+            sink=session.request.sink,
+            flavor=session.flavor,
+            correlator=session.correlator,
+            token=session.token,
         )
         for subscriber in list(self._subscribers):
             subscriber(change)

@@ -173,9 +173,13 @@ class Notifier:
         change = notice.change
         shape: Shape = change.flavor  # type: ignore[assignment]
         body = build_notification(
-            shape, event_id=notice.event_id, session_id=str(change.session_id),
-            qos_status=change.qos_status, status_info=change.status_info,
-            time=rfc3339(change.time), source=self.source,
+            shape,
+            event_id=notice.event_id,
+            session_id=str(change.session_id),
+            qos_status=change.qos_status,
+            status_info=change.status_info,
+            time=rfc3339(change.time),
+            source=self.source,
         )
         headers = {
             "Content-Type": content_type(shape),
@@ -217,16 +221,27 @@ class Notifier:
                 await asyncio.sleep(delay if retry_after is None else min(self.max_backoff, retry_after))
 
     def _record(
-        self, notice: _Notice, attempt: int, code: int | None, error: str | None, outcome: Outcome,
+        self,
+        notice: _Notice,
+        attempt: int,
+        code: int | None,
+        error: str | None,
+        outcome: Outcome,
         sent: float | None = None,
     ) -> None:
         change = notice.change
         left = time.monotonic() if sent is None else sent
         record = Delivery(
-            time=rfc3339(self.clock.now()), event_id=notice.event_id, session_id=str(change.session_id),
+            time=rfc3339(self.clock.now()),
+            event_id=notice.event_id,
+            session_id=str(change.session_id),
             qos_status=change.qos_status.value,
             status_info=change.status_info.value if change.status_info else None,
-            sink=change.sink or "", attempt=attempt, status_code=code, error=error, outcome=outcome,
+            sink=change.sink or "",
+            attempt=attempt,
+            status_code=code,
+            error=error,
+            outcome=outcome,
             lag_ms=round((left - notice.due_mono) * 1000, 3),
         )
         with self._history_lock:

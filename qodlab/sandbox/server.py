@@ -40,6 +40,7 @@ class Sandbox:
     """
 
     _running: ClassVar[dict[tuple[Any, ...], Sandbox]] = {}
+    _initialised: bool
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Sandbox:
@@ -54,8 +55,13 @@ class Sandbox:
 
     @staticmethod
     def _key(
-        host: str = "127.0.0.1", port: int = 0, *, strict: bool = False, api_key: str | None = None,
-        provisioning_delay: float = 1.0, **_: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        strict: bool = False,
+        api_key: str | None = None,
+        provisioning_delay: float = 1.0,
+        **_: Any,
     ) -> tuple[Any, ...]:
         digest = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None
         return (host, port, strict, digest, provisioning_delay)
@@ -83,16 +89,23 @@ class Sandbox:
         self.clock = Clock(speed)
         self.faults = Faults()
         self.engine = Engine(
-            self.clock, default_profiles(), self.faults,
-            provisioning_delay=provisioning_delay, retention=retention, strict=strict,
+            self.clock,
+            default_profiles(),
+            self.faults,
+            provisioning_delay=provisioning_delay,
+            retention=retention,
+            strict=strict,
         )
         self.scheduler = Scheduler(self.engine)
         self.engine.on_schedule(self.scheduler.wake)
         self.clock.on_change(self.scheduler.wake)
         self._server = ServerThread(create_app(self), host, port, name="qodlab-sandbox")
         self.notifier = Notifier(
-            self.clock, self.faults, source="urn:qodlab:sandbox",
-            max_attempts=max_attempts, backoff=retry_backoff,
+            self.clock,
+            self.faults,
+            source="urn:qodlab:sandbox",
+            max_attempts=max_attempts,
+            backoff=retry_backoff,
         )
         self.engine.subscribe(self.notifier.submit)
         self.start()
