@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -50,12 +51,20 @@ class _Timer(Enum):
     REMOVE = 3  # an ended session's retention is over: forget it
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SandboxSession:
-    """One session as the sandbox holds it."""
+    """One session as the sandbox holds it.
+
+    Kept compact (slots, the echoed request as a JSON string, the device as a tuple of string
+    keys) so that 10,000 live sessions give the garbage collector little to traverse: a full
+    collection over pydantic request models took over 100 ms, and every timer waited for it.
+    """
 
     id: uuid.UUID
-    request: CreateSession
+    echo: str  # the request fields a SessionInfo echoes, as JSON
+    profile: str
+    device_keys: tuple[tuple[str, str], ...]
+    sink: str | None
     duration: int
     created_at: float
     status: QosStatus = QosStatus.REQUESTED
@@ -67,10 +76,25 @@ class SandboxSession:
     version: int = 0  # bumped when its timers change, so stale heap entries are skipped
     token: str | None = field(default=None, repr=False)
 
-    @property
-    def device(self) -> Device | None:
-        """The device the session is for."""
-        return self.request.device
+    @classmethod
+    def new(cls, request: CreateSession, now: float, **extra: Any) -> SandboxSession:
+        """A REQUESTED session for a validated request."""
+        echo = to_wire(request)
+        echo.pop("sinkCredential", None)
+        echo.pop("duration", None)
+        device = request.device
+        if device is not None:
+            echo["device"] = to_wire(device.single())
+        return cls(
+            id=uuid.uuid4(),
+            echo=json.dumps(echo),
+            profile=request.qos_profile,
+            device_keys=tuple(device.identifiers()) if device is not None else (),
+            sink=request.sink,
+            duration=request.duration,
+            created_at=now,
+            **extra,
+        )
 
     @property
     def blocks_device(self) -> bool:
@@ -81,10 +105,7 @@ class SandboxSession:
 
     def info(self) -> dict[str, Any]:
         """The SessionInfo wire body."""
-        body = to_wire(self.request)
-        body.pop("sinkCredential", None)
-        if self.device is not None:
-            body["device"] = to_wire(self.device.single())
+        body: dict[str, Any] = json.loads(self.echo)
         body.update(sessionId=str(self.id), duration=self.duration, qosStatus=self.status.value)
         if self.status_info is not None:
             body["statusInfo"] = self.status_info.value
@@ -95,7 +116,7 @@ class SandboxSession:
         return body
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusChange:
     """A session's status changed; its notification is due now."""
 
@@ -174,17 +195,9 @@ class Engine:
             self._check_duration(profile, request.duration)
             self._check_conflict(request.device)
             now = self.clock.now()
-            session = SandboxSession(
-                id=uuid.uuid4(),
-                request=request,
-                duration=request.duration,
-                created_at=now,
-                flavor=flavor,
-                correlator=correlator,
-                token=token,
-            )
+            session = SandboxSession.new(request, now, flavor=flavor, correlator=correlator, token=token)
             self._sessions[session.id] = session
-            for key in request.device.identifiers():
+            for key in session.device_keys:
                 self._by_key.setdefault(key, set()).add(session.id)
             if self.provisioning_delay <= 0:
                 self._provision(session, now)
@@ -218,7 +231,7 @@ class Engine:
                     f"({session.status.value}). The session must be in the AVAILABLE state."
                 )
                 raise EngineError(409, "QUALITY_ON_DEMAND.SESSION_EXTENSION_NOT_ALLOWED", msg)
-            cap = self._max_seconds(self.profiles.get(session.request.qos_profile))
+            cap = self._max_seconds(self.profiles.get(session.profile))
             session.duration = int(min(session.duration + seconds, cap))
             session.expires_at = session.started_at + session.duration
             self._schedule(session.expires_at, session, _Timer.EXPIRE)
@@ -303,7 +316,7 @@ class Engine:
         self._on_schedule()
 
     def _provision(self, session: SandboxSession, at: float) -> None:
-        if self.faults.provisioning_fails(session.device, session.request.qos_profile):
+        if self.faults.provisioning_fails(session.device_keys, session.profile):
             self._end(session, StatusInfo.NETWORK_TERMINATED, at)
             return
         session.status = QosStatus.AVAILABLE
@@ -323,13 +336,12 @@ class Engine:
 
     def _forget(self, session: SandboxSession) -> None:
         self._sessions.pop(session.id, None)
-        if session.device is not None:
-            for key in session.device.identifiers():
-                ids = self._by_key.get(key)
-                if ids is not None:
-                    ids.discard(session.id)
-                    if not ids:
-                        del self._by_key[key]
+        for key in session.device_keys:
+            ids = self._by_key.get(key)
+            if ids is not None:
+                ids.discard(session.id)
+                if not ids:
+                    del self._by_key[key]
 
     def _publish(self, session: SandboxSession, at: float) -> None:
         change = StatusChange(
@@ -337,7 +349,7 @@ class Engine:
             qos_status=session.status,
             status_info=session.status_info,
             time=at,
-            sink=session.request.sink,
+            sink=session.sink,
             flavor=session.flavor,
             correlator=session.correlator,
             token=session.token,

@@ -91,12 +91,10 @@ class Faults:
             if profile is not None:
                 self._fail_profiles.add(profile)
 
-    def provisioning_fails(self, device: Device | None, profile: str) -> bool:
-        """Whether provisioning a session for `device` with `profile` is set to fail."""
+    def provisioning_fails(self, device_keys: tuple[tuple[str, str], ...], profile: str) -> bool:
+        """Whether provisioning a session for a device (its identifier keys) with `profile` is set to fail."""
         with self._lock:
-            if profile in self._fail_profiles:
-                return True
-            return device is not None and not self._fail_devices.isdisjoint(device.identifiers())
+            return profile in self._fail_profiles or not self._fail_devices.isdisjoint(device_keys)
 
     def take_notice_fault(self) -> NoticeFault | None:
         """The fault for the next notification, if any."""

@@ -1,8 +1,12 @@
 """Delivers status changes to each session's sink as notifications, with bounded retries.
 
 Runs on the sandbox server's event loop. Each session has its own queue, so its notifications
-arrive in order (AVAILABLE before UNAVAILABLE) while sessions deliver concurrently. Every
-attempt is recorded; a retry sends the same event id, so receivers can deduplicate.
+arrive in order (AVAILABLE before UNAVAILABLE) while sessions deliver concurrently, at most
+`concurrency` requests in flight. Every attempt is recorded; a retry sends the same event id, so
+receivers can deduplicate.
+
+The sender is aiohttp rather than httpx: at this concurrency httpx's async pool delivered about
+1,400 POSTs/s on loopback where aiohttp delivered about 12,000 (benchmarks/sandbox.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-import httpx
+import aiohttp
 
 from .._http import parse_retry_after
 from ..notifications import Shape, build_notification, content_type
@@ -40,7 +44,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # the session's sink had answered 410 before
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One delivery attempt (no secrets: the token is never recorded)."""
 
@@ -66,7 +70,7 @@ def authorization(token: str) -> str:
     return token if token[:7].lower() == "bearer " else f"Bearer {token}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Notice:
     change: StatusChange
     due_mono: float  # monotonic time the change fell due
@@ -87,6 +91,7 @@ class Notifier:
         max_backoff: float = 30.0,
         timeout: float = 5.0,
         history: int = 200_000,
+        concurrency: int = 32,
     ) -> None:
         self.clock = clock
         self.faults = faults
@@ -95,19 +100,27 @@ class Notifier:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.timeout = timeout
+        self.concurrency = concurrency
         self._history: deque[Delivery] = deque(maxlen=history)
         self._history_lock = threading.Lock()
         self._queues: dict[uuid.UUID, deque[_Notice]] = {}
         self._workers: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._gone: set[uuid.UUID] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._loop_thread: int | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
         """Bind to the running loop (the server's)."""
         self._loop = asyncio.get_running_loop()
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=128)
-        self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits, trust_env=False)
+        self._loop_thread = threading.get_ident()
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._client = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency),
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            trust_env=False,
+        )
 
     async def aclose(self) -> None:
         """Cancel pending deliveries and close connections."""
@@ -115,7 +128,7 @@ class Notifier:
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
         self._loop = None
 
     def submit(self, change: StatusChange) -> None:
@@ -125,7 +138,10 @@ class Notifier:
             return
         behind = max(0.0, self.clock.now() - change.time) / self.clock.speed
         notice = _Notice(change, time.monotonic() - behind, str(uuid.uuid4()))
-        loop.call_soon_threadsafe(self._enqueue, notice)
+        if threading.get_ident() == self._loop_thread:
+            self._enqueue(notice)  # from the scheduler or a route: no need to wake the loop
+        else:
+            loop.call_soon_threadsafe(self._enqueue, notice)
 
     def deliveries(self) -> list[Delivery]:
         """Every recorded attempt, oldest first."""
@@ -189,21 +205,23 @@ class Notifier:
             headers["Authorization"] = authorization(change.token)
         return json.dumps(body).encode(), headers
 
+    async def _post(
+        self, sink: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str | None, float | None]:
+        """One POST: (status code, error, Retry-After seconds)."""
+        assert self._client is not None and self._slots is not None
+        try:
+            async with self._slots, self._client.post(sink, data=body, headers=headers) as response:
+                await response.read()
+                return response.status, None, parse_retry_after(response.headers.get("Retry-After"))
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, None
+
     async def _send(self, notice: _Notice, body: bytes, headers: dict[str, str]) -> None:
-        assert self._client is not None
         sink = notice.change.sink or ""
         for attempt in range(1, self.max_attempts + 1):
-            code: int | None = None
-            error: str | None = None
-            retry_after: float | None = None
             sent = time.monotonic()
-            try:
-                response = await self._client.post(sink, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            else:
-                code = response.status_code
-                retry_after = _retry_after(response)
+            code, error, retry_after = await self._post(sink, body, headers)
             if code is not None and code < 300:
                 self._record(notice, attempt, code, error, Outcome.DELIVERED, sent)
                 return
@@ -246,7 +264,3 @@ class Notifier:
         )
         with self._history_lock:
             self._history.append(record)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return parse_retry_after(response.headers.get("retry-after"))

@@ -1,0 +1,64 @@
+"""The `qodlab` command, run for real."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+
+from qodlab.demo import run_demo
+
+from .conftest import Receiver
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_sandbox_command_serves_and_notifies(receiver: Receiver) -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qodlab", "sandbox", "--port", str(port), "--speed", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # printed once it serves: the readiness signal
+        assert f"http://127.0.0.1:{port}" in first, first
+        body = {
+            "device": {"phoneNumber": "+36721601234567"},
+            "applicationServer": {"ipv4Address": "233.252.0.2"},
+            "qosProfile": "QOS_E",
+            "duration": 60,
+            "sink": receiver.url,
+            "sinkCredential": {"credentialType": "ACCESSTOKEN", "accessToken": "t0k", "accessTokenType": "bearer"},
+        }
+        created = httpx.post(f"http://127.0.0.1:{port}/quality-on-demand/v1/sessions", json=body)
+        assert created.status_code == 201, created.text
+        got = receiver.wait_for(2, timeout=15)
+        assert [(r.body["data"]["qosStatus"], r.body["data"].get("statusInfo")) for r in got] == [
+            ("AVAILABLE", None),
+            ("UNAVAILABLE", "DURATION_EXPIRED"),
+        ]
+        assert got[0].headers["authorization"] == "Bearer t0k"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+    assert process.returncode == 0
+
+
+def test_demo_sees_every_expected_notification() -> None:
+    out = io.StringIO()
+    assert run_demo(speed=240, stream=out) == 0
+    text = out.getvalue()
+    assert "demo complete" in text
+    assert "UNAVAILABLE / NETWORK_TERMINATED" in text and "UNAVAILABLE / DELETE_REQUESTED" in text
+    assert "422 QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE" in text
