@@ -24,6 +24,8 @@ from .errors import (
     Unauthenticated,
     Unprocessable,
 )
+from .eventlog import EventLog
+from .listener import Listener
 from .models import (
     AccessTokenCredential,
     ApplicationServer,
@@ -58,8 +60,10 @@ __all__ = [
     "DeviceIpv4Addr",
     "Duration",
     "ErrorInfo",
+    "EventLog",
     "ExtendSession",
     "InvalidArgument",
+    "Listener",
     "NotFound",
     "PermissionDenied",
     "PortRange",

@@ -62,7 +62,12 @@ class ServerThread:
         self._sock = _bind(self.host, self._requested_port)
         self._requested_port = self.port  # a restart comes back on the same port
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            interface="asgi3",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -70,9 +75,10 @@ class ServerThread:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                self._close_socket()
                 reason = repr(self._error) if self._error else "it did not become ready in time"
-                msg = f"{self.name} on {self.host}:{self.port} failed to start: {reason}"
+                msg = f"{self.name} on {self.host}:{self._requested_port} failed to start: {reason}"
+                self._server.should_exit = True
+                self._close_socket()
                 raise ServerStartError(msg)
             self._thread.join(0.005)
         self.state = ServerState.RUNNING

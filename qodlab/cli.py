@@ -1,4 +1,4 @@
-"""The `qodlab` command: `qodlab demo`, `qodlab sandbox`."""
+"""The `qodlab` command: `qodlab demo`, `qodlab sandbox`, `qodlab listen`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
         "--provisioning-delay", type=float, default=1.0, help="sandbox seconds from REQUESTED to AVAILABLE"
     )
     sandbox.set_defaults(handler=_sandbox)
+
+    listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
+    listen.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    listen.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    listen.add_argument("--path", default="/qod", help="notification path (default /qod)")
+    listen.add_argument("--token", default=None, help="bearer token to require (default: a generated one)")
+    listen.add_argument("--db", default=None, help="SQLite file to keep every event in")
+    listen.set_defaults(handler=_listen)
     return parser
 
 
@@ -75,6 +83,28 @@ def _sandbox(args: argparse.Namespace) -> int:
     if args.api_key:
         print("  requests need the API key given with --api-key", flush=True)
     return _serve_until_interrupted(sandbox.stop)
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from .eventlog import EventLog
+    from .listener import Listener
+    from .notifications import StatusEvent
+
+    def show(event: StatusEvent) -> None:
+        info = f" / {event.status_info.value}" if event.status_info else ""
+        when = event.event_time.isoformat() if event.event_time else "-"
+        print(f"{when}  {event.session_id}  {event.qos_status.value}{info}  ({event.shape})", flush=True)
+
+    log = EventLog(args.db)
+    log.on_event(show)
+    listener = Listener(log, host=args.host, port=args.port, path=args.path, token=args.token)
+    print(f"qodlab listener on {listener.url}", flush=True)
+    if listener.token_generated:
+        # Printed once so the user can hand it to the provider; never logged anywhere else.
+        print(f"  bearer token: {listener.token}", flush=True)
+    if args.db:
+        print(f"  events kept in {args.db} ({len(log)} already there)", flush=True)
+    return _serve_until_interrupted(listener.stop)
 
 
 def _serve_until_interrupted(stop: Any) -> int:

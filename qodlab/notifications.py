@@ -64,6 +64,8 @@ class StatusEvent:
     source: str
     shape: Shape
     raw: dict[str, Any]
+    received_at: datetime | None = None
+    """When the listener accepted it (set by the event log)."""
 
 
 def content_type(shape: Shape) -> str:

@@ -1,0 +1,454 @@
+"""The event log: every accepted status notification once, as a pandas DataFrame.
+
+Appends come from the listener's thread; reads come from anywhere. Rows are held as compact
+columns (arrays of codes and nanosecond times, interned strings), so a million events stay well
+under 500 MB and `.df` is built from them without touching Python objects one by one. With a
+path, each event is written to SQLite (WAL) before `append` returns, so a listener acknowledges
+only what is on disk, and the file is reloaded when opened again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .models import QosStatus, StatusInfo
+from .notifications import SHAPES, Shape, StatusEvent
+
+__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "EventLog"]
+
+log = logging.getLogger("qodlab")
+
+COLUMNS = (
+    "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
+    "type", "source", "shape", "raw",
+)  # fmt: skip
+INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
+_STATUSES = [s.value for s in QosStatus]
+_INFOS = [s.value for s in StatusInfo]
+_SHAPES: list[str] = list(SHAPES)
+_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+_STATUS_DTYPE = pd.CategoricalDtype(_STATUSES)
+_INFO_DTYPE = pd.CategoricalDtype(_INFOS)
+_SHAPE_DTYPE = pd.CategoricalDtype(_SHAPES)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    qos_status TEXT NOT NULL,
+    status_info TEXT,
+    event_time INTEGER,
+    received_at INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    shape TEXT NOT NULL,
+    raw TEXT NOT NULL
+)"""
+_INSERT = "INSERT OR IGNORE INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _ns(when: datetime | None) -> int:
+    return _NAT if when is None else int(when.timestamp() * 1_000_000) * 1000
+
+
+def _dt(ns: int) -> datetime | None:
+    return None if ns == _NAT else datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+class EventLog:
+    """Status events, each stored once (by event id), readable as `.df` and `.intervals()`.
+
+    Parameters:
+        path: a SQLite file to write every event to (and to reload from); None keeps it in memory.
+        keep_raw: how many of the newest raw bodies to keep in memory for the `raw` column
+            (older ones stay in the file: `raw(event_id)`).
+        fsync: also survive power loss (SQLite synchronous=FULL); the default survives the
+            process being killed, which is what a notebook needs, at a fraction of the cost.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        keep_raw: int = 100_000,
+        fsync: bool = False,
+        _readonly: bool = False,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.readonly = _readonly
+        self._cond = threading.Condition(threading.RLock())
+        self._ids: list[str] = []
+        self._seen: set[str] = set()
+        self._sessions: list[str] = []
+        self._interned: dict[str, str] = {}
+        self._status = array("b")
+        self._info = array("b")
+        self._shape = array("b")
+        self._event_ns = array("q")
+        self._received_ns = array("q")
+        self._types: list[str] = []
+        self._sources: list[str] = []
+        self._raw: deque[tuple[int, str]] = deque(maxlen=keep_raw)
+        self._version = 0
+        self._cache: tuple[int, pd.DataFrame] | None = None
+        self._callbacks: list[Callable[[StatusEvent], None]] = []
+        self._db: sqlite3.Connection | None = None
+        self._db_seq = 0
+        if self.path is not None:
+            self._open_db(fsync)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> EventLog:
+        """Open a log file read-only, e.g. while a `qodlab listen --db` process writes it."""
+        return cls(path, _readonly=True)
+
+    def __repr__(self) -> str:
+        where = f" {self.path}" if self.path else ""
+        return f"<EventLog {len(self)} events, {len(set(self._sessions))} sessions{where}>"
+
+    def _repr_html_(self) -> str:
+        frame: Any = self.df.drop(columns="raw").tail(50)
+        return str(frame._repr_html_())
+
+    def __len__(self) -> int:
+        self.refresh()
+        return len(self._ids)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, event: StatusEvent, raw: str | None = None) -> bool:
+        """Store `event` unless its id is known; returns whether it was new.
+
+        With a file, the event is committed before this returns. `raw` is the body as received
+        (defaults to `event.raw` as JSON).
+        """
+        if self.readonly:
+            msg = "this event log was opened read-only"
+            raise PermissionError(msg)
+        received = event.received_at or datetime.now(UTC)
+        text = raw if raw is not None else json.dumps(event.raw, separators=(",", ":"))
+        with self._cond:
+            if event.event_id in self._seen:
+                return False
+            if self._db is not None:
+                self._db.execute(_INSERT, (
+                    event.event_id, event.session_id, event.qos_status.value,
+                    event.status_info.value if event.status_info else None, _ns(event.event_time) if
+                    event.event_time else None, _ns(received), event.type, event.source, event.shape, text,
+                ))  # fmt: skip
+            self._add(
+                event.event_id,
+                event.session_id,
+                event.qos_status.value,
+                event.status_info.value if event.status_info else None,
+                _ns(event.event_time),
+                _ns(received),
+                event.type,
+                event.source,
+                event.shape,
+                text,
+            )
+        stored = event if event.received_at else _with_received(event, received)
+        for callback in list(self._callbacks):
+            try:
+                callback(stored)
+            except Exception:  # a broken callback must not lose or refuse an event
+                log.exception("event log callback %r failed", callback)
+        return True
+
+    def _add(
+        self,
+        event_id: str,
+        session_id: str,
+        status: str,
+        info: str | None,
+        event_ns: int,
+        received_ns: int,
+        kind: str,
+        source: str,
+        shape: str,
+        raw: str,
+    ) -> None:
+        intern = self._interned.setdefault
+        self._raw.append((len(self._ids), raw))
+        self._ids.append(event_id)
+        self._seen.add(event_id)
+        self._sessions.append(intern(session_id, session_id))
+        self._status.append(_STATUSES.index(status))
+        self._info.append(_INFOS.index(info) if info else -1)
+        self._shape.append(_SHAPES.index(shape))
+        self._event_ns.append(event_ns)
+        self._received_ns.append(received_ns)
+        self._types.append(intern(kind, kind))
+        self._sources.append(intern(source, source))
+        self._version += 1
+        self._cond.notify_all()
+
+    def on_event(self, callback: Callable[[StatusEvent], None], remove: bool = False) -> None:
+        """Call `callback(event)` for every new event (from the appending thread)."""
+        with self._cond:
+            if remove:
+                self._callbacks.remove(callback)
+            else:
+                self._callbacks.append(callback)
+
+    def close(self) -> None:
+        """Close the file, if any."""
+        with self._cond:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """Every event, oldest first (cached until an event arrives)."""
+        self.refresh()
+        with self._cond:
+            if self._cache is not None and self._cache[0] == self._version:
+                return self._cache[1]
+            version, snapshot = self._version, self._snapshot()
+        frame = _frame(*snapshot)
+        with self._cond:
+            self._cache = (version, frame)
+        return frame
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        n = len(self._ids)
+        raw = [item for item in self._raw if item[0] < n]
+        return (
+            self._ids[:n],
+            self._sessions[:n],
+            self._status[:n],
+            self._info[:n],
+            self._event_ns[:n],
+            self._received_ns[:n],
+            self._types[:n],
+            self._sources[:n],
+            self._shape[:n],
+            raw,
+        )
+
+    def intervals(self) -> pd.DataFrame:
+        """One row per session status interval; a session's last interval ends at NaT."""
+        self.refresh()
+        with self._cond:
+            n = len(self._ids)
+            sessions, status, info = self._sessions[:n], self._status[:n], self._info[:n]
+            event_ns, received_ns = self._event_ns[:n], self._received_ns[:n]
+        return _intervals(sessions, status, info, event_ns, received_ns)
+
+    def raw(self, event_id: str) -> dict[str, Any]:
+        """The body an event arrived with."""
+        with self._cond:
+            for index, text in reversed(self._raw):
+                if self._ids[index] == event_id:
+                    return dict(json.loads(text))
+            if self._db is not None:
+                row = self._db.execute("SELECT raw FROM events WHERE event_id = ?", (event_id,)).fetchone()
+                if row is not None:
+                    return dict(json.loads(row[0]))
+        raise KeyError(event_id)
+
+    def wait_for(
+        self,
+        session_id: str,
+        status: QosStatus | str,
+        timeout: float = 10.0,
+        status_info: StatusInfo | str | None = None,
+    ) -> StatusEvent:
+        """Wait until `session_id` has an event with `status` (and `status_info`); returns it."""
+        want = (QosStatus(status).value, StatusInfo(status_info).value if status_info else None)
+        deadline = time.monotonic() + timeout
+        checked = 0
+        with self._cond:
+            while True:
+                self.refresh()
+                found = self._find(str(session_id), want, checked)
+                if found is not None:
+                    return self._event_at(found)
+                checked = len(self._ids)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    msg = f"no {want[0]} event for session {session_id} within {timeout} s"
+                    raise TimeoutError(msg)
+                self._cond.wait(min(left, 0.2) if self.readonly else left)
+
+    def _find(self, session_id: str, want: tuple[str, str | None], start: int) -> int | None:
+        status = _STATUSES.index(want[0])
+        for i in range(start, len(self._ids)):
+            if self._sessions[i] == session_id and self._status[i] == status:
+                info = self._info[i]
+                if want[1] is None or (info >= 0 and _INFOS[info] == want[1]):
+                    return i
+        return None
+
+    def _event_at(self, i: int) -> StatusEvent:
+        shape: Shape = SHAPES[self._shape[i]]
+        raw = next((text for index, text in self._raw if index == i), None)
+        return StatusEvent(
+            event_id=self._ids[i],
+            session_id=self._sessions[i],
+            qos_status=QosStatus(_STATUSES[self._status[i]]),
+            status_info=StatusInfo(_INFOS[self._info[i]]) if self._info[i] >= 0 else None,
+            event_time=_dt(self._event_ns[i]),
+            type=self._types[i],
+            source=self._sources[i],
+            shape=shape,
+            raw=json.loads(raw) if raw else {},
+            received_at=_dt(self._received_ns[i]),
+        )
+
+    # -- exports -------------------------------------------------------------------------
+
+    def to_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Write every event to a CSV file."""
+        self.df.to_csv(path, index=False)
+        return Path(path)
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Write every event to a Parquet file (needs pyarrow)."""
+        try:
+            import pyarrow  # type: ignore[import-untyped]  # noqa: F401
+        except ImportError:
+            msg = "to_parquet needs pyarrow: pip install pyarrow"
+            raise ImportError(msg) from None
+        self.df.to_parquet(path, index=False)
+        return Path(path)
+
+    # -- the file --------------------------------------------------------------------------
+
+    def _open_db(self, fsync: bool) -> None:
+        assert self.path is not None
+        if self.readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            self._db.execute(_SCHEMA)
+        self.refresh(force=True)
+
+    def refresh(self, force: bool = False) -> int:
+        """Load events another process has written to the file since; returns how many."""
+        if self._db is None or not (self.readonly or force):
+            return 0
+        with self._cond:
+            try:
+                rows = self._db.execute(
+                    "SELECT seq, event_id, session_id, qos_status, status_info, event_time, received_at, type,"
+                    " source, shape, raw FROM events WHERE seq > ? ORDER BY seq",
+                    (self._db_seq,),
+                ).fetchall()
+            except sqlite3.OperationalError:  # the writer has not created the table yet
+                return 0
+            for seq, event_id, session_id, status, info, event_ns, received_ns, kind, source, shape, raw in rows:
+                self._db_seq = seq
+                if event_id not in self._seen:
+                    self._add(
+                        event_id,
+                        session_id,
+                        status,
+                        info,
+                        _NAT if event_ns is None else event_ns,
+                        received_ns,
+                        kind,
+                        source,
+                        shape,
+                        raw,
+                    )
+            return len(rows)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _with_received(event: StatusEvent, received: datetime) -> StatusEvent:
+    from dataclasses import replace
+
+    return replace(event, received_at=received)
+
+
+def _times(ns: array[int]) -> pd.DatetimeIndex:
+    values = np.frombuffer(ns, dtype=np.int64).view("datetime64[ns]") if len(ns) else np.array([], "datetime64[ns]")
+    return pd.DatetimeIndex(values).tz_localize("UTC")
+
+
+def _codes(codes: array[int]) -> np.ndarray[Any, np.dtype[np.int8]]:
+    return np.frombuffer(codes, dtype=np.int8) if len(codes) else np.array([], np.int8)
+
+
+def _categorical(codes: np.ndarray[Any, np.dtype[np.int8]], dtype: pd.CategoricalDtype) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def _frame(
+    ids: list[str],
+    sessions: list[str],
+    status: array[int],
+    info: array[int],
+    event_ns: array[int],
+    received_ns: array[int],
+    types: list[str],
+    sources: list[str],
+    shape: array[int],
+    raw: list[tuple[int, str]],
+) -> pd.DataFrame:
+    raw_column = np.full(len(ids), None, dtype=object)
+    for index, text in raw:
+        raw_column[index] = text
+    return pd.DataFrame({
+        "event_id": pd.array(ids, dtype="string"),
+        "session_id": pd.array(sessions, dtype="string"),
+        "qos_status": _categorical(_codes(status), _STATUS_DTYPE),
+        "status_info": _categorical(_codes(info), _INFO_DTYPE),
+        "event_time": _times(event_ns),
+        "received_at": _times(received_ns),
+        "type": pd.Categorical(types),
+        "source": pd.Categorical(sources),
+        "shape": _categorical(_codes(shape), _SHAPE_DTYPE),
+        "raw": raw_column,
+    })  # fmt: skip
+
+
+def _intervals(
+    sessions: list[str], status: array[int], info: array[int], event_ns: array[int], received_ns: array[int]
+) -> pd.DataFrame:
+    codes, names = pd.factorize(np.array(sessions, dtype=object))
+    st, si = _codes(status), _codes(info)
+    received = np.frombuffer(received_ns, dtype=np.int64) if len(received_ns) else np.array([], np.int64)
+    when = np.frombuffer(event_ns, dtype=np.int64) if len(event_ns) else np.array([], np.int64)
+    when = np.where(when == _NAT, received, when)  # no event time: use arrival
+    order = np.lexsort((received, when, codes))
+    codes, st, si, when = codes[order], st[order], si[order], when[order]
+    same_as_previous = np.r_[False, (codes[1:] == codes[:-1]) & (st[1:] == st[:-1]) & (si[1:] == si[:-1])]
+    keep = ~same_as_previous  # a repeated status (a re-sent event) continues its interval
+    codes, st, si, when = codes[keep], st[keep], si[keep], when[keep]
+    next_same = np.r_[codes[1:] == codes[:-1], False]
+    end = np.where(next_same, np.r_[when[1:], _NAT], _NAT)
+    return pd.DataFrame({
+        "session_id": pd.array(np.asarray(names, dtype=object)[codes], dtype="string"),
+        "qos_status": _categorical(st, _STATUS_DTYPE),
+        "status_info": _categorical(si, _INFO_DTYPE),
+        "start": pd.DatetimeIndex(when.view("datetime64[ns]")).tz_localize("UTC"),
+        "end": pd.DatetimeIndex(end.view("datetime64[ns]")).tz_localize("UTC"),
+    })  # fmt: skip
