@@ -106,6 +106,7 @@ class ServerThread:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
+            self._sock = None  # `port` now answers the port it will come back on
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -433,6 +433,9 @@ def _frame(
 def _intervals(
     sessions: list[str], status: array[int], info: array[int], event_ns: array[int], received_ns: array[int]
 ) -> pd.DataFrame:
+    if not sessions:
+        empty = np.array([], np.int64)
+        return _interval_frame(np.array([], object), np.array([], np.intp), _codes(status), _codes(info), empty, empty)
     codes, names = pd.factorize(np.array(sessions, dtype=object))
     st, si = _codes(status), _codes(info)
     received = np.frombuffer(received_ns, dtype=np.int64) if len(received_ns) else np.array([], np.int64)
@@ -445,8 +448,12 @@ def _intervals(
     codes, st, si, when = codes[keep], st[keep], si[keep], when[keep]
     next_same = np.r_[codes[1:] == codes[:-1], False]
     end = np.where(next_same, np.r_[when[1:], _NAT], _NAT)
+    return _interval_frame(np.asarray(names, dtype=object), codes, st, si, when, end)
+
+
+def _interval_frame(names: Any, codes: Any, st: Any, si: Any, when: Any, end: Any) -> pd.DataFrame:
     return pd.DataFrame({
-        "session_id": pd.array(np.asarray(names, dtype=object)[codes], dtype="string"),
+        "session_id": pd.array(names[codes], dtype="string"),
         "qos_status": _categorical(st, _STATUS_DTYPE),
         "status_info": _categorical(si, _INFO_DTYPE),
         "start": pd.DatetimeIndex(when.view("datetime64[ns]")).tz_localize("UTC"),
