@@ -1,4 +1,10 @@
-"""`qodlab demo`: a scripted QoD scenario on the embedded sandbox, headless."""
+"""`qodlab demo`: a scripted QoD scenario on the embedded sandbox, headless.
+
+Four sessions on four devices and profiles: one expires, one is deleted, one is terminated by
+the network, one is extended; one bad request shows its API error. Notifications travel for real
+from the sandbox to a listener on loopback and into an event log, which is printed and written
+to the output folder.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,18 @@ import queue
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
+
+import pandas as pd
 
 from .client import QodClient
 from .errors import ApiError
+from .eventlog import EventLog
+from .listener import Listener
 from .models import QosStatus, StatusInfo
-from .sandbox import Sandbox, StatusChange
-from .sandbox.clock import rfc3339
+from .notifications import StatusEvent
+from .sandbox import Sandbox
 
 __all__ = ["run_demo"]
 
@@ -29,43 +40,52 @@ class _Step:
     at: float = 0.0
     expect: StatusInfo = StatusInfo.DURATION_EXPIRED
     session_id: str = ""
-    done: bool = False
     seen: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return any(s.startswith("UNAVAILABLE") for s in self.seen)
 
 
 def _scenario() -> list[_Step]:
+    ipv4 = {"publicAddress": "233.252.0.2", "privateAddress": "192.0.2.25"}
     return [
         _Step("expires", {"phoneNumber": "+36721601234567"}, "QOS_L", 300),
-        _Step(
-            "deleted",
-            {"networkAccessIdentifier": "device@testcsp.net"},
-            "QOS_M",
-            600,
-            "delete",
-            120,
-            StatusInfo.DELETE_REQUESTED,
-        ),
-        _Step(
-            "terminated",
-            {"ipv4Address": {"publicAddress": "233.252.0.2", "privateAddress": "192.0.2.25"}},
-            "QOS_S",
-            600,
-            "terminate",
-            180,
-            StatusInfo.NETWORK_TERMINATED,
-        ),
+        _Step("deleted", {"networkAccessIdentifier": "device@testcsp.net"}, "QOS_M", 600, "delete", 120,
+              StatusInfo.DELETE_REQUESTED),
+        _Step("terminated", {"ipv4Address": ipv4}, "QOS_S", 600, "terminate", 180, StatusInfo.NETWORK_TERMINATED),
         _Step("extended", {"ipv6Address": "2001:db8:1234:5678:9abc:def0:fedc:ba98"}, "QOS_E", 120, "extend", 60),
-    ]
+    ]  # fmt: skip
 
 
-def run_demo(speed: float = 60.0, out: str = "qodlab-demo", stream: TextIO | None = None, timeout: float = 30.0) -> int:
-    """Run the scenario; 0 when every expected status change was seen, 1 otherwise."""
-    say = _printer(stream or sys.stdout)
+class _Say:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def run_demo(
+    speed: float = 60.0, out: str | Path = "qodlab-demo", stream: TextIO | None = None, timeout: float = 30.0
+) -> int:
+    """Run the scenario; 0 when every expected notification arrived, 1 otherwise."""
+    say = _Say(stream or sys.stdout)
     steps = _scenario()
-    changes: queue.Queue[StatusChange] = queue.Queue()
-    with Sandbox(speed=speed, provisioning_delay=2.0, reuse=False) as sandbox, sandbox.client() as client:
-        sandbox.engine.subscribe(changes.put)
-        say(f"sandbox {sandbox.url} at speed {speed:g} (one sandbox minute per {60 / speed:g} s)")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("events.sqlite*"):
+        stale.unlink()
+    log = EventLog(folder / "events.sqlite")
+    arrivals: queue.Queue[StatusEvent] = queue.Queue()
+    log.on_event(arrivals.put)
+    with (
+        Sandbox(speed=speed, provisioning_delay=2.0, reuse=False) as sandbox,
+        Listener(log, path="/demo") as listener,
+        sandbox.client() as client,
+    ):
+        say(f"sandbox  {sandbox.url}, speed {speed:g}: one sandbox minute per {60 / speed:g} s")
+        say(f"listener {listener.url} (its bearer token is generated and never printed)")
         start = sandbox.clock.now()
         for step in steps:
             session = client.create_session(
@@ -73,12 +93,18 @@ def run_demo(speed: float = 60.0, out: str = "qodlab-demo", stream: TextIO | Non
                 application_server="233.252.0.2",
                 qos_profile=step.profile,
                 duration=step.duration,
+                sink=listener.url,
+                sink_token=listener.token,
             )
             step.session_id = str(session.session_id)
-            say(f"created {step.label:<10} {step.session_id} {step.profile} {step.duration} s -> {session.qos_status}")
+            say(f"created    {step.label:<10} {step.profile} {step.duration:>4} s  {session.qos_status.value}")
         _show_bad_request(client, say)
-        _follow(sandbox, client, steps, changes, start, timeout, say)
-    return _summary(steps, say)
+        _follow(sandbox, client, steps, arrivals, start, timeout, say)
+        rejected = len(listener.rejections)
+    status = _summary(steps, say)
+    _report(log, folder, rejected, say)
+    log.close()
+    return status
 
 
 def _show_bad_request(client: QodClient, say: _Say) -> None:
@@ -90,32 +116,38 @@ def _show_bad_request(client: QodClient, say: _Say) -> None:
             duration=60,
         )
     except ApiError as exc:
-        say(f"bad request refused as expected: {exc.status} {exc.code}: {exc.message}")
+        say(f"refused    bad request: {exc.status} {exc.code}: {exc.message}")
 
 
 def _follow(
     sandbox: Sandbox,
     client: QodClient,
     steps: list[_Step],
-    changes: queue.Queue[StatusChange],
+    arrivals: queue.Queue[StatusEvent],
     start: float,
     timeout: float,
     say: _Say,
 ) -> None:
     by_id = {s.session_id: s for s in steps}
     deadline = time.monotonic() + timeout
+    next_progress = time.monotonic() + 1.0
     while not all(s.done for s in steps) and time.monotonic() < deadline:
         try:
-            change = changes.get(timeout=0.05)
+            event = arrivals.get(timeout=0.05)
         except queue.Empty:
-            change = None
-        if change is not None and str(change.session_id) in by_id:
-            step = by_id[str(change.session_id)]
-            info = f" / {change.status_info.value}" if change.status_info else ""
-            step.seen.append(f"{change.qos_status.value}{info}")
-            step.done = change.qos_status is QosStatus.UNAVAILABLE
-            say(f"{rfc3339(change.time)}  {step.label:<10} {change.qos_status.value}{info}")
+            event = None
+        if event is not None and event.session_id in by_id:
+            step = by_id[event.session_id]
+            info = f" / {event.status_info.value}" if event.status_info else ""
+            step.seen.append(f"{event.qos_status.value}{info}")
+            when = event.event_time.strftime("%H:%M:%S") if event.event_time else "--:--:--"
+            say(f"notified   {step.label:<10} {event.qos_status.value}{info}  (sandbox time {when})")
         _act(sandbox, client, steps, start, say)
+        if time.monotonic() >= next_progress and not all(s.done for s in steps):
+            waiting = [s.label for s in steps if not s.done]
+            elapsed = (sandbox.clock.now() - start) / 60
+            say(f"...        {elapsed:4.1f} sandbox minutes in; waiting for {', '.join(waiting)}")
+            next_progress += 1.0
 
 
 def _act(sandbox: Sandbox, client: QodClient, steps: list[_Step], start: float, say: _Say) -> None:
@@ -126,38 +158,43 @@ def _act(sandbox: Sandbox, client: QodClient, steps: list[_Step], start: float, 
         action, step.action = step.action, None
         if action == "delete":
             client.delete_session(step.session_id)
+            say(f"deleted    {step.label}")
         elif action == "terminate":
             sandbox.terminate(step.session_id)
+            say(f"network    terminated {step.label}")
         else:
             extended = client.extend_session(step.session_id, 120)
-            say(f"extended   {step.label:<10} to {extended.duration} s, now expires {extended.expires_at}")
-            continue
-        say(f"{action:<10} {step.label}")
+            say(f"extended   {step.label:<10} to {extended.duration} s")
 
 
 def _summary(steps: list[_Step], say: _Say) -> int:
     missing = 0
     say("")
-    say(f"{'session':<10} {'expected':<35} seen")
+    say(f"{'session':<11}{'expected':<46}seen")
     for step in steps:
         expected = ["AVAILABLE", f"UNAVAILABLE / {step.expect.value}"]
         ok = step.seen == expected
         missing += not ok
-        say(
-            f"{step.label:<10} {' -> '.join(expected):<35} {' -> '.join(step.seen) or '(nothing)'}"
-            f"{'' if ok else '   MISSING'}"
-        )
-    say("demo complete" if not missing else f"demo FAILED: {missing} session(s) without the expected notifications")
+        seen = " -> ".join(step.seen) or "(nothing)"
+        say(f"{step.label:<11}{' -> '.join(expected):<46}{seen}{'' if ok else '   <- MISSING'}")
+    say("")
+    say(
+        "demo complete: every expected notification arrived"
+        if not missing
+        else f"demo FAILED: {missing} session(s) without the expected notifications"
+    )
     return 0 if not missing else 1
 
 
-class _Say:
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def __call__(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
-
-
-def _printer(stream: TextIO) -> _Say:
-    return _Say(stream)
+def _report(log: EventLog, folder: Path, rejected: int, say: _Say) -> None:
+    frame = log.df
+    say("")
+    say(f"event log: {len(frame)} events, {rejected} rejected notifications")
+    table = frame[["session_id", "qos_status", "status_info", "event_time", "shape"]].copy()
+    table["session_id"] = table["session_id"].str.slice(0, 8)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        say(table.to_string(index=False))
+    csv = log.to_csv(folder / "events.csv")
+    say(f"wrote {csv} and {log.path}")
+    if QosStatus.REQUESTED.value in set(frame["qos_status"].astype(str)):  # pragma: no cover - never notified
+        say("note: a REQUESTED notification arrived, which providers do not send")

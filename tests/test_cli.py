@@ -8,9 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
+import pandas as pd
 
+from qodlab import EventLog
 from qodlab.demo import run_demo
 
 from .conftest import Receiver
@@ -58,10 +61,13 @@ def test_sandbox_command_serves_and_notifies(receiver: Receiver) -> None:
     assert process.returncode == 0
 
 
-def test_demo_sees_every_expected_notification() -> None:
+def test_demo_sees_every_expected_notification(tmp_path: Path) -> None:
     out = io.StringIO()
-    assert run_demo(speed=240, stream=out) == 0
+    assert run_demo(speed=240, out=tmp_path, stream=out) == 0
     text = out.getvalue()
     assert "demo complete" in text
     assert "UNAVAILABLE / NETWORK_TERMINATED" in text and "UNAVAILABLE / DELETE_REQUESTED" in text
     assert "422 QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE" in text
+    events = pd.read_csv(tmp_path / "events.csv")
+    assert len(events) == 8 and sorted(events["qos_status"]) == ["AVAILABLE"] * 4 + ["UNAVAILABLE"] * 4
+    assert len(EventLog(tmp_path / "events.sqlite")) == 8
