@@ -53,8 +53,12 @@ async def baseline(sink: str, count: int, concurrency: int = 8) -> float:
 
         async def one() -> None:
             body = build_notification(
-                "cloudevent-v1", event_id=str(uuid.uuid4()), session_id=str(uuid.uuid4()),
-                qos_status="UNAVAILABLE", status_info="DURATION_EXPIRED", time="2026-01-01T00:00:00Z",
+                "cloudevent-v1",
+                event_id=str(uuid.uuid4()),
+                session_id=str(uuid.uuid4()),
+                qos_status="UNAVAILABLE",
+                status_info="DURATION_EXPIRED",
+                time="2026-01-01T00:00:00Z",
             )
             async with semaphore:
                 await client.post(sink, json=body, headers={"Authorization": "Bearer t"})
@@ -72,8 +76,12 @@ async def create_sessions(sandbox: Sandbox, sink: str, count: int, duration: int
         async def one(i: int) -> None:
             async with semaphore:
                 await client.create_session(
-                    device={"phoneNumber": f"+3620{i:08d}"}, application_server="233.252.0.2",
-                    qos_profile="QOS_E", duration=duration, sink=sink, sink_token="bench",
+                    device={"phoneNumber": f"+3620{i:08d}"},
+                    application_server="233.252.0.2",
+                    qos_profile="QOS_E",
+                    duration=duration,
+                    sink=sink,
+                    sink_token="bench",
                 )
 
         started = time.perf_counter()
@@ -144,15 +152,23 @@ def main() -> None:
             rate = len(delivered) / window if window else float("nan")
             lags = [d.lag_ms for d in deliveries if d.attempt == 1]
             print(f"phase 2: speed {speed:.0f}, expiries due at about {args.rate:.0f} /s")
-            print(f"  status change late by      p50 {percentile(lateness, .5):7.2f} ms  p99 "
-                  f"{percentile(lateness, .99):7.2f} ms  max {max(lateness):7.2f} ms")
-            print(f"  notification left late by  p50 {percentile(lags, .5):7.2f} ms  p99 "
-                  f"{percentile(lags, .99):7.2f} ms  max {max(lags):7.2f} ms")
+            print(
+                f"  status change late by      p50 {percentile(lateness, 0.5):7.2f} ms  p99 "
+                f"{percentile(lateness, 0.99):7.2f} ms  max {max(lateness):7.2f} ms"
+            )
+            print(
+                f"  notification left late by  p50 {percentile(lags, 0.5):7.2f} ms  p99 "
+                f"{percentile(lags, 0.99):7.2f} ms  max {max(lags):7.2f} ms"
+            )
             within = sum(1 for x in lateness if x <= 100) / len(lateness) * 100
-            print(f"  expiries within 100 ms of due: {within:.2f} %   notifications leaving within 100 ms: "
-                  f"{sum(1 for x in lags if x <= 100) / len(lags) * 100:.2f} %")
-            print(f"  delivered {len(delivered)} of {n} expiry notifications, {rate:9.0f} /s "
-                  f"(ratio to baseline {rate / base_rate:.2f}); phase took {elapsed:.1f} s")
+            print(
+                f"  expiries within 100 ms of due: {within:.2f} %   notifications leaving within 100 ms: "
+                f"{sum(1 for x in lags if x <= 100) / len(lags) * 100:.2f} %"
+            )
+            print(
+                f"  delivered {len(delivered)} of {n} expiry notifications, {rate:9.0f} /s "
+                f"(ratio to baseline {rate / base_rate:.2f}); phase took {elapsed:.1f} s"
+            )
             print(f"  mean lateness {statistics.fmean(lateness):.2f} ms; longest GC pause {pauses.longest:.1f} ms")
     finally:
         receiver.terminate()

@@ -18,7 +18,8 @@ import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ _STATUSES = [s.value for s in QosStatus]
 _INFOS = [s.value for s in StatusInfo]
 _SHAPES: list[str] = list(SHAPES)
 _NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+_STATUS_CODE = {name: code for code, name in enumerate(_STATUSES)}
+_INFO_CODE = {name: code for code, name in enumerate(_INFOS)}
+_SHAPE_CODE = {name: code for code, name in enumerate(_SHAPES)}
 _STATUS_DTYPE = pd.CategoricalDtype(_STATUSES)
 _INFO_DTYPE = pd.CategoricalDtype(_INFOS)
 _SHAPE_DTYPE = pd.CategoricalDtype(_SHAPES)
@@ -63,8 +67,18 @@ CREATE TABLE IF NOT EXISTS events (
 _INSERT = "INSERT OR IGNORE INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def _ns(when: datetime | None) -> int:
-    return _NAT if when is None else int(when.timestamp() * 1_000_000) * 1000
+def _ns(when: datetime) -> int:
+    return int(when.timestamp() * 1_000_000) * 1000
+
+
+def _row(event: StatusEvent, raw: str) -> tuple[Any, ...]:
+    """An event's columns, as stored in SQLite and in memory."""
+    return (
+        event.event_id, event.session_id, event.qos_status.value,
+        event.status_info.value if event.status_info else None,
+        _ns(event.event_time) if event.event_time else None, _ns(event.received_at or datetime.now(UTC)),
+        event.type, event.source, event.shape, raw,
+    )  # fmt: skip
 
 
 def _dt(ns: int) -> datetime | None:
@@ -95,15 +109,14 @@ class EventLog:
         self._cond = threading.Condition(threading.RLock())
         self._ids: list[str] = []
         self._seen: set[str] = set()
-        self._sessions: list[str] = []
-        self._interned: dict[str, str] = {}
+        self._sessions = _Codes("i")  # session ids as codes: categorical for free, small in memory
         self._status = array("b")
         self._info = array("b")
         self._shape = array("b")
         self._event_ns = array("q")
         self._received_ns = array("q")
-        self._types: list[str] = []
-        self._sources: list[str] = []
+        self._types = _Codes("h")
+        self._sources = _Codes("h")
         self._raw: deque[tuple[int, str]] = deque(maxlen=keep_raw)
         self._version = 0
         self._cache: tuple[int, pd.DataFrame] | None = None
@@ -120,7 +133,7 @@ class EventLog:
 
     def __repr__(self) -> str:
         where = f" {self.path}" if self.path else ""
-        return f"<EventLog {len(self)} events, {len(set(self._sessions))} sessions{where}>"
+        return f"<EventLog {len(self)} events, {len(self._sessions.names)} sessions{where}>"
 
     def _repr_html_(self) -> str:
         frame: Any = self.df.drop(columns="raw").tail(50)
@@ -138,39 +151,45 @@ class EventLog:
         With a file, the event is committed before this returns. `raw` is the body as received
         (defaults to `event.raw` as JSON).
         """
+        return self.append_many([(event, raw)])[0]
+
+    def append_many(self, items: Sequence[tuple[StatusEvent, str | None]]) -> list[bool]:
+        """Store several events in one transaction (one commit); returns which were new."""
         if self.readonly:
             msg = "this event log was opened read-only"
             raise PermissionError(msg)
-        received = event.received_at or datetime.now(UTC)
-        text = raw if raw is not None else json.dumps(event.raw, separators=(",", ":"))
+        now = datetime.now(UTC)
+        fresh: list[tuple[StatusEvent, str]] = []
+        results: list[bool] = []
         with self._cond:
-            if event.event_id in self._seen:
-                return False
-            if self._db is not None:
-                self._db.execute(_INSERT, (
-                    event.event_id, event.session_id, event.qos_status.value,
-                    event.status_info.value if event.status_info else None, _ns(event.event_time) if
-                    event.event_time else None, _ns(received), event.type, event.source, event.shape, text,
-                ))  # fmt: skip
-            self._add(
-                event.event_id,
-                event.session_id,
-                event.qos_status.value,
-                event.status_info.value if event.status_info else None,
-                _ns(event.event_time),
-                _ns(received),
-                event.type,
-                event.source,
-                event.shape,
-                text,
-            )
-        stored = event if event.received_at else _with_received(event, received)
-        for callback in list(self._callbacks):
-            try:
-                callback(stored)
-            except Exception:  # a broken callback must not lose or refuse an event
-                log.exception("event log callback %r failed", callback)
-        return True
+            batch: set[str] = set()
+            for event, raw in items:
+                new = event.event_id not in self._seen and event.event_id not in batch
+                results.append(new)
+                if new:
+                    batch.add(event.event_id)
+                    stored = event if event.received_at else replace(event, received_at=now)
+                    fresh.append((stored, raw if raw is not None else json.dumps(event.raw, separators=(",", ":"))))
+            rows = [_row(event, raw) for event, raw in fresh]
+            if self._db is not None and rows:
+                # One explicit transaction (the connection autocommits otherwise): on disk before
+                # anyone is told, and a batch costs about one commit instead of one per event.
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany(_INSERT, rows)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            for row in rows:
+                self._add(*row)
+        for event, _ in fresh:
+            for callback in list(self._callbacks):
+                try:
+                    callback(event)
+                except Exception:  # a broken callback must not lose or refuse an event
+                    log.exception("event log callback %r failed", callback)
+        return results
 
     def _add(
         self,
@@ -178,25 +197,24 @@ class EventLog:
         session_id: str,
         status: str,
         info: str | None,
-        event_ns: int,
+        event_ns: int | None,
         received_ns: int,
         kind: str,
         source: str,
         shape: str,
         raw: str,
     ) -> None:
-        intern = self._interned.setdefault
         self._raw.append((len(self._ids), raw))
         self._ids.append(event_id)
         self._seen.add(event_id)
-        self._sessions.append(intern(session_id, session_id))
-        self._status.append(_STATUSES.index(status))
-        self._info.append(_INFOS.index(info) if info else -1)
-        self._shape.append(_SHAPES.index(shape))
-        self._event_ns.append(event_ns)
+        self._sessions.append(session_id)
+        self._status.append(_STATUS_CODE[status])
+        self._info.append(_INFO_CODE[info] if info else -1)
+        self._shape.append(_SHAPE_CODE[shape])
+        self._event_ns.append(_NAT if event_ns is None else event_ns)
         self._received_ns.append(received_ns)
-        self._types.append(intern(kind, kind))
-        self._sources.append(intern(source, source))
+        self._types.append(kind)
+        self._sources.append(source)
         self._version += 1
         self._cond.notify_all()
 
@@ -235,13 +253,13 @@ class EventLog:
         raw = [item for item in self._raw if item[0] < n]
         return (
             self._ids[:n],
-            self._sessions[:n],
+            self._sessions.frozen(n),
             self._status[:n],
             self._info[:n],
             self._event_ns[:n],
             self._received_ns[:n],
-            self._types[:n],
-            self._sources[:n],
+            self._types.frozen(n),
+            self._sources.frozen(n),
             self._shape[:n],
             raw,
         )
@@ -251,7 +269,7 @@ class EventLog:
         self.refresh()
         with self._cond:
             n = len(self._ids)
-            sessions, status, info = self._sessions[:n], self._status[:n], self._info[:n]
+            sessions, status, info = self._sessions.frozen(n), self._status[:n], self._info[:n]
             event_ns, received_ns = self._event_ns[:n], self._received_ns[:n]
         return _intervals(sessions, status, info, event_ns, received_ns)
 
@@ -292,9 +310,10 @@ class EventLog:
                 self._cond.wait(min(left, 0.2) if self.readonly else left)
 
     def _find(self, session_id: str, want: tuple[str, str | None], start: int) -> int | None:
-        status = _STATUSES.index(want[0])
+        status, session = _STATUS_CODE[want[0]], self._sessions.index.get(session_id)
+        codes = self._sessions.codes
         for i in range(start, len(self._ids)):
-            if self._sessions[i] == session_id and self._status[i] == status:
+            if codes[i] == session and self._status[i] == status:
                 info = self._info[i]
                 if want[1] is None or (info >= 0 and _INFOS[info] == want[1]):
                     return i
@@ -305,12 +324,12 @@ class EventLog:
         raw = next((text for index, text in self._raw if index == i), None)
         return StatusEvent(
             event_id=self._ids[i],
-            session_id=self._sessions[i],
+            session_id=self._sessions.name(i),
             qos_status=QosStatus(_STATUSES[self._status[i]]),
             status_info=StatusInfo(_INFOS[self._info[i]]) if self._info[i] >= 0 else None,
             event_time=_dt(self._event_ns[i]),
-            type=self._types[i],
-            source=self._sources[i],
+            type=self._types.name(i),
+            source=self._sources.name(i),
             shape=shape,
             raw=json.loads(raw) if raw else {},
             received_at=_dt(self._received_ns[i]),
@@ -363,18 +382,7 @@ class EventLog:
             for seq, event_id, session_id, status, info, event_ns, received_ns, kind, source, shape, raw in rows:
                 self._db_seq = seq
                 if event_id not in self._seen:
-                    self._add(
-                        event_id,
-                        session_id,
-                        status,
-                        info,
-                        _NAT if event_ns is None else event_ns,
-                        received_ns,
-                        kind,
-                        source,
-                        shape,
-                        raw,
-                    )
+                    self._add(event_id, session_id, status, info, event_ns, received_ns, kind, source, shape, raw)
             return len(rows)
 
     def __del__(self) -> None:
@@ -382,15 +390,41 @@ class EventLog:
             self.close()
 
 
-def _with_received(event: StatusEvent, received: datetime) -> StatusEvent:
-    from dataclasses import replace
+class _Codes:
+    """A column of repeated strings, held as integer codes into a list of distinct names."""
 
-    return replace(event, received_at=received)
+    def __init__(self, typecode: str) -> None:
+        self.codes: array[int] = array(typecode)
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def append(self, name: str) -> None:
+        code = self.index.get(name)
+        if code is None:
+            code = self.index[name] = len(self.names)
+            self.names.append(name)
+        self.codes.append(code)
+
+    def name(self, row: int) -> str:
+        return self.names[self.codes[row]]
+
+    def frozen(self, n: int) -> tuple[np.ndarray[Any, Any], list[str]]:
+        """The first `n` codes (a copy) and the names they use."""
+        codes = np.frombuffer(self.codes, dtype=self.codes.typecode)[:n].copy() if n else np.array([], np.int32)
+        return codes, self.names[:]
 
 
 def _times(ns: array[int]) -> pd.DatetimeIndex:
     values = np.frombuffer(ns, dtype=np.int64).view("datetime64[ns]") if len(ns) else np.array([], "datetime64[ns]")
     return pd.DatetimeIndex(values).tz_localize("UTC")
+
+
+_STRING = pd.StringDtype("python")  # references the log's own str objects: no copy
+
+
+def _categories(frozen: tuple[np.ndarray[Any, Any], list[str]]) -> Any:
+    codes, names = frozen
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype=object)))
 
 
 def _codes(codes: array[int]) -> np.ndarray[Any, np.dtype[np.int8]]:
@@ -403,13 +437,13 @@ def _categorical(codes: np.ndarray[Any, np.dtype[np.int8]], dtype: pd.Categorica
 
 def _frame(
     ids: list[str],
-    sessions: list[str],
+    sessions: tuple[np.ndarray[Any, Any], list[str]],
     status: array[int],
     info: array[int],
     event_ns: array[int],
     received_ns: array[int],
-    types: list[str],
-    sources: list[str],
+    types: tuple[np.ndarray[Any, Any], list[str]],
+    sources: tuple[np.ndarray[Any, Any], list[str]],
     shape: array[int],
     raw: list[tuple[int, str]],
 ) -> pd.DataFrame:
@@ -417,26 +451,27 @@ def _frame(
     for index, text in raw:
         raw_column[index] = text
     return pd.DataFrame({
-        "event_id": pd.array(ids, dtype="string"),
-        "session_id": pd.array(sessions, dtype="string"),
+        "event_id": pd.array(np.array(ids, dtype=object), dtype=_STRING),
+        "session_id": _categories(sessions),
         "qos_status": _categorical(_codes(status), _STATUS_DTYPE),
         "status_info": _categorical(_codes(info), _INFO_DTYPE),
         "event_time": _times(event_ns),
         "received_at": _times(received_ns),
-        "type": pd.Categorical(types),
-        "source": pd.Categorical(sources),
+        "type": _categories(types),
+        "source": _categories(sources),
         "shape": _categorical(_codes(shape), _SHAPE_DTYPE),
-        "raw": raw_column,
+        "raw": pd.Series(raw_column, dtype=object),
     })  # fmt: skip
 
 
 def _intervals(
-    sessions: list[str], status: array[int], info: array[int], event_ns: array[int], received_ns: array[int]
+    sessions: tuple[np.ndarray[Any, Any], list[str]],
+    status: array[int],
+    info: array[int],
+    event_ns: array[int],
+    received_ns: array[int],
 ) -> pd.DataFrame:
-    if not sessions:
-        empty = np.array([], np.int64)
-        return _interval_frame(np.array([], object), np.array([], np.intp), _codes(status), _codes(info), empty, empty)
-    codes, names = pd.factorize(np.array(sessions, dtype=object))
+    codes, names = sessions
     st, si = _codes(status), _codes(info)
     received = np.frombuffer(received_ns, dtype=np.int64) if len(received_ns) else np.array([], np.int64)
     when = np.frombuffer(event_ns, dtype=np.int64) if len(event_ns) else np.array([], np.int64)
@@ -444,16 +479,12 @@ def _intervals(
     order = np.lexsort((received, when, codes))
     codes, st, si, when = codes[order], st[order], si[order], when[order]
     same_as_previous = np.r_[False, (codes[1:] == codes[:-1]) & (st[1:] == st[:-1]) & (si[1:] == si[:-1])]
-    keep = ~same_as_previous  # a repeated status (a re-sent event) continues its interval
+    keep = ~same_as_previous[: len(codes)]  # a repeated status (a re-sent event) continues its interval
     codes, st, si, when = codes[keep], st[keep], si[keep], when[keep]
     next_same = np.r_[codes[1:] == codes[:-1], False]
-    end = np.where(next_same, np.r_[when[1:], _NAT], _NAT)
-    return _interval_frame(np.asarray(names, dtype=object), codes, st, si, when, end)
-
-
-def _interval_frame(names: Any, codes: Any, st: Any, si: Any, when: Any, end: Any) -> pd.DataFrame:
+    end = np.where(next_same, np.r_[when[1:], _NAT], _NAT)[: len(codes)]
     return pd.DataFrame({
-        "session_id": pd.array(names[codes], dtype="string"),
+        "session_id": _categories((codes, names)),
         "qos_status": _categorical(st, _STATUS_DTYPE),
         "status_info": _categorical(si, _INFO_DTYPE),
         "start": pd.DatetimeIndex(when.view("datetime64[ns]")).tz_localize("UTC"),

@@ -8,6 +8,7 @@ every bad request with a CAMARA error body, recording why in `rejections`.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import secrets
@@ -22,7 +23,7 @@ import pandas as pd
 
 from ._server import ServerState, ServerThread
 from .eventlog import EventLog
-from .notifications import NotificationError, parse_notification
+from .notifications import NotificationError, StatusEvent, parse_notification
 
 __all__ = ["MAX_BODY", "Listener", "Rejection"]
 
@@ -109,6 +110,7 @@ class Listener:
         self._token = _bare(token) if token else secrets.token_urlsafe(24)
         self.token_generated = token is None
         self._rejections: deque[Rejection] = deque(maxlen=max_rejections)
+        self._pending: list[tuple[StatusEvent, str, asyncio.Future[bool]]] = []
         self._lock = threading.Lock()
         self.accepted = 0
         self.duplicates = 0
@@ -208,18 +210,41 @@ class Listener:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise _Refused(400, "INVALID_ARGUMENT", f"Malformed JSON: {exc}.") from None
         try:
-            event = parse_notification(decoded)
+            event = parse_notification(decoded, datetime.now(UTC))
         except NotificationError as exc:
             code = "INVALID_ARGUMENT" if exc.status == 400 else "UNPROCESSABLE_ENTITY"
             raise _Refused(exc.status, code, exc.message) from None
         try:
-            stored = self.log.append(event, body.decode())
+            stored = await self._store(event, body.decode())
         except Exception as exc:  # e.g. the disk is full: do not acknowledge what is not stored
             raise _Refused(503, "UNAVAILABLE", f"The event could not be stored ({type(exc).__name__}).") from None
         with self._lock:
             self.accepted += stored
             self.duplicates += not stored
         return 204
+
+    async def _store(self, event: StatusEvent, raw: str) -> bool:
+        """Append to the log in a group commit with whatever else arrived in this loop turn."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, raw, future))
+        if len(self._pending) == 1:
+            # Runs after the other requests already ready in this turn have queued theirs: they
+            # share one SQLite transaction, and each is on disk before its 204 goes out.
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            results = self.log.append_many([(event, raw) for event, raw, _ in batch])
+        except Exception as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, _, future), new in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(new)
 
     def _check_token(self, header: bytes | None) -> None:
         if not self.require_token:

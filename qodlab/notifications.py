@@ -105,18 +105,25 @@ def build_notification(
     return body
 
 
-def parse_notification(body: Any) -> StatusEvent:
+def parse_notification(body: Any, received_at: datetime | None = None) -> StatusEvent:
     """Normalise a decoded JSON body; raises NotificationError naming what is wrong."""
     if not isinstance(body, dict):
         raise NotificationError(400, f"a notification is a JSON object, got {type(body).__name__}")
     event = body.get("event")
     is_cloud_event = "specversion" in body or "type" in body
     if isinstance(event, dict) and not is_cloud_event:
-        return _parse_v09(body, event)
+        return _with_received(_parse_v09(body, event), received_at)
     if not is_cloud_event:
         msg = "not a QoS notification: no CloudEvent fields (specversion, type) and no 'event' object"
         raise NotificationError(422, msg)
-    return _parse_cloud_event(body, event if isinstance(event, dict) else None)
+    return _with_received(_parse_cloud_event(body, event if isinstance(event, dict) else None), received_at)
+
+
+def _with_received(event: StatusEvent, received_at: datetime | None) -> StatusEvent:
+    """The event with its arrival time set (no copy when there is none to set)."""
+    if received_at is not None:
+        object.__setattr__(event, "received_at", received_at)  # still being built: no one else holds it
+    return event
 
 
 def _parse_cloud_event(body: dict[str, Any], event: dict[str, Any] | None) -> StatusEvent:
