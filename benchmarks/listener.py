@@ -19,7 +19,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -169,8 +168,8 @@ def million(n: int) -> None:
     after = rss_mb()
     print(f"1M events: appended {n} in {filled:.1f} s ({n / filled:,.0f} /s)")
     print(
-        f"  .df           {df_seconds:6.3f} s  ({len(frame):,} rows; a second read, cached: {cached_seconds * 1000:.2f} ms,"
-        f" same object: {cached is frame})"
+        f"  .df           {df_seconds:6.3f} s  ({len(frame):,} rows; read again unchanged: "
+        f"{cached_seconds * 1000:.2f} ms, same object: {cached is frame})"
     )
     print(f"  .intervals()  {interval_seconds:6.3f} s  ({len(intervals):,} rows)")
     print(f"  memory        {after - before:6.0f} MB resident for the log, its DataFrame and intervals")
@@ -217,7 +216,6 @@ def main() -> None:
             f"    POST -> in the log, paced at 1,000/s: p50 {percentile(latencies, 0.5):6.2f} ms  "
             f"p99 {percentile(latencies, 0.99):6.2f} ms  ({len(latencies)} events)"
         )
-    _ = threading  # the servers run on background threads
 
 
 if __name__ == "__main__":
