@@ -10,6 +10,7 @@ from __future__ import annotations
 from .clock import Clock
 from .engine import Engine, EngineError, SandboxSession, StatusChange
 from .faults import Faults, NoticeFaultKind
+from .nac_sdk import NetworkAsCodePatch, use_with_network_as_code
 from .notifier import Delivery, Notifier, Outcome
 from .server import Sandbox
 
@@ -19,10 +20,12 @@ __all__ = [
     "Engine",
     "EngineError",
     "Faults",
+    "NetworkAsCodePatch",
     "NoticeFaultKind",
     "Notifier",
     "Outcome",
     "Sandbox",
     "SandboxSession",
     "StatusChange",
+    "use_with_network_as_code",
 ]

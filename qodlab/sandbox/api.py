@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hmac
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -29,6 +28,8 @@ from ..models import (
 )
 from .engine import EngineError
 from .faults import NoticeFaultKind
+from .nac_api import legacy_routers
+from .params import SessionId
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -41,7 +42,6 @@ CONTROL = "/_sandbox"
 API_PREFIXES: tuple[str, ...] = (QOD, PROFILES, "/qod/v0", "/sessions")
 _CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
 _OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health")
-SessionId = Annotated[uuid.UUID, Path(alias="sessionId", description="Session ID (UUID)")]
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -73,6 +73,8 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     app.include_router(_qod_router(sandbox), prefix=QOD, tags=["QoS Sessions"])
     app.include_router(_profiles_router(sandbox), prefix=PROFILES, tags=["QoS Profiles"])
     app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
+    for prefix, router in legacy_routers(sandbox):
+        app.include_router(router, prefix=prefix, tags=["Network as Code (older generations)"])
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -1,0 +1,146 @@
+"""The older Network as Code API generations, served on the sandbox's one engine.
+
+| SDK      | base path  | create body                                               | listing                  |
+|----------|------------|-----------------------------------------------------------|--------------------------|
+| 1.x-3.x  | root       | top-level `notificationUrl`, `notificationAuthToken`      | GET /sessions?device id  |
+| 4.x-7.x  | /qod/v0    | `webhook: {notificationUrl, notificationAuthToken}`, duration | POST /retrieve-sessions |
+
+Their sessions notify in the Network as Code hybrid shape, with the token put in the
+Authorization header exactly as given (these SDKs already prefix `Bearer `).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..models import (
+    AccessTokenCredential,
+    ApplicationServer,
+    CreateSession,
+    Device,
+    ExtendSession,
+    PortsSpec,
+    RetrieveSessions,
+)
+from .engine import EngineError
+from .params import SessionId
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+__all__ = ["DEFAULT_DURATION", "legacy_routers"]
+
+DEFAULT_DURATION = 3600  # seconds, for the root generation, whose create body has no duration
+NAC_SHAPE = "nac-hybrid"
+
+
+class _Legacy(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class Webhook(_Legacy):
+    """Where a /qod/v0 session's notifications go."""
+
+    notification_url: str = Field(alias="notificationUrl")
+    """The sink."""
+    notification_auth_token: str | None = Field(default=None, alias="notificationAuthToken")
+    """Sent as the Authorization header, as given."""
+
+
+class LegacyCreate(_Legacy):
+    """A create body of the root or /qod/v0 generation."""
+
+    device: Device | None = None
+    """The device."""
+    application_server: ApplicationServer = Field(alias="applicationServer")
+    """The server end of the flow."""
+    device_ports: PortsSpec | None = Field(default=None, alias="devicePorts")
+    """Device ports."""
+    application_server_ports: PortsSpec | None = Field(default=None, alias="applicationServerPorts")
+    """Server ports."""
+    qos_profile: str = Field(alias="qosProfile")
+    """Profile name."""
+    duration: int | None = Field(default=None, ge=1)
+    """Seconds; the root generation may leave it out."""
+    webhook: Webhook | None = None
+    """/qod/v0 notification target."""
+    notification_url: str | None = Field(default=None, alias="notificationUrl")
+    """Root-generation notification target."""
+    notification_auth_token: str | None = Field(default=None, alias="notificationAuthToken")
+    """Root-generation notification token."""
+
+    def to_camara(self, default_duration: int | None) -> CreateSession:
+        """The CAMARA v1 request the engine runs."""
+        url, token = self.notification_url, self.notification_auth_token
+        if self.webhook is not None:
+            url, token = self.webhook.notification_url, self.webhook.notification_auth_token
+        duration = self.duration or default_duration
+        if duration is None:
+            raise EngineError(400, "INVALID_ARGUMENT", "duration: a session duration in seconds is required.")
+        return CreateSession(
+            device=self.device,
+            application_server=self.application_server,
+            device_ports=self.device_ports,
+            application_server_ports=self.application_server_ports,
+            qos_profile=self.qos_profile,
+            duration=duration,
+            sink=url,
+            sink_credential=AccessTokenCredential(access_token=token) if token else None,
+        )
+
+
+def legacy_routers(sandbox: Sandbox) -> list[tuple[str, APIRouter]]:
+    """(prefix, router) for the root and /qod/v0 generations."""
+    return [("", _generation(sandbox, DEFAULT_DURATION)), ("/qod/v0", _generation(sandbox, None))]
+
+
+def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
+    router = APIRouter()
+    engine = sandbox.engine
+
+    def info(session_info: dict[str, Any]) -> dict[str, Any]:
+        if session_info.get("sink"):
+            session_info["webhook"] = {"notificationUrl": session_info["sink"]}
+        return session_info
+
+    @router.post("/sessions", status_code=201, summary="Create a session (Network as Code)")
+    async def create(body: LegacyCreate, request: Request) -> JSONResponse:
+        session = engine.create(
+            body.to_camara(default_duration), flavor=NAC_SHAPE, correlator=request.headers.get("x-correlator")
+        )
+        return JSONResponse(info(session.info()), 201)
+
+    @router.get("/sessions", summary="A device's sessions (Network as Code 1.x to 4.x)")
+    async def list_sessions(
+        network_access_identifier: str | None = Query(default=None, alias="networkAccessIdentifier"),
+        phone_number: str | None = Query(default=None, alias="phoneNumber"),
+    ) -> JSONResponse:
+        if not network_access_identifier and not phone_number:
+            raise EngineError(400, "INVALID_ARGUMENT", "Give networkAccessIdentifier or phoneNumber.")
+        device = Device(network_access_identifier=network_access_identifier, phone_number=phone_number)
+        return JSONResponse([info(s.info()) for s in engine.retrieve(device)])
+
+    @router.post("/retrieve-sessions", summary="A device's sessions (Network as Code 5.x and later)")
+    async def retrieve(body: RetrieveSessions) -> JSONResponse:
+        if body.device is None:
+            raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+        return JSONResponse([info(s.info()) for s in engine.retrieve(body.device)])
+
+    @router.get("/sessions/{sessionId}", summary="Get a session (Network as Code)")
+    async def get(session_id: SessionId) -> JSONResponse:
+        return JSONResponse(info(engine.get(session_id).info()))
+
+    @router.delete("/sessions/{sessionId}", status_code=204, summary="Delete a session (Network as Code)")
+    async def delete(session_id: SessionId) -> Response:
+        engine.delete(session_id)
+        return Response(status_code=204)
+
+    @router.post("/sessions/{sessionId}/extend", summary="Extend a session (Network as Code)")
+    async def extend(session_id: SessionId, body: ExtendSession) -> JSONResponse:
+        return JSONResponse(info(engine.extend(session_id, body.requested_additional_duration).info()))
+
+    return router

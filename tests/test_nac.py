@@ -1,0 +1,190 @@
+"""Network as Code compatibility: the older API generations, and the official SDK run unchanged.
+
+The SDK tests install `network-as-code` into virtual environments they create (cached in the
+git-ignored `.cache/nac-venvs`, from the package index only) and run the documentation's sample
+there against a sandbox and a listener running here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qodlab import EventLog, Listener, QosStatus, Sandbox, StatusInfo
+from qodlab.sandbox.nac_sdk import qos_base_url
+
+HERE = Path(__file__).parent
+CACHE = HERE.parent / ".cache" / "nac-venvs"
+DEVICE = {"networkAccessIdentifier": "device@testcsp.net", "phoneNumber": "36721601234567"}
+
+
+@pytest.fixture
+def nac_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(speed=60, provisioning_delay=0, reuse=False) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def nac_listener() -> Iterator[Listener]:
+    with Listener(EventLog(), path="/nac") as listener:
+        yield listener
+
+
+def _statuses(log: EventLog, session_id: str) -> list[tuple[str, str | None]]:
+    frame = log.df[log.df["session_id"] == session_id]
+    return [
+        (str(s), None if isinstance(i, float) else str(i))
+        for s, i in zip(frame["qos_status"], frame["status_info"].astype(object), strict=True)
+    ]
+
+
+# -- the generations over plain HTTP --------------------------------------------------------------
+
+
+def test_root_generation(nac_sandbox: Sandbox, nac_listener: Listener) -> None:
+    root = nac_sandbox.url
+    headers = {"X-RAPIDAPI-KEY": "anything", "content-type": "application/json"}
+    empty = httpx.get(f"{root}/sessions", params={"phoneNumber": "36721601234567"}, headers=headers)
+    assert empty.status_code == 200 and empty.json() == []
+    created = httpx.post(
+        f"{root}/sessions",
+        headers=headers,
+        json={
+            "qosProfile": "QOS_L",
+            "device": DEVICE,
+            "applicationServer": {"ipv4Address": "233.252.0.2"},
+            "notificationUrl": nac_listener.url,
+            "notificationAuthToken": f"Bearer {nac_listener.token}",
+        },
+    )
+    assert created.status_code == 201, created.text
+    session = created.json()
+    assert session["duration"] == 3600 and session["qosStatus"] == "AVAILABLE"
+    assert session["device"] == {"phoneNumber": "+36721601234567"}
+    listed = httpx.get(f"{root}/sessions", params={"networkAccessIdentifier": "device@testcsp.net"}, headers=headers)
+    assert [s["sessionId"] for s in listed.json()] == [session["sessionId"]]
+    assert httpx.delete(f"{root}/sessions/{session['sessionId']}", headers=headers).status_code == 204
+    nac_listener.log.wait_for(session["sessionId"], "UNAVAILABLE", timeout=10)
+    assert _statuses(nac_listener.log, session["sessionId"]) == [
+        ("AVAILABLE", None),
+        ("UNAVAILABLE", "DELETE_REQUESTED"),
+    ]
+    assert set(nac_listener.log.df["shape"]) == {"nac-hybrid"}
+    assert nac_listener.rejections.empty  # "Bearer <token>" sent as given: never "Bearer Bearer"
+
+
+def test_qod_v0_generation(nac_sandbox: Sandbox, nac_listener: Listener) -> None:
+    base = f"{nac_sandbox.url}/qod/v0"
+    created = httpx.post(
+        f"{base}/sessions",
+        json={
+            "qosProfile": "QOS_M",
+            "device": DEVICE,
+            "applicationServer": {"ipv4Address": "233.252.0.2"},
+            "duration": 600,
+            "webhook": {"notificationUrl": nac_listener.url, "notificationAuthToken": f"Bearer {nac_listener.token}"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    session_id = created.json()["sessionId"]
+    assert created.json()["webhook"] == {"notificationUrl": nac_listener.url}
+    assert httpx.get(f"{base}/sessions/{session_id}").json()["qosStatus"] == "AVAILABLE"
+    extended = httpx.post(f"{base}/sessions/{session_id}/extend", json={"requestedAdditionalDuration": 60})
+    assert extended.json()["duration"] == 660
+    found = httpx.post(f"{base}/retrieve-sessions", json={"device": {"phoneNumber": "+36721601234567"}})
+    assert [s["sessionId"] for s in found.json()] == [session_id]
+    assert httpx.post(f"{base}/retrieve-sessions", json={"device": {"phoneNumber": "+3611111111"}}).json() == []
+    missing = httpx.post(
+        f"{base}/sessions",
+        json={"qosProfile": "QOS_M", "device": DEVICE, "applicationServer": {"ipv4Address": "233.252.0.2"}},
+    )
+    assert missing.status_code == 400 and missing.json()["code"] == "INVALID_ARGUMENT"
+    nac_sandbox.terminate(session_id)
+    event = nac_listener.log.wait_for(session_id, "UNAVAILABLE", timeout=10)
+    assert event.status_info is StatusInfo.NETWORK_TERMINATED and event.shape == "nac-hybrid"
+    assert event.raw["event"]["eventDetail"]["sessionId"] == session_id
+
+
+def test_api_key_in_any_case(nac_listener: Listener) -> None:
+    with Sandbox(api_key="k-1", reuse=False) as sandbox:
+        url = f"{sandbox.url}/sessions"
+        assert httpx.get(url, params={"phoneNumber": "+3612345678"}, headers={"x-rapidapi-key": "k-1"}).json() == []
+        assert httpx.get(url, params={"phoneNumber": "+3612345678"}, headers={"X-RapidAPI-Key": "k-1"}).json() == []
+        assert httpx.get(url, params={"phoneNumber": "+3612345678"}).status_code == 401
+
+
+def test_base_url_per_sdk_version() -> None:
+    assert qos_base_url("http://h:1", "3.1.0") == "http://h:1"
+    assert qos_base_url("http://h:1", "4.0.0") == "http://h:1/qod/v0"
+    assert qos_base_url("http://h:1", "7.2.1") == "http://h:1/qod/v0"
+    assert qos_base_url("http://h:1", "8.0.0") == "http://h:1/quality-on-demand/v1"
+
+
+# -- the official SDK, in its own virtual environments ----------------------------------------------
+
+
+def sdk_python(version: str) -> Path:
+    """A virtual environment with network-as-code==version (qodlab visible from this one)."""
+    venv = CACHE / version
+    python = venv / "bin" / "python"
+    ready = venv / ".ready"
+    if not ready.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", "--system-site-packages", str(venv)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"network-as-code=={version}",
+            ],
+            check=True,
+            timeout=900,
+        )
+        ready.touch()
+    return python
+
+
+def _run(python: Path, script: str, *args: str) -> list[dict[str, object]]:
+    out = subprocess.run([str(python), str(HERE / "nac" / script), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("mode", ["patch", "base_url"])
+def test_sdk_3_sample_runs_verbatim(nac_sandbox: Sandbox, nac_listener: Listener, mode: str) -> None:
+    python = sdk_python("3.1.0")
+    target = nac_sandbox.url if mode == "patch" else qos_base_url(nac_sandbox.url, "3.1.0")
+    report, after = _run(python, "sample_3.py", mode, target, nac_listener.url, nac_listener.token)
+    session_id = str(report["session"])
+    assert report["listed"] == [session_id] and after["after_delete"] == []
+    nac_listener.log.wait_for(session_id, QosStatus.UNAVAILABLE, timeout=10)
+    assert _statuses(nac_listener.log, session_id) == [("AVAILABLE", None), ("UNAVAILABLE", "DELETE_REQUESTED")]
+    assert nac_listener.rejections.empty
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("mode", ["patch", "base_url"])
+def test_sdk_8_flow_runs(nac_sandbox: Sandbox, nac_listener: Listener, mode: str) -> None:
+    python = sdk_python("8.0.0")
+    target = nac_sandbox.url if mode == "patch" else qos_base_url(nac_sandbox.url, "8.0.0")
+    report, cleared = _run(python, "sample_8.py", mode, target, nac_listener.url, nac_listener.token)
+    session_id = str(report["session"])
+    assert report["fetched"] == session_id and report["listed"] == [session_id]
+    assert report["extended_duration"] == 4200
+    assert cleared["after_clear"] == []
+    nac_listener.log.wait_for(session_id, QosStatus.UNAVAILABLE, timeout=10)
+    assert _statuses(nac_listener.log, session_id) == [("AVAILABLE", None), ("UNAVAILABLE", "DELETE_REQUESTED")]
+    second = str(cleared["second"])
+    nac_listener.log.wait_for(second, QosStatus.UNAVAILABLE, timeout=10, status_info="DELETE_REQUESTED")
+    assert set(nac_listener.log.df["shape"]) == {"cloudevent-v1"}
+    assert nac_listener.rejections.empty
