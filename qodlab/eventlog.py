@@ -273,6 +273,27 @@ class EventLog:
             event_ns, received_ns = self._event_ns[:n], self._received_ns[:n]
         return _intervals(sessions, status, info, event_ns, received_ns)
 
+    def recent(
+        self,
+        limit: int = 50,
+        session_id: str | None = None,
+        qos_status: str | None = None,
+        columns: Sequence[str] = ("received_at", "session_id", "qos_status", "status_info", "shape", "event_id"),
+    ) -> list[dict[str, Any]]:
+        """The newest events first, at most `limit`, optionally of one session or status, as plain dicts."""
+        frame = self.df
+        if session_id:
+            frame = frame[frame["session_id"] == session_id]
+        if qos_status:
+            frame = frame[frame["qos_status"] == qos_status]
+        rows = frame.tail(limit).iloc[::-1][list(columns)]
+        return [{str(k): (None if pd.isna(v) else v) for k, v in row.items()} for row in rows.to_dict("records")]
+
+    def sessions(self) -> list[str]:
+        """Every session id seen, in order of first appearance."""
+        with self._cond:
+            return self._sessions.names[:]
+
     def raw(self, event_id: str) -> dict[str, Any]:
         """The body an event arrived with."""
         with self._cond:

@@ -9,6 +9,7 @@
 | cloudevent-v0  | CAMARA v0.10 / v0.11 CloudEvent                                    |
 | nac-hybrid     | Network as Code: CloudEvent fields plus an `event{}` block         |
 | event-v0.9     | CAMARA v0.9: `event{eventId, eventType, eventTime, eventDetail}`    |
+| client         | not a notification: recorded by qodlab when its client creates a session |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from .models import QosStatus, StatusInfo
 
 __all__ = [
+    "NOTIFICATION_SHAPES",
     "SHAPES",
     "NotificationError",
     "Shape",
@@ -31,8 +33,11 @@ __all__ = [
     "parse_notification",
 ]
 
-Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9"]
-SHAPES: tuple[Shape, ...] = ("cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9")
+Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client"]
+SHAPES: tuple[Shape, ...] = ("cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client")
+"""Every shape; `client` marks what qodlab's own client recorded (a session it created, REQUESTED)."""
+NOTIFICATION_SHAPES: tuple[Shape, ...] = SHAPES[:4]
+"""The shapes providers send."""
 
 TYPE_V1 = "org.camaraproject.quality-on-demand.v1.qos-status-changed"
 TYPES_V0 = (

@@ -17,7 +17,7 @@ import pytest
 
 from qodlab import EventLog, Listener, QodClient, QosStatus, Sandbox, ServerStartError, StatusInfo
 from qodlab.listener import MAX_BODY
-from qodlab.notifications import SHAPES, Shape, build_notification, content_type
+from qodlab.notifications import NOTIFICATION_SHAPES, Shape, build_notification, content_type
 
 from .conftest import session_fields
 
@@ -61,7 +61,7 @@ def _post(
     return httpx.post(listener.url, content=content, headers=headers, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", NOTIFICATION_SHAPES)
 def test_every_shape_is_accepted_and_normalised(listener: Listener, shape: Shape) -> None:
     session = str(uuid.uuid4())
     body = _body(shape, session=session, status="UNAVAILABLE", info="NETWORK_TERMINATED")
