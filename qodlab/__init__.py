@@ -47,6 +47,27 @@ from .models import (
 from .notifications import StatusEvent, build_notification, parse_notification
 from .sandbox import Sandbox
 from .sessions import AsyncSession, Session
+from .workbench import Workbench
+
+_LAZY = {
+    "dashboard": "qodlab.widgets",
+    "Dashboard": "qodlab.widgets",
+    "TimelinePlot": "qodlab.plots",
+    "timeline_png": "qodlab.plots",
+}
+
+
+def __getattr__(name: str) -> object:
+    # Widgets and plots import ipywidgets, plotly or matplotlib: only when first asked for.
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    msg = f"module 'qodlab' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "AccessTokenCredential",
@@ -56,6 +77,7 @@ __all__ = [
     "AsyncSession",
     "Conflict",
     "CreateSession",
+    "Dashboard",
     "Device",
     "DeviceIpv4Addr",
     "Duration",
@@ -83,11 +105,15 @@ __all__ = [
     "SessionInfo",
     "StatusEvent",
     "StatusInfo",
+    "TimelinePlot",
     "TransportError",
     "Unauthenticated",
     "Unprocessable",
+    "Workbench",
     "__version__",
     "build_notification",
     "create_request",
+    "dashboard",
     "parse_notification",
+    "timeline_png",
 ]

@@ -171,6 +171,11 @@ class Listener:
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         return frame
 
+    def recent_rejections(self, limit: int = 20) -> list[Rejection]:
+        """The newest refused requests first."""
+        with self._lock:
+            return list(self._rejections)[-limit:][::-1]
+
     # -- the ASGI app ----------------------------------------------------------------------
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,0 +1,74 @@
+"""`dashboard()`: every widget wired together in one call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from ..client import QodClient
+from ..eventlog import EventLog
+from ..listener import Listener
+from ..plots import TimelinePlot
+from ..pump import Pump, PumpState
+from ..sandbox import Sandbox
+from ..workbench import Workbench
+from .forms import SessionForm
+from .panels import EventLogView, SandboxPanel, SessionsPanel
+
+__all__ = ["Dashboard", "dashboard"]
+
+
+class Dashboard(w.VBox):
+    """The form, the sessions, the live timeline, the event log and (on a sandbox) its controls."""
+
+    def __init__(self, workbench: Workbench, pump: Pump | None = None, **kwargs: Any) -> None:
+        self.workbench = workbench
+        self.pump = pump or Pump(tick=1.0)
+        poke = self.pump.poke
+        self.form = SessionForm(workbench, on_created=lambda _: poke())
+        self.sessions = SessionsPanel(workbench, poke)
+        self.timeline = TimelinePlot(workbench.log, now=workbench.now)
+        self.events = EventLogView(workbench)
+        self.sandbox_panel = SandboxPanel(workbench, poke) if workbench.sandbox is not None else None
+        for view in (workbench.apply, self.sessions.render, self.timeline, self.events.render):
+            self.pump.add_view(view)
+        if self.sandbox_panel is not None:
+            self.pump.add_view(self.sandbox_panel.render)
+        workbench.log.on_event(self.pump.submit)
+        tabs = w.Tab([self.events] + ([self.sandbox_panel] if self.sandbox_panel else []))
+        tabs.titles = ("Event log",) + (("Sandbox",) if self.sandbox_panel else ())
+        where = workbench.client.base_url
+        header = w.HTML(
+            f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {where}"
+            + (f" &middot; notifications to {workbench.listener.url}" if workbench.listener else "")
+            + "</small>"
+        )
+        super().__init__([header, w.HBox([self.form, self.sessions]), self.timeline.widget, tabs], **kwargs)
+        self.add_class("qodlab-dashboard")
+        self.pump.start()
+        self.pump.poke()
+
+    def close(self) -> None:
+        """Stop the pump and close the widgets (servers keep running: they may be shared)."""
+        if self.pump.state is PumpState.RUNNING:
+            self.workbench.log.on_event(self.pump.submit, remove=True)
+            self.pump.stop()
+        super().close()
+
+
+def dashboard(
+    client: QodClient | None = None, listener: Listener | None = None, *, speed: float = 10.0, **kwargs: Any
+) -> Dashboard:
+    """One widget with everything wired together.
+
+    With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
+    it runs anywhere, Binder included. Given a client for a real API, no sandbox is started.
+    """
+    sandbox: Sandbox | None = None
+    if client is None:
+        sandbox = Sandbox(speed=speed)
+        client = sandbox.client()
+    if listener is None:
+        listener = Listener(EventLog())
+    return Dashboard(Workbench(client, listener.log, listener, sandbox), **kwargs)

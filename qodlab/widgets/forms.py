@@ -1,0 +1,342 @@
+"""Forms that build requests: `DeviceForm` (a Device) and `SessionForm` (a CreateSession).
+
+Validation comes from the models: each message stands beside the field it is about, and the
+submit button stays disabled while anything is invalid.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+from pydantic import ValidationError
+
+from ..models import CreateSession, Device, PortsSpec, QosProfile
+from ..workbench import Outcome, Workbench
+
+__all__ = ["DeviceForm", "SessionForm", "parse_ports"]
+
+_LAYOUT = {"width": "340px"}
+_STYLE = {"description_width": "150px"}
+KINDS = {
+    "phone number": "phoneNumber",
+    "network access identifier": "networkAccessIdentifier",
+    "IPv4 address": "ipv4Address",
+    "IPv6 address": "ipv6Address",
+}
+
+
+def _text(description: str, value: str = "", placeholder: str = "", password: bool = False) -> w.Text:
+    kind = w.Password if password else w.Text
+    return kind(value=value, description=description, placeholder=placeholder, layout=_LAYOUT, style=_STYLE)
+
+
+def _error_label() -> w.HTML:
+    label = w.HTML("")
+    label.add_class("qodlab-field-error")
+    return label
+
+
+def _show(label: w.HTML, message: str | None) -> None:
+    label.value = f'<span style="color:#c62828">{html.escape(message)}</span>' if message else ""
+
+
+def _messages(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
+    """(location, message) per error, the message without pydantic's 'Value error, ' prefix."""
+    return [
+        (tuple(str(p) for p in error["loc"]), str(error["msg"]).removeprefix("Value error, ")) for error in exc.errors()
+    ]
+
+
+class DeviceForm(w.VBox):
+    """Choose how to identify a device and fill it in; `.value` is a `Device` (None while invalid)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kind = w.Dropdown(
+            options=list(KINDS), value="phone number", description="identify by", layout=_LAYOUT, style=_STYLE
+        )
+        self.phone = _text("phone number", "+36721601234567", "+36721601234567")
+        self.nai = _text("network access id", "", "device@testcsp.net")
+        self.public_address = _text("public address", "", "233.252.0.2")
+        self.private_address = _text("private address", "", "192.0.2.25")
+        self.public_port = _text("public port", "", "80")
+        self.ipv6 = _text("IPv6 address", "", "2001:db8::1")
+        self.errors = {name: _error_label() for name in ("phone", "nai", "ipv4", "public_port", "ipv6", "device")}
+        self._groups = {
+            "phone number": w.VBox([self.phone, self.errors["phone"]]),
+            "network access identifier": w.VBox([self.nai, self.errors["nai"]]),
+            "IPv4 address": w.VBox(
+                [
+                    self.public_address,
+                    self.private_address,
+                    self.public_port,
+                    self.errors["public_port"],
+                    self.errors["ipv4"],
+                ]
+            ),
+            "IPv6 address": w.VBox([self.ipv6, self.errors["ipv6"]]),
+        }
+        self.fields = w.VBox([self._groups["phone number"]])
+        super().__init__([self.kind, self.fields, self.errors["device"]], **kwargs)
+        self.add_class("qodlab-device-form")
+        self.value: Device | None = None
+        self._listeners: list[Callable[[], object]] = []
+        for field in (
+            self.kind,
+            self.phone,
+            self.nai,
+            self.public_address,
+            self.private_address,
+            self.public_port,
+            self.ipv6,
+        ):
+            field.observe(self._changed, names="value")
+        self.validate()
+
+    def on_change(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` after every validation."""
+        self._listeners.append(callback)
+
+    @property
+    def valid(self) -> bool:
+        """Whether `value` is a valid Device."""
+        return self.value is not None
+
+    def _changed(self, change: Any) -> None:
+        if change["owner"] is self.kind:
+            self.fields.children = [self._groups[self.kind.value]]
+        self.validate()
+
+    def _data(self) -> dict[str, Any]:
+        kind = KINDS[self.kind.value]
+        if kind == "phoneNumber":
+            return {kind: self.phone.value.strip()}
+        if kind == "networkAccessIdentifier":
+            return {kind: self.nai.value.strip()} if self.nai.value.strip() else {}
+        if kind == "ipv6Address":
+            return {kind: self.ipv6.value.strip()} if self.ipv6.value.strip() else {}
+        ipv4: dict[str, Any] = {"publicAddress": self.public_address.value.strip()}
+        if self.private_address.value.strip():
+            ipv4["privateAddress"] = self.private_address.value.strip()
+        if self.public_port.value.strip():
+            ipv4["publicPort"] = self.public_port.value.strip()
+        return {kind: ipv4}
+
+    def validate(self) -> Device | None:
+        """Re-check the fields; shows each message beside its field; returns the Device or None."""
+        for label in self.errors.values():
+            _show(label, None)
+        try:
+            self.value = Device.model_validate(self._data())
+        except ValidationError as exc:
+            self.value = None
+            for loc, message in _messages(exc):
+                _show(self.errors[self._field_for(loc)], message)
+        for callback in list(self._listeners):
+            callback()
+        return self.value
+
+    @staticmethod
+    def _field_for(loc: tuple[str, ...]) -> str:
+        if not loc:
+            return "device"
+        if loc[0] in ("phoneNumber", "phone_number"):
+            return "phone"
+        if loc[0] in ("networkAccessIdentifier", "network_access_identifier"):
+            return "nai"
+        if loc[0] in ("ipv6Address", "ipv6_address"):
+            return "ipv6"
+        if loc[-1] in ("publicPort", "public_port"):
+            return "public_port"
+        return "ipv4"
+
+
+def parse_ports(text: str) -> PortsSpec | None:
+    """`"80, 5000-5010"` as a PortsSpec (None for an empty field); raises ValueError naming what is wrong."""
+    ports: list[int] = []
+    ranges: list[dict[str, int]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                low, high = (int(x) for x in part.split("-", 1))
+                ranges.append({"from": low, "to": high})
+            else:
+                ports.append(int(part))
+        except ValueError:
+            msg = f"{part!r} is not a port or a range like 5000-5010"
+            raise ValueError(msg) from None
+    if not ports and not ranges:
+        return None
+    try:
+        return PortsSpec.model_validate({"ports": ports or None, "ranges": ranges or None})
+    except ValidationError as exc:
+        raise ValueError("; ".join(m for _, m in _messages(exc))) from None
+
+
+def profile_label(profile: QosProfile) -> str:
+    """`QOS_L: 20 Mbps down, 1 s to 12 h`."""
+    parts = [profile.name]
+    if profile.target_min_downstream_rate is not None:
+        rate = profile.target_min_downstream_rate
+        parts.append(f": {rate.value} {rate.unit.value} down")
+    if profile.min_duration is not None and profile.max_duration is not None:
+        parts.append(f", {_duration(profile.min_duration.seconds)} to {_duration(profile.max_duration.seconds)}")
+    if profile.status.value != "ACTIVE":
+        parts.append(f" ({profile.status.value})")
+    return "".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{seconds:g} s"
+
+
+class SessionForm(w.VBox):
+    """A device, a profile, an application server, ports, a duration and a notification target.
+
+    Create calls the workbench and shows the created session, or the API error's code and message.
+    """
+
+    def __init__(
+        self, workbench: Workbench, on_created: Callable[[Outcome], None] | None = None, **kwargs: Any
+    ) -> None:
+        self.workbench = workbench
+        self.on_created = on_created
+        self.device = DeviceForm()
+        profiles = workbench.profiles or workbench.load_profiles()
+        self.profile = w.Dropdown(
+            options=[(profile_label(p), p.name) for p in profiles],
+            description="QoS profile",
+            layout={"width": "420px"},
+            style=_STYLE,
+        )
+        if any(p.name == "QOS_L" for p in profiles):
+            self.profile.value = "QOS_L"
+        self.server_ipv4 = _text("server IPv4", "233.252.0.2", "233.252.0.2 or 198.51.100.0/24")
+        self.server_ipv6 = _text("server IPv6", "", "2001:db8::/64")
+        self.device_ports = _text("device ports", "", "80, 5000-5010")
+        self.server_ports = _text("server ports", "", "443")
+        self.duration = w.BoundedIntText(
+            value=600, min=1, max=86400, description="duration (s)", layout=_LAYOUT, style=_STYLE
+        )
+        sink, token = workbench.sink or ("", "")
+        self.sink = _text("notification URL", sink, "https://example.com/qod")
+        self.token = _text("notification token", token, password=True)
+        self.errors = {name: _error_label() for name in ("server", "device_ports", "server_ports", "duration", "sink")}
+        self.create = w.Button(description="Create session", button_style="primary", icon="play")
+        self.create.add_class("qodlab-create")
+        self.result = w.HTML("")
+        self.result.add_class("qodlab-create-result")
+        super().__init__([
+            w.HTML("<b>New QoS session</b>"), self.device, self.profile,
+            self.server_ipv4, self.server_ipv6, self.errors["server"],
+            self.device_ports, self.errors["device_ports"], self.server_ports, self.errors["server_ports"],
+            self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.token,
+            self.create, self.result,
+        ], **kwargs)  # fmt: skip
+        self.add_class("qodlab-session-form")
+        self.request: CreateSession | None = None
+        self.device.on_change(self.validate)
+        for field in (
+            self.profile,
+            self.server_ipv4,
+            self.server_ipv6,
+            self.device_ports,
+            self.server_ports,
+            self.duration,
+            self.sink,
+            self.token,
+        ):
+            field.observe(lambda _: self.validate(), names="value")
+        self.profile.observe(lambda _: self._bound_duration(), names="value")
+        self.create.on_click(lambda _: self.submit())
+        self._bound_duration()
+        self.validate()
+
+    def _selected(self) -> QosProfile | None:
+        return next((p for p in self.workbench.profiles if p.name == self.profile.value), None)
+
+    def _bound_duration(self) -> None:
+        profile = self._selected()
+        if profile is None:
+            return
+        low = int(profile.min_duration.seconds) if profile.min_duration else 1
+        high = int(profile.max_duration.seconds) if profile.max_duration else 86400
+        self.duration.min, self.duration.max = max(1, low), max(1, high)
+        self.duration.description = f"duration (s, ≤{high})"
+
+    def validate(self) -> CreateSession | None:
+        """Re-check every field; returns the request or None, and enables Create accordingly."""
+        for label in self.errors.values():
+            _show(label, None)
+        self.request = None
+        ports: dict[str, PortsSpec | None] = {}
+        ok = self.device.valid
+        for name, field in (("device_ports", self.device_ports), ("server_ports", self.server_ports)):
+            try:
+                ports[name] = parse_ports(field.value)
+            except ValueError as exc:
+                _show(self.errors[name], str(exc))
+                ok = False
+        server = {
+            k: v
+            for k, v in (
+                ("ipv4Address", self.server_ipv4.value.strip()),
+                ("ipv6Address", self.server_ipv6.value.strip()),
+            )
+            if v
+        }
+        data: dict[str, Any] = {
+            "device": self.device.value,
+            "applicationServer": server,
+            "qosProfile": self.profile.value,
+            "duration": self.duration.value,
+            "devicePorts": ports.get("device_ports"),
+            "applicationServerPorts": ports.get("server_ports"),
+        }
+        if self.sink.value.strip():
+            data["sink"] = self.sink.value.strip()
+            if self.token.value:
+                data["sinkCredential"] = {
+                    "credentialType": "ACCESSTOKEN",
+                    "accessToken": self.token.value,
+                    "accessTokenType": "bearer",
+                }
+        if ok:
+            try:
+                self.request = CreateSession.model_validate({k: v for k, v in data.items() if v is not None})
+            except ValidationError as exc:
+                for loc, message in _messages(exc):
+                    field = {"applicationServer": "server", "duration": "duration", "sink": "sink"}.get(
+                        loc[0] if loc else "", "server"
+                    )
+                    _show(self.errors[field], message)
+        self.create.disabled = self.request is None
+        return self.request
+
+    def submit(self) -> Outcome | None:
+        """Create the session (what the button does); shows the outcome below the button."""
+        if self.validate() is None:
+            return None
+        self.create.disabled = True
+        try:
+            outcome = self.workbench.create(self.request)  # type: ignore[arg-type]
+        finally:
+            self.create.disabled = False
+        if outcome.error:
+            self.result.value = f'<span style="color:#c62828">Refused: {html.escape(outcome.error)}</span>'
+        elif outcome.session is not None:
+            s = outcome.session
+            self.result.value = (
+                f'<span style="color:#2e7d32">Created {s.session_id} '
+                f"({s.qos_profile}, {s.duration} s): {s.qos_status.value}</span>"
+            )
+        if self.on_created is not None:
+            self.on_created(outcome)
+        return outcome
