@@ -1,0 +1,287 @@
+"""Widgets without a browser: forms build models, buttons act on a running sandbox, the pump batches."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from qodlab import EventLog, Listener, QodClient, QosStatus, Sandbox, StatusInfo, Workbench
+from qodlab.notifications import StatusEvent
+from qodlab.plots import COLORS, TimelinePlot, timeline_png
+from qodlab.pump import Pump
+from qodlab.widgets import Dashboard, DeviceForm, SessionForm, SessionsPanel, dashboard, parse_ports
+
+from .conftest import wait_until
+
+
+@pytest.fixture
+def bench(sandbox: Sandbox, client: QodClient) -> Iterator[Workbench]:
+    with Listener(EventLog(), path="/widgets") as listener:
+        yield Workbench(client, listener.log, listener, sandbox)
+
+
+# -- forms ----------------------------------------------------------------------------------------
+
+
+def test_device_form_builds_each_kind_of_device() -> None:
+    form = DeviceForm()
+    assert form.value is not None and form.value.phone_number == "+36721601234567"
+    form.phone.value = "36721601234567"
+    assert form.value is not None and form.value.phone_number == "+36721601234567"
+    form.kind.value = "network access identifier"
+    form.nai.value = "device@testcsp.net"
+    assert form.value is not None and form.value.network_access_identifier == "device@testcsp.net"
+    form.kind.value = "IPv4 address"
+    form.public_address.value, form.public_port.value = "233.252.0.2", "80"
+    assert form.value is not None and form.value.ipv4_address is not None
+    assert form.value.ipv4_address.public_port == 80
+    form.kind.value = "IPv6 address"
+    form.ipv6.value = "2001:db8::1"
+    assert form.value is not None and form.value.ipv6_address == "2001:db8::1"
+
+
+def test_device_form_shows_the_message_beside_the_field() -> None:
+    form = DeviceForm()
+    form.phone.value = "+0"
+    assert form.value is None and "E.164" in form.errors["phone"].value
+    form.kind.value = "IPv4 address"
+    form.public_address.value = "233.252.0.2"
+    assert form.value is None and "privateAddress or publicPort" in form.errors["ipv4"].value
+    form.public_port.value = "99999"
+    assert "65535" in form.errors["public_port"].value
+    form.public_port.value = "80"
+    assert form.value is not None and all(not label.value for label in form.errors.values())
+
+
+def test_parse_ports() -> None:
+    spec = parse_ports("80, 5000-5010")
+    assert spec is not None and spec.ports == [80] and spec.ranges is not None and spec.ranges[0].to == 5010
+    assert parse_ports("  ") is None
+    with pytest.raises(ValueError, match="not a port"):
+        parse_ports("http")
+    with pytest.raises(ValueError, match="above 'to'"):
+        parse_ports("6000-5000")
+
+
+def test_session_form_builds_the_request_and_blocks_when_invalid(bench: Workbench) -> None:
+    form = SessionForm(bench)
+    assert form.request is not None and not form.create.disabled
+    assert form.sink.value == bench.listener.url and form.token.value == bench.listener.token  # type: ignore[union-attr]
+    request = form.request
+    assert request.qos_profile == "QOS_L" and request.application_server.ipv4_address == "233.252.0.2"
+    assert request.sink_credential is not None
+    form.device_ports.value = "80, x"
+    assert form.create.disabled and "not a port" in form.errors["device_ports"].value
+    assert form.submit() is None  # nothing is sent while invalid
+    form.device_ports.value = "80"
+    form.server_ipv4.value = ""
+    assert form.create.disabled and "applicationServer" in form.errors["server"].value
+    form.server_ipv4.value = "233.252.0.2"
+    assert not form.create.disabled
+
+
+def test_duration_is_bounded_by_the_profile(bench: Workbench) -> None:
+    form = SessionForm(bench)
+    form.profile.value = "QOS_L"
+    assert form.duration.max == 12 * 3600
+    form.profile.value = "QOS_E"
+    assert form.duration.max == 24 * 3600
+
+
+def test_create_button_creates_or_shows_the_api_error(bench: Workbench) -> None:
+    form = SessionForm(bench)
+    form.create.click()
+    assert "Created" in form.result.value
+    [tracked] = bench.sessions()
+    assert tracked.info.qos_status is QosStatus.REQUESTED
+    form.create.click()  # the same device again: 409
+    assert "409 CONFLICT" in form.result.value and "Traceback" not in form.result.value
+    form.profile.value = "QOS_XL"
+    form.device.phone.value = "+3612345678"
+    form.create.click()
+    assert "422 QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE" in form.result.value
+
+
+# -- panels ---------------------------------------------------------------------------------------
+
+
+def test_sessions_panel_buttons_act_on_the_sandbox(sandbox: Sandbox, bench: Workbench) -> None:
+    sandbox.speed = 1
+    form = SessionForm(bench)
+    form.create.click()
+    [tracked] = bench.sessions()
+    sid = str(tracked.info.session_id)
+    panel = SessionsPanel(bench)
+    panel.render()
+    row = panel.rows[sid]
+    assert "REQUESTED" in row.status.value and row.extend.disabled
+    sandbox.advance(1)
+    row.refresh.click()
+    panel.render()
+    assert "AVAILABLE" in row.status.value and not row.extend.disabled and "s left" in row.left.value
+    row.seconds.value = 120
+    row.extend.click()
+    assert bench.sessions()[0].info.duration == 720
+    row.delete.click()
+    panel.render()
+    assert "DELETE_REQUESTED" in row.status.value and row.delete.disabled
+    bench.log.wait_for(sid, QosStatus.UNAVAILABLE, status_info=StatusInfo.DELETE_REQUESTED)
+    row.refresh.click()
+    assert "404 NOT_FOUND" in panel.message.value
+
+
+# -- the pump -------------------------------------------------------------------------------------
+
+
+def _events(n: int, sessions: int = 10) -> list[StatusEvent]:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        StatusEvent(event_id=f"e{i}", session_id=f"s{i % sessions}",
+                    qos_status=QosStatus.AVAILABLE if i < n // 2 else QosStatus.UNAVAILABLE,
+                    status_info=None if i < n // 2 else StatusInfo.DURATION_EXPIRED,
+                    event_time=t0 + timedelta(seconds=i), type="t", source="s", shape="cloudevent-v1", raw={})
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_pump_applies_n_events_in_at_most_ceil_n_over_batch_redraws() -> None:
+    pump = Pump(interval=0.05, max_batch=100)
+    seen: list[int] = []
+    pump.add_view(lambda batch: seen.append(len(batch)))
+    for event in _events(950):
+        pump.submit(event)
+    pump.start()
+    assert pump.wait_idle(10)
+    pump.stop()
+    assert sum(seen) == 950 and pump.applied == 950
+    assert pump.redraws <= math.ceil(950 / 100) + 1  # +1: the idle marker may close its own redraw
+
+
+def test_pump_throttles_a_fast_stream() -> None:
+    pump = Pump(interval=0.2)
+    pump.add_view(lambda batch: None)
+    pump.start()
+    stop = threading.Event()
+    events = _events(200_000, sessions=100)
+
+    def producer() -> None:
+        for i, event in enumerate(events):
+            if stop.is_set():
+                return
+            pump.submit(event)
+            if i % 1000 == 999:
+                stop.wait(0.005)  # a steady stream rather than one burst
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    wait_until(lambda: pump.redraws >= 5, timeout=10, message="five redraws")
+    stop.set()
+    thread.join(5)
+    pump.wait_idle(10)
+    pump.stop()
+    assert pump.applied > pump.redraws * 10  # batched, not one redraw per event
+
+
+def test_a_failing_view_does_not_stop_the_pump() -> None:
+    pump = Pump(interval=0.01)
+
+    def broken(_: object) -> None:
+        raise RuntimeError("boom")
+
+    got: list[int] = []
+    pump.add_view(broken)
+    pump.add_view(lambda batch: got.append(len(batch)))
+    pump.start()
+    pump.submit(_events(2)[0])
+    assert pump.wait_idle(5)
+    pump.stop()
+    assert sum(got) == 1
+
+
+# -- plots ----------------------------------------------------------------------------------------
+
+
+def test_timeline_has_one_row_per_session_with_the_right_colours(sandbox: Sandbox, bench: Workbench) -> None:
+    sink, token = bench.sink  # type: ignore[misc]
+    ids = []
+    for i in range(3):
+        outcome = bench.create(_request(sink, token, i))
+        ids.append(str(outcome.session.session_id))  # type: ignore[union-attr]
+    for sid in ids:
+        bench.log.wait_for(sid, QosStatus.UNAVAILABLE)
+    plot = TimelinePlot(bench.log, now=bench.now)
+    traces = {trace.name: trace for trace in plot.widget.data}
+    assert [trace.marker.color for trace in plot.widget.data] == list(COLORS.values())
+    for status in ("REQUESTED", "AVAILABLE", "UNAVAILABLE"):
+        assert sorted(traces[status].y) == sorted(sid[:8] for sid in ids)
+    assert list(plot.widget.layout.yaxis.categoryarray) == [sid[:8] for sid in ids]
+    assert all("DURATION_EXPIRED" in text for text in traces["UNAVAILABLE"].hovertext)
+    assert len(plot.widget.layout.shapes) == 1  # the "now" line
+
+
+def _request(sink: str, token: str, i: int):  # type: ignore[no-untyped-def]
+    from qodlab import create_request
+
+    return create_request(
+        device={"phoneNumber": f"+3677000{i:04d}"},
+        application_server="233.252.0.2",
+        qos_profile="QOS_E",
+        duration=60,
+        sink=sink,
+        sink_token=token,
+    )
+
+
+def test_timeline_png_is_a_png(bench: Workbench) -> None:
+    for event in _events(20, sessions=4):
+        bench.log.append(event)
+    data = timeline_png(bench.log)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
+
+# -- the dashboard ----------------------------------------------------------------------------------
+
+
+def test_dashboard_with_no_arguments_runs_on_a_sandbox() -> None:
+    board = dashboard(speed=600)
+    try:
+        assert isinstance(board, Dashboard) and board.workbench.sandbox is not None
+        board.form.create.click()
+        [tracked] = board.workbench.sessions()
+        sid = str(tracked.info.session_id)
+        board.workbench.log.wait_for(sid, QosStatus.AVAILABLE)
+        wait_until(
+            lambda: "AVAILABLE" in board.sessions.rows[sid].status.value if sid in board.sessions.rows else False,
+            message="the panel to show AVAILABLE",
+        )
+        assert "qodlab-dashboard" in board._dom_classes
+    finally:
+        board.close()
+        board.workbench.sandbox.stop()  # type: ignore[union-attr]
+        board.workbench.listener.stop()  # type: ignore[union-attr]
+
+
+def test_dashboard_survives_the_listener_stopping_and_restarting(sandbox: Sandbox, bench: Workbench) -> None:
+    sandbox.notifier.backoff = 0.1
+    board = Dashboard(bench)
+    try:
+        assert board.sandbox_panel is not None
+        board.sandbox_panel.listener_button.value = True  # stop
+        assert not bench.listener.running  # type: ignore[union-attr]
+        board.form.create.click()
+        [tracked] = bench.sessions()
+        sid = str(tracked.info.session_id)
+        wait_until(lambda: any(d.outcome.value == "retry" for d in sandbox.deliveries()), message="a retry")
+        board.sandbox_panel.listener_button.value = False  # start again, same port
+        bench.log.wait_for(sid, QosStatus.UNAVAILABLE, timeout=15)
+        wait_until(
+            lambda: sid in board.sessions.rows and "UNAVAILABLE" in board.sessions.rows[sid].status.value,
+            message="the panel to show UNAVAILABLE",
+        )
+        assert board.pump.redraws > 0
+    finally:
+        board.close()
