@@ -23,6 +23,7 @@ from .eventlog import EventLog
 from .listener import Listener
 from .models import QosStatus, StatusInfo
 from .notifications import StatusEvent
+from .plots import timeline_png
 from .sandbox import Sandbox
 
 __all__ = ["run_demo"]
@@ -101,8 +102,12 @@ def run_demo(
         _show_bad_request(client, say)
         _follow(sandbox, client, steps, arrivals, start, timeout, say)
         rejected = len(listener.rejections)
+        now = sandbox.now()
     status = _summary(steps, say)
     _report(log, folder, rejected, say)
+    png = folder / "timeline.png"
+    png.write_bytes(timeline_png(log, now=now))
+    say(f"wrote {png}")
     log.close()
     return status
 

@@ -92,9 +92,12 @@ class Workbench:
 
     def create(self, request: CreateSession) -> Outcome:
         """Create a session; a REQUESTED one is recorded in the log as a `client` event."""
+        before = self.now()
         outcome = self._call(lambda: self.client.create_session(request))
         if outcome.session is not None and outcome.session.qos_status is QosStatus.REQUESTED:
-            self._record_requested(outcome.session)
+            # The API does not say when it created the session: the middle of the call is the
+            # best estimate (off by half the request's latency, times the sandbox's speed).
+            self._record_requested(outcome.session, before + (self.now() - before) / 2)
         return outcome
 
     def extend(self, session_id: str, seconds: int) -> Outcome:
@@ -150,11 +153,11 @@ class Workbench:
         with self._lock:
             self._sessions[str(info.session_id)] = Tracked(info, datetime.now(UTC))
 
-    def _record_requested(self, session: SessionInfo) -> None:
+    def _record_requested(self, session: SessionInfo, at: datetime) -> None:
         sid = str(session.session_id)
         self.log.append(StatusEvent(
             event_id=f"client:{sid}:requested", session_id=sid, qos_status=QosStatus.REQUESTED, status_info=None,
-            event_time=self.now(), type="qodlab.session-created", source="qodlab-client", shape="client",
+            event_time=at, type="qodlab.session-created", source="qodlab-client", shape="client",
             raw={"sessionId": sid, "qosStatus": "REQUESTED"},
         ))  # fmt: skip
 

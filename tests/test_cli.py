@@ -71,3 +71,4 @@ def test_demo_sees_every_expected_notification(tmp_path: Path) -> None:
     events = pd.read_csv(tmp_path / "events.csv")
     assert len(events) == 8 and sorted(events["qos_status"]) == ["AVAILABLE"] * 4 + ["UNAVAILABLE"] * 4
     assert len(EventLog(tmp_path / "events.sqlite")) == 8
+    assert (tmp_path / "timeline.png").read_bytes()[:4] == b"\x89PNG"

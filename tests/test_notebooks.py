@@ -1,0 +1,65 @@
+"""The notebooks: committed without outputs; they also run under nbval in this environment
+(pytest collects notebooks/ with --nbval-lax) and, here, in a fresh Binder-like environment."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CACHE = ROOT / ".cache" / "binder-venv"
+
+
+def test_the_five_notebooks_are_there() -> None:
+    assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    out = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, NOTEBOOKS)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_binder_files() -> None:
+    requirements = (ROOT / "binder" / "requirements.txt").read_text()
+    assert ".[notebook]" in requirements and "ipykernel>=7.1" in requirements and "voila" in requirements
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    readme = (ROOT / "README.md").read_text()
+    assert "labpath=notebooks%2F01-quickstart.ipynb" in readme
+    assert "urlpath=voila%2Frender%2Fnotebooks%2F03-dashboard.ipynb" in readme
+
+
+def _binder_python() -> Path:
+    """A fresh virtual environment with binder/requirements.txt, as repo2docker would build it."""
+    requirements = (ROOT / "binder" / "requirements.txt").read_text()
+    digest = hashlib.sha256((requirements + (ROOT / "pyproject.toml").read_text()).encode()).hexdigest()[:12]
+    venv = CACHE / digest
+    python = venv / "bin" / "python"
+    ready = venv / ".ready"
+    if not ready.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "-r", "binder/requirements.txt"], cwd=ROOT, check=True, timeout=1500)
+        subprocess.run([*pip, "pytest", "nbval"], check=True, timeout=600)
+        ready.touch()
+    return python
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_notebooks_run_in_a_fresh_binder_environment() -> None:
+    python = _binder_python()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    out = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+         "-o", "addopts=", "-o", "testpaths=notebooks", "notebooks"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env,
+    )
+    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
+    assert "passed" in out.stdout
