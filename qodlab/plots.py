@@ -110,16 +110,24 @@ class TimelinePlot:
         with self.widget.batch_update():
             for trace in self.widget.data:
                 part = bars.by_status[trace.name]
-                trace.y = part["label"].to_numpy()
-                trace.base = part["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").to_numpy() if len(part) else []
-                trace.x = (part["seconds"] * 1000).to_numpy()  # a date axis measures lengths in ms
-                trace.hovertext = part["hover"].to_numpy()
+                # Plain lists: the widget's JSON turns numpy string arrays into something the date axis
+                # ignores (every bar then starts at 0).
+                trace.y = part["label"].tolist()
+                trace.base = part["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(part) else []
+                trace.x = (part["seconds"] * 1000).tolist()  # a date axis measures lengths in ms
+                trace.hovertext = part["hover"].tolist()
             self.widget.layout.shapes = [{
-                "type": "line", "xref": "x", "yref": "paper", "x0": bars.now, "x1": bars.now, "y0": 0, "y1": 1,
+                "type": "line", "xref": "x", "yref": "paper", "x0": _iso(bars.now), "x1": _iso(bars.now),
+                "y0": 0, "y1": 1,
                 "line": {"color": "#555", "dash": "dot", "width": 1},
             }]  # fmt: skip
             self.widget.layout.yaxis.categoryarray = bars.labels
         self.redraws += 1
+
+
+def _iso(when: datetime) -> str:
+    """A time as plotly's date axes read it: UTC, no offset."""
+    return pd.Timestamp(when).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def timeline_png(log: EventLog, now: datetime | None = None, width: float = 9.0) -> bytes:

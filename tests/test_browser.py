@@ -1,0 +1,166 @@
+"""In a real browser: Voila serving the dashboard, JupyterLab running the quickstart.
+
+Playwright drives Debian's chromium (installed by scripts/test.sh; no browser is downloaded).
+The tests read page content, not pixels; screenshots go to the git-ignored tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).parent.parent
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        pytest.fail("chromium is missing: scripts/test.sh installs Debian's chromium", pytrace=False)
+    pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it as root)", allow_module_level=True)
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _serve(command: list[str], ready: Any, cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / f"{command[2]}.log").open("wb")
+    process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if ready():
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{command[:3]} did not start; see {log.name}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def voila(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    shutil.copy(ROOT / "notebooks" / "03-dashboard.ipynb", tmp_path)
+    command = [sys.executable, "-m", "voila", "03-dashboard.ipynb", "--no-browser", f"--port={port}",
+               "--Voila.ip=127.0.0.1", "--show_tracebacks=True"]
+    # Ready when it accepts connections: every GET of "/" would render the notebook in a new kernel.
+    for _ in _serve(command, lambda: _accepts(port), tmp_path):
+        yield f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    port, token = _free_port(), secrets.token_hex(16)
+    shutil.copy(ROOT / "notebooks" / "01-quickstart.ipynb", tmp_path)  # a copy: Lab saves outputs into it
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+               "--allow-root", "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    base = f"http://127.0.0.1:{port}"
+    for _ in _serve(command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200,
+                    tmp_path):
+        yield f"{base}/lab/tree/01-quickstart.ipynb?token={token}"
+
+
+def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    try:
+        page.goto(voila, timeout=120_000)
+        page.wait_for_selector(".qodlab-session-form", timeout=120_000)
+        phone = page.locator(".qodlab-device-form input[type=text]").first
+        phone.fill("+36721609876543")
+        phone.press("Tab")
+        create = page.locator("button.qodlab-create")
+        playwright.expect(create).to_be_enabled(timeout=20_000)
+        create.click()
+        playwright.expect(page.locator(".qodlab-create-result")).to_contain_text("Created", timeout=20_000)
+        row = page.locator(".qodlab-session-row").first
+        playwright.expect(row).to_contain_text("AVAILABLE", timeout=30_000)
+        timeline = page.locator(".qodlab-timeline")
+        playwright.expect(timeline).to_contain_text("AVAILABLE", timeout=30_000)  # its legend
+        bars = timeline.locator("g.trace.bars path")
+        playwright.expect(bars.first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "voila-available.png"), full_page=True)
+        row.locator("button.qodlab-delete").click()
+        playwright.expect(row).to_contain_text("DELETE_REQUESTED", timeout=30_000)
+        playwright.expect(page.locator(".qodlab-event-table")).to_contain_text("DELETE_REQUESTED", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "voila-deleted.png"), full_page=True)
+        assert "Traceback" not in page.content()
+    finally:
+        page.close()
+
+
+def test_jupyterlab_runs_the_quickstart(browser: Any, lab: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(lab, timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        playwright.expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+            1, timeout=60_000
+        )
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        code_cells = page.locator(".jp-CodeCell").count()
+        prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # every prompt shows [n], none [*] or [ ]
+            texts = prompts.all_inner_texts()
+            if len(texts) == code_cells and all(t.strip().startswith("[") and t.strip()[1:-2].isdigit()
+                                                for t in texts):
+                break
+            page.wait_for_timeout(250)
+        else:
+            page.screenshot(path=str(ARTIFACTS / "lab-timeout.png"), full_page=True)
+            raise AssertionError(f"cells did not all run: {prompts.all_inner_texts()}")
+        page.screenshot(path=str(ARTIFACTS / "lab-quickstart.png"), full_page=True)
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text(), "a cell raised"
+        assert errors.count() == 0 or "Error" not in " ".join(errors.all_inner_texts())
+        playwright.expect(page.locator(".qodlab-timeline")).to_have_count(1, timeout=30_000)  # the widget rendered
+        playwright.expect(page.locator(".jp-OutputArea-output img").first).to_be_visible(timeout=30_000)
+    finally:
+        page.close()
