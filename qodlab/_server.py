@@ -7,13 +7,13 @@ import socket
 import threading
 import time
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import uvicorn
 
 from .errors import ServerStartError
 
-__all__ = ["ServerState", "ServerThread"]
+__all__ = ["BackgroundServer", "ServerState", "ServerThread"]
 
 
 class ServerState(Enum):
@@ -124,3 +124,64 @@ def _bind(host: str, port: int) -> socket.socket:
         raise ServerStartError(msg) from None
     sock.set_inheritable(True)
     return sock
+
+
+class BackgroundServer:
+    """A server on a ServerThread, with the notebook conventions the sandbox and listener share.
+
+    Constructing one with the settings (`key`) of one already running returns the running one, so
+    a re-run cell does not start a second server; `stop()` frees the port; `start()` comes back on
+    the same port; it is a context manager.
+    """
+
+    _running: ClassVar[dict[tuple[Any, ...], Any]]
+    _registry_lock: ClassVar[threading.Lock]
+    _initialised: bool
+    _server: ServerThread
+    _key: tuple[Any, ...]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._running = {}
+        cls._registry_lock = threading.Lock()
+
+    @classmethod
+    def _running_or_new(cls, key: tuple[Any, ...] | None) -> Self:
+        """For `__new__`: the running instance with this key, or a new one (None: always new)."""
+        with cls._registry_lock:
+            running = cls._running.get(key) if key is not None else None
+            if running is not None and running.running:
+                return running  # type: ignore[no-any-return]
+        instance = super().__new__(cls)
+        instance._initialised = False
+        return instance
+
+    def start(self) -> Self:
+        """Start serving (a no-op when running; after a stop, on the same port)."""
+        self._server.start()
+        with self._registry_lock:
+            self._running[self._key] = self
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        with self._registry_lock:
+            if self._running.get(self._key) is self:
+                del self._running[self._key]
+        self._server.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether it serves requests."""
+        return self._server.state is ServerState.RUNNING
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return self._server.port
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -17,11 +17,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from ._server import ServerState, ServerThread
+from ._server import BackgroundServer, ServerThread
 from .eventlog import EventLog
 from .notifications import NotificationError, StatusEvent, parse_notification
 
@@ -56,7 +56,7 @@ class _Refused(Exception):
         self.status, self.code, self.reason = status, code, reason
 
 
-class Listener:
+class Listener(BackgroundServer):
     """Receives notifications on `url` (127.0.0.1, a free port) and feeds `log`.
 
     Re-running `Listener(...)` for the same host, port and path returns the running one (given a
@@ -70,20 +70,10 @@ class Listener:
         path: where notifications are POSTed.
     """
 
-    _running: ClassVar[dict[tuple[str, int, str], Listener]] = {}
-    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
-    _initialised: bool
-
     def __new__(
         cls, log: EventLog | None = None, *, host: str = "127.0.0.1", port: int = 0, path: str = "/qod", **_: Any
     ) -> Listener:
-        with cls._registry_lock:
-            running = cls._running.get((host, port, path))
-            if running is not None and running.running:
-                return running
-            instance = super().__new__(cls)
-            instance._initialised = False
-            return instance
+        return cls._running_or_new((host, port, path))
 
     def __init__(
         self,
@@ -120,42 +110,10 @@ class Listener:
     def __repr__(self) -> str:
         return f"<Listener {self.url} token=*** {self._server.state.name.lower()} {self.accepted} accepted>"
 
-    # -- life ------------------------------------------------------------------------------
-
-    def start(self) -> Listener:
-        """Start serving (on the same port as before, after a stop)."""
-        self._server.start()
-        with self._registry_lock:
-            self._running[self._key] = self
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port (the log is kept)."""
-        with self._registry_lock:
-            if self._running.get(self._key) is self:
-                del self._running[self._key]
-        self._server.stop()
-
-    @property
-    def running(self) -> bool:
-        """Whether it accepts notifications."""
-        return self._server.state is ServerState.RUNNING
-
-    def __enter__(self) -> Listener:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The full notification URL, e.g. `http://127.0.0.1:8123/qod`."""
         return f"{self._server.url}{self.path}"
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        return self._server.port
 
     @property
     def token(self) -> str:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from .._server import ServerState, ServerThread
+from .._server import BackgroundServer, ServerThread
 from ..models import Device
 from .api import create_app
 from .clock import Clock, rfc3339
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["Sandbox"]
 
 
-class Sandbox:
+class Sandbox(BackgroundServer):
     """A CAMARA QoD API simulator on `127.0.0.1`, started on construction.
 
     Re-running `Sandbox(...)` with the same settings returns the one already running (a
@@ -39,22 +38,11 @@ class Sandbox:
         retry_backoff, max_attempts: the notification retry policy (real seconds, doubling).
     """
 
-    _running: ClassVar[dict[tuple[Any, ...], Sandbox]] = {}
-    _initialised: bool
-    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
-
     def __new__(cls, *args: Any, **kwargs: Any) -> Sandbox:
-        key = cls._key(*args, **kwargs)
-        with cls._registry_lock:
-            running = cls._running.get(key) if kwargs.get("reuse", True) else None
-            if running is not None and running.running:
-                return running
-            instance = super().__new__(cls)
-            instance._initialised = False
-            return instance
+        return cls._running_or_new(cls._settings(*args, **kwargs) if kwargs.get("reuse", True) else None)
 
     @staticmethod
-    def _key(
+    def _settings(
         host: str = "127.0.0.1",
         port: int = 0,
         *,
@@ -84,7 +72,7 @@ class Sandbox:
             self.speed = speed
             return
         self._initialised = True
-        self._key_tuple = self._key(host, port, strict=strict, api_key=api_key, provisioning_delay=provisioning_delay)
+        self._key = self._settings(host, port, strict=strict, api_key=api_key, provisioning_delay=provisioning_delay)
         self.api_key = api_key
         self.clock = Clock(speed)
         self.faults = Faults()
@@ -118,29 +106,9 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Start serving (a no-op when running)."""
-        self._server.start()
+        super().start()
         self.notifier.source = f"{self.url}/quality-on-demand/v1"
-        with self._registry_lock:
-            self._running[self._key_tuple] = self
         return self
-
-    def stop(self) -> None:
-        """Stop serving, cancel pending notifications, free the port."""
-        with self._registry_lock:
-            if self._running.get(self._key_tuple) is self:
-                del self._running[self._key_tuple]
-        self._server.stop()
-
-    @property
-    def running(self) -> bool:
-        """Whether it serves requests."""
-        return self._server.state is ServerState.RUNNING
-
-    def __enter__(self) -> Sandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- where ------------------------------------------------------------------------------
 
@@ -148,11 +116,6 @@ class Sandbox:
     def url(self) -> str:
         """The API root, e.g. `http://127.0.0.1:8123`."""
         return self._server.url
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        return self._server.port
 
     @property
     def qod_url(self) -> str:
