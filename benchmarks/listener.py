@@ -76,7 +76,7 @@ def baseline_app(received: list[str]) -> FastAPI:
 # -- measuring ------------------------------------------------------------------------------
 
 
-def send(url: str, count: int, concurrency: int = 32, rate: float | None = None) -> dict[str, Any]:
+def send(url: str, count: int, concurrency: int = 64, rate: float | None = None) -> dict[str, Any]:
     """Run the sender; adds `cpu_us`: this process's CPU time per acknowledged POST (the server's cost,
     since the main thread only waits), which gives its capacity on one core whatever the sender can do."""
     cpu = time.process_time()

@@ -68,6 +68,8 @@ class ServerThread:
             lifespan="on",
             timeout_graceful_shutdown=2,
             interface="asgi3",
+            proxy_headers=False,  # loopback servers behind no proxy: skip the middleware on every request
+            server_header=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)

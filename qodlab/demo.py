@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -68,9 +69,17 @@ class _Say:
 
 
 def run_demo(
-    speed: float = 60.0, out: str | Path = "qodlab-demo", stream: TextIO | None = None, timeout: float = 30.0
+    speed: float = 60.0,
+    out: str | Path = "qodlab-demo",
+    stream: TextIO | None = None,
+    timeout: float = 30.0,
+    prepare: Callable[[Sandbox], object] | None = None,
 ) -> int:
-    """Run the scenario; 0 when every expected notification arrived, 1 otherwise."""
+    """Run the scenario; 0 when every expected notification arrived, 1 otherwise.
+
+    `prepare(sandbox)` runs before the first session is created: a teacher (or a test) can inject
+    faults there and watch the demo notice.
+    """
     say = _Say(stream or sys.stdout)
     steps = _scenario()
     folder = Path(out)
@@ -87,6 +96,8 @@ def run_demo(
     ):
         say(f"sandbox  {sandbox.url}, speed {speed:g}: one sandbox minute per {60 / speed:g} s")
         say(f"listener {listener.url} (its bearer token is generated and never printed)")
+        if prepare is not None:
+            prepare(sandbox)
         start = sandbox.clock.now()
         for step in steps:
             session = client.create_session(

@@ -56,7 +56,7 @@ class NotificationError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusEvent:
     """One status change, whatever shape it came in."""
 

@@ -24,8 +24,16 @@ import pytest
 ROOT = Path(__file__).parent.parent
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -86,8 +94,16 @@ def browser() -> Iterator[Any]:
 def voila(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     shutil.copy(ROOT / "notebooks" / "03-dashboard.ipynb", tmp_path)
-    command = [sys.executable, "-m", "voila", "03-dashboard.ipynb", "--no-browser", f"--port={port}",
-               "--Voila.ip=127.0.0.1", "--show_tracebacks=True"]
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        "03-dashboard.ipynb",
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--show_tracebacks=True",
+    ]
     # Ready when it accepts connections: every GET of "/" would render the notebook in a new kernel.
     for _ in _serve(command, lambda: _accepts(port), tmp_path):
         yield f"http://127.0.0.1:{port}/"
@@ -97,13 +113,24 @@ def voila(tmp_path: Path) -> Iterator[str]:
 def lab(tmp_path: Path) -> Iterator[str]:
     port, token = _free_port(), secrets.token_hex(16)
     shutil.copy(ROOT / "notebooks" / "01-quickstart.ipynb", tmp_path)  # a copy: Lab saves outputs into it
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-               "--allow-root", "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        "--allow-root",
+        "--LabApp.news_url=None",
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     base = f"http://127.0.0.1:{port}"
-    for _ in _serve(command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200,
-                    tmp_path):
+    for _ in _serve(
+        command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200, tmp_path
+    ):
         yield f"{base}/lab/tree/01-quickstart.ipynb?token={token}"
 
 
@@ -151,8 +178,7 @@ def test_jupyterlab_runs_the_quickstart(browser: Any, lab: str) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # every prompt shows [n], none [*] or [ ]
             texts = prompts.all_inner_texts()
-            if len(texts) == code_cells and all(t.strip().startswith("[") and t.strip()[1:-2].isdigit()
-                                                for t in texts):
+            if len(texts) == code_cells and all(t.strip().startswith("[") and t.strip()[1:-2].isdigit() for t in texts):
                 break
             page.wait_for_timeout(250)
         else:

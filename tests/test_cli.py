@@ -72,3 +72,12 @@ def test_demo_sees_every_expected_notification(tmp_path: Path) -> None:
     assert len(events) == 8 and sorted(events["qos_status"]) == ["AVAILABLE"] * 4 + ["UNAVAILABLE"] * 4
     assert len(EventLog(tmp_path / "events.sqlite")) == 8
     assert (tmp_path / "timeline.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_fails_when_a_notification_is_missing(tmp_path: Path) -> None:
+    out = io.StringIO()
+    status = run_demo(
+        speed=240, out=tmp_path, stream=out, timeout=5, prepare=lambda sandbox: sandbox.drop_notifications(1)
+    )
+    assert status == 1
+    assert "MISSING" in out.getvalue() and "demo FAILED: 1 session" in out.getvalue()

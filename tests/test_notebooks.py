@@ -21,8 +21,9 @@ def test_the_five_notebooks_are_there() -> None:
 
 
 def test_notebooks_are_committed_without_outputs() -> None:
-    out = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, NOTEBOOKS)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "nbstripout", "--verify", *map(str, NOTEBOOKS)], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -57,9 +58,26 @@ def test_notebooks_run_in_a_fresh_binder_environment() -> None:
     python = _binder_python()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     out = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
-         "-o", "addopts=", "-o", "testpaths=notebooks", "notebooks"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env,
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-o",
+            "addopts=",
+            "-o",
+            "testpaths=notebooks",
+            "notebooks",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
     )
     assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
     assert "passed" in out.stdout
