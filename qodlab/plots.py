@@ -110,12 +110,13 @@ class TimelinePlot:
         with self.widget.batch_update():
             for trace in self.widget.data:
                 part = bars.by_status[trace.name]
-                # Plain lists: the widget's JSON turns numpy string arrays into something the date axis
-                # ignores (every bar then starts at 0).
-                trace.y = part["label"].tolist()
+                # Bases as a list of ISO strings: a numpy array of strings, or of epoch numbers,
+                # reaches the page as something the date axis does not read as times (the browser
+                # test checks the axis). The other columns go as numpy arrays, validated in bulk.
+                trace.y = part["label"].to_numpy(dtype=object)
                 trace.base = part["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(part) else []
-                trace.x = (part["seconds"] * 1000).tolist()  # a date axis measures lengths in ms
-                trace.hovertext = part["hover"].tolist()
+                trace.x = (part["seconds"] * 1000).to_numpy(dtype=float)  # lengths on a date axis: ms
+                trace.hovertext = part["hover"].to_numpy(dtype=object)
             self.widget.layout.shapes = [{
                 "type": "line", "xref": "x", "yref": "paper", "x0": _iso(bars.now), "x1": _iso(bars.now),
                 "y0": 0, "y1": 1,
@@ -127,7 +128,7 @@ class TimelinePlot:
 
 def _iso(when: datetime) -> str:
     """A time as plotly's date axes read it: UTC, no offset."""
-    return pd.Timestamp(when).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def timeline_png(log: EventLog, now: datetime | None = None, width: float = 9.0) -> bytes:

@@ -6,15 +6,10 @@ argv: MODE (patch | base_url) SANDBOX_URL NOTIFICATION_URL NOTIFICATION_TOKEN
 import json
 import sys
 
+from _target import client_kwargs
+
 mode, sandbox_url, notification_url, notification_token = sys.argv[1:5]
-
-if mode == "patch":
-    from qodlab.sandbox import use_with_network_as_code
-
-    use_with_network_as_code(sandbox_url)
-    extra = {}
-else:
-    extra = {"qos_base_url": sandbox_url}
+extra = client_kwargs(mode, sandbox_url)
 
 # --- from here on, the documentation's code ---
 import network_as_code as nac  # noqa: E402
