@@ -31,6 +31,7 @@ COLORS = {
     QosStatus.UNAVAILABLE.value: "#d62728",  # red: ended
 }
 _ENDED_WIDTH = 0.02  # share of the visible span an ended (UNAVAILABLE) marker takes
+_ANCHOR = "now"  # the name of the invisible trace that keeps the live x axis a date axis
 
 
 @dataclass(frozen=True)
@@ -80,21 +81,32 @@ class TimelinePlot:
     batch, so memory stays flat however many redraws happen.
     """
 
-    def __init__(self, log: EventLog, now: Callable[[], datetime] | None = None, height: int = 360) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        now: Callable[[], datetime] | None = None,
+        height: int = 360,
+        axis_title: str = "time (UTC)",
+    ) -> None:
         import plotly.graph_objects as go
 
         self.log = log
         self.now = now
         self.redraws = 0
+        # Trace 0 anchors the x axis as a date axis (see `update`); then one bar trace per status.
+        anchor = go.Scatter(
+            name=_ANCHOR, x=[], y=[], mode="markers", marker={"opacity": 0}, hoverinfo="skip", showlegend=False
+        )
         self.widget = go.FigureWidget(
-            data=[
+            data=[anchor] + [
                 go.Bar(name=status, orientation="h", marker_color=color, hoverinfo="text", x=[], y=[], base=[])
                 for status, color in COLORS.items()
             ],
             layout=go.Layout(
-                barmode="overlay", height=height, margin={"l": 90, "r": 20, "t": 30, "b": 40},
-                xaxis={"type": "date", "title": "time (UTC)"}, yaxis={"autorange": "reversed", "title": "session"},
-                legend={"orientation": "h", "y": 1.12}, title={"text": "QoS session status", "font": {"size": 14}},
+                barmode="overlay", height=height, margin={"l": 90, "r": 20, "t": 40, "b": 40},
+                xaxis={"type": "date", "title": axis_title}, yaxis={"autorange": "reversed", "title": "session"},
+                legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+                title={"text": "QoS session status", "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.98},
             ),
         )  # fmt: skip
         self.widget.add_class("qodlab-timeline") if hasattr(self.widget, "add_class") else None
@@ -108,11 +120,16 @@ class TimelinePlot:
         """Redraw from the log's current intervals."""
         bars = timeline_frame(self.log.intervals(), self.now() if self.now else None)
         with self.widget.batch_update():
-            for trace in self.widget.data:
+            # plotly.js forgets an axis type whenever a trace's x or y is restyled (it re-guesses it
+            # from the first trace with x data), and bar lengths are plain numbers: without an
+            # anchor trace holding a time, the live axis turns linear. The browser test checks it.
+            anchor, *statuses = self.widget.data
+            anchor.x = [_iso(bars.now)]
+            anchor.y = bars.labels[:1] or [None]
+            for trace in statuses:
                 part = bars.by_status[trace.name]
-                # Bases as a list of ISO strings: a numpy array of strings, or of epoch numbers,
-                # reaches the page as something the date axis does not read as times (the browser
-                # test checks the axis). The other columns go as numpy arrays, validated in bulk.
+                # Bases as ISO strings, which a date axis reads as times; the other columns as numpy
+                # arrays, validated in bulk.
                 trace.y = part["label"].to_numpy(dtype=object)
                 trace.base = part["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(part) else []
                 trace.x = (part["seconds"] * 1000).to_numpy(dtype=float)  # lengths on a date axis: ms

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -152,6 +153,10 @@ def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
         playwright.expect(timeline).to_contain_text("AVAILABLE", timeout=30_000)  # its legend
         bars = timeline.locator("g.trace.bars path")
         playwright.expect(bars.first).to_be_visible(timeout=30_000)
+        # Live updates keep the x axis a time axis: tick labels are times of day, not plain numbers.
+        ticks = timeline.locator(".xtick text")
+        playwright.expect(ticks.first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=10_000)
+        assert all(re.match(r"^\d\d:\d\d", tick) for tick in ticks.all_text_contents()), ticks.all_text_contents()
         page.screenshot(path=str(ARTIFACTS / "voila-available.png"), full_page=True)
         row.locator("button.qodlab-delete").click()
         playwright.expect(row).to_contain_text("DELETE_REQUESTED", timeout=30_000)

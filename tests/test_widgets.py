@@ -215,7 +215,13 @@ def test_timeline_has_one_row_per_session_with_the_right_colours(sandbox: Sandbo
         bench.log.wait_for(sid, QosStatus.UNAVAILABLE)
     plot = TimelinePlot(bench.log, now=bench.now)
     traces = {trace.name: trace for trace in plot.widget.data}
-    assert [trace.marker.color for trace in plot.widget.data] == list(COLORS.values())
+    bars = [trace for trace in plot.widget.data if trace.type == "bar"]
+    assert [trace.marker.color for trace in bars] == list(COLORS.values())
+    assert [trace.name for trace in bars] == list(COLORS)
+    # The first trace with x data holds a time, so plotly.js keeps guessing "date" for the axis
+    [anchor] = [trace for trace in plot.widget.data if trace.type != "bar"]
+    now = datetime.fromisoformat(anchor.x[0])  # the "now" of the redraw, a time (not a number)
+    assert plot.widget.data[0] is anchor and now >= max(datetime.fromisoformat(b) for b in traces["UNAVAILABLE"].base)
     for status in ("REQUESTED", "AVAILABLE", "UNAVAILABLE"):
         assert sorted(traces[status].y) == sorted(sid[:8] for sid in ids)
     assert list(plot.widget.layout.yaxis.categoryarray) == [sid[:8] for sid in ids]

@@ -151,15 +151,17 @@ class EventLogView(w.VBox):
         known = [("all sessions", "")] + [(sid[:8], sid) for sid in log.sessions()]
         if len(known) != len(self.session.options):
             self.session.options = known
-        records = log.recent(self.max_rows, self.session.value or None, self.status.value or None)
+        columns = ("event_time", "received_at", "session_id", "qos_status", "status_info", "shape")
+        records = log.recent(self.max_rows, self.session.value or None, self.status.value or None, columns)
         cells = "".join(
-            f"<tr><td>{r['received_at']:%H:%M:%S}</td><td><code>{html.escape(str(r['session_id'])[:8])}</code></td>"
+            f"<tr><td>{_clock(r['event_time'])}</td><td>{_clock(r['received_at'])}</td>"
+            f"<td><code>{html.escape(str(r['session_id'])[:8])}</code></td>"
             f"<td>{_badge(str(r['qos_status']), r['status_info'])}</td><td>{html.escape(str(r['shape']))}</td></tr>"
             for r in records
         )
         self.table.value = (
-            f"<table><tr><th>received</th><th>session</th><th>status</th><th>shape</th></tr>{cells}"
-            f"</table><small>{len(log)} events in all</small>"
+            f"<table style='border-spacing:10px 2px'><tr>{_HEADINGS}{cells}"
+            f"</table><small>{len(log)} events in all (times in UTC)</small>"
         )
         listener = self.workbench.listener
         rejections = listener.recent_rejections(10) if listener is not None else []
@@ -173,6 +175,18 @@ class EventLogView(w.VBox):
             )
             + "</table>"
         )
+
+
+_HEADINGS = (
+    "<th title='the time the notification states, on the API&#39;s clock'>event time</th>"
+    "<th title='when the listener received it, on this machine&#39;s clock'>received</th>"
+    "<th>session</th><th>status</th><th>shape</th></tr>"
+)
+
+
+def _clock(when: Any) -> str:
+    """A time of day for a table cell; blank when there is none."""
+    return "" if when is None else f"{when:%H:%M:%S}"
 
 
 class SandboxPanel(w.VBox):
