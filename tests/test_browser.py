@@ -110,29 +110,33 @@ def voila(tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["jupyterlab", "notebook"])
+def frontend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """JupyterLab 4 or Notebook 7 serving a copy of the quickstart (they save outputs into it)."""
+    app = request.param
     port, token = _free_port(), secrets.token_hex(16)
-    shutil.copy(ROOT / "notebooks" / "01-quickstart.ipynb", tmp_path)  # a copy: Lab saves outputs into it
+    shutil.copy(ROOT / "notebooks" / "01-quickstart.ipynb", tmp_path)
     command = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        app,
         "--no-browser",
         f"--port={port}",
         "--ServerApp.ip=127.0.0.1",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={tmp_path}",
         "--allow-root",
-        "--LabApp.news_url=None",
-        "--LabApp.extension_manager=readonly",
+        "--LabApp.news_url=None" if app == "jupyterlab" else "--JupyterNotebookApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    if app == "jupyterlab":
+        command.append("--LabApp.extension_manager=readonly")
     base = f"http://127.0.0.1:{port}"
+    page = "lab/tree" if app == "jupyterlab" else "notebooks"
     for _ in _serve(
         command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200, tmp_path
     ):
-        yield f"{base}/lab/tree/01-quickstart.ipynb?token={token}"
+        yield f"{base}/{page}/01-quickstart.ipynb?token={token}"
 
 
 def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
@@ -167,10 +171,11 @@ def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
         page.close()
 
 
-def test_jupyterlab_runs_the_quickstart(browser: Any, lab: str) -> None:
+def test_the_quickstart_runs_in_jupyterlab_and_notebook(browser: Any, frontend: str) -> None:
+    app = "lab" if "/lab/" in frontend else "notebook"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(lab, timeout=120_000)
+        page.goto(frontend, timeout=120_000)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
         playwright.expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
             1, timeout=60_000
@@ -194,13 +199,15 @@ def test_jupyterlab_runs_the_quickstart(browser: Any, lab: str) -> None:
                 break
             page.wait_for_timeout(250)
         else:
-            page.screenshot(path=str(ARTIFACTS / "lab-timeout.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / f"{app}-timeout.png"), full_page=True)
             raise AssertionError(f"cells did not all run: {prompts.all_inner_texts()}")
-        page.screenshot(path=str(ARTIFACTS / "lab-quickstart.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"{app}-quickstart.png"), full_page=True)
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert "Traceback" not in page.locator(".jp-Notebook").inner_text(), "a cell raised"
         assert errors.count() == 0 or "Error" not in " ".join(errors.all_inner_texts())
-        playwright.expect(page.locator(".qodlab-timeline")).to_have_count(1, timeout=30_000)  # the widget rendered
+        timeline = page.locator(".qodlab-timeline")
+        playwright.expect(timeline).to_have_count(1, timeout=30_000)  # the widget rendered
+        playwright.expect(timeline.locator(".xtick text").first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=30_000)
         playwright.expect(page.locator(".jp-OutputArea-output img").first).to_be_visible(timeout=30_000)
     finally:
         page.close()
