@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,85 +111,135 @@ def voila(tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
 
 
-@pytest.fixture(params=["jupyterlab", "notebook"])
-def frontend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """JupyterLab 4 or Notebook 7 serving a copy of the quickstart (they save outputs into it)."""
+@dataclass(frozen=True)
+class Jupyter:
+    """A running JupyterLab 4 or Notebook 7 server and where its notebooks open."""
+
+    app: str  # "lab" or "notebook"
+    base: str
+    token: str
+
+    def url(self, notebook: str) -> str:
+        path = "lab/tree" if self.app == "lab" else "notebooks"
+        return f"{self.base}/{path}/{notebook}?token={self.token}"
+
+
+@pytest.fixture(params=["lab", "notebook"])
+def jupyter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Jupyter]:
+    """JupyterLab 4 or Notebook 7 serving copies of the notebooks (they save outputs into them)."""
     app = request.param
     port, token = _free_port(), secrets.token_hex(16)
-    shutil.copy(ROOT / "notebooks" / "01-quickstart.ipynb", tmp_path)
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("01-quickstart.ipynb", "03-dashboard.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, root)
     command = [
         sys.executable,
         "-m",
-        app,
+        "jupyterlab" if app == "lab" else "notebook",
         "--no-browser",
         f"--port={port}",
         "--ServerApp.ip=127.0.0.1",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={tmp_path}",
+        f"--ServerApp.root_dir={root}",
         "--allow-root",
-        "--LabApp.news_url=None" if app == "jupyterlab" else "--JupyterNotebookApp.news_url=None",
+        "--LabApp.news_url=None" if app == "lab" else "--JupyterNotebookApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    if app == "jupyterlab":
-        command.append("--LabApp.extension_manager=readonly")
+    if app == "lab":  # a workspace of its own: Lab would reopen the notebooks an earlier test left open
+        command += ["--LabApp.extension_manager=readonly", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
     base = f"http://127.0.0.1:{port}"
-    page = "lab/tree" if app == "jupyterlab" else "notebooks"
     for _ in _serve(
-        command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200, tmp_path
+        command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200, root
     ):
-        yield f"{base}/{page}/01-quickstart.ipynb?token={token}"
+        yield Jupyter(app, base, token)
+
+
+def _dashboard_create_then_delete(page: Any, name: str) -> None:
+    """On a rendered dashboard: create a session, see it AVAILABLE in the panel and the timeline, delete it."""
+    page.wait_for_selector(".qodlab-session-form", timeout=120_000)
+    phone = page.locator(".qodlab-device-form input[type=text]").first
+    phone.fill("+36721609876543")
+    phone.press("Tab")
+    create = page.locator("button.qodlab-create")
+    playwright.expect(create).to_be_enabled(timeout=20_000)
+    create.click()
+    playwright.expect(page.locator(".qodlab-create-result")).to_contain_text("Created", timeout=20_000)
+    row = page.locator(".qodlab-session-row").first
+    playwright.expect(row).to_contain_text("AVAILABLE", timeout=30_000)
+    timeline = page.locator(".qodlab-timeline")
+    playwright.expect(timeline).to_contain_text("AVAILABLE", timeout=30_000)  # its legend
+    bars = timeline.locator("g.trace.bars path")
+    playwright.expect(bars.first).to_be_visible(timeout=30_000)
+    # Live updates keep the x axis a time axis: tick labels are times of day, not plain numbers.
+    ticks = timeline.locator(".xtick text")
+    playwright.expect(ticks.first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=10_000)
+    assert all(re.match(r"^\d\d:\d\d", tick) for tick in ticks.all_text_contents()), ticks.all_text_contents()
+    page.screenshot(path=str(ARTIFACTS / f"{name}-available.png"), full_page=True)
+    row.locator("button.qodlab-delete").click()
+    playwright.expect(row).to_contain_text("DELETE_REQUESTED", timeout=30_000)
+    playwright.expect(page.locator(".qodlab-event-table")).to_contain_text("DELETE_REQUESTED", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-deleted.png"), full_page=True)
+    assert "Traceback" not in page.content()
+
+
+def _open_notebook(page: Any, url: str) -> None:
+    page.goto(url, timeout=120_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    playwright.expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=60_000
+    )
+
+
+def _until_accepted(page: Any, run: Callable[[], None]) -> None:
+    """Run cells, again if the first prompt stays "[ ]:" (a click while the page settles is sometimes lost)."""
+    first = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
+    for _ in range(3):
+        run()
+        try:
+            playwright.expect(first).not_to_have_text("[ ]:", timeout=20_000)
+            return
+        except AssertionError:
+            page.keyboard.press("Escape")
+    raise AssertionError("the notebook did not start running")
 
 
 def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     try:
         page.goto(voila, timeout=120_000)
-        page.wait_for_selector(".qodlab-session-form", timeout=120_000)
-        phone = page.locator(".qodlab-device-form input[type=text]").first
-        phone.fill("+36721609876543")
-        phone.press("Tab")
-        create = page.locator("button.qodlab-create")
-        playwright.expect(create).to_be_enabled(timeout=20_000)
-        create.click()
-        playwright.expect(page.locator(".qodlab-create-result")).to_contain_text("Created", timeout=20_000)
-        row = page.locator(".qodlab-session-row").first
-        playwright.expect(row).to_contain_text("AVAILABLE", timeout=30_000)
-        timeline = page.locator(".qodlab-timeline")
-        playwright.expect(timeline).to_contain_text("AVAILABLE", timeout=30_000)  # its legend
-        bars = timeline.locator("g.trace.bars path")
-        playwright.expect(bars.first).to_be_visible(timeout=30_000)
-        # Live updates keep the x axis a time axis: tick labels are times of day, not plain numbers.
-        ticks = timeline.locator(".xtick text")
-        playwright.expect(ticks.first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=10_000)
-        assert all(re.match(r"^\d\d:\d\d", tick) for tick in ticks.all_text_contents()), ticks.all_text_contents()
-        page.screenshot(path=str(ARTIFACTS / "voila-available.png"), full_page=True)
-        row.locator("button.qodlab-delete").click()
-        playwright.expect(row).to_contain_text("DELETE_REQUESTED", timeout=30_000)
-        playwright.expect(page.locator(".qodlab-event-table")).to_contain_text("DELETE_REQUESTED", timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "voila-deleted.png"), full_page=True)
-        assert "Traceback" not in page.content()
+        _dashboard_create_then_delete(page, "voila")
     finally:
         page.close()
 
 
-def test_the_quickstart_runs_in_jupyterlab_and_notebook(browser: Any, frontend: str) -> None:
-    app = "lab" if "/lab/" in frontend else "notebook"
+def test_dashboard_in_jupyterlab_and_notebook(browser: Any, jupyter: Jupyter) -> None:
+    """The one call works in a notebook too: run the dashboard's cell, then use it."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    try:
+        _open_notebook(page, jupyter.url("03-dashboard.ipynb"))
+
+        def run_first_cell() -> None:
+            page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+            page.keyboard.press("Shift+Enter")
+
+        _until_accepted(page, run_first_cell)
+        _dashboard_create_then_delete(page, f"{jupyter.app}-dashboard")
+    finally:
+        page.close()
+
+
+def test_the_quickstart_runs_in_jupyterlab_and_notebook(browser: Any, jupyter: Jupyter) -> None:
+    app = jupyter.app
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(frontend, timeout=120_000)
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        playwright.expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-            1, timeout=60_000
-        )
-        prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
-        for _ in range(3):  # a click that lands while Lab is still settling is sometimes lost: retry
+        _open_notebook(page, jupyter.url("01-quickstart.ipynb"))
+
+        def run_all() -> None:
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            try:
-                playwright.expect(prompts.first).not_to_have_text("[ ]:", timeout=20_000)
-                break
-            except AssertionError:
-                page.keyboard.press("Escape")
+
+        _until_accepted(page, run_all)
         notebook = json.loads((ROOT / "notebooks" / "01-quickstart.ipynb").read_text())
         code_cells = sum(1 for cell in notebook["cells"] if cell["cell_type"] == "code")
         prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")

@@ -45,7 +45,8 @@ class Dashboard(w.VBox):
             + (f" &middot; notifications to {workbench.listener.url}" if workbench.listener else "")
             + "</small>"
         )
-        super().__init__([header, w.HBox([self.form, self.sessions]), self.timeline.widget, tabs], **kwargs)
+        top = w.HBox([self.form, self.sessions], layout={"flex_flow": "row wrap", "grid_gap": "8px 24px"})
+        super().__init__([header, top, self.timeline.widget, tabs], **kwargs)
         self.add_class("qodlab-dashboard")
         self.pump.start()
         self.pump.poke()

@@ -37,19 +37,24 @@ def _error(label: w.HTML, outcome: Outcome) -> None:
     label.value = "" if outcome.ok else f'<span style="color:#c62828">{html.escape(outcome.error or "")}</span>'
 
 
+def _fixed(pixels: int) -> dict[str, str]:
+    """A column that keeps its width: a narrow page wraps the dashboard instead of squeezing labels."""
+    return {"width": f"{pixels}px", "flex": "0 0 auto"}
+
+
 class _Row(w.HBox):
     """One session: id, profile, status, time left, Extend by N seconds, Delete, Refresh."""
 
     def __init__(self, panel: SessionsPanel, session_id: str) -> None:
         self.session_id = session_id
-        self.name = w.HTML(f"<code>{session_id[:8]}</code>", layout={"width": "90px"})
-        self.profile = w.HTML(layout={"width": "70px"})
-        self.status = w.HTML(layout={"width": "300px"})
-        self.left = w.HTML(layout={"width": "90px"})
-        self.seconds = w.BoundedIntText(value=60, min=1, max=86400, layout={"width": "80px"})
-        self.extend = w.Button(description="Extend", icon="clock-o", layout={"width": "90px"})
-        self.delete = w.Button(description="Delete", icon="trash", button_style="danger", layout={"width": "90px"})
-        self.refresh = w.Button(description="", icon="refresh", tooltip="Refresh", layout={"width": "40px"})
+        self.name = w.HTML(f"<code>{session_id[:8]}</code>", layout=_fixed(80))
+        self.profile = w.HTML(layout=_fixed(60))
+        self.status = w.HTML(layout=_fixed(260))
+        self.left = w.HTML(layout=_fixed(80))
+        self.seconds = w.BoundedIntText(value=60, min=1, max=86400, tooltip="seconds to add", layout=_fixed(70))
+        self.extend = w.Button(description="Extend", icon="clock-o", layout=_fixed(90))
+        self.delete = w.Button(description="Delete", icon="trash", button_style="danger", layout=_fixed(90))
+        self.refresh = w.Button(description="", icon="refresh", tooltip="Refresh", layout=_fixed(40))
         self.extend.add_class("qodlab-extend")
         self.delete.add_class("qodlab-delete")
         self.extend.on_click(lambda _: panel.act(self.session_id, "extend", self.seconds.value))
