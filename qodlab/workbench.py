@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .listener import Listener
     from .sandbox import Sandbox
 
-__all__ = ["Outcome", "Tracked", "Workbench"]
+__all__ = ["ActionResult", "Tracked", "Workbench"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Tracked:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ActionResult:
     """What an action gave: a session, or an error to show (never a traceback)."""
 
     session: SessionInfo | None = None
@@ -90,7 +90,7 @@ class Workbench:
         self.profiles = self.client.list_profiles()
         return self.profiles
 
-    def create(self, request: CreateSession) -> Outcome:
+    def create(self, request: CreateSession) -> ActionResult:
         """Create a session; a REQUESTED one is recorded in the log as a `client` event."""
         before = self.now()
         outcome = self._call(lambda: self.client.create_session(request))
@@ -100,27 +100,27 @@ class Workbench:
             self._record_requested(outcome.session, before + (self.now() - before) / 2)
         return outcome
 
-    def extend(self, session_id: str, seconds: int) -> Outcome:
+    def extend(self, session_id: str, seconds: int) -> ActionResult:
         """Extend a session by `seconds`."""
         return self._call(lambda: self.client.extend_session(session_id, seconds))
 
-    def delete(self, session_id: str) -> Outcome:
+    def delete(self, session_id: str) -> ActionResult:
         """Delete a session; it stays listed as UNAVAILABLE / DELETE_REQUESTED."""
         with self._lock:
             tracked = self._sessions.get(session_id)
         try:
             self.client.delete_session(session_id)
         except QodError as exc:
-            return Outcome(error=_describe(exc))
+            return ActionResult(error=_describe(exc))
         if tracked is None:
-            return Outcome()
+            return ActionResult()
         ended = tracked.info.model_copy(
             update={"qos_status": QosStatus.UNAVAILABLE, "status_info": StatusInfo.DELETE_REQUESTED}
         )
         self._track(ended)
-        return Outcome(session=ended)
+        return ActionResult(session=ended)
 
-    def refresh(self, session_id: str) -> Outcome:
+    def refresh(self, session_id: str) -> ActionResult:
         """Fetch a session's current state."""
         return self._call(lambda: self.client.get_session(session_id))
 
@@ -141,13 +141,13 @@ class Workbench:
         with self._lock:
             self._sessions.pop(session_id, None)
 
-    def _call(self, action: Any) -> Outcome:
+    def _call(self, action: Any) -> ActionResult:
         try:
             session = action()
         except QodError as exc:
-            return Outcome(error=_describe(exc))
+            return ActionResult(error=_describe(exc))
         self._track(session)
-        return Outcome(session=session)
+        return ActionResult(session=session)
 
     def _track(self, info: SessionInfo) -> None:
         with self._lock:

@@ -149,9 +149,7 @@ def jupyter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Jupyter]
     if app == "lab":  # a workspace of its own: Lab would reopen the notebooks an earlier test left open
         command += ["--LabApp.extension_manager=readonly", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
     base = f"http://127.0.0.1:{port}"
-    for _ in _serve(
-        command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200, root
-    ):
+    for _ in _serve(command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200, root):
         yield Jupyter(app, base, token)
 
 

@@ -14,7 +14,7 @@ import ipywidgets as w
 from pydantic import ValidationError
 
 from ..models import CreateSession, Device, PortsSpec, QosProfile
-from ..workbench import Outcome, Workbench
+from ..workbench import ActionResult, Workbench
 
 __all__ = ["DeviceForm", "SessionForm", "parse_ports"]
 
@@ -204,7 +204,7 @@ class SessionForm(w.VBox):
     """
 
     def __init__(
-        self, workbench: Workbench, on_created: Callable[[Outcome], None] | None = None, **kwargs: Any
+        self, workbench: Workbench, on_created: Callable[[ActionResult], None] | None = None, **kwargs: Any
     ) -> None:
         self.workbench = workbench
         self.on_created = on_created
@@ -320,7 +320,7 @@ class SessionForm(w.VBox):
         self.create.disabled = self.request is None
         return self.request
 
-    def submit(self) -> Outcome | None:
+    def submit(self) -> ActionResult | None:
         """Create the session (what the button does); shows the outcome below the button."""
         if self.validate() is None:
             return None

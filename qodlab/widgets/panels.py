@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from ..models import QosStatus
 from ..plots import COLORS
-from ..workbench import Outcome, Tracked, Workbench
+from ..workbench import ActionResult, Tracked, Workbench
 
 if TYPE_CHECKING:
     from ..notifications import StatusEvent
@@ -33,7 +33,7 @@ def _badge(status: str, info: str | None) -> str:
     )
 
 
-def _error(label: w.HTML, outcome: Outcome) -> None:
+def _error(label: w.HTML, outcome: ActionResult) -> None:
     label.value = "" if outcome.ok else f'<span style="color:#c62828">{html.escape(outcome.error or "")}</span>'
 
 
@@ -91,7 +91,7 @@ class SessionsPanel(w.VBox):
         super().__init__([w.HTML("<b>Sessions</b>"), self.message, self.empty, self.table], **kwargs)
         self.add_class("qodlab-sessions")
 
-    def act(self, session_id: str, action: str, seconds: int = 0) -> Outcome:
+    def act(self, session_id: str, action: str, seconds: int = 0) -> ActionResult:
         """Run a row's action through the workbench, then ask for a redraw."""
         if action == "extend":
             outcome = self.workbench.extend(session_id, seconds)
