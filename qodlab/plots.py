@@ -54,7 +54,7 @@ def timeline_frame(intervals: pd.DataFrame, now: datetime | None = None) -> Bars
     frame = intervals.assign(session=intervals["session_id"].astype(str))
     start = frame["start"]
     span = (now_ts - start.min()).total_seconds() if len(frame) else 0.0
-    ended_seconds = max(1.0, span * _ENDED_WIDTH)
+    ended_seconds = max(0.001, span * _ENDED_WIDTH)
     end = frame["end"].fillna(now_ts)
     seconds = (end - start).dt.total_seconds().to_numpy(dtype=float)
     is_ended = (frame["qos_status"].astype(str) == QosStatus.UNAVAILABLE.value).to_numpy()

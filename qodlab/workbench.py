@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .client import QodClient
 from .errors import ApiError, QodError
 from .eventlog import EventLog
-from .models import CreateSession, QosProfile, QosStatus, SessionInfo, StatusInfo
+from .models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class ActionResult:
 
     session: SessionInfo | None = None
     error: str | None = None
+    found: tuple[SessionInfo, ...] = ()  # what a search by device returned
 
     @property
     def ok(self) -> bool:
@@ -121,8 +122,18 @@ class Workbench:
         return ActionResult(session=ended)
 
     def refresh(self, session_id: str) -> ActionResult:
-        """Fetch a session's current state."""
-        return self._call(lambda: self.client.get_session(session_id))
+        """Fetch a session's current state, and follow it from now on (also one created elsewhere)."""
+        return self._call(lambda: self.client.get_session(session_id.strip()))
+
+    def retrieve(self, device: Device) -> ActionResult:
+        """Find a device's sessions (created by anyone) and follow them."""
+        try:
+            sessions = self.client.retrieve_sessions(device)
+        except QodError as exc:
+            return ActionResult(error=_describe(exc))
+        for session in sessions:
+            self._track(session)
+        return ActionResult(found=tuple(sessions))
 
     def apply(self, batch: list[StatusEvent]) -> None:
         """Update followed sessions from notifications (the pump calls this; no HTTP)."""

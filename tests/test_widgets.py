@@ -134,6 +134,29 @@ def test_sessions_panel_buttons_act_on_the_sandbox(sandbox: Sandbox, bench: Work
     assert "404 NOT_FOUND" in panel.message.value
 
 
+def test_sessions_created_elsewhere_are_followed_by_id_or_found_by_device(client: QodClient, bench: Workbench) -> None:
+    sink, token = bench.sink  # type: ignore[misc]
+    mine = client.create_session(_request(sink, token, 7))  # not through the workbench: "elsewhere"
+    other = client.create_session(_request(sink, token, 8))
+    panel, form = SessionsPanel(bench), SessionForm(bench)
+    assert bench.sessions() == []
+    panel.session_id.value = f" {mine.session_id} "
+    panel.follow.click()
+    panel.render()
+    assert list(panel.rows) == [str(mine.session_id)] and panel.message.value == "" and panel.session_id.value == ""
+    panel.follow_session("0b4bd5c4-3b5d-4d0a-9d3b-6a1e1c7b1f00")
+    assert "404 NOT_FOUND" in panel.message.value and len(bench.sessions()) == 1
+    panel.follow.click()  # an empty field
+    assert "Give a session id" in panel.message.value
+    form.device.phone.value = "+36770000008"
+    form.find.click()
+    assert "1 session(s)" in form.result.value and str(other.session_id)[:8] in form.result.value
+    panel.render()
+    assert set(panel.rows) == {str(mine.session_id), str(other.session_id)}
+    form.device.phone.value = "+0"
+    assert form.find.disabled and form.find_sessions() is None
+
+
 # -- the pump -------------------------------------------------------------------------------------
 
 

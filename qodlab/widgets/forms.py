@@ -231,6 +231,8 @@ class SessionForm(w.VBox):
         self.errors = {name: _error_label() for name in ("server", "device_ports", "server_ports", "duration", "sink")}
         self.create = w.Button(description="Create session", button_style="primary", icon="play")
         self.create.add_class("qodlab-create")
+        self.find = w.Button(description="Find its sessions", icon="search", tooltip="this device's sessions")
+        self.find.add_class("qodlab-find")
         self.result = w.HTML("")
         self.result.add_class("qodlab-create-result")
         super().__init__([
@@ -238,7 +240,7 @@ class SessionForm(w.VBox):
             self.server_ipv4, self.server_ipv6, self.errors["server"],
             self.device_ports, self.errors["device_ports"], self.server_ports, self.errors["server_ports"],
             self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.token,
-            self.create, self.result,
+            w.HBox([self.create, self.find]), self.result,
         ], **kwargs)  # fmt: skip
         self.add_class("qodlab-session-form")
         self.request: CreateSession | None = None
@@ -256,6 +258,7 @@ class SessionForm(w.VBox):
             field.observe(lambda _: self.validate(), names="value")
         self.profile.observe(lambda _: self._bound_duration(), names="value")
         self.create.on_click(lambda _: self.submit())
+        self.find.on_click(lambda _: self.find_sessions())
         self._bound_duration()
         self.validate()
 
@@ -318,6 +321,7 @@ class SessionForm(w.VBox):
                     )
                     _show(self.errors[field], message)
         self.create.disabled = self.request is None
+        self.find.disabled = self.device.value is None
         return self.request
 
     def submit(self) -> ActionResult | None:
@@ -337,6 +341,21 @@ class SessionForm(w.VBox):
                 f'<span style="color:#2e7d32">Created {s.session_id} '
                 f"({s.qos_profile}, {s.duration} s): {s.qos_status.value}</span>"
             )
+        if self.on_created is not None:
+            self.on_created(outcome)
+        return outcome
+
+    def find_sessions(self) -> ActionResult | None:
+        """Find the device's sessions (what Find does); the sessions panel then follows them."""
+        device = self.device.value
+        if device is None:
+            return None
+        outcome = self.workbench.retrieve(device)
+        if outcome.error:
+            self.result.value = f'<span style="color:#c62828">Refused: {html.escape(outcome.error)}</span>'
+        else:
+            found = ", ".join(f"{s.session_id!s:.8} ({s.qos_status.value})" for s in outcome.found)
+            self.result.value = f"This device has {len(outcome.found)} session(s){': ' + found if found else ''}."
         if self.on_created is not None:
             self.on_created(outcome)
         return outcome

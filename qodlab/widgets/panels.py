@@ -87,9 +87,31 @@ class SessionsPanel(w.VBox):
         self.message = w.HTML("")
         self.rows: dict[str, _Row] = {}
         self.table = w.VBox([])
-        self.empty = w.HTML("<i>No sessions yet: create one.</i>")
-        super().__init__([w.HTML("<b>Sessions</b>"), self.message, self.empty, self.table], **kwargs)
+        self.empty = w.HTML("<i>No sessions yet: create one, or follow one by its id.</i>")
+        self.session_id = w.Text(placeholder="a session id, to follow a session created elsewhere", layout=_fixed(380))
+        self.follow = w.Button(description="Follow", icon="eye", layout=_fixed(90))
+        self.session_id.add_class("qodlab-follow-id")
+        self.follow.add_class("qodlab-follow")
+        self.follow.on_click(lambda _: self.follow_session(self.session_id.value))
+        super().__init__(
+            [
+                w.HTML("<b>Sessions</b>"), self.message, self.empty, self.table,
+                w.HBox([self.session_id, self.follow]),
+            ],
+            **kwargs,
+        )  # fmt: skip
         self.add_class("qodlab-sessions")
+
+    def follow_session(self, session_id: str) -> ActionResult:
+        """Retrieve a session by its id and list it here from now on (or say why not)."""
+        if not session_id.strip():
+            outcome = ActionResult(error="Give a session id to follow.")
+        else:
+            outcome = self.act(session_id.strip(), "refresh")
+        if outcome.ok:
+            self.session_id.value = ""
+        _error(self.message, outcome)
+        return outcome
 
     def act(self, session_id: str, action: str, seconds: int = 0) -> ActionResult:
         """Run a row's action through the workbench, then ask for a redraw."""
