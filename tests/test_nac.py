@@ -124,6 +124,7 @@ def test_base_url_per_sdk_version() -> None:
     assert qos_base_url("http://h:1", "4.0.0") == "http://h:1/qod/v0"
     assert qos_base_url("http://h:1", "7.2.1") == "http://h:1/qod/v0"
     assert qos_base_url("http://h:1", "8.0.0") == "http://h:1/quality-on-demand/v1"
+    assert qos_base_url("http://h:1", "10.0.0") == "http://h:1"  # the generated client adds each API's path
 
 
 # -- the official SDK, in its own virtual environments ----------------------------------------------
@@ -188,3 +189,38 @@ def test_sdk_8_flow_runs(nac_sandbox: Sandbox, nac_listener: Listener, mode: str
     nac_listener.log.wait_for(second, QosStatus.UNAVAILABLE, timeout=10, status_info="DELETE_REQUESTED")
     assert set(nac_listener.log.df["shape"]) == {"cloudevent-v1"}
     assert nac_listener.rejections.empty
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("mode", ["patch", "base_url"])
+def test_sdk_10_generated_client_runs_both_families(nac_sandbox: Sandbox, nac_listener: Listener, mode: str) -> None:
+    python = sdk_python("10.0.0")
+    [report] = _run(python, "sample_10.py", mode, nac_sandbox.url, nac_listener.url, nac_listener.token)
+    v1, v0 = str(report["v1"]), str(report["v0"])
+    assert str(report["v1_status"]).endswith("AVAILABLE") and report["v1_duration"] == 4200
+    assert report["v1_listed"] == [v1] and report["nobody"] == []
+    assert str(report["v0_status"]).endswith("AVAILABLE") and report["v0_duration"] == 660
+    assert report["v0_listed"] == [v0] and report["v0_span"] == 600  # epoch seconds, read by its v0 models
+    for session_id, shape in ((v1, "cloudevent-v1"), (v0, "nac-hybrid")):
+        nac_listener.log.wait_for(session_id, QosStatus.UNAVAILABLE, timeout=10)
+        assert _statuses(nac_listener.log, session_id) == [("AVAILABLE", None), ("UNAVAILABLE", "DELETE_REQUESTED")]
+        assert set(nac_listener.log.df[nac_listener.log.df["session_id"] == session_id]["shape"]) == {shape}
+    assert nac_listener.rejections.empty
+
+
+def test_qod_v0_answers_the_generated_client_in_epoch_seconds() -> None:
+    with Sandbox(speed=1, provisioning_delay=5, reuse=False) as sandbox:
+        base = f"{sandbox.url}/qod/v0"
+        body = {"qosProfile": "QOS_M", "device": DEVICE, "applicationServer": {"ipv4Address": "233.252.0.2"},
+                "duration": 600}  # fmt: skip
+        generated = httpx.post(f"{base}/sessions", json=body, headers={"X-Fern-Language": "Python"}).json()
+        assert generated["qosStatus"] == "REQUESTED"  # v0 models want both times, even before AVAILABLE
+        assert isinstance(generated["startedAt"], int) and generated["expiresAt"] - generated["startedAt"] == 600
+        classic = httpx.get(f"{base}/sessions/{generated['sessionId']}").json()
+        assert "startedAt" not in classic  # ISO strings for the classic SDKs, once AVAILABLE
+        sandbox.advance(5)
+        classic = httpx.get(f"{base}/sessions/{generated['sessionId']}").json()
+        assert classic["qosStatus"] == "AVAILABLE" and classic["startedAt"].endswith("Z")
+        v1 = httpx.get(f"{sandbox.url}/quality-on-demand/v1/sessions/{generated['sessionId']}",
+                       headers={"X-Fern-Language": "Python"}).json()  # fmt: skip
+        assert v1["startedAt"].endswith("Z")  # CAMARA v1 is RFC 3339 for every client

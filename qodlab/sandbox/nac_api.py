@@ -7,6 +7,12 @@
 
 Their sessions notify in the Network as Code hybrid shape, with the token put in the
 Authorization header exactly as given (these SDKs already prefix `Bearer `).
+
+SDK 10.x (the generated `NetworkAsCodeApi`) calls /qod/v0 too, but its models read `startedAt`
+and `expiresAt` as integer seconds since the Unix epoch (CAMARA v0.x), always present, where the
+classic SDKs parse ISO 8601 strings. It says who it is with an `X-Fern-Language` header: /qod/v0
+answers that client with epoch seconds (a REQUESTED session: its creation time, plus its
+duration) and every other client with ISO strings.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from .engine import EngineError
 from .params import SessionId
 
 if TYPE_CHECKING:
+    from .engine import SandboxSession
     from .server import Sandbox
 
 __all__ = ["DEFAULT_DURATION", "legacy_routers"]
 
 DEFAULT_DURATION = 3600  # seconds, for the root generation, whose create body has no duration
 NAC_SHAPE = "nac-hybrid"
+GENERATED_CLIENT = "x-fern-language"  # the header SDK 10.x (a Fern-generated client) sends
 
 
 class _Legacy(BaseModel):
@@ -102,37 +110,43 @@ def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
     router = APIRouter()
     engine = sandbox.engine
 
-    def info(session_info: dict[str, Any]) -> dict[str, Any]:
-        if session_info.get("sink"):
-            session_info["webhook"] = {"notificationUrl": session_info["sink"]}
-        return session_info
+    def info(session: SandboxSession, request: Request) -> dict[str, Any]:
+        body = session.info()
+        if body.get("sink"):
+            body["webhook"] = {"notificationUrl": body["sink"]}
+        if default_duration is None and GENERATED_CLIENT in request.headers:  # /qod/v0, SDK 10.x
+            start = session.started_at if session.started_at is not None else session.created_at
+            end = session.expires_at if session.expires_at is not None else start + session.duration
+            body["startedAt"], body["expiresAt"] = int(start), int(end)
+        return body
 
     @router.post("/sessions", status_code=201, summary="Create a session (Network as Code)")
     async def create(body: LegacyCreate, request: Request) -> JSONResponse:
         session = engine.create(
             body.to_camara(default_duration), flavor=NAC_SHAPE, correlator=request.headers.get("x-correlator")
         )
-        return JSONResponse(info(session.info()), 201)
+        return JSONResponse(info(session, request), 201)
 
     @router.get("/sessions", summary="A device's sessions (Network as Code 1.x to 4.x)")
     async def list_sessions(
+        request: Request,
         network_access_identifier: str | None = Query(default=None, alias="networkAccessIdentifier"),
         phone_number: str | None = Query(default=None, alias="phoneNumber"),
     ) -> JSONResponse:
         if not network_access_identifier and not phone_number:
             raise EngineError(400, "INVALID_ARGUMENT", "Give networkAccessIdentifier or phoneNumber.")
         device = Device(network_access_identifier=network_access_identifier, phone_number=phone_number)
-        return JSONResponse([info(s.info()) for s in engine.retrieve(device)])
+        return JSONResponse([info(s, request) for s in engine.retrieve(device)])
 
     @router.post("/retrieve-sessions", summary="A device's sessions (Network as Code 5.x and later)")
-    async def retrieve(body: RetrieveSessions) -> JSONResponse:
+    async def retrieve(body: RetrieveSessions, request: Request) -> JSONResponse:
         if body.device is None:
             raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
-        return JSONResponse([info(s.info()) for s in engine.retrieve(body.device)])
+        return JSONResponse([info(s, request) for s in engine.retrieve(body.device)])
 
     @router.get("/sessions/{sessionId}", summary="Get a session (Network as Code)")
-    async def get(session_id: SessionId) -> JSONResponse:
-        return JSONResponse(info(engine.get(session_id).info()))
+    async def get(session_id: SessionId, request: Request) -> JSONResponse:
+        return JSONResponse(info(engine.get(session_id), request))
 
     @router.delete("/sessions/{sessionId}", status_code=204, summary="Delete a session (Network as Code)")
     async def delete(session_id: SessionId) -> Response:
@@ -140,7 +154,7 @@ def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/sessions/{sessionId}/extend", summary="Extend a session (Network as Code)")
-    async def extend(session_id: SessionId, body: ExtendSession) -> JSONResponse:
-        return JSONResponse(info(engine.extend(session_id, body.requested_additional_duration).info()))
+    async def extend(session_id: SessionId, body: ExtendSession, request: Request) -> JSONResponse:
+        return JSONResponse(info(engine.extend(session_id, body.requested_additional_duration), request))
 
     return router

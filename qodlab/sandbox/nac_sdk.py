@@ -14,13 +14,19 @@ __all__ = ["NetworkAsCodePatch", "qos_base_url", "use_with_network_as_code"]
 
 
 def qos_base_url(root: str, sdk_version: str) -> str:
-    """The QoD base URL an SDK version expects (contract section 3), on a server at `root`."""
+    """The QoD base URL an SDK version expects (contract section 3), on a server at `root`.
+
+    SDK 10.x and later take the server's root (`base_url`) and add each API's path themselves.
+    """
     major = int(sdk_version.split(".")[0])
-    if major <= 3:
+    if major <= 3 or major >= GENERATED:
         return root
     if major <= 7:
         return f"{root}/qod/v0"
     return f"{root}/quality-on-demand/v1"
+
+
+GENERATED = 10  # from this major version on the SDK is the generated `NetworkAsCodeApi`
 
 
 class NetworkAsCodePatch:
@@ -50,31 +56,47 @@ class NetworkAsCodePatch:
 
 
 def use_with_network_as_code(sandbox: Sandbox | str) -> NetworkAsCodePatch:
-    """Make `network_as_code.NetworkAsCodeClient(token=...)` talk to the sandbox.
+    """Make the official SDK's clients talk to the sandbox.
 
-    Works for every classic SDK version (1.x to 8.x): the QoD base URL the installed version
-    expects becomes the sandbox's, unless the code passes `qos_base_url` itself. Applied at once;
-    use the result as a context manager, or call its `undo()`.
+    Classic SDKs (1.x to 8.x): `network_as_code.NetworkAsCodeClient(token=...)` gets the QoD base
+    URL the installed version expects, unless the code passes `qos_base_url` itself. SDK 10.x:
+    `NetworkAsCodeApi(api_key=...)` and its async twin get the sandbox as `base_url`, unless the
+    code passes `base_url` itself. Applied at once; use the result as a context manager, or call
+    its `undo()`.
     """
     try:
-        from network_as_code.api import client as nac_client
-    except ImportError:
+        version = importlib.metadata.version("network-as-code")
+    except importlib.metadata.PackageNotFoundError:
         msg = "the network-as-code SDK is not installed: pip install network-as-code"
         raise ImportError(msg) from None
-    root = sandbox if isinstance(sandbox, str) else sandbox.url
-    version = importlib.metadata.version("network-as-code")
-    url = qos_base_url(root.rstrip("/"), version)
-    api_client = nac_client.APIClient
-    original = api_client.__init__
+    root = (sandbox if isinstance(sandbox, str) else sandbox.url).rstrip("/")
+    url = qos_base_url(root, version)
+    if int(version.split(".")[0]) >= GENERATED:
+        from network_as_code import client as generated
 
-    @functools.wraps(original)
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("qos_base_url", url)
-        original(self, *args, **kwargs)
+        return NetworkAsCodePatch(
+            _default(("base_url", url), generated.NetworkAsCodeApi, generated.AsyncNetworkAsCodeApi), url, version
+        )
+    from network_as_code.api import client as classic
 
-    api_client.__init__ = init
+    return NetworkAsCodePatch(_default(("qos_base_url", url), classic.APIClient), url, version)
+
+
+def _default(argument: tuple[str, str], *classes: Any) -> Any:
+    """Give each class's constructor a default for one keyword argument; returns the undo."""
+    name, value = argument
+    originals = [(cls, cls.__init__) for cls in classes]
+    for cls, original in originals:
+
+        def init(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
+            if kwargs.get(name) is None:
+                kwargs[name] = value
+            _original(self, *args, **kwargs)
+
+        cls.__init__ = functools.wraps(original)(init)
 
     def undo() -> None:
-        api_client.__init__ = original
+        for cls, original in originals:
+            cls.__init__ = original
 
-    return NetworkAsCodePatch(undo, url, version)
+    return undo
