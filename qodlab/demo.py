@@ -117,7 +117,7 @@ def run_demo(
     status = _summary(steps, say)
     _report(log, folder, rejected, say)
     png = folder / "timeline.png"
-    png.write_bytes(timeline_png(log, now=now))
+    png.write_bytes(timeline_png(log, now=now, axis_title="sandbox clock (UTC)"))
     say(f"wrote {png}")
     log.close()
     return status

@@ -148,7 +148,9 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
-def timeline_png(log: EventLog, now: datetime | None = None, width: float = 9.0) -> bytes:
+def timeline_png(
+    log: EventLog, now: datetime | None = None, width: float = 9.0, axis_title: str = "time (UTC)"
+) -> bytes:
     """The timeline as a PNG, drawn with matplotlib's object API on Agg (no pyplot, no display)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import DateFormatter, date2num
@@ -180,7 +182,7 @@ def timeline_png(log: EventLog, now: datetime | None = None, width: float = 9.0)
     axes.set_ylim(len(bars.labels) - 0.5, -0.5)
     axes.xaxis_date()
     axes.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
-    axes.set_xlabel("time (UTC)")
+    axes.set_xlabel(axis_title)
     axes.set_title("QoS session status", fontsize=11, loc="left")
     axes.legend(
         handles=[Patch(color=c, label=s) for s, c in COLORS.items()],
