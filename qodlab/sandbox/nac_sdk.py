@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 __all__ = ["NetworkAsCodePatch", "qos_base_url", "use_with_network_as_code"]
 
 
+GENERATED = 10  # from this major version on the SDK is the generated `NetworkAsCodeApi`
+
+
 def qos_base_url(root: str, sdk_version: str) -> str:
     """The QoD base URL an SDK version expects (contract section 3), on a server at `root`.
 
@@ -24,9 +27,6 @@ def qos_base_url(root: str, sdk_version: str) -> str:
     if major <= 7:
         return f"{root}/qod/v0"
     return f"{root}/quality-on-demand/v1"
-
-
-GENERATED = 10  # from this major version on the SDK is the generated `NetworkAsCodeApi`
 
 
 class NetworkAsCodePatch:
@@ -75,16 +75,15 @@ def use_with_network_as_code(sandbox: Sandbox | str) -> NetworkAsCodePatch:
         from network_as_code import client as generated
 
         return NetworkAsCodePatch(
-            _default(("base_url", url), generated.NetworkAsCodeApi, generated.AsyncNetworkAsCodeApi), url, version
+            _default("base_url", url, generated.NetworkAsCodeApi, generated.AsyncNetworkAsCodeApi), url, version
         )
     from network_as_code.api import client as classic
 
-    return NetworkAsCodePatch(_default(("qos_base_url", url), classic.APIClient), url, version)
+    return NetworkAsCodePatch(_default("qos_base_url", url, classic.APIClient), url, version)
 
 
-def _default(argument: tuple[str, str], *classes: Any) -> Any:
+def _default(name: str, value: str, *classes: Any) -> Any:
     """Give each class's constructor a default for one keyword argument; returns the undo."""
-    name, value = argument
     originals = [(cls, cls.__init__) for cls in classes]
     for cls, original in originals:
 

@@ -43,6 +43,11 @@ def _show(label: w.HTML, message: str | None) -> None:
     label.value = f'<span style="color:#c62828">{html.escape(message)}</span>' if message else ""
 
 
+def _refused(error: str) -> str:
+    """An API error, as the form shows it below its buttons."""
+    return f'<span style="color:#c62828">Refused: {html.escape(error)}</span>'
+
+
 def _messages(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
     """(location, message) per error, the message without pydantic's 'Value error, ' prefix."""
     return [
@@ -334,7 +339,7 @@ class SessionForm(w.VBox):
         finally:
             self.create.disabled = False
         if outcome.error:
-            self.result.value = f'<span style="color:#c62828">Refused: {html.escape(outcome.error)}</span>'
+            self.result.value = _refused(outcome.error)
         elif outcome.session is not None:
             s = outcome.session
             self.result.value = (
@@ -352,7 +357,7 @@ class SessionForm(w.VBox):
             return None
         outcome = self.workbench.retrieve(device)
         if outcome.error:
-            self.result.value = f'<span style="color:#c62828">Refused: {html.escape(outcome.error)}</span>'
+            self.result.value = _refused(outcome.error)
         else:
             found = ", ".join(f"{s.session_id!s:.8} ({s.qos_status.value})" for s in outcome.found)
             self.result.value = f"This device has {len(outcome.found)} session(s){': ' + found if found else ''}."

@@ -106,11 +106,11 @@ class SessionsPanel(w.VBox):
         """Retrieve a session by its id and list it here from now on (or say why not)."""
         if not session_id.strip():
             outcome = ActionResult(error="Give a session id to follow.")
-        else:
-            outcome = self.act(session_id.strip(), "refresh")
+            _error(self.message, outcome)
+            return outcome
+        outcome = self.act(session_id, "refresh")  # shows its error; the workbench trims the id
         if outcome.ok:
             self.session_id.value = ""
-        _error(self.message, outcome)
         return outcome
 
     def act(self, session_id: str, action: str, seconds: int = 0) -> ActionResult:
