@@ -179,7 +179,7 @@ class Notifier:
             self._record(notice, 0, None, None, Outcome.DROPPED)
             return
         if fault is not None and fault.kind is NoticeFaultKind.DELAY:
-            await asyncio.sleep(fault.delay)
+            await _sleep_until(notice.due_mono + fault.delay)  # `delay` seconds after it fell due
         body, headers = self._request(notice)
         await self._send(notice, body, headers)
         if fault is not None and fault.kind is NoticeFaultKind.DUPLICATE:
@@ -264,3 +264,16 @@ class Notifier:
         )
         with self._history_lock:
             self._history.append(record)
+
+
+async def _sleep_until(deadline: float) -> None:
+    """Sleep until the monotonic `deadline`.
+
+    A loop's timer can fire a fraction of a millisecond early (libuv, under uvloop, schedules it
+    from the loop's cached time), so a single `sleep(seconds)` may fall just short.
+    """
+    for _ in range(10_000):  # each round sleeps at least 1 ms: bounded by the deadline
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        await asyncio.sleep(max(remaining, 0.001))
