@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,12 +132,18 @@ def test_base_url_per_sdk_version() -> None:
 
 
 def sdk_python(version: str) -> Path:
-    """A virtual environment with network-as-code==version (qodlab visible from this one)."""
+    """A virtual environment with network-as-code==version, and qodlab as this environment has it.
+
+    The SDK's own packages come first; this environment's site-packages (where the suite installed
+    qodlab and its dependencies) are added after them by a .pth file, written on every call so that
+    a cached environment always follows the interpreter running the tests. (`--system-site-packages`
+    would add the *base* interpreter's site-packages instead, without qodlab when this is a venv.)
+    """
     venv = CACHE / version
     python = venv / "bin" / "python"
     ready = venv / ".ready"
     if not ready.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", "--system-site-packages", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run(
             [
                 str(python),
@@ -151,6 +158,15 @@ def sdk_python(version: str) -> Path:
             timeout=900,
         )
         ready.touch()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+    lines = [f"import site; site.addsitedir({path!r})" for path in ours]
+    (Path(site) / "qodlab-suite.pth").write_text("\n".join(lines) + "\n")
     return python
 
 
