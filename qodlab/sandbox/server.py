@@ -87,7 +87,7 @@ class Sandbox(BackgroundServer):
         self.scheduler = Scheduler(self.engine)
         self.engine.on_schedule(self.scheduler.wake)
         self.clock.on_change(self.scheduler.wake)
-        self._server = ServerThread(create_app(self), host, port, name="qodlab-sandbox")
+        self._server = ServerThread(create_app(self), host, port, name="qodlab-sandbox", warm_up="/health")
         self.notifier = Notifier(
             self.clock,
             self.faults,
