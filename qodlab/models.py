@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -49,6 +49,7 @@ __all__ = [
     "to_wire",
 ]
 
+TOKEN_VALIDITY = timedelta(days=2)  # a session lasts at most its profile's maxDuration (24 h here)
 _E164 = re.compile(r"^\+[1-9][0-9]{4,14}$")
 _PROFILE_NAME = r"^[a-zA-Z0-9_.-]+$"
 
@@ -368,8 +369,8 @@ class AccessTokenCredential(_Model):
     """Only ACCESSTOKEN is allowed in QoD v1.1."""
     access_token: SecretStr | None = None
     """The token; masked in reprs."""
-    access_token_expires_utc: datetime | None = None
-    """When the token stops being valid."""
+    access_token_expires_utc: datetime = Field(default_factory=lambda: datetime.now(UTC) + TOKEN_VALIDITY)
+    """When the token stops being valid; by default two days from now, after any session created now ends."""
     access_token_type: str | None = "bearer"
     """Only `bearer` is allowed."""
 

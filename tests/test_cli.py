@@ -45,7 +45,12 @@ def test_sandbox_command_serves_and_notifies(receiver: Receiver) -> None:
             "qosProfile": "QOS_E",
             "duration": 60,
             "sink": receiver.url,
-            "sinkCredential": {"credentialType": "ACCESSTOKEN", "accessToken": "t0k", "accessTokenType": "bearer"},
+            "sinkCredential": {
+                "credentialType": "ACCESSTOKEN",
+                "accessToken": "t0k",
+                "accessTokenExpiresUtc": "2099-01-01T00:00:00Z",
+                "accessTokenType": "bearer",
+            },
         }
         created = httpx.post(f"http://127.0.0.1:{port}/quality-on-demand/v1/sessions", json=body)
         assert created.status_code == 201, created.text

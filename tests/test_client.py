@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -217,7 +218,10 @@ def test_network_as_code_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     assert request.headers["x-rapidapi-key"] == "nac-secret-key"
     assert request.headers["x-rapidapi-host"] == NAC_HOST
     assert "authorization" not in request.headers
-    assert json.loads(request.content) == {
+    sent = json.loads(request.content)
+    expires = datetime.fromisoformat(sent["sinkCredential"].pop("accessTokenExpiresUtc"))
+    assert expires - datetime.now(UTC) > timedelta(days=1)  # after any session created now ends
+    assert sent == {
         "device": {"phoneNumber": PHONE},
         "applicationServer": {"ipv4Address": "233.252.0.2"},
         "qosProfile": "QOS_L",

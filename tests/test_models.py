@@ -84,6 +84,7 @@ def test_wire_is_camel_case_and_python_is_snake_case() -> None:
     wire = to_wire(request)
     assert wire["applicationServer"] == {"ipv4Address": "233.252.0.0/24"}
     assert wire["qosProfile"] == "QOS_L"
+    assert wire["sinkCredential"].pop("accessTokenExpiresUtc").endswith("Z")  # the contract requires it
     assert wire["sinkCredential"] == {
         "credentialType": "ACCESSTOKEN",
         "accessToken": "s3cret",

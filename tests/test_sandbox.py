@@ -351,6 +351,12 @@ def _camara(response: httpx.Response, status: int, code: str) -> str:
     return str(body["message"])
 
 
+CREDENTIAL = {
+    "credentialType": "ACCESSTOKEN",
+    "accessToken": "t",
+    "accessTokenExpiresUtc": "2099-01-01T00:00:00Z",
+    "accessTokenType": "bearer",
+}
 BODY = {
     "device": {"phoneNumber": PHONE},
     "applicationServer": {"ipv4Address": "233.252.0.2"},
@@ -380,7 +386,7 @@ BODY = {
             "ACCESSTOKEN",
         ),
         (
-            {"sinkCredential": {"credentialType": "ACCESSTOKEN", "accessToken": "t", "accessTokenType": "mac"}},
+            {"sinkCredential": {**CREDENTIAL, "accessTokenType": "mac"}},
             400,
             "INVALID_TOKEN",
             "bearer",

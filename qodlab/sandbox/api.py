@@ -26,10 +26,11 @@ from ..models import (
     RetrieveSessions,
     to_wire,
 )
+from . import contract
 from .engine import EngineError
 from .faults import NoticeFaultKind
 from .nac_api import legacy_routers
-from .params import SessionId
+from .params import SessionId, conforming
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -54,6 +55,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        contract.load()
         await sandbox.notifier.start()
         await sandbox.scheduler.start()
         try:
@@ -185,7 +187,10 @@ def _qod_router(sandbox: Sandbox) -> APIRouter:
     router = APIRouter()
     engine = sandbox.engine
 
-    @router.post("/sessions", status_code=201, summary="Create a QoS session")
+    def schema(name: str) -> Any:
+        return [conforming("qod", name, http_sinks=lambda: not engine.strict)]
+
+    @router.post("/sessions", status_code=201, summary="Create a QoS session", dependencies=schema("CreateSession"))
     async def create_session(body: CreateSession, request: Request) -> JSONResponse:
         session = engine.create(body, correlator=request.headers.get("x-correlator"))
         return _json(session.info(), 201)
@@ -199,11 +204,15 @@ def _qod_router(sandbox: Sandbox) -> APIRouter:
         engine.delete(session_id)
         return Response(status_code=204)
 
-    @router.post("/sessions/{sessionId}/extend", summary="Extend an AVAILABLE session")
+    @router.post(
+        "/sessions/{sessionId}/extend",
+        summary="Extend an AVAILABLE session",
+        dependencies=schema("ExtendSessionDuration"),
+    )
     async def extend_session(session_id: SessionId, body: ExtendSession) -> JSONResponse:
         return _json(engine.extend(session_id, body.requested_additional_duration).info())
 
-    @router.post("/retrieve-sessions", summary="A device's sessions")
+    @router.post("/retrieve-sessions", summary="A device's sessions", dependencies=schema("RetrieveSessionsInput"))
     async def retrieve_sessions(body: RetrieveSessions) -> JSONResponse:
         sessions = engine.retrieve(_device_required(body.device))
         return _json([s.info() for s in sessions])
@@ -218,13 +227,18 @@ def _profiles_router(sandbox: Sandbox) -> APIRouter:
     router = APIRouter()
     engine = sandbox.engine
 
-    @router.post("/retrieve-qos-profiles", summary="Find QoS profiles")
+    @router.post(
+        "/retrieve-qos-profiles",
+        summary="Find QoS profiles",
+        dependencies=[conforming("profiles", "QosProfileDeviceRequest", http_sinks=lambda: False)],
+    )
     async def retrieve_profiles(body: RetrieveProfiles) -> JSONResponse:
         found = engine.find_profiles(body.name, body.status)
         return _json([to_wire(p) for p in found])
 
     @router.get("/qos-profiles/{name}", summary="Get a QoS profile")
     async def get_profile(name: str) -> JSONResponse:
+        contract.check_value(name, "profiles", "QosProfileName", where="name")  # malformed: 400; unknown: 404
         return _json(to_wire(engine.profile(name)))
 
     return router

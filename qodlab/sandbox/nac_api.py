@@ -33,7 +33,7 @@ from ..models import (
     RetrieveSessions,
 )
 from .engine import EngineError
-from .params import SessionId
+from .params import SessionId, without_nulls
 
 if TYPE_CHECKING:
     from .engine import SandboxSession
@@ -107,7 +107,7 @@ def legacy_routers(sandbox: Sandbox) -> list[tuple[str, APIRouter]]:
 
 
 def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=[without_nulls])
     engine = sandbox.engine
 
     def info(session: SandboxSession, request: Request) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""The sandbox against the CAMARA contract, property-based (schemathesis over the OpenAPI files).
+
+Every operation of QoD v1.1.0 and QoS Profiles v1.1.0 gets schema-violating requests, answered
+with a 4xx and the CAMARA error body (never a 2xx, never a 5xx), and schema-valid ones, answered
+with no 5xx and a response the contract allows. The sandbox runs as CAMARA requires (strict:
+https sinks only), on a real port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from qodlab import Sandbox
+from qodlab.sandbox.contract import nac_gateway
+
+CONTRACT = Path(__file__).parent.parent / "qodlab" / "sandbox" / "contract"
+SHARED = Path(__file__).parent.parent.parent / "shared" / "contract"
+CREDENTIAL = {"credentialType": "ACCESSTOKEN", "accessToken": "t", "accessTokenType": "bearer"}
+EXAMPLES = 60  # per operation and mode; the coverage phase adds its boundary cases on top
+
+qod = schemathesis.openapi.from_path(CONTRACT / "quality-on-demand.yaml")
+profiles = schemathesis.openapi.from_path(CONTRACT / "qos-profiles.yaml")
+for schema in (qod, profiles):
+    schema.config.generation.update(modes=list(GenerationMode), max_examples=EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def strict_sandbox() -> Iterator[Sandbox]:
+    # One attempt per notification: valid requests carry made-up https sinks nobody answers.
+    with Sandbox(speed=60, strict=True, max_attempts=1, reuse=False) as sandbox:
+        yield sandbox
+
+
+def _check(case: Any, base_url: str) -> None:
+    response = case.call(base_url=base_url)
+    if case.meta.generation.mode is GenerationMode.NEGATIVE:
+        case.validate_response(response, checks=[not_a_server_error, negative_data_rejection])
+        assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    else:
+        checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+        case.validate_response(response, checks=checks)
+    if response.status_code >= 400:
+        body = response.json()
+        assert body["status"] == response.status_code and body["code"] and body["message"], body
+
+
+@qod.parametrize()
+def test_quality_on_demand_conforms(case: Any, strict_sandbox: Sandbox) -> None:
+    _check(case, strict_sandbox.qod_url)
+
+
+@profiles.parametrize()
+def test_qos_profiles_conform(case: Any, strict_sandbox: Sandbox) -> None:
+    _check(case, f"{strict_sandbox.url}/qos-profiles/v1")
+
+
+# -- the cases an outside run found, by hand ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["invalid~name", "QS", "x" * 257])
+def test_a_malformed_profile_name_is_400_and_an_unknown_one_404(strict_sandbox: Sandbox, name: str) -> None:
+    base = f"{strict_sandbox.url}/qos-profiles/v1/qos-profiles"
+    malformed = httpx.get(f"{base}/{name}")
+    assert malformed.status_code == 400 and malformed.json()["code"] == "INVALID_ARGUMENT", malformed.text
+    unknown = httpx.get(f"{base}/QOS_NOPE")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("path", ["/quality-on-demand/v1", "/qod/v0"])
+@pytest.mark.parametrize(
+    "device",
+    [
+        {"ipv6Address": None},
+        {"phoneNumber": None, "ipv6Address": "2001:db8::1"},
+        {"ipv4Address": {"publicAddress": "203.0.113.1", "privateAddress": None, "publicPort": 5}},
+    ],
+)
+def test_null_is_a_schema_violation_in_every_generation(
+    strict_sandbox: Sandbox, path: str, device: dict[str, Any]
+) -> None:
+    response = httpx.post(f"{strict_sandbox.url}{path}/retrieve-sessions", json={"device": device})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "INVALID_ARGUMENT" and "must not be null" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"duration": "60"}, "duration"),
+        ({"duration": True}, "duration"),
+        ({"duration": 60.5}, "duration"),
+        ({"sink": None}, "sink"),
+        ({"sinkCredential": {"credentialType": "ACCESSTOKEN", "accessTokenType": "bearer"}}, "accessToken"),
+        ({"sinkCredential": {**CREDENTIAL, "accessTokenExpiresUtc": 5}}, "accessTokenExpiresUtc"),
+        ({"device": {"phoneNumber": "36721601234567"}}, "phoneNumber"),  # a '+' is required outside the NaC gateway
+    ],
+)
+def test_what_pydantic_would_coerce_is_refused(strict_sandbox: Sandbox, change: dict[str, Any], field: str) -> None:
+    body = {
+        "device": {"phoneNumber": "+36721601234567"},
+        "applicationServer": {"ipv4Address": "233.252.0.2"},
+        "qosProfile": "QOS_L",
+        "duration": 60,
+        **change,
+    }
+    response = httpx.post(f"{strict_sandbox.qod_url}/sessions", json=body)
+    assert response.status_code == 400, response.text
+    assert field in response.json()["message"]
+
+
+def test_the_network_as_code_gateway_may_leave_out_the_plus(strict_sandbox: Sandbox) -> None:
+    headers = {"X-RapidAPI-Key": "k", "X-RapidAPI-Host": "network-as-code.p-eu.rapidapi.com"}
+    assert nac_gateway(headers={k.lower(): v for k, v in headers.items()})
+    body = {"device": {"phoneNumber": "36721601234599"}}
+    response = httpx.post(f"{strict_sandbox.qod_url}/retrieve-sessions", json=body, headers=headers)
+    assert response.status_code == 200 and response.json() == []
+
+
+def test_the_packaged_contract_is_camaras_unmodified() -> None:
+    if not SHARED.exists():
+        pytest.skip("no ../shared/contract beside this checkout")
+    for name in ("quality-on-demand.yaml", "qos-profiles.yaml"):
+        assert (CONTRACT / name).read_bytes() == (SHARED / name).read_bytes(), name
