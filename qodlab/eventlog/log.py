@@ -1,10 +1,8 @@
-"""The event log: every accepted status notification once, as a pandas DataFrame.
+"""`EventLog`: every accepted status event once, as a pandas DataFrame, optionally durable.
 
-Appends come from the listener's thread; reads come from anywhere. Rows are held as compact
-columns (arrays of codes and nanosecond times, interned strings), so a million events stay well
-under 500 MB and `.df` is built from them without touching Python objects one by one. With a
-path, each event is written to SQLite (WAL) before `append` returns, so a listener acknowledges
-only what is on disk, and the file is reloaded when opened again.
+Appends come from the listener's thread; reads come from anywhere. The columns live in memory
+(`frames`); with a path, each event is written to SQLite (`store`) before `append` returns, so a
+listener acknowledges only what is on disk, and the file is reloaded when opened again.
 """
 
 from __future__ import annotations
@@ -24,67 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .models import QosStatus, StatusInfo
-from .notifications import SHAPES, Shape, StatusEvent
+from ..models import QosStatus, StatusInfo
+from ..notifications import SHAPES, Shape, StatusEvent
+from . import store
+from .frames import INFO_CODE, INFOS, NAT, SHAPE_CODE, STATUS_CODE, STATUSES, Codes, dt, frame
+from .intervals import intervals
 
-__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "EventLog"]
+__all__ = ["EventLog"]
 
 log = logging.getLogger("qodlab")
-
-COLUMNS = (
-    "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
-    "type", "source", "shape", "raw",
-)  # fmt: skip
-INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
-_STATUSES = [s.value for s in QosStatus]
-_INFOS = [s.value for s in StatusInfo]
-_SHAPES: list[str] = list(SHAPES)
-_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
-_STATUS_CODE = {name: code for code, name in enumerate(_STATUSES)}
-_INFO_CODE = {name: code for code, name in enumerate(_INFOS)}
-_SHAPE_CODE = {name: code for code, name in enumerate(_SHAPES)}
-_STATUS_DTYPE = pd.CategoricalDtype(_STATUSES)
-_INFO_DTYPE = pd.CategoricalDtype(_INFOS)
-_SHAPE_DTYPE = pd.CategoricalDtype(_SHAPES)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    qos_status TEXT NOT NULL,
-    status_info TEXT,
-    event_time INTEGER,
-    received_at INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    source TEXT NOT NULL,
-    shape TEXT NOT NULL,
-    raw TEXT NOT NULL
-)"""
-# No UNIQUE index on event_id: the log deduplicates in memory (it loads every row when opened),
-# and the index's B-tree inserts of random ids cost ~9 us of the ~15 us an event took to store.
-_INSERT = "INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-
-def _ns(when: datetime) -> int:
-    return int(when.timestamp() * 1_000_000) * 1000
-
-
-def _row(event: StatusEvent, raw: str) -> tuple[Any, ...]:
-    """An event's columns, as stored in SQLite and in memory."""
-    return (
-        event.event_id, event.session_id, event.qos_status.value,
-        event.status_info.value if event.status_info else None,
-        _ns(event.event_time) if event.event_time else None, _ns(event.received_at or datetime.now(UTC)),
-        event.type, event.source, event.shape, raw,
-    )  # fmt: skip
-
-
-def _dt(ns: int) -> datetime | None:
-    return None if ns == _NAT else datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 class EventLog:
@@ -111,14 +59,14 @@ class EventLog:
         self._cond = threading.Condition(threading.RLock())
         self._ids: list[str] = []
         self._seen: set[str] = set()
-        self._sessions = _Codes("i")  # session ids as codes: categorical for free, small in memory
+        self._sessions = Codes("i")  # session ids as codes: categorical for free, small in memory
         self._status = array("b")
         self._info = array("b")
         self._shape = array("b")
         self._event_ns = array("q")
         self._received_ns = array("q")
-        self._types = _Codes("h")
-        self._sources = _Codes("h")
+        self._types = Codes("h")
+        self._sources = Codes("h")
         self._raw: deque[tuple[int, str]] = deque(maxlen=keep_raw)
         self._version = 0
         self._cache: tuple[int, pd.DataFrame] | None = None
@@ -177,17 +125,9 @@ class EventLog:
                     batch.add(event.event_id)
                     stored = event if event.received_at else replace(event, received_at=now)
                     fresh.append((stored, raw if raw is not None else json.dumps(event.raw, separators=(",", ":"))))
-            rows = [_row(event, raw) for event, raw in fresh]
+            rows = [store.row(event, raw) for event, raw in fresh]
             if self._db is not None and rows:
-                # One explicit transaction (the connection autocommits otherwise): on disk before
-                # anyone is told, and a batch costs about one commit instead of one per event.
-                self._db.execute("BEGIN")
-                try:
-                    self._db.executemany(_INSERT, rows)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
+                store.insert(self._db, rows)
             for row in rows:
                 self._add(*row)
             if rows:
@@ -217,10 +157,10 @@ class EventLog:
         self._ids.append(event_id)
         self._seen.add(event_id)
         self._sessions.append(session_id)
-        self._status.append(_STATUS_CODE[status])
-        self._info.append(_INFO_CODE[info] if info else -1)
-        self._shape.append(_SHAPE_CODE[shape])
-        self._event_ns.append(_NAT if event_ns is None else event_ns)
+        self._status.append(STATUS_CODE[status])
+        self._info.append(INFO_CODE[info] if info else -1)
+        self._shape.append(SHAPE_CODE[shape])
+        self._event_ns.append(NAT if event_ns is None else event_ns)
         self._received_ns.append(received_ns)
         self._types.append(kind)
         self._sources.append(source)
@@ -251,10 +191,10 @@ class EventLog:
             if self._cache is not None and self._cache[0] == self._version:
                 return self._cache[1]
             version, snapshot = self._version, self._snapshot()
-        frame = _frame(*snapshot)
+        built = frame(*snapshot)
         with self._cond:
-            self._cache = (version, frame)
-        return frame
+            self._cache = (version, built)
+        return built
 
     def _snapshot(self) -> tuple[Any, ...]:
         n = len(self._ids)
@@ -279,7 +219,7 @@ class EventLog:
             n = len(self._ids)
             sessions, status, info = self._sessions.frozen(n), self._status[:n], self._info[:n]
             event_ns, received_ns = self._event_ns[:n], self._received_ns[:n]
-        return _intervals(sessions, status, info, event_ns, received_ns)
+        return intervals(sessions, status, info, event_ns, received_ns)
 
     def recent(
         self,
@@ -339,12 +279,12 @@ class EventLog:
                 self._cond.wait(min(left, 0.2) if self.readonly else left)
 
     def _find(self, session_id: str, want: tuple[str, str | None], start: int) -> int | None:
-        status, session = _STATUS_CODE[want[0]], self._sessions.index.get(session_id)
+        status, session = STATUS_CODE[want[0]], self._sessions.index.get(session_id)
         codes = self._sessions.codes
         for i in range(start, len(self._ids)):
             if codes[i] == session and self._status[i] == status:
                 info = self._info[i]
-                if want[1] is None or (info >= 0 and _INFOS[info] == want[1]):
+                if want[1] is None or (info >= 0 and INFOS[info] == want[1]):
                     return i
         return None
 
@@ -354,14 +294,14 @@ class EventLog:
         return StatusEvent(
             event_id=self._ids[i],
             session_id=self._sessions.name(i),
-            qos_status=QosStatus(_STATUSES[self._status[i]]),
-            status_info=StatusInfo(_INFOS[self._info[i]]) if self._info[i] >= 0 else None,
-            event_time=_dt(self._event_ns[i]),
+            qos_status=QosStatus(STATUSES[self._status[i]]),
+            status_info=StatusInfo(INFOS[self._info[i]]) if self._info[i] >= 0 else None,
+            event_time=dt(self._event_ns[i]),
             type=self._types.name(i),
             source=self._sources.name(i),
             shape=shape,
             raw=json.loads(raw) if raw else {},
-            received_at=_dt(self._received_ns[i]),
+            received_at=dt(self._received_ns[i]),
         )
 
     # -- exports -------------------------------------------------------------------------
@@ -385,14 +325,7 @@ class EventLog:
 
     def _open_db(self, fsync: bool) -> None:
         assert self.path is not None
-        if self.readonly:
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        else:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-            self._db.execute(_SCHEMA)
+        self._db = store.connect(self.path, readonly=self.readonly, fsync=fsync)
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> int:
@@ -400,14 +333,7 @@ class EventLog:
         if self._db is None or not (self.readonly or force):
             return 0
         with self._cond:
-            try:
-                rows = self._db.execute(
-                    "SELECT seq, event_id, session_id, qos_status, status_info, event_time, received_at, type,"
-                    " source, shape, raw FROM events WHERE seq > ? ORDER BY seq",
-                    (self._db_seq,),
-                ).fetchall()
-            except sqlite3.OperationalError:  # the writer has not created the table yet
-                return 0
+            rows = store.rows_since(self._db, self._db_seq)
             for seq, event_id, session_id, status, info, event_ns, received_ns, kind, source, shape, raw in rows:
                 self._db_seq = seq
                 if event_id not in self._seen:
@@ -419,105 +345,3 @@ class EventLog:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
-
-
-class _Codes:
-    """A column of repeated strings, held as integer codes into a list of distinct names."""
-
-    def __init__(self, typecode: str) -> None:
-        self.codes: array[int] = array(typecode)
-        self.names: list[str] = []
-        self.index: dict[str, int] = {}
-
-    def append(self, name: str) -> None:
-        code = self.index.get(name)
-        if code is None:
-            code = self.index[name] = len(self.names)
-            self.names.append(name)
-        self.codes.append(code)
-
-    def name(self, row: int) -> str:
-        return self.names[self.codes[row]]
-
-    def frozen(self, n: int) -> tuple[np.ndarray[Any, Any], list[str]]:
-        """The first `n` codes (a copy) and the names they use."""
-        codes = np.frombuffer(self.codes, dtype=self.codes.typecode)[:n].copy() if n else np.array([], np.int32)
-        return codes, self.names[:]
-
-
-def _times(ns: array[int]) -> pd.DatetimeIndex:
-    values = np.frombuffer(ns, dtype=np.int64).view("datetime64[ns]") if len(ns) else np.array([], "datetime64[ns]")
-    return pd.DatetimeIndex(values).tz_localize("UTC")
-
-
-_STRING = pd.StringDtype("python")  # references the log's own str objects: no copy
-
-
-def _categories(frozen: tuple[np.ndarray[Any, Any], list[str]]) -> Any:
-    codes, names = frozen
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype=object)))
-
-
-def _codes(codes: array[int]) -> np.ndarray[Any, np.dtype[np.int8]]:
-    return np.frombuffer(codes, dtype=np.int8) if len(codes) else np.array([], np.int8)
-
-
-def _categorical(codes: np.ndarray[Any, np.dtype[np.int8]], dtype: pd.CategoricalDtype) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes, dtype=dtype)
-
-
-def _frame(
-    ids: list[str],
-    sessions: tuple[np.ndarray[Any, Any], list[str]],
-    status: array[int],
-    info: array[int],
-    event_ns: array[int],
-    received_ns: array[int],
-    types: tuple[np.ndarray[Any, Any], list[str]],
-    sources: tuple[np.ndarray[Any, Any], list[str]],
-    shape: array[int],
-    raw: list[tuple[int, str]],
-) -> pd.DataFrame:
-    raw_column = np.full(len(ids), None, dtype=object)
-    for index, text in raw:
-        raw_column[index] = text
-    return pd.DataFrame({
-        "event_id": pd.array(np.array(ids, dtype=object), dtype=_STRING),
-        "session_id": _categories(sessions),
-        "qos_status": _categorical(_codes(status), _STATUS_DTYPE),
-        "status_info": _categorical(_codes(info), _INFO_DTYPE),
-        "event_time": _times(event_ns),
-        "received_at": _times(received_ns),
-        "type": _categories(types),
-        "source": _categories(sources),
-        "shape": _categorical(_codes(shape), _SHAPE_DTYPE),
-        "raw": pd.Series(raw_column, dtype=object),
-    })  # fmt: skip
-
-
-def _intervals(
-    sessions: tuple[np.ndarray[Any, Any], list[str]],
-    status: array[int],
-    info: array[int],
-    event_ns: array[int],
-    received_ns: array[int],
-) -> pd.DataFrame:
-    codes, names = sessions
-    st, si = _codes(status), _codes(info)
-    received = np.frombuffer(received_ns, dtype=np.int64) if len(received_ns) else np.array([], np.int64)
-    when = np.frombuffer(event_ns, dtype=np.int64) if len(event_ns) else np.array([], np.int64)
-    when = np.where(when == _NAT, received, when)  # no event time: use arrival
-    order = np.lexsort((received, when, codes))
-    codes, st, si, when = codes[order], st[order], si[order], when[order]
-    same_as_previous = np.r_[False, (codes[1:] == codes[:-1]) & (st[1:] == st[:-1]) & (si[1:] == si[:-1])]
-    keep = ~same_as_previous[: len(codes)]  # a repeated status (a re-sent event) continues its interval
-    codes, st, si, when = codes[keep], st[keep], si[keep], when[keep]
-    next_same = np.r_[codes[1:] == codes[:-1], False]
-    end = np.where(next_same, np.r_[when[1:], _NAT], _NAT)[: len(codes)]
-    return pd.DataFrame({
-        "session_id": _categories((codes, names)),
-        "qos_status": _categorical(st, _STATUS_DTYPE),
-        "status_info": _categorical(si, _INFO_DTYPE),
-        "start": pd.DatetimeIndex(when.view("datetime64[ns]")).tz_localize("UTC"),
-        "end": pd.DatetimeIndex(end.view("datetime64[ns]")).tz_localize("UTC"),
-    })  # fmt: skip

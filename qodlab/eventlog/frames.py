@@ -1,0 +1,114 @@
+"""The event log's in-memory columns, and the pandas DataFrame built from them.
+
+Rows are held as compact columns (arrays of codes and nanosecond times, interned strings), so a
+million events stay well under 500 MB and `.df` is built from them without touching Python
+objects one by one.
+"""
+
+from __future__ import annotations
+
+from array import array
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..models import QosStatus, StatusInfo
+from ..notifications import SHAPES
+
+__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "Codes", "dt", "frame"]
+
+COLUMNS = (
+    "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
+    "type", "source", "shape", "raw",
+)  # fmt: skip
+INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
+STATUSES = [s.value for s in QosStatus]
+INFOS = [s.value for s in StatusInfo]
+SHAPE_NAMES: list[str] = list(SHAPES)
+NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
+INFO_CODE = {name: code for code, name in enumerate(INFOS)}
+SHAPE_CODE = {name: code for code, name in enumerate(SHAPE_NAMES)}
+STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
+INFO_DTYPE = pd.CategoricalDtype(INFOS)
+SHAPE_DTYPE = pd.CategoricalDtype(SHAPE_NAMES)
+
+
+def dt(ns: int) -> datetime | None:
+    return None if ns == NAT else datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+class Codes:
+    """A column of repeated strings, held as integer codes into a list of distinct names."""
+
+    def __init__(self, typecode: str) -> None:
+        self.codes: array[int] = array(typecode)
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def append(self, name: str) -> None:
+        code = self.index.get(name)
+        if code is None:
+            code = self.index[name] = len(self.names)
+            self.names.append(name)
+        self.codes.append(code)
+
+    def name(self, row: int) -> str:
+        return self.names[self.codes[row]]
+
+    def frozen(self, n: int) -> tuple[np.ndarray[Any, Any], list[str]]:
+        """The first `n` codes (a copy) and the names they use."""
+        codes = np.frombuffer(self.codes, dtype=self.codes.typecode)[:n].copy() if n else np.array([], np.int32)
+        return codes, self.names[:]
+
+
+def times(ns: array[int]) -> pd.DatetimeIndex:
+    values = np.frombuffer(ns, dtype=np.int64).view("datetime64[ns]") if len(ns) else np.array([], "datetime64[ns]")
+    return pd.DatetimeIndex(values).tz_localize("UTC")
+
+
+STRING = pd.StringDtype("python")  # references the log's own str objects: no copy
+
+
+def categories(frozen: tuple[np.ndarray[Any, Any], list[str]]) -> Any:
+    codes, names = frozen
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype=object)))
+
+
+def int8s(codes: array[int]) -> np.ndarray[Any, np.dtype[np.int8]]:
+    return np.frombuffer(codes, dtype=np.int8) if len(codes) else np.array([], np.int8)
+
+
+def categorical(codes: np.ndarray[Any, np.dtype[np.int8]], dtype: pd.CategoricalDtype) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def frame(
+    ids: list[str],
+    sessions: tuple[np.ndarray[Any, Any], list[str]],
+    status: array[int],
+    info: array[int],
+    event_ns: array[int],
+    received_ns: array[int],
+    types: tuple[np.ndarray[Any, Any], list[str]],
+    sources: tuple[np.ndarray[Any, Any], list[str]],
+    shape: array[int],
+    raw: list[tuple[int, str]],
+) -> pd.DataFrame:
+    raw_column = np.full(len(ids), None, dtype=object)
+    for index, text in raw:
+        raw_column[index] = text
+    return pd.DataFrame({
+        "event_id": pd.array(np.array(ids, dtype=object), dtype=STRING),
+        "session_id": categories(sessions),
+        "qos_status": categorical(int8s(status), STATUS_DTYPE),
+        "status_info": categorical(int8s(info), INFO_DTYPE),
+        "event_time": times(event_ns),
+        "received_at": times(received_ns),
+        "type": categories(types),
+        "source": categories(sources),
+        "shape": categorical(int8s(shape), SHAPE_DTYPE),
+        "raw": pd.Series(raw_column, dtype=object),
+    })  # fmt: skip

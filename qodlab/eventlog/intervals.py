@@ -1,0 +1,41 @@
+"""Status intervals: one row per stretch of a session in one status, the timeline's data."""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .frames import INFO_DTYPE, NAT, STATUS_DTYPE, categorical, categories, int8s
+
+__all__ = ["intervals"]
+
+
+def intervals(
+    sessions: tuple[np.ndarray[Any, Any], list[str]],
+    status: array[int],
+    info: array[int],
+    event_ns: array[int],
+    received_ns: array[int],
+) -> pd.DataFrame:
+    codes, names = sessions
+    st, si = int8s(status), int8s(info)
+    received = np.frombuffer(received_ns, dtype=np.int64) if len(received_ns) else np.array([], np.int64)
+    when = np.frombuffer(event_ns, dtype=np.int64) if len(event_ns) else np.array([], np.int64)
+    when = np.where(when == NAT, received, when)  # no event time: use arrival
+    order = np.lexsort((received, when, codes))
+    codes, st, si, when = codes[order], st[order], si[order], when[order]
+    same_as_previous = np.r_[False, (codes[1:] == codes[:-1]) & (st[1:] == st[:-1]) & (si[1:] == si[:-1])]
+    keep = ~same_as_previous[: len(codes)]  # a repeated status (a re-sent event) continues its interval
+    codes, st, si, when = codes[keep], st[keep], si[keep], when[keep]
+    next_same = np.r_[codes[1:] == codes[:-1], False]
+    end = np.where(next_same, np.r_[when[1:], NAT], NAT)[: len(codes)]
+    return pd.DataFrame({
+        "session_id": categories((codes, names)),
+        "qos_status": categorical(st, STATUS_DTYPE),
+        "status_info": categorical(si, INFO_DTYPE),
+        "start": pd.DatetimeIndex(when.view("datetime64[ns]")).tz_localize("UTC"),
+        "end": pd.DatetimeIndex(end.view("datetime64[ns]")).tz_localize("UTC"),
+    })  # fmt: skip
