@@ -45,8 +45,10 @@ from .models import (
     StatusInfo,
 )
 from .notifications import StatusEvent, build_notification, parse_notification
+from .relay import Relay
 from .sandbox import Sandbox
 from .sessions import AsyncSession, Session
+from .watcher import Watcher
 from .workbench import Workbench
 
 _LAZY = {
@@ -98,6 +100,7 @@ __all__ = [
     "QosStatus",
     "Rate",
     "RateLimited",
+    "Relay",
     "Sandbox",
     "ServerStartError",
     "ServiceUnavailable",
@@ -109,6 +112,7 @@ __all__ = [
     "TransportError",
     "Unauthenticated",
     "Unprocessable",
+    "Watcher",
     "Workbench",
     "__version__",
     "build_notification",

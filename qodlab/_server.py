@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import socket
+import ssl
 import threading
 import time
 from enum import Enum
@@ -36,12 +38,21 @@ class ServerThread:
     """
 
     def __init__(
-        self, app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "qodlab-server", warm_up: str | None = None
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "qodlab-server",
+        *,
+        warm_up: str | None = None,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
     ):
         self.app = app
         self.host = host
         self.name = name
         self.warm_up = warm_up
+        self.certfile, self.keyfile = certfile, keyfile
         self.state = ServerState.NEW
         self._requested_port = port
         self._sock: socket.socket | None = None
@@ -60,7 +71,12 @@ class ServerThread:
     def url(self) -> str:
         """`http://host:port`."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        """Whether it serves HTTPS (given a certificate file)."""
+        return self.certfile is not None
 
     def start(self, timeout: float = 15.0) -> None:
         """Bind, start serving, and return once the server accepts requests."""
@@ -77,6 +93,8 @@ class ServerThread:
             interface="asgi3",
             proxy_headers=False,  # loopback servers behind no proxy: skip the middleware on every request
             server_header=False,
+            ssl_certfile=self.certfile,
+            ssl_keyfile=self.keyfile,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -95,7 +113,13 @@ class ServerThread:
         self.state = ServerState.RUNNING
 
     def _get(self, path: str, timeout: float) -> None:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        connection: http.client.HTTPConnection
+        if self.tls:  # our own server on this machine, whatever CA signed its certificate
+            unverified = ssl.create_default_context()
+            unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+            connection = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=unverified)
+        else:
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             connection.request("GET", path)
             connection.getresponse().read()

@@ -1,4 +1,4 @@
-"""The `qodlab` command: `qodlab demo`, `qodlab sandbox`, `qodlab listen`."""
+"""The `qodlab` command: `qodlab demo`, `qodlab sandbox`, `qodlab listen`, `qodlab relay`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--provisioning-delay", type=float, default=1.0, help="sandbox seconds from REQUESTED to AVAILABLE"
     )
+    _tls_arguments(sandbox)
+    sandbox.add_argument("--cafile", default=None, help="also trust this CA when delivering to https sinks")
     sandbox.set_defaults(handler=_sandbox)
 
     listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
@@ -49,8 +51,29 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--path", default="/qod", help="notification path (default /qod)")
     listen.add_argument("--token", default=None, help="bearer token to require (default: a generated one)")
     listen.add_argument("--db", default=None, help="SQLite file to keep every event in")
+    listen.add_argument(
+        "--relay",
+        default=None,
+        help="also take notifications from this relay channel URL (smee.io protocol); 'new' opens one on "
+        "$QODLAB_RELAY or smee.io. Anyone with the channel URL can read what is sent to it",
+    )
+    listen.add_argument("--public-url", default=None, help="the URL a tunnel or proxy forwards to this listener")
+    listen.add_argument("--cafile", default=None, help="trust this CA when connecting to an https relay")
+    _tls_arguments(listen)
     listen.set_defaults(handler=_listen)
+
+    relay = sub.add_parser("relay", help="serve a relay (smee.io's protocol) until interrupted")
+    relay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    relay.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    relay.add_argument("--buffer", type=int, default=1000, help="messages each channel keeps for reconnections")
+    _tls_arguments(relay)
+    relay.set_defaults(handler=_relay)
     return parser
+
+
+def _tls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--certfile", default=None, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--keyfile", default=None, help="the certificate's private key (PEM), if not in --certfile")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -70,6 +93,9 @@ def _sandbox(args: argparse.Namespace) -> int:
         strict=args.strict,
         api_key=args.api_key,
         provisioning_delay=args.provisioning_delay,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        cafile=args.cafile,
     )
 
     def show(change: StatusChange) -> None:
@@ -80,6 +106,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"qodlab sandbox serving {sandbox.url} (speed {sandbox.speed:g})", flush=True)
     print(f"  QoD API:      {sandbox.qod_url}", flush=True)
     print(f"  OpenAPI docs: {sandbox.url}/docs", flush=True)
+    print(f"  relay:        {sandbox.relay_url}/new opens a channel", flush=True)
     if args.api_key:
         print("  requests need the API key given with --api-key", flush=True)
     return _serve_until_interrupted(sandbox.stop)
@@ -97,14 +124,38 @@ def _listen(args: argparse.Namespace) -> int:
 
     log = EventLog(args.db)
     log.on_event(show)
-    listener = Listener(log, host=args.host, port=args.port, path=args.path, token=args.token)
-    print(f"qodlab listener on {listener.url}", flush=True)
+    listener = Listener(
+        log,
+        host=args.host,
+        port=args.port,
+        path=args.path,
+        token=args.token,
+        relay=True if args.relay == "new" else args.relay,
+        public_url=args.public_url,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        cafile=args.cafile,
+    )
+    print(f"qodlab listener on {listener.local_url}", flush=True)
+    if listener.url != listener.local_url:
+        print(f"  give the network this URL: {listener.url} ({listener.how})", flush=True)
+    if listener.subscription is not None:
+        print("  the relay channel is public: anyone with its URL can read the notifications", flush=True)
     if listener.token_generated:
         # Printed once so the user can hand it to the provider; never logged anywhere else.
         print(f"  bearer token: {listener.token}", flush=True)
     if args.db:
         print(f"  events kept in {args.db} ({len(log)} already there)", flush=True)
     return _serve_until_interrupted(listener.stop)
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from .relay import Relay
+
+    relay = Relay(args.host, args.port, buffer=args.buffer, certfile=args.certfile, keyfile=args.keyfile)
+    print(f"qodlab relay serving {relay.url}", flush=True)
+    print(f"  a new channel: GET {relay.url}/new (or any unguessable name, e.g. {relay.new_channel()})", flush=True)
+    return _serve_until_interrupted(relay.stop)
 
 
 def _serve_until_interrupted(stop: Any) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -77,6 +78,7 @@ class _BaseClient(Generic[S]):
         max_retry_wait: float = 30.0,
         qod_path: str = QOD_PATH,
         profiles_path: str = PROFILES_PATH,
+        cafile: str | None = None,
     ) -> None:
         root = base_url.rstrip("/")
         if root.endswith(qod_path):  # given the QoD base itself: derive the API root
@@ -87,6 +89,8 @@ class _BaseClient(Generic[S]):
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
+        # https: the system's CAs, or a private one (a sandbox serving a test certificate)
+        self._verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=cafile) if cafile else True
         self._auth_kind = "X-RapidAPI-Key" if api_key else "bearer" if token else "none"
         self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
         if token:
@@ -181,7 +185,9 @@ class QodClient(_BaseClient[Session]):
 
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = httpx.Client(headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False)
+        self._http = httpx.Client(
+            headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False, verify=self._verify
+        )
 
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> QodClient:
@@ -257,7 +263,7 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self._http = httpx.AsyncClient(
-            headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False
+            headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False, verify=self._verify
         )
 
     @classmethod
@@ -370,7 +376,7 @@ def _sid(session_id: uuid.UUID | str) -> str:
 def _sandbox_args(sandbox: Sandbox | str) -> dict[str, Any]:
     if isinstance(sandbox, str):
         return {"base_url": sandbox}
-    return {"base_url": sandbox.url, "token": sandbox.api_key}
+    return {"base_url": sandbox.url, "token": sandbox.api_key, "cafile": sandbox.cafile}
 
 
 def _nac_args(key: str | None) -> dict[str, Any]:

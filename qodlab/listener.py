@@ -4,6 +4,11 @@ A plain ASGI app on the shared background runner: the hot path is small enough t
 would only add cost (benchmarks/listener.py). It checks the bearer token in constant time,
 accepts every shape of `notifications`, stores each event once in an `EventLog`, and answers
 every bad request with a CAMARA error body, recording why in `rejections`.
+
+A network cannot reach 127.0.0.1. With `relay=` the listener also follows a relay channel
+(`qodlab.relay`) and treats each message exactly as a POST: the same token check, shapes,
+duplicates, rejections and durable commit. With `public_url=` (a tunnel or a reverse proxy in
+front) it only says so in `url`; `certfile`/`keyfile` serve HTTPS.
 """
 
 from __future__ import annotations
@@ -11,29 +16,30 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import secrets
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
+from ._asgi import Receive, Scope, Send
 from ._server import BackgroundServer, ServerThread
+from .errors import ServerStartError
 from .eventlog import EventLog
 from .notifications import NotificationError, StatusEvent, parse_notification
+from .relay import Subscription, default_relay, new_channel
+from .relay.protocol import to_request
 
 __all__ = ["MAX_BODY", "Listener", "Rejection"]
 
 MAX_BODY = 1024 * 1024  # bytes
 _GROUP_COMMIT = 0.0002  # seconds a durable event waits for others to share its commit
 _JSON_TYPES = (b"application/json", b"application/cloudevents+json")
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +75,26 @@ class Listener(BackgroundServer):
         token: the bearer token senders must present; a random secret when not given.
         require_token: False accepts requests without a token (some providers send none).
         path: where notifications are POSTed.
+        relay: also take notifications from this relay channel URL; True opens a fresh channel on
+            `qodlab.relay.default_relay()` (smee.io unless $QODLAB_RELAY names another server).
+            Whoever knows the channel URL can read what the network sends, its token included.
+        public_url: the URL the network should POST to, when a tunnel or proxy forwards it here.
+        certfile, keyfile: serve HTTPS with this certificate.
+        cafile: trust this CA when connecting to an https relay.
     """
 
     def __new__(
-        cls, log: EventLog | None = None, *, host: str = "127.0.0.1", port: int = 0, path: str = "/qod", **_: Any
+        cls,
+        log: EventLog | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/qod",
+        relay: str | bool | None = None,
+        public_url: str | None = None,
+        **_: Any,
     ) -> Listener:
-        return cls._running_or_new((host, port, path))
+        return cls._running_or_new((host, port, path, relay, public_url))
 
     def __init__(
         self,
@@ -86,6 +106,12 @@ class Listener(BackgroundServer):
         token: str | None = None,
         require_token: bool = True,
         max_rejections: int = 10_000,
+        relay: str | bool | None = None,
+        public_url: str | None = None,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+        cafile: str | None = None,
+        relay_timeout: float = 15.0,
     ) -> None:
         if self._initialised:
             if log is not None:
@@ -94,7 +120,7 @@ class Listener(BackgroundServer):
                 self._token = _bare(token)
             return
         self._initialised = True
-        self._key = (host, port, path)
+        self._key = (host, port, path, relay, public_url)
         self.log = log if log is not None else EventLog()
         self.path = path if path.startswith("/") else f"/{path}"
         self.require_token = require_token
@@ -105,16 +131,56 @@ class Listener(BackgroundServer):
         self._lock = threading.Lock()
         self.accepted = 0
         self.duplicates = 0
-        self._server = ServerThread(self._app, host, port, name="qodlab-listener")
+        self.public_url = public_url
+        self.relay_timeout = relay_timeout
+        self.subscription: Subscription | None = None
+        """The relay channel it follows (None without a relay)."""
+        if relay:
+            channel = new_channel(default_relay(), cafile=cafile) if relay is True else str(relay)
+            self.subscription = Subscription(channel, self._relayed, cafile=cafile)
+        self._server = ServerThread(self._app, host, port, name="qodlab-listener", certfile=certfile, keyfile=keyfile)
         self.start()
 
     def __repr__(self) -> str:
-        return f"<Listener {self.url} token=*** {self._server.state.name.lower()} {self.accepted} accepted>"
+        state = f"{self._server.state.name.lower()} {self.accepted} accepted"
+        if self.subscription is not None:
+            # The channel URL is as secret as the token: anyone who has it can read both.
+            channel = _masked(self.subscription.url)
+            return f"<Listener relay {channel} (public: anyone with the channel URL reads it) token=*** {state}>"
+        return f"<Listener {self.url} token=*** {state}>"
+
+    def start(self) -> Listener:
+        """Start serving, and following the relay; returns once the relay stream is open."""
+        super().start()
+        if self.subscription is not None and not self.subscription.connected.wait(self.relay_timeout):
+            errors = list(self.subscription.errors)
+            self.stop()
+            reason = errors[-1] if errors else "no answer"
+            msg = f"cannot follow relay {_masked(self.subscription.url)} within {self.relay_timeout:g} s: {reason}"
+            raise ServerStartError(msg)
+        return self
 
     @property
     def url(self) -> str:
-        """The full notification URL, e.g. `http://127.0.0.1:8123/qod`."""
+        """The URL to give as the sink: the relay channel, the public URL, or the loopback one."""
+        if self.subscription is not None:
+            return self.subscription.url
+        return self.public_url or self.local_url
+
+    @property
+    def local_url(self) -> str:
+        """Where it serves on this machine, e.g. `http://127.0.0.1:8123/qod`."""
         return f"{self._server.url}{self.path}"
+
+    @property
+    def how(self) -> str:
+        """How notifications reach it, in words (for a dashboard's header)."""
+        if self.subscription is not None:
+            host = urlsplit(self.subscription.url).hostname or "?"
+            return f"relay via {host}, token checked"
+        if self.public_url is not None:
+            return f"public URL {urlsplit(self.public_url).hostname}, token checked"
+        return f"direct to {urlsplit(self.local_url).netloc}, token checked"
 
     @property
     def token(self) -> str:
@@ -139,7 +205,7 @@ class Listener(BackgroundServer):
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -147,18 +213,51 @@ class Listener(BackgroundServer):
         try:
             status = await self._handle(scope, headers, receive)
         except _Refused as refused:
-            self._reject(scope, headers, refused)
+            client = scope.get("client") or ("", 0)
+            self._reject(scope["method"], scope["path"], f"{client[0]}:{client[1]}", headers, refused)
             body = json.dumps({"status": refused.status, "code": refused.code, "message": refused.reason}).encode()
             extra = [(b"allow", b"POST")] if refused.status == 405 else []
             await _respond(send, refused.status, body, extra)
             return
         await _respond(send, status, b"")
 
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.subscription is not None:
+                    self.subscription.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.subscription is not None:
+                    await self.subscription.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _relayed(self, data: dict[str, Any]) -> None:
+        """A relay message: handled as the POST it stands for (smee-client's reconstruction)."""
+        headers, body = to_request(data)
+        try:
+            self._admit(headers)
+            if len(body) > MAX_BODY:
+                raise _Refused(413, "PAYLOAD_TOO_LARGE", f"Body is over the {MAX_BODY} byte limit.")
+            await self._accept(body)
+        except _Refused as refused:
+            path = urlsplit(self.subscription.url).path if self.subscription else ""
+            self._reject("POST", _masked(path), "relay", headers, refused)
+            if refused.status == 503:
+                raise  # not stored: the subscription retries it from the relay's buffer
+
     async def _handle(self, scope: Scope, headers: dict[bytes, bytes], receive: Receive) -> int:
         if scope["path"].rstrip("/") != self.path.rstrip("/"):
             raise _Refused(404, "NOT_FOUND", f"No notification endpoint at {scope['path']}; POST to {self.path}.")
         if scope["method"] != "POST":
             raise _Refused(405, "METHOD_NOT_ALLOWED", f"{scope['method']} is not allowed; notifications are POSTed.")
+        self._admit(headers)
+        return await self._accept(await _read_body(headers, receive))
+
+    def _admit(self, headers: dict[bytes, bytes]) -> None:
+        """The token and the content type, checked before the body is read."""
         self._check_token(headers.get(b"authorization"))
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if kind not in _JSON_TYPES:
@@ -168,7 +267,9 @@ class Listener(BackgroundServer):
                 f"Content-Type {kind.decode(errors='replace') or '(none)'} is not "
                 "application/json or application/cloudevents+json.",
             )
-        body = await _read_body(headers, receive)
+
+    async def _accept(self, body: bytes) -> int:
+        """Parse and store one notification body; 204, or _Refused."""
         try:
             decoded = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -222,21 +323,26 @@ class Listener(BackgroundServer):
         if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self._token.encode()):
             raise _Refused(401, "UNAUTHENTICATED", "Invalid bearer token.")
 
-    def _reject(self, scope: Scope, headers: dict[bytes, bytes], refused: _Refused) -> None:
-        client = scope.get("client") or ("", 0)
+    def _reject(self, method: str, path: str, client: str, headers: dict[bytes, bytes], refused: _Refused) -> None:
         rejection = Rejection(
             time=datetime.now(UTC),
             status=refused.status,
             code=refused.code,
             reason=refused.reason,
-            method=scope["method"],
-            path=scope["path"],
-            client=f"{client[0]}:{client[1]}",
+            method=method,
+            path=path,
+            client=client,
             content_type=headers.get(b"content-type", b"").decode(errors="replace")[:100],
             size=int(headers.get(b"content-length", b"0") or 0) if headers.get(b"content-length", b"").isdigit() else 0,
         )
         with self._lock:
             self._rejections.append(rejection)
+
+
+def _masked(url: str) -> str:
+    """A relay channel URL with all but the start of its channel name hidden."""
+    head, _, channel = url.rstrip("/").rpartition("/")
+    return f"{head}/{channel[:4]}…" if channel else url
 
 
 def _bare(token: str) -> str:
@@ -274,13 +380,3 @@ async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes
         headers.append((b"content-type", b"application/json"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -10,6 +10,7 @@
 | nac-hybrid     | Network as Code: CloudEvent fields plus an `event{}` block         |
 | event-v0.9     | CAMARA v0.9: `event{eventId, eventType, eventTime, eventDetail}`    |
 | client         | not a notification: recorded by qodlab when its client creates a session |
+| poll           | not a notification: a change qodlab's `Watcher` saw by polling the API   |
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ __all__ = [
     "parse_notification",
 ]
 
-Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client"]
-SHAPES: tuple[Shape, ...] = ("cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client")
-"""Every shape; `client` marks what qodlab's own client recorded (a session it created, REQUESTED)."""
+Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll"]
+SHAPES: tuple[Shape, ...] = ("cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll")
+"""Every shape; `client` marks what qodlab's own client recorded (a session it created, REQUESTED),
+`poll` what its `Watcher` saw by polling."""
 NOTIFICATION_SHAPES: tuple[Shape, ...] = SHAPES[:4]
 """The shapes providers send."""
 

@@ -3,6 +3,14 @@
 Widgets are views: they read a Workbench and call its methods; the HTTP (through the client)
 and the pandas (through the event log) happen here. Its state changes on the thread that called
 it; widgets are redrawn only by the pump, which calls `apply` with each batch of events.
+
+It also decides how notifications reach the log (`notifications`):
+
+- direct: the network POSTs to the listener (on loopback, or at its `public_url`). `auto` picks
+  it for a sandbox, an API on this machine, or a listener with a public URL.
+- relay: the network POSTs to a relay channel the listener follows. `auto` picks it for a
+  listener with `relay=`, and then also polls, as a safety net, for what the relay missed.
+- poll: a `Watcher` GETs each session every few seconds; sessions get no sink. `auto`'s last resort.
 """
 
 from __future__ import annotations
@@ -10,19 +18,24 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from .client import QodClient
 from .errors import ApiError, QodError
 from .eventlog import EventLog
 from .models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
+from .watcher import Watcher
 
 if TYPE_CHECKING:
     from .listener import Listener
     from .sandbox import Sandbox
 
-__all__ = ["ActionResult", "Tracked", "Workbench"]
+__all__ = ["SAFETY_NET_GRACE", "ActionResult", "Notifications", "Tracked", "Workbench"]
+
+Notifications = Literal["auto", "direct", "relay", "poll"]
+SAFETY_NET_GRACE = 3.0  # real seconds a notification may trail a change polling saw, before polling records it
 
 
 @dataclass(frozen=True)
@@ -47,10 +60,23 @@ class ActionResult:
 
 
 class Workbench:
-    """A client, the sessions it created or retrieved, and the log their notifications land in."""
+    """A client, the sessions it created or retrieved, and the log their notifications land in.
+
+    Parameters:
+        notifications: how status changes reach `log`: "direct", "relay", "poll", or "auto" (see
+            the module's table).
+        poll_interval: real seconds between two polls of a session, when polling.
+    """
 
     def __init__(
-        self, client: QodClient, log: EventLog, listener: Listener | None = None, sandbox: Sandbox | None = None
+        self,
+        client: QodClient,
+        log: EventLog,
+        listener: Listener | None = None,
+        sandbox: Sandbox | None = None,
+        *,
+        notifications: Notifications = "auto",
+        poll_interval: float = 5.0,
     ) -> None:
         self.client = client
         self.log = log
@@ -59,6 +85,47 @@ class Workbench:
         self.profiles: list[QosProfile] = []
         self._sessions: dict[str, Tracked] = {}
         self._lock = threading.Lock()
+        self.notifications: Notifications = self._mode(notifications)
+        """How notifications reach the log: direct, relay or poll (never auto)."""
+        self.watcher: Watcher | None = None
+        """The poller: the only path in poll mode, a safety net under an automatic relay."""
+        if self.notifications == "poll" or (self.notifications == "relay" and notifications == "auto"):
+            grace = None if self.notifications == "poll" else SAFETY_NET_GRACE
+            clock = sandbox.clock if sandbox is not None else None
+            self.watcher = Watcher(client, log, poll_interval, clock=clock, only_missing=grace)
+
+    def _mode(self, wanted: Notifications) -> Notifications:
+        listener = self.listener
+        relaying = listener is not None and listener.subscription is not None
+        if wanted == "auto":
+            on_this_machine = self.sandbox is not None or _local(self.client.base_url)
+            if relaying:
+                return "relay"
+            if listener is not None and (on_this_machine or listener.public_url is not None):
+                return "direct"
+            return "poll"
+        if wanted == "relay" and not relaying:
+            msg = "notifications='relay' needs a listener that follows a relay: Listener(relay=...)"
+            raise ValueError(msg)
+        if wanted == "direct" and listener is None:
+            msg = "notifications='direct' needs a listener"
+            raise ValueError(msg)
+        return wanted
+
+    @property
+    def how(self) -> str:
+        """How notifications reach the log, in words (the dashboard's header)."""
+        if self.notifications == "poll":
+            assert self.watcher is not None
+            return f"polling every {self.watcher.interval:g} s: no public URL"
+        assert self.listener is not None
+        net = f", polling every {self.watcher.interval:g} s as a safety net" if self.watcher is not None else ""
+        return f"{self.listener.how}{net}"
+
+    def close(self) -> None:
+        """Stop polling, if it polls (the servers keep running: they may be shared)."""
+        if self.watcher is not None:
+            self.watcher.stop()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -79,8 +146,8 @@ class Workbench:
 
     @property
     def sink(self) -> tuple[str, str] | None:
-        """The listener's URL and token, to pre-fill a session's notification target."""
-        if self.listener is None:
+        """The listener's URL and token, to pre-fill a session's notification target (none when polling)."""
+        if self.listener is None or self.notifications == "poll":
             return None
         return self.listener.url, self.listener.token
 
@@ -163,6 +230,8 @@ class Workbench:
     def _track(self, info: SessionInfo) -> None:
         with self._lock:
             self._sessions[str(info.session_id)] = Tracked(info, datetime.now(UTC))
+        if self.watcher is not None and info.qos_status is not QosStatus.UNAVAILABLE:
+            self.watcher.watch(info.session_id)
 
     def _record_requested(self, session: SessionInfo, at: datetime) -> None:
         sid = str(session.session_id)
@@ -171,6 +240,11 @@ class Workbench:
             event_time=at, type="qodlab.session-created", source="qodlab-client", shape="client",
             raw={"sessionId": sid, "qosStatus": "REQUESTED"},
         ))  # fmt: skip
+
+
+def _local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 def _describe(exc: QodError) -> str:

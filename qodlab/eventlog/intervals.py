@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frames import INFO_DTYPE, NAT, STATUS_DTYPE, categorical, categories, int8s
+from .frames import INFO_DTYPE, NAT, SHAPE_CODE, STATUS_DTYPE, categorical, categories, int8s
 
 __all__ = ["intervals"]
+
+_NEVER = np.iinfo(np.int64).max
 
 
 def intervals(
@@ -19,17 +21,30 @@ def intervals(
     info: array[int],
     event_ns: array[int],
     received_ns: array[int],
+    shape: array[int],
 ) -> pd.DataFrame:
+    """One row per session and status stretch; a session's last interval ends at NaT.
+
+    A status seen twice in a row (a re-sent event, or a change both notified and polled) is one
+    interval, starting at the earliest notified time, or the earliest polled one if only polled.
+    """
     codes, names = sessions
     st, si = int8s(status), int8s(info)
+    polled = int8s(shape) == SHAPE_CODE["poll"]
     received = np.frombuffer(received_ns, dtype=np.int64) if len(received_ns) else np.array([], np.int64)
     when = np.frombuffer(event_ns, dtype=np.int64) if len(event_ns) else np.array([], np.int64)
     when = np.where(when == NAT, received, when)  # no event time: use arrival
     order = np.lexsort((received, when, codes))
-    codes, st, si, when = codes[order], st[order], si[order], when[order]
+    codes, st, si, when, polled = codes[order], st[order], si[order], when[order], polled[order]
     same_as_previous = np.r_[False, (codes[1:] == codes[:-1]) & (st[1:] == st[:-1]) & (si[1:] == si[:-1])]
-    keep = ~same_as_previous[: len(codes)]  # a repeated status (a re-sent event) continues its interval
-    codes, st, si, when = codes[keep], st[keep], si[keep], when[keep]
+    starts = np.flatnonzero(~same_as_previous[: len(codes)])
+    if polled.any():  # the notification's time wins over the poll's
+        notified = np.where(polled, _NEVER, when)
+        first_notified = np.minimum.reduceat(notified, starts) if len(starts) else notified[:0]
+        when = np.where(first_notified != _NEVER, first_notified, when[starts])
+    else:
+        when = when[starts]
+    codes, st, si = codes[starts], st[starts], si[starts]
     next_same = np.r_[codes[1:] == codes[:-1], False]
     end = np.where(next_same, np.r_[when[1:], NAT], NAT)[: len(codes)]
     return pd.DataFrame({

@@ -218,8 +218,8 @@ class EventLog:
         with self._cond:
             n = len(self._ids)
             sessions, status, info = self._sessions.frozen(n), self._status[:n], self._info[:n]
-            event_ns, received_ns = self._event_ns[:n], self._received_ns[:n]
-        return intervals(sessions, status, info, event_ns, received_ns)
+            event_ns, received_ns, shape = self._event_ns[:n], self._received_ns[:n], self._shape[:n]
+        return intervals(sessions, status, info, event_ns, received_ns, shape)
 
     def recent(
         self,
@@ -253,6 +253,13 @@ class EventLog:
                 if row is not None:
                     return dict(json.loads(row[0]))
         raise KeyError(event_id)
+
+    def has(self, session_id: str, status: QosStatus | str, status_info: StatusInfo | str | None = None) -> bool:
+        """Whether `session_id` has an event with `status` (and `status_info`, when given)."""
+        want = (QosStatus(status).value, StatusInfo(status_info).value if status_info else None)
+        self.refresh()
+        with self._cond:
+            return self._find(str(session_id), want, 0) is not None
 
     def wait_for(
         self,

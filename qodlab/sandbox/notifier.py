@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -92,8 +93,10 @@ class Notifier:
         timeout: float = 5.0,
         history: int = 200_000,
         concurrency: int = 32,
+        cafile: str | None = None,
     ) -> None:
         self.clock = clock
+        self.cafile = cafile
         self.faults = faults
         self.source = source
         self.max_attempts = max_attempts
@@ -116,8 +119,12 @@ class Notifier:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._slots = asyncio.Semaphore(self.concurrency)
+        # https sinks: the system's CAs, plus a private one when given (a test CA, a lab's own).
+        tls = ssl.create_default_context()
+        if self.cafile is not None:
+            tls.load_verify_locations(cafile=self.cafile)
         self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency),
+            connector=aiohttp.TCPConnector(limit=self.concurrency, ssl=tls),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             trust_env=False,
         )

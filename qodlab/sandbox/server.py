@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .._asgi import mounted
 from .._server import BackgroundServer, ServerThread
 from ..models import Device
+from ..relay import RelayApp, channel_name
 from .api import create_app
 from .clock import Clock, rfc3339
 from .engine import RETENTION, Engine, SandboxSession
@@ -20,7 +23,9 @@ from .scheduler import Scheduler
 if TYPE_CHECKING:
     from ..client import AsyncQodClient, QodClient
 
-__all__ = ["Sandbox"]
+__all__ = ["RELAY_PATH", "Sandbox"]
+
+RELAY_PATH = "/_relay"
 
 
 class Sandbox(BackgroundServer):
@@ -36,6 +41,11 @@ class Sandbox(BackgroundServer):
         strict: require https sinks, as CAMARA v1.1 does.
         api_key: when set, requests need it as `Authorization: Bearer` or `X-RapidAPI-Key`.
         retry_backoff, max_attempts: the notification retry policy (real seconds, doubling).
+        certfile, keyfile: serve HTTPS with this certificate (the API and the relay).
+        cafile: trust this CA (besides the system's) when delivering to https sinks.
+
+    It also serves a relay at `/_relay/` (`relay_url`), speaking smee.io's protocol, so that a
+    listener can take its notifications the way it would from a real network: through a relay.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Sandbox:
@@ -67,6 +77,9 @@ class Sandbox(BackgroundServer):
         max_attempts: int = 6,
         retry_backoff: float = 0.5,
         reuse: bool = True,
+        certfile: str | os.PathLike[str] | None = None,
+        keyfile: str | os.PathLike[str] | None = None,
+        cafile: str | os.PathLike[str] | None = None,
     ) -> None:
         if self._initialised:
             self.speed = speed
@@ -87,13 +100,24 @@ class Sandbox(BackgroundServer):
         self.scheduler = Scheduler(self.engine)
         self.engine.on_schedule(self.scheduler.wake)
         self.clock.on_change(self.scheduler.wake)
-        self._server = ServerThread(create_app(self), host, port, name="qodlab-sandbox", warm_up="/health")
+        self.relay = RelayApp()
+        self.cafile = str(cafile) if cafile is not None else None
+        self._server = ServerThread(
+            mounted(create_app(self), {RELAY_PATH: self.relay}),
+            host,
+            port,
+            name="qodlab-sandbox",
+            warm_up="/health",
+            certfile=certfile,
+            keyfile=keyfile,
+        )
         self.notifier = Notifier(
             self.clock,
             self.faults,
             source="urn:qodlab:sandbox",
             max_attempts=max_attempts,
             backoff=retry_backoff,
+            cafile=self.cafile,
         )
         self.engine.subscribe(self.notifier.submit)
         self.start()
@@ -110,12 +134,26 @@ class Sandbox(BackgroundServer):
         self.notifier.source = f"{self.url}/quality-on-demand/v1"
         return self
 
+    def stop(self) -> None:
+        """End the relay's open streams, stop serving and free the port."""
+        self.relay.close()
+        super().stop()
+
     # -- where ------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """The API root, e.g. `http://127.0.0.1:8123`."""
         return self._server.url
+
+    @property
+    def relay_url(self) -> str:
+        """The root of the sandbox's relay: channels are `{relay_url}/{name}`, `/new` makes one."""
+        return f"{self.url}{RELAY_PATH}"
+
+    def new_channel(self) -> str:
+        """A fresh channel on the sandbox's relay, e.g. for `Listener(relay=sandbox.new_channel())`."""
+        return f"{self.relay_url}/{channel_name()}"
 
     @property
     def qod_url(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import os
 from typing import Any
 
 import ipywidgets as w
@@ -12,7 +14,7 @@ from ..listener import Listener
 from ..plots import TimelinePlot
 from ..pump import Pump, PumpState
 from ..sandbox import Sandbox
-from ..workbench import Workbench
+from ..workbench import Notifications, Workbench
 from .forms import SessionForm
 from .panels import EventLogView, SandboxPanel, SessionsPanel
 
@@ -39,11 +41,10 @@ class Dashboard(w.VBox):
         workbench.log.on_event(self.pump.submit)
         tabs = w.Tab([self.events] + ([self.sandbox_panel] if self.sandbox_panel else []))
         tabs.titles = ("Event log",) + (("Sandbox",) if self.sandbox_panel else ())
-        where = workbench.client.base_url
+        where = html.escape(workbench.client.base_url)
         header = w.HTML(
             f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {where}"
-            + (f" &middot; notifications to {workbench.listener.url}" if workbench.listener else "")
-            + "</small>"
+            f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span></small>"
         )
         top = w.HBox([self.form, self.sessions], layout={"flex_flow": "row wrap", "grid_gap": "8px 24px"})
         super().__init__([header, top, self.timeline.widget, tabs], **kwargs)
@@ -52,25 +53,43 @@ class Dashboard(w.VBox):
         self.pump.poke()
 
     def close(self) -> None:
-        """Stop the pump and close the widgets (servers keep running: they may be shared)."""
+        """Stop the pump and the polling, and close the widgets (servers keep running: they may be shared)."""
         if self.pump.state is PumpState.RUNNING:
             self.workbench.log.on_event(self.pump.submit, remove=True)
             self.pump.stop()
+        self.workbench.close()
         super().close()
 
 
 def dashboard(
-    client: QodClient | None = None, listener: Listener | None = None, *, speed: float = 10.0, **kwargs: Any
+    client: QodClient | None = None,
+    listener: Listener | None = None,
+    *,
+    speed: float = 10.0,
+    notifications: Notifications = "auto",
+    poll_interval: float = 5.0,
+    **kwargs: Any,
 ) -> Dashboard:
     """One widget with everything wired together.
 
     With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
-    it runs anywhere, Binder included. Given a client for a real API, no sandbox is started.
+    it runs anywhere, Binder included. Given a client for a real API, no sandbox is started, and
+    notifications come as `notifications` says (`Workbench`): with "auto", through a relay when
+    $QODLAB_RELAY names one, else by polling, since a real network cannot reach this machine.
     """
     sandbox: Sandbox | None = None
     if client is None:
         sandbox = Sandbox(speed=speed)
         client = sandbox.client()
     if listener is None:
-        listener = Listener(EventLog())
-    return Dashboard(Workbench(client, listener.log, listener, sandbox), **kwargs)
+        relay = notifications == "relay" or (notifications == "auto" and sandbox is None and default_relay_set())
+        if relay or notifications == "direct" or sandbox is not None:
+            listener = Listener(EventLog(), relay=True if relay else None)
+    log = listener.log if listener is not None else EventLog()
+    workbench = Workbench(client, log, listener, sandbox, notifications=notifications, poll_interval=poll_interval)
+    return Dashboard(workbench, **kwargs)
+
+
+def default_relay_set() -> bool:
+    """Whether the user named a relay server ($QODLAB_RELAY)."""
+    return bool(os.environ.get("QODLAB_RELAY"))

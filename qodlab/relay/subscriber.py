@@ -1,0 +1,131 @@
+"""`Subscription`: follow one relay channel's stream, reconnecting until stopped.
+
+It runs as a task on the loop of the server that owns it (the listener's), so each message is
+handled exactly like a POST that server received. It remembers the id of the last message it
+handled and sends it as `Last-Event-ID` when it reconnects (from 0 on the first connection, so a
+relay that buffers replays what was sent before anyone listened); the listener's log drops what
+it already has. smee.io ignores the header: what it relayed while nobody listened is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+__all__ = ["Subscription", "new_channel"]
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def new_channel(server: str, *, cafile: str | None = None, timeout: float = 10.0) -> str:
+    """A fresh channel on a relay server: `GET {server}/new` and the redirect's `Location`."""
+    with httpx.Client(verify=_verify(cafile), timeout=timeout, trust_env=False) as client:
+        response = client.get(f"{server.rstrip('/')}/new")
+    location = response.headers.get("location")
+    if not response.is_redirect or not location:
+        msg = f"{server}/new did not answer with a channel (HTTP {response.status_code})"
+        raise ValueError(msg)
+    return str(response.url.join(location))
+
+
+class Subscription:
+    """A relay channel's messages, each handed to `handle`, across reconnections.
+
+    Parameters:
+        url: the channel URL.
+        handle: awaited with each message's data (headers, `body`, `query`, `timestamp`).
+        cafile: trust this CA for an https relay (the system's otherwise).
+        backoff, max_backoff: seconds before reconnecting, doubling up to the maximum.
+        read_timeout: a stream silent this long is dropped and reopened (relays ping every 20-30 s).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        handle: Handler,
+        *,
+        cafile: str | None = None,
+        backoff: float = 0.25,
+        max_backoff: float = 15.0,
+        read_timeout: float = 90.0,
+    ) -> None:
+        self.url = url
+        self.handle = handle
+        self.cafile = cafile
+        self.backoff, self.max_backoff = backoff, max_backoff
+        self.read_timeout = read_timeout
+        self.last_id: int | None = None
+        """Id of the last message handled, sent as Last-Event-ID on reconnection."""
+        self.connected = threading.Event()
+        """Set while the stream is open."""
+        self.connections = 0
+        self.errors: deque[str] = deque(maxlen=100)
+        """Why the stream was lost or could not be opened, newest last (no secrets: no URL)."""
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start following (call on the owning server's loop)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="qodlab-relay-subscription")
+
+    async def stop(self) -> None:
+        """Stop following (on the same loop)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.connected.clear()
+
+    async def _run(self) -> None:
+        delay = self.backoff
+        timeout = httpx.Timeout(10.0, read=self.read_timeout)
+        async with httpx.AsyncClient(verify=_verify(self.cafile), timeout=timeout, trust_env=False) as client:
+            while True:
+                try:
+                    await self._follow(client)
+                    delay = self.backoff  # the relay closed a healthy stream: reopen at once
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.errors.append(f"{type(exc).__name__}: {_brief(exc)}")
+                self.connected.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+
+    async def _follow(self, client: httpx.AsyncClient) -> None:
+        headers = {"Last-Event-ID": str(self.last_id or 0)}
+        async with aconnect_sse(client, "GET", self.url, headers=headers) as source:
+            source.response.raise_for_status()
+            self.connections += 1
+            self.connected.set()
+            async for event in source.aiter_sse():
+                if event.event != "message":
+                    continue  # ready, ping: no request in them
+                try:
+                    data = json.loads(event.data)
+                except json.JSONDecodeError:
+                    self.errors.append(f"message {event.id or '?'} is not JSON: skipped")
+                else:
+                    # A handler that raises (the log could not store it) is retried from here on reconnection.
+                    await self.handle(data if isinstance(data, dict) else {"body": data})
+                if event.id.isdigit():
+                    self.last_id = int(event.id)
+
+
+def _verify(cafile: str | None) -> ssl.SSLContext | bool:
+    return ssl.create_default_context(cafile=cafile) if cafile else True
+
+
+def _brief(exc: Exception) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"  # the message would carry the channel URL
+    return str(exc).replace("\n", " ")[:200]
