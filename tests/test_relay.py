@@ -1,0 +1,236 @@
+"""The relay (smee.io's protocol) and a listener that follows it, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from qodlab import EventLog, Listener, Relay, ServerStartError
+from qodlab.notifications import NOTIFICATION_SHAPES, Shape, build_notification, content_type
+from qodlab.relay import new_channel
+from qodlab.relay.protocol import message, to_request
+
+from .conftest import wait_until
+
+TOKEN = "relay-test-token"
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    with Relay(buffer=50) as server:
+        yield server
+
+
+def _notification(session: str, status: str = "AVAILABLE", shape: Shape = "cloudevent-v1", **kw: Any) -> dict[str, Any]:
+    return build_notification(
+        shape,
+        event_id=kw.pop("event_id", str(uuid.uuid4())),
+        session_id=session,
+        qos_status=status,
+        time="2026-11-26T10:00:00Z",
+        **kw,
+    )
+
+
+def _post(channel: str, body: Any, token: str | None = TOKEN, kind: str = "application/cloudevents+json") -> int:
+    headers = {"content-type": kind} | ({"authorization": f"Bearer {token}"} if token else {})
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return httpx.post(channel, content=content, headers=headers).status_code
+
+
+def _read(channel: str, count: int, last_id: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The first `count` messages of a channel's stream, as (id, data); bounded by a read timeout."""
+    headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
+    got: list[tuple[str, dict[str, Any]]] = []
+    with httpx.Client(timeout=httpx.Timeout(5.0)) as client, connect_sse(client, "GET", channel, headers=headers) as s:
+        for event in s.iter_sse():
+            if event.event == "message":
+                got.append((event.id, json.loads(event.data)))
+            if len(got) == count:
+                break
+    return got
+
+
+# -- the protocol --------------------------------------------------------------------------------
+
+
+def test_a_message_holds_the_request_as_smee_client_rebuilds_it() -> None:
+    body = _notification("s-1")
+    data = message({"Authorization": "Bearer t", "Content-Type": "application/json"}, json.dumps(body).encode(), {})
+    assert data["authorization"] == "Bearer t" and data["content-type"] == "application/json"
+    assert data["body"] == body and data["query"] == {} and isinstance(data["timestamp"], int)
+    headers, raw = to_request(json.loads(json.dumps(data)))
+    assert headers[b"authorization"] == b"Bearer t" and json.loads(raw) == body
+    assert b"timestamp" not in headers and b"body" not in headers
+
+
+# -- the relay server ----------------------------------------------------------------------------
+
+
+def test_posts_stream_with_ids_and_replay_after_last_event_id(relay: Relay) -> None:
+    channel = relay.new_channel()
+    for i in range(3):
+        assert _post(channel, {"n": i}) == 200
+    replayed = _read(channel, 3, last_id=0)
+    assert [(i, d["body"]) for i, d in replayed] == [("1", {"n": 0}), ("2", {"n": 1}), ("3", {"n": 2})]
+    assert replayed[0][1]["authorization"] == f"Bearer {TOKEN}"  # anyone with the URL reads the token
+    assert [i for i, _ in _read(channel, 1, last_id=2)] == ["3"]
+
+
+def test_each_channel_keeps_its_last_buffer_messages() -> None:
+    with Relay(buffer=3) as small:
+        channel = small.new_channel()
+        for i in range(5):
+            _post(channel, {"n": i})
+        assert [d["body"]["n"] for _, d in _read(channel, 3, last_id=0)] == [2, 3, 4]
+
+
+def test_new_redirects_to_a_fresh_unguessable_channel(relay: Relay) -> None:
+    first, second = new_channel(relay.url), new_channel(relay.url)
+    assert first != second and first.startswith(f"{relay.url}/")
+    assert len(first.rsplit("/", 1)[1]) >= 24  # 144 random bits
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("POST", "/bad~name", 404), ("PUT", "/channel", 405), ("GET", "/channel", 200)],
+)
+def test_the_relay_answers_what_it_cannot_use(relay: Relay, method: str, path: str, status: int) -> None:
+    assert httpx.request(method, f"{relay.url}{path}").status_code == status
+
+
+def test_a_body_over_the_limit_is_413(relay: Relay) -> None:
+    assert _post(relay.new_channel(), b"x" * (1024 * 1024 + 1), kind="text/plain") == 413
+
+
+# -- a listener following a channel --------------------------------------------------------------
+
+
+@pytest.fixture
+def relayed(relay: Relay) -> Iterator[Listener]:
+    with Listener(EventLog(), relay=relay.new_channel(), token=TOKEN) as listener:
+        yield listener
+
+
+@pytest.mark.parametrize("shape", NOTIFICATION_SHAPES)
+def test_every_shape_arrives_through_the_relay(relayed: Listener, shape: Shape) -> None:
+    session = str(uuid.uuid4())
+    assert _post(relayed.url, _notification(session, shape=shape), kind=content_type(shape)) == 200
+    event = relayed.log.wait_for(session, "AVAILABLE", timeout=10)
+    assert event.shape == shape
+
+
+def test_a_relayed_message_is_checked_like_a_post(relayed: Listener) -> None:
+    session = str(uuid.uuid4())
+    duplicate = _notification(session, event_id="dup-1")
+    for body, token, kind in [
+        (_notification(session), "wrong", "application/json"),  # 401
+        (_notification(session), None, "application/json"),  # 401
+        (_notification(session), TOKEN, "text/plain"),  # 415
+        ({"hello": "world"}, TOKEN, "application/json"),  # 422
+        (duplicate, TOKEN, "application/json"),
+        (duplicate, TOKEN, "application/json"),  # stored once
+    ]:
+        _post(relayed.url, body, token, kind)
+    wait_until(lambda: len(relayed.rejections) == 4 and relayed.duplicates == 1, message="four rejections")
+    assert list(relayed.rejections["status"]) == [401, 401, 415, 422]
+    assert set(relayed.rejections["client"]) == {"relay"}
+    assert relayed.subscription is not None
+    channel = relayed.subscription.url.rsplit("/", 1)[1]
+    assert all(channel not in path for path in relayed.rejections["path"])  # the channel is a secret too
+    assert list(relayed.log.df["event_id"]) == ["dup-1"]
+
+
+def test_the_repr_masks_the_channel_and_says_it_is_public(relayed: Listener) -> None:
+    assert relayed.subscription is not None
+    channel = relayed.subscription.url.rsplit("/", 1)[1]
+    text = repr(relayed)
+    assert channel not in text and TOKEN not in text and "anyone with the channel URL" in text
+    assert relayed.url == relayed.subscription.url and relayed.local_url.startswith("http://127.0.0.1:")
+
+
+def test_a_listener_down_then_up_gets_what_was_sent_meanwhile(relayed: Listener) -> None:
+    sessions = [str(uuid.uuid4()) for _ in range(6)]
+    for session in sessions[:3]:
+        _post(relayed.url, _notification(session))
+    wait_until(lambda: len(relayed.log) == 3, message="the first three")
+    relayed.stop()
+    for session in sessions[3:]:
+        assert _post(relayed.url, _notification(session)) == 200
+    relayed.start()  # resumes with Last-Event-ID 3
+    for session in sessions:
+        relayed.log.wait_for(session, "AVAILABLE", timeout=10)
+    assert len(relayed.log) == 6 and relayed.duplicates == 0
+
+
+def test_relay_true_opens_a_channel_on_the_configured_server(relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QODLAB_RELAY", relay.url)
+    with Listener(EventLog(), relay=True, token=TOKEN) as listener:
+        assert listener.url.startswith(f"{relay.url}/")
+        session = str(uuid.uuid4())
+        _post(listener.url, _notification(session))
+        listener.log.wait_for(session, "AVAILABLE", timeout=10)
+
+
+def test_an_unreachable_relay_fails_at_start_with_a_clear_error(relay: Relay) -> None:
+    channel = relay.new_channel()
+    relay.stop()
+    with pytest.raises(ServerStartError, match="cannot follow relay"):
+        Listener(EventLog(), relay=channel, relay_timeout=1.0)
+
+
+# -- the commands, and a listener killed mid-stream ----------------------------------------------
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """Run a qodlab command; returns it and its first line (printed once it serves)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qodlab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline()
+
+
+@pytest.mark.slow
+def test_a_killed_listener_restarted_loses_nothing_through_qodlab_relay(tmp_path: Path) -> None:
+    relay, first = _start("relay", "--buffer", "500")
+    listen: subprocess.Popen[str] | None = None
+    try:
+        assert "qodlab relay serving http://127.0.0.1:" in first, first
+        channel = new_channel(first.split()[-1])
+        db = tmp_path / "events.sqlite"
+        command = ("listen", "--relay", channel, "--db", str(db), "--token", TOKEN)
+        listen, line = _start(*command)
+        assert "qodlab listener on" in line, line
+        sessions = [str(uuid.uuid4()) for _ in range(40)]
+        for session in sessions[:20]:
+            assert _post(channel, _notification(session)) == 200
+        wait_until(lambda: db.exists() and len(EventLog.open(db)) >= 5, timeout=20, message="some events on disk")
+        listen.send_signal(signal.SIGKILL)  # mid-stream: some of the first 20 may not be stored yet
+        listen.wait(10)
+        for session in sessions[20:]:
+            assert _post(channel, _notification(session)) == 200
+        listen, _ = _start(*command)  # a new process: replays the relay's buffer, drops what it has
+        wait_until(lambda: len(EventLog.open(db)) == 40, timeout=30, message="all 40 events")
+        stored = EventLog.open(db).df
+        assert stored["event_id"].is_unique and set(stored["session_id"].astype(str)) == set(sessions)
+    finally:
+        for process in (listen, relay):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(10)
