@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from qodlab import QodClient, Sandbox
 from qodlab._server import ServerThread
+from qodlab.sandbox.tls import LocalCertificates, local_certificates
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
@@ -126,26 +127,7 @@ def session_fields(sink: str | None = None, token: str | None = None, **override
     return fields
 
 
-@dataclass(frozen=True)
-class Tls:
-    """A private CA and a certificate it signed for 127.0.0.1 and localhost, as PEM files."""
-
-    cafile: str
-    certfile: str
-    keyfile: str
-
-
 @pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    """Certificates minted with trustme, as CAMARA's https-only sinks need them offline."""
-    import trustme
-
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = Tls(str(folder / "ca.pem"), str(folder / "cert.pem"), str(folder / "key.pem"))
-    ca.cert_pem.write_to_path(files.cafile)
-    cert.private_key_pem.write_to_path(files.keyfile)
-    for i, pem in enumerate(cert.cert_chain_pems):
-        pem.write_to_path(files.certfile, append=i > 0)
-    return files
+def tls(tmp_path_factory: pytest.TempPathFactory) -> LocalCertificates:
+    """A private CA and a certificate for 127.0.0.1 and localhost (trustme), as PEM files."""
+    return local_certificates(tmp_path_factory.mktemp("tls"))

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from qodlab import EventLog, InvalidArgument, Listener, QodClient, Relay, Sandbox, Watcher, Workbench
+from qodlab.sandbox.tls import LocalCertificates as Tls
 
-from .conftest import Tls, session_fields
+from .conftest import session_fields
 
 
 @pytest.fixture

@@ -122,6 +122,27 @@ class Sandbox(BackgroundServer):
         self.engine.subscribe(self.notifier.submit)
         self.start()
 
+    @classmethod
+    def stand_in(cls, speed: float = 60.0, **kwargs: Any) -> Sandbox:
+        """A sandbox that behaves like a real network: strict (https sinks only), served over HTTPS.
+
+        Its certificate comes from a private CA minted for it (`cafile`, which its `client()`
+        trusts). A listener's http loopback URL is refused as a sink, as a real network refuses
+        it: notifications must come through a relay (its own `/_relay/`) or by polling.
+        """
+        from .tls import local_certificates
+
+        files = local_certificates()
+        return cls(
+            speed=speed,
+            strict=True,
+            certfile=files.certfile,
+            keyfile=files.keyfile,
+            cafile=files.cafile,
+            reuse=False,
+            **kwargs,
+        )
+
     def __repr__(self) -> str:
         state = self._server.state.name.lower()
         return f"<Sandbox {self.url} speed={self.speed:g} {state}>"
