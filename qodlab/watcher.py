@@ -110,11 +110,19 @@ class Watcher:
 
     # -- what it follows -------------------------------------------------------------------
 
-    def watch(self, session_id: str | Any) -> None:
-        """Follow a session until it ends or is gone (polled at once, then every `interval`)."""
+    def watch(self, session_id: str | Any, known: SessionInfo | None = None) -> None:
+        """Follow a session until it ends or is gone: polled at once, then every `interval`.
+
+        `known`: the session as the caller just had it from the API (a create's answer); it counts
+        as the first poll, which saves a call.
+        """
+        sid = str(session_id)
         with self._cond:
-            self._done.discard(str(session_id))
-            self._followed.setdefault(str(session_id), _Followed(due=time.monotonic()))
+            self._done.discard(sid)
+            followed = self._followed.setdefault(sid, _Followed(due=time.monotonic()))
+        if known is not None:
+            self._observe(sid, followed, known)
+        with self._cond:
             self._cond.notify()
 
     def watch_device(self, device: Device | dict[str, Any]) -> None:
@@ -229,6 +237,10 @@ class Watcher:
             with self._cond:
                 followed.due = max(time.monotonic() + self.interval, self._paused_until)
             return
+        self._observe(session_id, followed, info)
+
+    def _observe(self, session_id: str, followed: _Followed, info: SessionInfo) -> None:
+        """What a poll saw: record a change, then schedule the next poll or stop following."""
         status: _Status = (info.qos_status, info.status_info)
         if status != followed.last and not self._missing_yet(session_id, followed, status):
             with self._cond:
@@ -267,11 +279,18 @@ class Watcher:
             self._end(session_id)
 
     def _next_poll(self, info: SessionInfo) -> float:
+        """An interval from now; or just after `expiresAt`, in place of the regular poll around it.
+
+        Never a regular poll *and* one a moment later at expiresAt: a session costs one call per
+        interval, and its expiry is seen within `_AFTER_EXPIRY` plus a tenth of an interval.
+        """
         now = time.monotonic()
         due = now + self.interval
         if info.qos_status is QosStatus.AVAILABLE and info.expires_at is not None:
             left = (info.expires_at.timestamp() - self.clock.now()) / self.clock.speed
-            due = min(due, now + max(0.0, left) + _AFTER_EXPIRY)
+            expiry = now + max(0.0, left) + _AFTER_EXPIRY
+            if expiry <= due + self.interval / 10:
+                due = expiry
         return due
 
     def _now(self) -> datetime:

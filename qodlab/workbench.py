@@ -158,6 +158,14 @@ class Workbench:
         self.profiles = self.client.list_profiles()
         return self.profiles
 
+    def try_load_profiles(self) -> str | None:
+        """Fetch the profile catalogue; what went wrong, in words, if it could not (a wrong key, no network)."""
+        try:
+            self.load_profiles()
+        except QodError as exc:
+            return _describe(exc)
+        return None
+
     def create(self, request: CreateSession) -> ActionResult:
         """Create a session; a REQUESTED one is recorded in the log as a `client` event."""
         before = self.now()
@@ -231,7 +239,7 @@ class Workbench:
         with self._lock:
             self._sessions[str(info.session_id)] = Tracked(info, datetime.now(UTC))
         if self.watcher is not None and info.qos_status is not QosStatus.UNAVAILABLE:
-            self.watcher.watch(info.session_id)
+            self.watcher.watch(info.session_id, known=info)
 
     def _record_requested(self, session: SessionInfo, at: datetime) -> None:
         sid = str(session.session_id)

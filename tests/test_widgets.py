@@ -314,3 +314,24 @@ def test_dashboard_survives_the_listener_stopping_and_restarting(sandbox: Sandbo
         assert board.pump.redraws > 0
     finally:
         board.close()
+
+
+def test_the_dashboard_says_how_notifications_arrive(bench: Workbench) -> None:
+    board = Dashboard(bench)
+    try:
+        assert "notifications: direct to 127.0.0.1:" in board.children[0].value
+    finally:
+        board.close()
+
+
+def test_a_dashboard_on_a_real_network_without_a_relay_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QODLAB_RELAY", raising=False)
+    board = dashboard(QodClient("https://api.operator.example", token="t", max_retries=0))
+    try:
+        assert board.workbench.notifications == "poll" and board.workbench.listener is None
+        assert "notifications: polling every 5 s: no public URL" in board.children[0].value
+        assert board.form.sink.value == ""  # no sink to offer: nothing could reach it
+        assert "Could not load the QoS profiles" in board.form.result.value  # said, not raised
+    finally:
+        board.close()
+    assert board.workbench.watcher is not None and not board.workbench.watcher.running

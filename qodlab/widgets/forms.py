@@ -214,7 +214,8 @@ class SessionForm(w.VBox):
         self.workbench = workbench
         self.on_created = on_created
         self.device = DeviceForm()
-        profiles = workbench.profiles or workbench.load_profiles()
+        unreachable = None if workbench.profiles else workbench.try_load_profiles()
+        profiles = workbench.profiles
         self.profile = w.Dropdown(
             options=[(profile_label(p), p.name) for p in profiles],
             description="QoS profile",
@@ -266,6 +267,8 @@ class SessionForm(w.VBox):
         self.find.on_click(lambda _: self.find_sessions())
         self._bound_duration()
         self.validate()
+        if unreachable is not None:
+            self.result.value = _refused(f"Could not load the QoS profiles: {unreachable}")
 
     def _selected(self) -> QosProfile | None:
         return next((p for p in self.workbench.profiles if p.name == self.profile.value), None)
