@@ -124,13 +124,14 @@ def polling_figures(sessions: int, speed: float = 10.0) -> None:
                 device={"phoneNumber": f"+3670{i:07d}"},
                 application_server="233.252.0.2",
                 qos_profile="QOS_M",
-                duration=rng.randint(800, 2000),
+                duration=(duration := rng.randint(800, 2000)),
             )
             session_id = str(session.session_id)
             watcher.watch(session_id, known=session)  # the create's answer counts as the first look
             started[session_id] = time.time()
             if i % 3 == 0:
-                timer = threading.Timer(rng.uniform(61.0, 150.0), sandbox.terminate, [session_id])
+                at = rng.uniform(61.0, duration / speed - 5)  # after the first minute, before it expires
+                timer = threading.Timer(at, sandbox.terminate, [session_id])
                 timer.start()
                 timers.append(timer)
         first_minute = (time.time(), time.time() + 60.0)
