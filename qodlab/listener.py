@@ -236,13 +236,15 @@ class Listener(BackgroundServer):
 
     async def _relayed(self, data: dict[str, Any]) -> None:
         """A relay message: handled as the POST it stands for (smee-client's reconstruction)."""
-        headers, body = to_request(data)
+        headers: dict[bytes, bytes] = {}
         try:
+            headers, body = to_request(data)
             self._admit(headers)
             if len(body) > MAX_BODY:
                 raise _Refused(413, "PAYLOAD_TOO_LARGE", f"Body is over the {MAX_BODY} byte limit.")
             await self._accept(body)
-        except _Refused as refused:
+        except Exception as exc:  # whatever a relay sends, the stream goes on
+            refused = exc if isinstance(exc, _Refused) else _Refused(400, "INVALID_ARGUMENT", _unusable(exc))
             path = urlsplit(self.subscription.url).path if self.subscription else ""
             self._reject("POST", _masked(path), "relay", headers, refused)
             if refused.status == 503:
@@ -337,6 +339,10 @@ class Listener(BackgroundServer):
         )
         with self._lock:
             self._rejections.append(rejection)
+
+
+def _unusable(exc: Exception) -> str:
+    return f"An unusable relay message ({type(exc).__name__})."
 
 
 def _masked(url: str) -> str:

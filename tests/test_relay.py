@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qodlab import EventLog, Listener, Relay, ServerStartError
 from qodlab.notifications import NOTIFICATION_SHAPES, Shape, build_notification, content_type
@@ -234,3 +236,40 @@ def test_a_killed_listener_restarted_loses_nothing_through_qodlab_relay(tmp_path
             if process is not None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(10)
+
+
+def test_a_relay_that_drops_the_stream_is_followed_again(relay: Relay) -> None:
+    with Listener(EventLog(), relay=relay.new_channel(), token=TOKEN) as listener:
+        assert listener.subscription is not None
+        first = str(uuid.uuid4())
+        _post(listener.url, _notification(first))
+        listener.log.wait_for(first, "AVAILABLE", timeout=10)
+        relay.stop()  # the stream drops; the channel and its buffer stay with the app
+        wait_until(lambda: not listener.subscription.connected.is_set(), message="the stream to drop")  # type: ignore[union-attr]
+        relay.start()  # same port
+        second = str(uuid.uuid4())
+        assert _post(listener.url, _notification(second)) == 200
+        listener.log.wait_for(second, "AVAILABLE", timeout=20)  # reconnected with backoff, resumed after id 1
+        assert listener.subscription.connections >= 2 and len(listener.log) == 2
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=_json | st.binary(max_size=200),
+    kind=st.sampled_from(["application/json", "application/cloudevents+json", "text/plain", ""]),
+    token=st.sampled_from([TOKEN, "wrong", None]),
+)
+def test_whatever_comes_through_the_relay_the_stream_goes_on(
+    relayed: Listener, body: Any, kind: str, token: str | None
+) -> None:
+    _post(relayed.url, body if isinstance(body, bytes) else json.dumps(body).encode(), token, kind)
+    canary = str(uuid.uuid4())
+    assert _post(relayed.url, _notification(canary)) == 200
+    relayed.log.wait_for(canary, "AVAILABLE", timeout=10)  # handled after whatever came before it
