@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _tls_arguments(sandbox)
     sandbox.add_argument("--cafile", default=None, help="also trust this CA when delivering to https sinks")
+    sandbox.add_argument("--seed", type=int, default=0, help="seed of the simulated links' metrics (default 0)")
     sandbox.set_defaults(handler=_sandbox)
 
     listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
@@ -96,6 +97,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         certfile=args.certfile,
         keyfile=args.keyfile,
         cafile=args.cafile,
+        seed=args.seed,
     )
 
     def show(change: StatusChange) -> None:

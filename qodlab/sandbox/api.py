@@ -10,9 +10,10 @@ import hmac
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -27,6 +28,7 @@ from ..models import (
     to_wire,
 )
 from . import contract
+from .clock import rfc3339
 from .engine import EngineError
 from .faults import NoticeFaultKind
 from .nac_api import legacy_routers
@@ -276,6 +278,17 @@ class NotificationFault(BaseModel):
     """Real seconds, for delay."""
 
 
+class CongestionRequest(BaseModel):
+    """Load a cell more for a while."""
+
+    device: Device | None = None
+    """Only this device's cell; every device's when absent."""
+    factor: float = Field(default=2.0, gt=0, le=100)
+    """How many times the usual load."""
+    seconds: float = Field(default=300.0, gt=0, le=86400)
+    """How long, in sandbox seconds, from now."""
+
+
 class ApiFaultRequest(BaseModel):
     """Answer the next API calls with an error."""
 
@@ -329,6 +342,39 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
     async def api_fault(body: ApiFaultRequest) -> Response:
         _control(lambda: faults.add_api_fault(body.status, body.count, body.retry_after))
         return Response(status_code=204)
+
+    @router.post("/faults/congestion", summary="Congest a device's cell, or every cell, for a while")
+    async def congestion(body: CongestionRequest) -> JSONResponse:
+        episode = sandbox.congest(body.device, body.factor, body.seconds)
+        return _json({"start": rfc3339(episode.start), "end": rfc3339(episode.end), "factor": episode.factor})
+
+    @router.get("/devices/metrics", summary="A device's simulated link, one sample per sandbox second")
+    async def metrics(
+        phone_number: Annotated[str | None, Query(alias="phoneNumber")] = None,
+        network_access_identifier: Annotated[str | None, Query(alias="networkAccessIdentifier")] = None,
+        ipv6_address: Annotated[str | None, Query(alias="ipv6Address")] = None,
+        public_address: Annotated[str | None, Query(alias="publicAddress")] = None,
+        private_address: Annotated[str | None, Query(alias="privateAddress")] = None,
+        public_port: Annotated[int | None, Query(alias="publicPort")] = None,
+        start: Annotated[datetime | None, Query(alias="from")] = None,
+        end: Annotated[datetime | None, Query(alias="to")] = None,
+    ) -> JSONResponse:
+        ipv4 = {"publicAddress": public_address, "privateAddress": private_address, "publicPort": public_port}
+        fields = {
+            "phoneNumber": phone_number,
+            "networkAccessIdentifier": network_access_identifier,
+            "ipv6Address": ipv6_address,
+            "ipv4Address": {k: v for k, v in ipv4.items() if v is not None} if public_address else None,
+        }
+        try:
+            device = Device.model_validate({k: v for k, v in fields.items() if v is not None})
+            frame = sandbox.metrics(device, start, end)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            raise EngineError(400, "INVALID_ARGUMENT", validation_message(getattr(exc, "errors", lambda: [])())
+                              or str(exc)) from None  # fmt: skip
+        frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+        frame = frame.astype(object).where(frame.notna(), None)
+        return _json(frame.to_dict("records"))
 
     @router.delete("/faults", status_code=204, summary="Clear every pending fault")
     async def clear_faults() -> Response:

@@ -128,6 +128,8 @@ class StatusChange:
     flavor: str
     correlator: str | None
     token: str | None = field(default=None, repr=False)
+    device: tuple[str, str] | None = None  # the device's preferred identifier, as a key
+    profile: str = ""
 
 
 Subscriber = Callable[[StatusChange], None]
@@ -353,6 +355,8 @@ class Engine:
             flavor=session.flavor,
             correlator=session.correlator,
             token=session.token,
+            device=session.device_keys[0] if session.device_keys else None,
+            profile=session.profile,
         )
         for subscriber in list(self._subscribers):
             subscriber(change)

@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from .._asgi import mounted
 from .._server import BackgroundServer, ServerThread
 from ..models import Device
@@ -16,6 +18,7 @@ from .api import create_app
 from .clock import Clock, rfc3339
 from .engine import RETENTION, Engine, SandboxSession
 from .faults import Faults, NoticeFaultKind
+from .link import SAMPLE_COLUMNS, Episode, Links
 from .notifier import Delivery, Notifier
 from .profiles import default_profiles
 from .scheduler import Scheduler
@@ -43,6 +46,7 @@ class Sandbox(BackgroundServer):
         retry_backoff, max_attempts: the notification retry policy (real seconds, doubling).
         certfile, keyfile: serve HTTPS with this certificate (the API and the relay).
         cafile: trust this CA (besides the system's) when delivering to https sinks.
+        seed: the simulated links' seed: the same seed gives the same metrics (`metrics`).
 
     It also serves a relay at `/_relay/` (`relay_url`), speaking smee.io's protocol, so that a
     listener can take its notifications the way it would from a real network: through a relay.
@@ -80,6 +84,7 @@ class Sandbox(BackgroundServer):
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
         cafile: str | os.PathLike[str] | None = None,
+        seed: int = 0,
     ) -> None:
         if self._initialised:
             self.speed = speed
@@ -97,6 +102,9 @@ class Sandbox(BackgroundServer):
             retention=retention,
             strict=strict,
         )
+        self.links = Links(self.engine.profiles, seed=seed)
+        """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
+        self.engine.subscribe(self.links.on_change)
         self.scheduler = Scheduler(self.engine)
         self.engine.on_schedule(self.scheduler.wake)
         self.clock.on_change(self.scheduler.wake)
@@ -244,6 +252,35 @@ class Sandbox(BackgroundServer):
         """Answer the next `count` API calls with `status` (429 or 503)."""
         self.faults.add_api_fault(status, count, retry_after)
 
+    # -- the simulated link ------------------------------------------------------------------
+
+    def metrics(
+        self, device: Device | dict[str, Any], start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """A device's link, one row per sandbox second (the last ten minutes by default).
+
+        Columns: time, downlink_mbps, uplink_mbps, latency_ms, jitter_ms, loss_pct, session_id and
+        qos_profile (while a session lifts it), congested.
+        """
+        stop = end.timestamp() if end is not None else self.clock.now()
+        first = start.timestamp() if start is not None else stop - 600
+        columns = self.links.samples(_key(device), first, stop)
+        frame = pd.DataFrame(columns, columns=list(SAMPLE_COLUMNS))
+        frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
+        return frame
+
+    def congest(
+        self, device: Device | dict[str, Any] | None = None, factor: float = 2.0, seconds: float = 300.0
+    ) -> Episode:
+        """Load the cell `factor` times more from now, for `seconds` (sandbox): one device's, or every device's."""
+        return self.links.congest(self.clock.now(), seconds, factor, _key(device) if device is not None else None)
+
     def deliveries(self) -> list[Delivery]:
         """Every notification delivery attempt so far, oldest first."""
         return self.notifier.deliveries()
+
+
+def _key(device: Device | dict[str, Any]) -> tuple[str, str]:
+    """A device's preferred identifier, the key its link is kept under (as the engine keys sessions)."""
+    found = device if isinstance(device, Device) else Device.model_validate(device)
+    return found.identifiers()[0]
