@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -134,6 +134,11 @@ class Workbench:
         with self._lock:
             return sorted(self._sessions.values(), key=lambda t: t.updated, reverse=True)
 
+    def infos(self) -> dict[str, SessionInfo]:
+        """The followed sessions' last known state by id (a timeline's row labels)."""
+        with self._lock:
+            return {sid: tracked.info for sid, tracked in self._sessions.items()}
+
     def now(self) -> datetime:
         """The API's clock: the sandbox's when there is one."""
         return self.sandbox.now() if self.sandbox is not None else datetime.now(UTC)
@@ -217,10 +222,14 @@ class Workbench:
                 tracked = self._sessions.get(event.session_id)
                 if tracked is None or event.shape == "client":
                     continue
-                info = tracked.info.model_copy(
-                    update={"qos_status": event.qos_status, "status_info": event.status_info}
-                )
-                self._sessions[event.session_id] = replace(tracked, info=info)
+                update: dict[str, Any] = {"qos_status": event.qos_status, "status_info": event.status_info}
+                known = tracked.info
+                if event.qos_status is QosStatus.AVAILABLE and known.expires_at is None and event.event_time:
+                    # A notification carries no expiresAt, and a create answered REQUESTED had none:
+                    # CAMARA's rule gives it (startedAt + duration), so "time left" can count down.
+                    update |= {"started_at": event.event_time,
+                               "expires_at": event.event_time + timedelta(seconds=known.duration)}  # fmt: skip
+                self._sessions[event.session_id] = replace(tracked, info=known.model_copy(update=update))
 
     def forget(self, session_id: str) -> None:
         """Stop following a session."""

@@ -12,6 +12,7 @@ import pytest
 from qodlab import EventLog, Listener, QodClient, QosStatus, Sandbox, StatusInfo, Workbench
 from qodlab.notifications import StatusEvent
 from qodlab.plots import COLORS, TimelinePlot, timeline_png
+from qodlab.plots.live import EMPTY
 from qodlab.pump import Pump
 from qodlab.widgets import Dashboard, DeviceForm, SessionForm, SessionsPanel, dashboard, parse_ports
 
@@ -228,38 +229,59 @@ def test_a_failing_view_does_not_stop_the_pump() -> None:
 # -- plots ----------------------------------------------------------------------------------------
 
 
-def test_timeline_has_one_row_per_session_with_the_right_colours(sandbox: Sandbox, bench: Workbench) -> None:
+def test_timeline_rows_say_device_and_profile_and_endings_say_why(sandbox: Sandbox, bench: Workbench) -> None:
     sink, token = bench.sink  # type: ignore[misc]
-    ids = []
-    for i in range(3):
-        outcome = bench.create(_request(sink, token, i))
-        ids.append(str(outcome.session.session_id))  # type: ignore[union-attr]
+    ids = [str(bench.create(_request(sink, token, i, duration)).session.session_id)  # type: ignore[union-attr]
+           for i, duration in enumerate((60, 6000, 6000))]  # fmt: skip
+    for sid in ids:
+        bench.log.wait_for(sid, QosStatus.AVAILABLE)
+    bench.delete(ids[1])
+    sandbox.terminate(ids[2])
     for sid in ids:
         bench.log.wait_for(sid, QosStatus.UNAVAILABLE)
-    plot = TimelinePlot(bench.log, now=bench.now)
+    plot = TimelinePlot(bench.log, now=bench.now, sessions=bench.infos, metrics=sandbox)
     traces = {trace.name: trace for trace in plot.widget.data}
     bars = [trace for trace in plot.widget.data if trace.type == "bar"]
-    assert [trace.marker.color for trace in bars] == list(COLORS.values())
-    assert [trace.name for trace in bars] == list(COLORS)
+    assert [(t.name, t.marker.color) for t in bars] == [
+        ("REQUESTED", COLORS["REQUESTED"]),
+        ("AVAILABLE", COLORS["AVAILABLE"]),
+    ]
+    labels = [f"+3677…00{i} · QOS_E" for i in range(3)]
+    assert list(plot.widget.layout.yaxis.categoryarray) == labels  # what the user chose, not an id
+    assert all(sid in " ".join(traces["AVAILABLE"].hovertext) for sid in ids)  # the id is in the hover
+    endings = {t.name: list(t.y) for t in plot.widget.data if t.name.startswith("UNAVAILABLE")}
+    assert endings == {
+        "UNAVAILABLE: expired": [labels[0]],
+        "UNAVAILABLE: deleted": [labels[1]],
+        "UNAVAILABLE: terminated by the network": [labels[2]],
+    }
     # The first trace with x data holds a time, so plotly.js keeps guessing "date" for the axis
-    [anchor] = [trace for trace in plot.widget.data if trace.type != "bar"]
-    now = datetime.fromisoformat(anchor.x[0])  # the "now" of the redraw, a time (not a number)
-    assert plot.widget.data[0] is anchor and now >= max(datetime.fromisoformat(b) for b in traces["UNAVAILABLE"].base)
-    for status in ("REQUESTED", "AVAILABLE", "UNAVAILABLE"):
-        assert sorted(traces[status].y) == sorted(sid[:8] for sid in ids)
-    assert list(plot.widget.layout.yaxis.categoryarray) == [sid[:8] for sid in ids]
-    assert all("DURATION_EXPIRED" in text for text in traces["UNAVAILABLE"].hovertext)
-    assert len(plot.widget.layout.shapes) == 1  # the "now" line
+    anchor = plot.widget.data[0]
+    assert anchor.type == "scatter" and datetime.fromisoformat(anchor.x[0])
+    # Every session has ended: the axis spans the data, with no "now" line running on
+    last_end = max(datetime.fromisoformat(x) for t in plot.widget.data if t.name.startswith("UNAVAILABLE") for x in t.x)
+    assert datetime.fromisoformat(plot.widget.layout.xaxis.range[1]) < last_end + (last_end - datetime.fromisoformat(
+        traces["REQUESTED"].base[0])) * 0.1 and plot.widget.layout.shapes == ()  # fmt: skip
+    downlink = [t for t in plot.widget.data if t.type == "scatter" and t.meta == "Mbps" and len(t.x)]
+    assert len(downlink) == 3 and all(len(t.y) > 10 for t in downlink)  # one line per device
+    promise = traces["profile's target rate"]
+    assert [y for y in promise.y if y is not None] == [1.0] * 6  # QOS_E's 1 Mbps, while each was up
 
 
-def _request(sink: str, token: str, i: int):  # type: ignore[no-untyped-def]
+def test_an_empty_timeline_says_so(bench: Workbench) -> None:
+    plot = TimelinePlot(bench.log, now=bench.now)
+    assert plot.widget.layout.annotations[0].text == EMPTY and plot.widget.layout.xaxis.visible is False
+    assert timeline_png(bench.log)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _request(sink: str, token: str, i: int, duration: int = 60):  # type: ignore[no-untyped-def]
     from qodlab import create_request
 
     return create_request(
         device={"phoneNumber": f"+3677000{i:04d}"},
         application_server="233.252.0.2",
         qos_profile="QOS_E",
-        duration=60,
+        duration=duration,
         sink=sink,
         sink_token=token,
     )

@@ -31,7 +31,9 @@ class Dashboard(w.VBox):
         self.form = SessionForm(workbench, on_created=lambda _: poke())
         self.sessions = SessionsPanel(workbench, poke)
         clock = "time (UTC)" if workbench.sandbox is None else "sandbox clock (UTC; it runs at the sandbox's speed)"
-        self.timeline = TimelinePlot(workbench.log, now=workbench.now, axis_title=clock)
+        self.timeline = TimelinePlot(
+            workbench.log, now=workbench.now, axis_title=clock, sessions=workbench.infos, metrics=workbench.sandbox
+        )
         self.events = EventLogView(workbench)
         self.sandbox_panel = SandboxPanel(workbench, poke) if workbench.sandbox is not None else None
         for view in (workbench.apply, self.sessions.render, self.timeline, self.events.render):

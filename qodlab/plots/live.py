@@ -1,0 +1,190 @@
+"""`TimelinePlot`: a live plotly FigureWidget of the sessions' status, and of their links under it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..models import QosProfile, SessionInfo
+from .frame import COLORS, ENDINGS, timeline_frame
+from .metrics import MAX_DEVICES, MetricsSource, metric_rows
+
+if TYPE_CHECKING:
+    from ..eventlog import EventLog
+    from ..notifications import StatusEvent
+
+__all__ = ["LINE_COLORS", "EMPTY", "TimelinePlot", "Sessions"]
+
+Sessions = Mapping[str, SessionInfo] | Callable[[], Mapping[str, SessionInfo]]
+LINE_COLORS = ("#1f77b4", "#9467bd", "#8c564b")
+EMPTY = "No sessions yet: create one, and its status appears here as it changes."
+_ANCHOR = "now"  # the name of the invisible traces that keep every x axis a date axis
+
+
+class TimelinePlot:
+    """A plotly FigureWidget of a log's session timelines; `update()` redraws it from the log.
+
+    Parameters:
+        sessions: the sessions' SessionInfo by id (or a callable giving them, e.g. a Workbench's
+            `infos`), so rows read `+3672…567 · QOS_L` instead of an id.
+        metrics: a sandbox (or a callable, or one device's DataFrame) whose link metrics are drawn
+            in rows under the timeline, sharing its time axis.
+        profiles: the catalogue, for the promises drawn while sessions are up (a sandbox's by default).
+
+    Give it to a `Pump` (or call `update()` yourself): redraws replace the traces' data in one
+    batch, on a fixed set of traces, so memory stays flat however many redraws happen.
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        now: Callable[[], datetime] | None = None,
+        height: int | None = None,
+        axis_title: str = "time (UTC)",
+        *,
+        sessions: Sessions | None = None,
+        metrics: MetricsSource | None = None,
+        profiles: Mapping[str, QosProfile] | None = None,
+    ) -> None:
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        self.log = log
+        self.now = now
+        self.sessions = sessions
+        self.metrics = metrics
+        engine = getattr(metrics, "engine", None)
+        self.profiles: Mapping[str, QosProfile] = profiles or (engine.profiles if engine is not None else {})
+        self.redraws = 0
+        rows = 3 if metrics is not None else 1
+        figure = make_subplots(
+            rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.5, 0.25, 0.25][:rows]
+        )
+        # Trace 0 (and one per metrics row) anchors its x axis as a date axis (see `update`).
+        for row in range(1, rows + 1):
+            figure.add_trace(_anchor(go), row=row, col=1)
+        for status in ("REQUESTED", "AVAILABLE"):
+            bar = go.Bar(
+                name=status, orientation="h", marker_color=COLORS[status], hoverinfo="text", x=[], y=[], base=[]
+            )
+            figure.add_trace(bar, row=1, col=1)
+        for reason, (symbol, _, words) in ENDINGS.items():
+            figure.add_trace(
+                go.Scatter(name=f"UNAVAILABLE: {words}", x=[], y=[], mode="markers", hoverinfo="text",
+                           marker={"symbol": symbol, "size": 10, "color": COLORS["UNAVAILABLE"],
+                                   "line": {"width": 1, "color": "#222"}}, meta=reason),
+                row=1, col=1,
+            )  # fmt: skip
+        if metrics is not None:
+            for i in range(MAX_DEVICES):
+                for row, unit in ((2, "Mbps"), (3, "ms")):
+                    figure.add_trace(
+                        go.Scatter(x=[], y=[], mode="lines", line={"color": LINE_COLORS[i], "width": 1.2},
+                                   showlegend=False, meta=unit, hovertemplate="%{y:.1f} " + unit),
+                        row=row, col=1,
+                    )  # fmt: skip
+            for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
+                figure.add_trace(
+                    go.Scatter(name=name, x=[], y=[], mode="lines", line={"color": "#2ca02c", "dash": "dash"},
+                               hoverinfo="skip", showlegend=row == 2, legendgroup="promise"),
+                    row=row, col=1,
+                )  # fmt: skip
+            figure.update_yaxes(title_text="downlink (Mbps)", row=2, col=1)
+            figure.update_yaxes(title_text="latency (ms)", row=3, col=1)
+        figure.update_yaxes(autorange="reversed", title_text="session", row=1, col=1)
+        figure.update_xaxes(type="date")
+        figure.update_xaxes(title_text=axis_title, row=rows, col=1)
+        title = "QoS session status" + (" and the link" if rows > 1 else "")
+        figure.update_layout(
+            barmode="overlay",
+            height=height or (360 if rows == 1 else 560),
+            margin={"l": 150, "r": 20, "t": 40, "b": 40},
+            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+            title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
+        )
+        self.widget = go.FigureWidget(figure)
+        self.widget.add_class("qodlab-timeline") if hasattr(self.widget, "add_class") else None
+        self.update()
+
+    def __call__(self, batch: list[StatusEvent]) -> None:
+        """Pump view: redraw after a batch of events."""
+        self.update()
+
+    def update(self) -> None:
+        """Redraw from the log's current intervals (and the metrics source)."""
+        sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
+        timeline = timeline_frame(self.log.intervals(), self.now() if self.now else None, sessions)
+        series: list[Any] = []
+        targets: Any = None
+        if self.metrics is not None:
+            series, targets = metric_rows(self.metrics, timeline, sessions, self.profiles)
+        traces = list(self.widget.data)
+        rows = 3 if self.metrics is not None else 1
+        anchors, traces = traces[:rows], traces[rows:]
+        bars, traces = traces[:2], traces[2:]
+        endings, lines = traces[: len(ENDINGS)], traces[len(ENDINGS) :]
+        empty = timeline.x_range is None
+        with self.widget.batch_update():
+            # plotly.js forgets an axis type whenever a trace's x or y is restyled (it re-guesses it
+            # from the first trace with x data), and bar lengths are plain numbers: without an
+            # anchor trace holding a time, the live axis turns linear. The browser test checks it.
+            for anchor in anchors:
+                anchor.x = [_iso(timeline.now)]
+                anchor.y = [None] if anchor is not anchors[0] else (timeline.labels[:1] or [None])
+            for trace in bars:
+                part = timeline.bars[trace.name]
+                trace.y = part["label"].to_numpy(dtype=object)
+                # Bases as ISO strings, which a date axis reads as times; lengths in ms on a date axis.
+                trace.base = part["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(part) else []
+                trace.x = (part["seconds"] * 1000).to_numpy(dtype=float)
+                trace.hovertext = part["hover"].to_numpy(dtype=object)
+            for trace in endings:
+                part = timeline.endings[trace.meta]
+                trace.x = part["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(part) else []
+                trace.y = part["label"].to_numpy(dtype=object)
+                trace.hovertext = part["hover"].to_numpy(dtype=object)
+            if self.metrics is not None:
+                self._draw_metrics(lines, series, targets)
+            layout = self.widget.layout
+            layout.yaxis.categoryarray = timeline.labels
+            for axis in [layout.xaxis, layout.yaxis]:
+                axis.visible = not empty
+            if timeline.x_range is not None:
+                layout.xaxis.range = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
+            note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
+            layout.annotations = [{**note, "font": {"size": 13, "color": "#666"}}] if empty else []
+            layout.shapes = [] if not timeline.live else [{
+                "type": "line", "xref": "x", "yref": "paper", "x0": _iso(timeline.now), "x1": _iso(timeline.now),
+                "y0": 0, "y1": 1, "line": {"color": "#555", "dash": "dot", "width": 1},
+            }]  # fmt: skip
+        self.redraws += 1
+
+    @staticmethod
+    def _draw_metrics(lines: list[Any], series: list[Any], targets: Any) -> None:
+        device_lines, promise = lines[: 2 * MAX_DEVICES], lines[2 * MAX_DEVICES :]
+        for i in range(MAX_DEVICES):
+            down, late = device_lines[2 * i], device_lines[2 * i + 1]
+            if i < len(series):
+                frame = series[i].frame
+                times = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(frame) else []
+                for trace, column in ((down, "downlink_mbps"), (late, "latency_ms")):
+                    trace.x, trace.y = times, frame[column].to_numpy(dtype=float)
+                    trace.name = series[i].label
+                    trace.hovertemplate = f"{series[i].label}: %{{y:.1f}} {trace.meta}<extra></extra>"
+            else:
+                down.x = down.y = late.x = late.y = []
+        x = [_iso(v.to_pydatetime()) if v is not None else None for v in targets.x]
+        promise[0].x, promise[0].y = x, targets.downlink
+        promise[1].x, promise[1].y = x, targets.latency
+
+
+def _anchor(go: Any) -> Any:
+    return go.Scatter(
+        name=_ANCHOR, x=[], y=[], mode="markers", marker={"opacity": 0}, hoverinfo="skip", showlegend=False
+    )
+
+
+def _iso(when: datetime) -> str:
+    """A time as plotly's date axes read it: UTC, no offset."""
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")

@@ -1,0 +1,127 @@
+"""`timeline_png`: the same drawing as `TimelinePlot`, as a PNG (matplotlib's object API on Agg)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..models import QosProfile, SessionInfo
+from .frame import COLORS, ENDINGS, timeline_frame
+from .live import EMPTY, LINE_COLORS
+from .metrics import MetricsSource, metric_rows
+
+if TYPE_CHECKING:
+    from ..eventlog import EventLog
+
+__all__ = ["timeline_png"]
+
+
+def timeline_png(
+    log: EventLog,
+    now: datetime | None = None,
+    width: float = 9.0,
+    axis_title: str = "time (UTC)",
+    *,
+    sessions: Mapping[str, SessionInfo] | None = None,
+    metrics: MetricsSource | None = None,
+    profiles: Mapping[str, QosProfile] | None = None,
+) -> bytes:
+    """The timeline (and, given `metrics`, the link under it) as a PNG: no pyplot, no display."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    sessions = sessions or {}
+    timeline = timeline_frame(log.intervals(), now, sessions)
+    engine = getattr(metrics, "engine", None)
+    profiles = profiles or (engine.profiles if engine is not None else {})
+    series, targets = metric_rows(metrics, timeline, sessions, profiles) if metrics is not None else ([], None)
+    rows = len(timeline.labels)
+    status_height = 1.2 + 0.32 * max(1, rows)
+    heights = [status_height] + ([1.6, 1.6] if metrics is not None else [])
+    figure = Figure(figsize=(width, min(sum(heights) + 0.6, 40)), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(heights), 1, sharex=True, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
+    _status(axes[0], timeline)
+    if metrics is not None:
+        _metrics(axes[1], axes[2], series, targets)
+    bottom = axes[-1]
+    if timeline.x_range is None:
+        axes[0].text(0.5, 0.5, EMPTY, ha="center", va="center", transform=axes[0].transAxes, color="#666")
+        for ax in axes:
+            ax.set_axis_off()
+    else:
+        bottom.set_xlim(*(_num(t) for t in timeline.x_range))
+        from matplotlib.dates import DateFormatter
+
+        bottom.xaxis_date()
+        bottom.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
+        bottom.set_xlabel(axis_title)
+    axes[0].set_title("QoS session status" + (" and the link" if metrics is not None else ""), fontsize=11, loc="left")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _status(axes: Any, timeline: Any) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    for status, part in timeline.bars.items():
+        if len(part):
+            axes.barh(part["row"].to_numpy(), part["seconds"].to_numpy() / 86400, left=_nums(part["start"]),
+                      color=COLORS[status], height=0.6)  # fmt: skip
+    handles: list[Any] = [Patch(color=COLORS[s], label=s) for s in timeline.bars]
+    for reason, (_, marker, words) in ENDINGS.items():
+        part = timeline.endings[reason]
+        if len(part):
+            axes.scatter(_nums(part["time"]), part["row"].to_numpy(), marker=marker, s=60, color=COLORS["UNAVAILABLE"],
+                         edgecolors="#222", linewidths=0.8, zorder=3)  # fmt: skip
+        handles.append(Line2D([], [], marker=marker, linestyle="", color=COLORS["UNAVAILABLE"],
+                              markeredgecolor="#222", label=f"ended: {words}"))  # fmt: skip
+    if timeline.live:
+        axes.axvline(_num(timeline.now), color="#555", linestyle=":", linewidth=1)
+    axes.set_yticks(range(len(timeline.labels)), timeline.labels, fontsize=8)
+    if timeline.labels:
+        axes.set_ylim(len(timeline.labels) - 0.5, -0.5)
+    axes.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, frameon=False, fontsize=7)
+
+
+def _metrics(down: Any, late: Any, series: list[Any], targets: Any) -> None:
+    for i, device in enumerate(series):
+        frame = device.frame
+        if len(frame):
+            down.plot(_nums(frame["time"]), frame["downlink_mbps"].to_numpy(), color=LINE_COLORS[i], lw=1,
+                      label=device.label)  # fmt: skip
+            late.plot(_nums(frame["time"]), frame["latency_ms"].to_numpy(), color=LINE_COLORS[i], lw=1)
+    for ax, values, what in (
+        (down, targets.downlink, "profile's target rate"),
+        (late, targets.latency, "delay budget"),
+    ):
+        x = [_num(v.to_pydatetime()) if v is not None else None for v in targets.x]
+        points = [(a, b) for a, b in zip(x, values, strict=True)]
+        for i in range(0, len(points) - 1, 3):
+            (x0, y0), (x1, y1) = points[i], points[i + 1]
+            if y0 is not None and x0 is not None and x1 is not None:
+                ax.plot([x0, x1], [y0, y1], color="#2ca02c", ls="--", lw=1.2, label=what if i == 0 else None)
+    down.set_ylabel("downlink (Mbps)", fontsize=8)
+    late.set_ylabel("latency (ms)", fontsize=8)
+    if series or targets.x:
+        down.legend(loc="upper left", fontsize=7, frameon=False, ncol=4)
+        late.legend(loc="upper left", fontsize=7, frameon=False)
+
+
+def _nums(times: pd.Series) -> Any:
+    from matplotlib.dates import date2num
+
+    return date2num(pd.to_datetime(times, utc=True).dt.tz_localize(None).to_numpy())  # type: ignore[no-untyped-call]
+
+
+def _num(when: datetime) -> float:
+    from matplotlib.dates import date2num
+
+    return float(date2num(pd.Timestamp(when).tz_convert(None).to_datetime64()))  # type: ignore[no-untyped-call]
