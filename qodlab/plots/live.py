@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..models import QosProfile, SessionInfo
-from .frame import COLORS, ENDINGS, timeline_frame
+from .frame import COLORS, ENDINGS, iso_times, timeline_frame
 from .metrics import MAX_DEVICES, MetricsSource, metric_rows
 
 if TYPE_CHECKING:
@@ -136,18 +136,19 @@ class TimelinePlot:
                 part = timeline.bars[trace.name]
                 trace.y = part["label"].to_numpy(dtype=object)
                 # Bases as ISO strings, which a date axis reads as times; lengths in ms on a date axis.
-                trace.base = part["start"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(part) else []
+                trace.base = iso_times(part["start"])
                 trace.x = (part["seconds"] * 1000).to_numpy(dtype=float)
                 trace.hovertext = part["hover"].to_numpy(dtype=object)
             for trace in endings:
                 part = timeline.endings[trace.meta]
-                trace.x = part["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(part) else []
+                trace.x = iso_times(part["time"])
                 trace.y = part["label"].to_numpy(dtype=object)
                 trace.hovertext = part["hover"].to_numpy(dtype=object)
             if self.metrics is not None:
                 self._draw_metrics(lines, series, targets)
             layout = self.widget.layout
-            layout.yaxis.categoryarray = timeline.labels
+            if tuple(timeline.labels) != tuple(layout.yaxis.categoryarray or ()):
+                layout.yaxis.categoryarray = timeline.labels
             for axis in [layout.xaxis, layout.yaxis]:
                 axis.visible = not empty
             if timeline.x_range is not None:
@@ -167,16 +168,15 @@ class TimelinePlot:
             down, late = device_lines[2 * i], device_lines[2 * i + 1]
             if i < len(series):
                 frame = series[i].frame
-                times = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist() if len(frame) else []
+                times = iso_times(frame["time"])
                 for trace, column in ((down, "downlink_mbps"), (late, "latency_ms")):
                     trace.x, trace.y = times, frame[column].to_numpy(dtype=float)
                     trace.name = series[i].label
                     trace.hovertemplate = f"{series[i].label}: %{{y:.1f}} {trace.meta}<extra></extra>"
             else:
                 down.x = down.y = late.x = late.y = []
-        x = [_iso(v.to_pydatetime()) if v is not None else None for v in targets.x]
-        promise[0].x, promise[0].y = x, targets.downlink
-        promise[1].x, promise[1].y = x, targets.latency
+        promise[0].x, promise[0].y = targets.x, targets.downlink
+        promise[1].x, promise[1].y = targets.x, targets.latency
 
 
 def _anchor(go: Any) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..models import Device, QosProfile, QosStatus, SessionInfo
-from .frame import Timeline, device_label
+from .frame import Timeline, device_label, iso_times
 
 __all__ = ["MAX_DEVICES", "POINTS", "DeviceSeries", "MetricsSource", "Targets", "metric_rows"]
 
@@ -42,11 +42,14 @@ class DeviceSeries:
 
 @dataclass(frozen=True)
 class Targets:
-    """The promises to draw while sessions are up, as x/y lists with None between segments."""
+    """The promises to draw while sessions are up: segments as x (ISO times) and y, NaN between them."""
 
-    x: list[Any]
-    downlink: list[float | None]
-    latency: list[float | None]
+    x: np.ndarray[Any, Any]
+    downlink: np.ndarray[Any, Any]
+    latency: np.ndarray[Any, Any]
+
+
+_NO_TARGETS = Targets(np.array([], dtype=object), np.array([]), np.array([]))
 
 
 def metric_rows(
@@ -56,9 +59,8 @@ def metric_rows(
     profiles: Mapping[str, QosProfile],
 ) -> tuple[list[DeviceSeries], Targets]:
     """The devices' series and the profiles' targets for the timeline's x range."""
-    targets = Targets([], [], [])
     if timeline.x_range is None:
-        return [], targets
+        return [], _NO_TARGETS
     start, end = timeline.x_range
     devices: dict[str, Device] = {}
     for sid in reversed(timeline.sessions):  # the newest sessions' devices first
@@ -66,22 +68,34 @@ def metric_rows(
         if info is not None and info.device is not None and len(devices) < MAX_DEVICES:
             devices.setdefault(device_label(info.device), info.device)
     series = [DeviceSeries(label, _thin(_fetch(source, device, start, end))) for label, device in devices.items()]
+    return series, _targets(timeline, sessions, profiles, set(devices))
+
+
+def _targets(
+    timeline: Timeline, sessions: Mapping[str, SessionInfo], profiles: Mapping[str, QosProfile], devices: set[str]
+) -> Targets:
+    """Each AVAILABLE interval of a drawn device's session, at its profile's target rate and delay budget."""
     available = timeline.bars[QosStatus.AVAILABLE.value]
-    for sid, begin, seconds in zip(
-        available["row"].map(lambda r: timeline.sessions[r]), available["start"], available["seconds"], strict=True
-    ):
+    promised: dict[str, tuple[float, float]] = {}  # session id -> (Mbps, ms), NaN where the profile has none
+    for sid in set(np.asarray(timeline.sessions, dtype=object)[available["row"].to_numpy()]) if len(available) else ():
         info = sessions.get(sid)
         profile = profiles.get(info.qos_profile or "") if info is not None else None
-        if profile is None or info is None or device_label(info.device) not in devices:
-            continue
-        rate, budget = profile.target_min_downstream_rate, profile.packet_delay_budget
-        stop = begin + pd.Timedelta(seconds=float(seconds))
-        targets.x.extend([begin, stop, None])
-        down = rate.bps / 1e6 if rate is not None else None
-        targets.downlink.extend([down, down, None])
-        late = budget.seconds * 1000 if budget is not None else None
-        targets.latency.extend([late, late, None])
-    return series, targets
+        if info is not None and profile is not None and device_label(info.device) in devices:
+            rate, budget = profile.target_min_downstream_rate, profile.packet_delay_budget
+            promised[sid] = (rate.bps / 1e6 if rate else np.nan, budget.seconds * 1000 if budget else np.nan)
+    if not promised:
+        return _NO_TARGETS
+    ids = np.asarray(timeline.sessions, dtype=object)[available["row"].to_numpy()]
+    keep = np.fromiter((sid in promised for sid in ids), dtype=bool, count=len(ids))
+    part = available[keep]
+    values = np.array([promised[sid] for sid in ids[keep]], dtype=float).reshape(-1, 2)
+    begin = part["start"]
+    stop = begin + pd.to_timedelta(part["seconds"].to_numpy(), unit="s")
+    x = np.full((len(part), 3), None, dtype=object)  # start, stop, a gap
+    x[:, 0], x[:, 1] = iso_times(begin), iso_times(stop)
+    y = np.full((len(part), 3, 2), np.nan)
+    y[:, 0], y[:, 1] = values, values
+    return Targets(x.ravel(), y[:, :, 0].ravel(), y[:, :, 1].ravel())
 
 
 def _fetch(source: MetricsSource, device: Device, start: datetime, end: datetime) -> pd.DataFrame:

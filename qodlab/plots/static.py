@@ -110,7 +110,7 @@ def _metrics(down: Any, late: Any, series: list[Any], targets: Any) -> None:
                 ax.plot([x0, x1], [y0, y1], color="#2ca02c", ls="--", lw=1.2, label=what if i == 0 else None)
     down.set_ylabel("downlink (Mbps)", fontsize=8)
     late.set_ylabel("latency (ms)", fontsize=8)
-    if series or targets.x:
+    if series or len(targets.x):
         down.legend(loc="upper left", fontsize=7, frameon=False, ncol=4)
         late.legend(loc="upper left", fontsize=7, frameon=False)
 
