@@ -99,6 +99,9 @@ def run_demo(
         if prepare is not None:
             prepare(sandbox)
         start = sandbox.clock.now()
+        sandbox.congest(factor=2.0, seconds=7200)  # a busy cell: the link rows show what each session lifts
+        say("the cell is congested (twice its usual load) for the whole demo")
+        created = {}
         for step in steps:
             session = client.create_session(
                 device=step.device,
@@ -109,16 +112,19 @@ def run_demo(
                 sink_token=listener.token,
             )
             step.session_id = str(session.session_id)
+            created[step.session_id] = session
             say(f"created    {step.label:<10} {step.profile} {step.duration:>4} s  {session.qos_status.value}")
         _show_bad_request(client, say)
         _follow(sandbox, client, steps, arrivals, start, timeout, say)
         rejected = len(listener.rejections)
-        now = sandbox.now()
+        png = folder / "timeline.png"
+        timeline = timeline_png(
+            log, now=sandbox.now(), axis_title="sandbox clock (UTC)", sessions=created, metrics=sandbox
+        )
+        png.write_bytes(timeline)
     status = _summary(steps, say)
     _report(log, folder, rejected, say)
-    png = folder / "timeline.png"
-    png.write_bytes(timeline_png(log, now=now, axis_title="sandbox clock (UTC)"))
-    say(f"wrote {png}")
+    say(f"wrote {png} (status by device and profile, how each ended, and the link under it)")
     log.close()
     return status
 

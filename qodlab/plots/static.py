@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..models import QosProfile, SessionInfo
@@ -98,16 +99,13 @@ def _metrics(down: Any, late: Any, series: list[Any], targets: Any) -> None:
             down.plot(_nums(frame["time"]), frame["downlink_mbps"].to_numpy(), color=LINE_COLORS[i], lw=1,
                       label=device.label)  # fmt: skip
             late.plot(_nums(frame["time"]), frame["latency_ms"].to_numpy(), color=LINE_COLORS[i], lw=1)
+    x = _nums(pd.Series(pd.to_datetime(targets.x, utc=True)))  # None (the gaps) become NaT, then NaN
     for ax, values, what in (
         (down, targets.downlink, "profile's target rate"),
         (late, targets.latency, "delay budget"),
     ):
-        x = [_num(v.to_pydatetime()) if v is not None else None for v in targets.x]
-        points = [(a, b) for a, b in zip(x, values, strict=True)]
-        for i in range(0, len(points) - 1, 3):
-            (x0, y0), (x1, y1) = points[i], points[i + 1]
-            if y0 is not None and x0 is not None and x1 is not None:
-                ax.plot([x0, x1], [y0, y1], color="#2ca02c", ls="--", lw=1.2, label=what if i == 0 else None)
+        if len(x) and not np.isnan(values).all():
+            ax.plot(x, values, color="#2ca02c", ls="--", lw=1.2, label=what)  # NaN breaks the line between sessions
     down.set_ylabel("downlink (Mbps)", fontsize=8)
     late.set_ylabel("latency (ms)", fontsize=8)
     if series or len(targets.x):
