@@ -357,3 +357,25 @@ def test_a_dashboard_on_a_real_network_without_a_relay_polls(monkeypatch: pytest
     finally:
         board.close()
     assert board.workbench.watcher is not None and not board.workbench.watcher.running
+
+
+def test_time_left_counts_down_for_a_session_created_requested(client: QodClient) -> None:
+    with Sandbox(speed=60, provisioning_delay=5, reuse=False) as slow, Listener(EventLog()) as listener:
+        bench = Workbench(slow.client(), listener.log, listener, slow)
+        outcome = bench.create(_request(listener.url, listener.token, 1, duration=600))
+        assert outcome.session is not None and outcome.session.expires_at is None  # REQUESTED: no times yet
+        sid = str(outcome.session.session_id)
+        bench.apply([listener.log.wait_for(sid, QosStatus.AVAILABLE)])  # what the pump does
+        [tracked] = bench.sessions()
+        left = bench.seconds_left(tracked.info)
+        assert left is not None and 0 < left <= 600  # expiresAt = startedAt + duration, from the notification
+        assert tracked.info.expires_at == tracked.info.started_at + timedelta(seconds=600)  # type: ignore[operator]
+
+
+def test_the_png_has_labels_endings_and_the_link(sandbox: Sandbox, bench: Workbench) -> None:
+    sink, token = bench.sink  # type: ignore[misc]
+    sid = str(bench.create(_request(sink, token, 0)).session.session_id)  # type: ignore[union-attr]
+    bench.log.wait_for(sid, QosStatus.UNAVAILABLE)
+    plain = timeline_png(bench.log)
+    full = timeline_png(bench.log, sessions=bench.infos(), metrics=sandbox)
+    assert full[:8] == b"\x89PNG\r\n\x1a\n" and len(full) > len(plain)  # the metrics rows are drawn
