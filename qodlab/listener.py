@@ -66,7 +66,7 @@ class _Refused(Exception):
 class Listener(BackgroundServer):
     """Receives notifications on `url` (127.0.0.1, a free port) and feeds `log`.
 
-    Re-running `Listener(...)` for the same host, port and path returns the running one (given a
+    Re-running `Listener(...)` for the same host, port, path, relay and public URL returns the running one (given a
     new `log` or `token`, it switches to them). `stop()` frees the port; `start()` comes back on
     the same one.
 

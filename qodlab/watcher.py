@@ -15,6 +15,7 @@ at the notification's time; `.df` keeps both rows, with their shapes.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -119,7 +120,8 @@ class Watcher:
         sid = str(session_id)
         with self._cond:
             self._done.discard(sid)
-            followed = self._followed.setdefault(sid, _Followed(due=time.monotonic()))
+            # With `known`, no poll until _observe has scheduled the next one.
+            followed = self._followed.setdefault(sid, _Followed(due=math.inf if known else time.monotonic()))
         if known is not None:
             self._observe(sid, followed, known)
         with self._cond:
