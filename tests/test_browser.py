@@ -24,6 +24,8 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).parent.parent
+# The timeline's time axis: the bottom one carries the tick labels (x alone, or x3 under the link rows).
+_TIME_TICKS = ".xtick text, .x3tick text"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -170,7 +172,7 @@ def _dashboard_create_then_delete(page: Any, name: str) -> None:
     bars = timeline.locator("g.trace.bars path")
     playwright.expect(bars.first).to_be_visible(timeout=30_000)
     # Live updates keep the x axis a time axis: tick labels are times of day, not plain numbers.
-    ticks = timeline.locator(".xtick text")
+    ticks = timeline.locator(_TIME_TICKS)
     playwright.expect(ticks.first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=10_000)
     assert all(re.match(r"^\d\d:\d\d", tick) for tick in ticks.all_text_contents()), ticks.all_text_contents()
     page.screenshot(path=str(ARTIFACTS / f"{name}-available.png"), full_page=True)
@@ -256,7 +258,7 @@ def test_the_quickstart_runs_in_jupyterlab_and_notebook(browser: Any, jupyter: J
         assert errors.count() == 0 or "Error" not in " ".join(errors.all_inner_texts())
         timeline = page.locator(".qodlab-timeline")
         playwright.expect(timeline).to_have_count(1, timeout=30_000)  # the widget rendered
-        playwright.expect(timeline.locator(".xtick text").first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=30_000)
+        playwright.expect(timeline.locator(_TIME_TICKS).first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=30_000)
         playwright.expect(page.locator(".jp-OutputArea-output img").first).to_be_visible(timeout=30_000)
     finally:
         page.close()

@@ -207,7 +207,7 @@ def _apply(
     columns["session_id"][during] = boost.session_id
     columns["qos_profile"][during] = profile.name
     # The load a profile's promise holds to: priority 100 only 1.0, QOS_L's 40 up to 2.2 (a 2x
-    # congestion, at most 1.6, never breaks it; 4x, at least 1.6, mostly does), priority 1 almost 3.
+    # congestion, at most 1.6, never breaks it; 6x, at least 2.4, always does), priority 1 almost 3.
     holds_to = 1.0 + (100 - (profile.priority or 100)) / 50
     kept = during & (load < holds_to)
     broken = during & ~kept
