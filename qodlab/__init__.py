@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from .client import AsyncQodClient, QodClient, create_request
 from .errors import (
     ApiError,
+    AuthError,
     Conflict,
     InvalidArgument,
     NotFound,
@@ -74,6 +75,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AccessTokenCredential",
     "ApiError",
+    "AuthError",
     "ApplicationServer",
     "AsyncQodClient",
     "AsyncSession",

@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     _tls_arguments(sandbox)
     sandbox.add_argument("--cafile", default=None, help="also trust this CA when delivering to https sinks")
     sandbox.add_argument("--seed", type=int, default=0, help="seed of the simulated links' metrics (default 0)")
+    sandbox.add_argument(
+        "--auth", choices=["key", "oidc"], default="key", help="oidc: be an OpenID provider; requests need its tokens"
+    )
+    sandbox.add_argument("--token-ttl", type=float, default=3600.0, help="access tokens' life, sandbox seconds")
     sandbox.set_defaults(handler=_sandbox)
 
     listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
@@ -98,6 +102,8 @@ def _sandbox(args: argparse.Namespace) -> int:
         keyfile=args.keyfile,
         cafile=args.cafile,
         seed=args.seed,
+        auth=args.auth,
+        token_ttl=args.token_ttl,
     )
 
     def show(change: StatusChange) -> None:
@@ -111,6 +117,11 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"  relay:        {sandbox.relay_url}/new opens a channel", flush=True)
     if args.api_key:
         print("  requests need the API key given with --api-key", flush=True)
+    if sandbox.provider is not None:
+        client = sandbox.oauth_client()
+        print(f"  OpenID provider: {sandbox.issuer}/.well-known/openid-configuration", flush=True)
+        # Printed once so the user can configure a client; never logged anywhere else.
+        print(f"  an OAuth client: id {client.client_id}, secret {client.secret}", flush=True)
     return _serve_until_interrupted(sandbox.stop)
 
 

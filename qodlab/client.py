@@ -79,6 +79,7 @@ class _BaseClient(Generic[S]):
         qod_path: str = QOD_PATH,
         profiles_path: str = PROFILES_PATH,
         cafile: str | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         root = base_url.rstrip("/")
         if root.endswith(qod_path):  # given the QoD base itself: derive the API root
@@ -91,7 +92,11 @@ class _BaseClient(Generic[S]):
         self.max_retry_wait = max_retry_wait
         # https: the system's CAs, or a private one (a sandbox serving a test certificate)
         self._verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=cafile) if cafile else True
-        self._auth_kind = "X-RapidAPI-Key" if api_key else "bearer" if token else "none"
+        self.auth = auth
+        """An auth flow (`qodlab.auth.ClientCredentials`, `Ciba`) that puts an access token on each request."""
+        self._auth_kind = (
+            "X-RapidAPI-Key" if api_key else "bearer" if token else type(auth).__name__ if auth else "none"
+        )
         self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -105,8 +110,17 @@ class _BaseClient(Generic[S]):
 
     # -- calls: each public method of both clients is one of these ---------------------------
 
+    @property
+    def three_legged(self) -> bool:
+        """Whether its access token names the device (then requests leave `device` out)."""
+        return bool(getattr(self.auth, "three_legged", False))
+
     def _create_call(self, request: CreateSession | None, fields: dict[str, Any]) -> _Call[S]:
-        body = to_wire(create_request(request, **fields))
+        made = create_request(request, **fields)
+        if self.three_legged and made.device is not None:
+            msg = "this client's access token names the device (three-legged): leave `device` out of the request"
+            raise ValueError(msg)
+        body = to_wire(made)
         return _Call("POST", f"{self.qod_url}/sessions", body, self._parse_session)
 
     def _get_call(self, session_id: uuid.UUID | str) -> _Call[S]:
@@ -119,8 +133,11 @@ class _BaseClient(Generic[S]):
         body = to_wire(ExtendSession(requested_additional_duration=seconds))
         return _Call("POST", f"{self.qod_url}/sessions/{_sid(session_id)}/extend", body, self._parse_session)
 
-    def _retrieve_call(self, device: Device | Mapping[str, Any]) -> _Call[list[S]]:
-        body = to_wire(RetrieveSessions(device=_device(device)))
+    def _retrieve_call(self, device: Device | Mapping[str, Any] | None) -> _Call[list[S]]:
+        if self.three_legged and device is not None:
+            msg = "this client's access token names the device (three-legged): call retrieve_sessions() without one"
+            raise ValueError(msg)
+        body = to_wire(RetrieveSessions(device=_device(device) if device is not None else None))
         return _Call("POST", f"{self.qod_url}/retrieve-sessions", body, self._parse_sessions)
 
     def _profiles_call(
@@ -186,7 +203,12 @@ class QodClient(_BaseClient[Session]):
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self._http = httpx.Client(
-            headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False, verify=self._verify
+            headers=self._headers,
+            timeout=self.timeout,
+            transport=transport,
+            trust_env=False,
+            verify=self._verify,
+            auth=self.auth,
         )
 
     @classmethod
@@ -237,8 +259,8 @@ class QodClient(_BaseClient[Session]):
         """Add `seconds` to an AVAILABLE session (capped at the profile's maxDuration)."""
         return self._run(self._extend_call(session_id, seconds))
 
-    def retrieve_sessions(self, device: Device | Mapping[str, Any]) -> list[Session]:
-        """A device's sessions (may be empty)."""
+    def retrieve_sessions(self, device: Device | Mapping[str, Any] | None = None) -> list[Session]:
+        """A device's sessions (may be empty); with a three-legged token, its device's."""
         return self._run(self._retrieve_call(device))
 
     def list_profiles(
@@ -263,7 +285,12 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self._http = httpx.AsyncClient(
-            headers=self._headers, timeout=self.timeout, transport=transport, trust_env=False, verify=self._verify
+            headers=self._headers,
+            timeout=self.timeout,
+            transport=transport,
+            trust_env=False,
+            verify=self._verify,
+            auth=self.auth,
         )
 
     @classmethod
@@ -314,8 +341,8 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
         """Add `seconds` to an AVAILABLE session (capped at the profile's maxDuration)."""
         return await self._run(self._extend_call(session_id, seconds))
 
-    async def retrieve_sessions(self, device: Device | Mapping[str, Any]) -> list[AsyncSession]:
-        """A device's sessions (may be empty)."""
+    async def retrieve_sessions(self, device: Device | Mapping[str, Any] | None = None) -> list[AsyncSession]:
+        """A device's sessions (may be empty); with a three-legged token, its device's."""
         return await self._run(self._retrieve_call(device))
 
     async def list_profiles(

@@ -4,6 +4,7 @@ QodError
 ├── TransportError           the request did not get an answer (connection, timeout)
 │   └── QodTimeout
 ├── ServerStartError         a sandbox or listener could not start (port in use, ...)
+├── AuthError                no access token: the authorization server refused (.error)
 └── ApiError                 the API answered with an error (.status .code .message .response)
     ├── InvalidArgument      400
     ├── Unauthenticated      401
@@ -24,6 +25,7 @@ import httpx
 
 __all__ = [
     "ApiError",
+    "AuthError",
     "Conflict",
     "InvalidArgument",
     "NotFound",
@@ -53,6 +55,17 @@ class QodTimeout(TransportError):
 
 class ServerStartError(QodError):
     """A background server could not start."""
+
+
+class AuthError(QodError):
+    """No access token could be had: the authorization server refused, or could not be found.
+
+    `.error` is OAuth's error code (`invalid_client`, `access_denied`, ...); never a secret.
+    """
+
+    def __init__(self, message: str, error: str | None = None) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 class ApiError(QodError):

@@ -29,10 +29,12 @@ from ..models import (
 )
 from . import contract
 from .clock import rfc3339
-from .engine import EngineError
+from .engine import Access, EngineError
 from .faults import NoticeFaultKind
 from .nac_api import legacy_routers
-from .params import SessionId, conforming
+from .oidc import SCOPES
+from .oidc_api import oidc_router
+from .params import SessionId, access, conforming
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -44,7 +46,7 @@ PROFILES = "/qos-profiles/v1"
 CONTROL = "/_sandbox"
 API_PREFIXES: tuple[str, ...] = (QOD, PROFILES, "/qod/v0", "/sessions")
 _CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
-_OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health")
+_OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health", "/.well-known/", "/oauth2/", "/bc-authorize")
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -79,6 +81,8 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
     for prefix, router in legacy_routers(sandbox):
         app.include_router(router, prefix=prefix, tags=["Network as Code (older generations)"])
+    if sandbox.provider is not None:
+        app.include_router(oidc_router(sandbox), tags=["OpenID provider (--auth oidc)"])
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -139,6 +143,11 @@ def _install_middleware(app: FastAPI, sandbox: Sandbox) -> None:
         if correlator is not None and not _CORRELATOR.match(correlator):
             return error_response(400, "INVALID_ARGUMENT", "x-correlator: invalid value.")
         path = request.url.path
+        if sandbox.provider is not None and path.startswith(API_PREFIXES):
+            try:
+                request.state.access = _access(request, sandbox)
+            except EngineError as refused:
+                return error_response(refused.status, refused.code, refused.message, echo)
         if (
             sandbox.api_key is not None
             and not path.startswith(_OPEN_PATHS)
@@ -164,6 +173,32 @@ def _install_middleware(app: FastAPI, sandbox: Sandbox) -> None:
         return response
 
 
+def _access(request: Request, sandbox: Sandbox) -> Access:
+    """The caller an access token names, checked for this operation's scope (401, 403)."""
+    assert sandbox.provider is not None
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() != "bearer " or not auth[7:].strip():
+        raise EngineError(401, "UNAUTHENTICATED", "An access token is required: Authorization: Bearer <token>.")
+    caller = sandbox.provider.verify(auth[7:].strip())
+    needed = _scope(request.method, request.url.path)
+    if needed is not None and needed not in caller.scopes:
+        raise EngineError(403, "PERMISSION_DENIED", f"The access token lacks the scope {needed}.")
+    return Access(caller.client_id, caller.device)
+
+
+def _scope(method: str, path: str) -> str | None:
+    """The scope an operation needs (CAMARA's security requirements)."""
+    if path.startswith(PROFILES):
+        return SCOPES["profiles"]
+    if path.endswith("/retrieve-sessions") or (method == "GET" and path.rstrip("/").endswith("/sessions")):
+        return SCOPES["retrieve"]
+    if path.endswith("/extend"):
+        return SCOPES["update"]
+    if method == "POST" and path.rstrip("/").endswith("/sessions"):
+        return SCOPES["create"]
+    return {"GET": SCOPES["read"], "DELETE": SCOPES["delete"]}.get(method)
+
+
 def _authorized(request: Request, key: str) -> bool:
     given = request.headers.get("x-rapidapi-key")
     if given is None:
@@ -174,12 +209,6 @@ def _authorized(request: Request, key: str) -> bool:
 
 def _json(body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status)
-
-
-def _device_required(device: Device | None) -> Device:
-    if device is None:
-        raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
-    return device
 
 
 # -- CAMARA QoD v1 ----------------------------------------------------------------------------
@@ -194,16 +223,16 @@ def _qod_router(sandbox: Sandbox) -> APIRouter:
 
     @router.post("/sessions", status_code=201, summary="Create a QoS session", dependencies=schema("CreateSession"))
     async def create_session(body: CreateSession, request: Request) -> JSONResponse:
-        session = engine.create(body, correlator=request.headers.get("x-correlator"))
+        session = engine.create(body, correlator=request.headers.get("x-correlator"), access=access(request))
         return _json(session.info(), 201)
 
     @router.get("/sessions/{sessionId}", summary="Get a QoS session")
-    async def get_session(session_id: SessionId) -> JSONResponse:
-        return _json(engine.get(session_id).info())
+    async def get_session(session_id: SessionId, request: Request) -> JSONResponse:
+        return _json(engine.get(session_id, access(request)).info())
 
     @router.delete("/sessions/{sessionId}", status_code=204, summary="Delete a QoS session")
-    async def delete_session(session_id: SessionId) -> Response:
-        engine.delete(session_id)
+    async def delete_session(session_id: SessionId, request: Request) -> Response:
+        engine.delete(session_id, access(request))
         return Response(status_code=204)
 
     @router.post(
@@ -211,12 +240,12 @@ def _qod_router(sandbox: Sandbox) -> APIRouter:
         summary="Extend an AVAILABLE session",
         dependencies=schema("ExtendSessionDuration"),
     )
-    async def extend_session(session_id: SessionId, body: ExtendSession) -> JSONResponse:
-        return _json(engine.extend(session_id, body.requested_additional_duration).info())
+    async def extend_session(session_id: SessionId, body: ExtendSession, request: Request) -> JSONResponse:
+        return _json(engine.extend(session_id, body.requested_additional_duration, access(request)).info())
 
     @router.post("/retrieve-sessions", summary="A device's sessions", dependencies=schema("RetrieveSessionsInput"))
-    async def retrieve_sessions(body: RetrieveSessions) -> JSONResponse:
-        sessions = engine.retrieve(_device_required(body.device))
+    async def retrieve_sessions(body: RetrieveSessions, request: Request) -> JSONResponse:
+        sessions = engine.retrieve(body.device, access(request))
         return _json([s.info() for s in sessions])
 
     return router

@@ -30,7 +30,7 @@ from ..models import (
 from .clock import Clock, rfc3339
 from .faults import Faults
 
-__all__ = ["Engine", "EngineError", "SandboxSession", "StatusChange"]
+__all__ = ["Access", "Engine", "EngineError", "SandboxSession", "StatusChange", "device_of"]
 
 RETENTION = 360.0  # sandbox seconds an ended session stays readable (CAMARA: at least 360 s)
 
@@ -41,6 +41,25 @@ class EngineError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who asks, when the sandbox checks access tokens: a client, and the device a three-legged token names."""
+
+    client_id: str
+    device: tuple[str, str] | None = None  # a device key, as `Device.identifiers()` gives them
+
+
+def device_of(key: tuple[str, str]) -> Device:
+    """The Device a device key stands for."""
+    kind, value = key
+    if kind == "ipv4Address":
+        public, private, port = value.split("|")
+        fields = {"publicAddress": public, "privateAddress": None if private == "None" else private,
+                  "publicPort": None if port == "None" else int(port)}  # fmt: skip
+        return Device.model_validate({"ipv4Address": {k: v for k, v in fields.items() if v is not None}})
+    return Device.model_validate({kind: value})
 
 
 class _Timer(Enum):
@@ -75,6 +94,7 @@ class SandboxSession:
     correlator: str | None = None
     version: int = 0  # bumped when its timers change, so stale heap entries are skipped
     token: str | None = field(default=None, repr=False)
+    owner: str | None = None  # the client that created it, when the sandbox checks tokens
 
     @classmethod
     def new(cls, request: CreateSession, now: float, **extra: Any) -> SandboxSession:
@@ -185,9 +205,20 @@ class Engine:
     # -- sessions ------------------------------------------------------------------------
 
     def create(
-        self, request: CreateSession, *, flavor: str = "cloudevent-v1", correlator: str | None = None
+        self,
+        request: CreateSession,
+        *,
+        flavor: str = "cloudevent-v1",
+        correlator: str | None = None,
+        access: Access | None = None,
     ) -> SandboxSession:
-        """Create a session per the lifecycle rules, or raise EngineError."""
+        """Create a session per the lifecycle rules, or raise EngineError.
+
+        With `access`, the session belongs to its client, and a three-legged token names the
+        device: the request must then leave `device` out (CAMARA: 422 UNNECESSARY_IDENTIFIER).
+        """
+        if access is not None and access.device is not None:
+            request = request.model_copy(update={"device": _token_device(request.device, access.device)})
         token = self._check_notification_target(request)
         with self._lock:
             self.advance()
@@ -197,7 +228,8 @@ class Engine:
             self._check_duration(profile, request.duration)
             self._check_conflict(request.device)
             now = self.clock.now()
-            session = SandboxSession.new(request, now, flavor=flavor, correlator=correlator, token=token)
+            owner = access.client_id if access is not None else None
+            session = SandboxSession.new(request, now, flavor=flavor, correlator=correlator, token=token, owner=owner)
             self._sessions[session.id] = session
             for key in session.device_keys:
                 self._by_key.setdefault(key, set()).add(session.id)
@@ -207,26 +239,26 @@ class Engine:
                 self._schedule(now + self.provisioning_delay, session, _Timer.PROVISION)
             return session
 
-    def get(self, session_id: uuid.UUID) -> SandboxSession:
-        """The session, or EngineError 404."""
+    def get(self, session_id: uuid.UUID, access: Access | None = None) -> SandboxSession:
+        """The session, or EngineError 404 (403 when `access` may not see it)."""
         with self._lock:
             self.advance()
-            return self._get(session_id)
+            return self._get(session_id, access)
 
-    def delete(self, session_id: uuid.UUID) -> None:
+    def delete(self, session_id: uuid.UUID, access: Access | None = None) -> None:
         """Delete a session; a live one notifies UNAVAILABLE / DELETE_REQUESTED first."""
         with self._lock:
             self.advance()
-            session = self._get(session_id)
+            session = self._get(session_id, access)
             if session.status is not QosStatus.UNAVAILABLE:
                 self._end(session, StatusInfo.DELETE_REQUESTED, self.clock.now())
             self._forget(session)
 
-    def extend(self, session_id: uuid.UUID, seconds: int) -> SandboxSession:
+    def extend(self, session_id: uuid.UUID, seconds: int, access: Access | None = None) -> SandboxSession:
         """Add `seconds` to an AVAILABLE session, capped at the profile's maxDuration."""
         with self._lock:
             self.advance()
-            session = self._get(session_id)
+            session = self._get(session_id, access)
             if session.status is not QosStatus.AVAILABLE or session.started_at is None:
                 msg = (
                     "Extending the session duration is not allowed in the current state "
@@ -239,14 +271,24 @@ class Engine:
             self._schedule(session.expires_at, session, _Timer.EXPIRE)
             return session
 
-    def retrieve(self, device: Device) -> list[SandboxSession]:
-        """Every readable session of a device (any identifier in common), oldest first."""
+    def retrieve(self, device: Device | None, access: Access | None = None) -> list[SandboxSession]:
+        """Every readable session of a device (any identifier in common), oldest first.
+
+        With `access`: only its client's sessions, of the device its three-legged token names.
+        """
+        if access is not None and access.device is not None:
+            device = _token_device(device, access.device)
+        if device is None:
+            raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
         with self._lock:
             self.advance()
             ids: set[uuid.UUID] = set()
             for key in device.identifiers():
                 ids |= self._by_key.get(key, set())
-            return sorted((self._sessions[i] for i in ids), key=lambda s: s.created_at)
+            found = (self._sessions[i] for i in ids)
+            if access is not None:
+                found = (s for s in found if s.owner in (None, access.client_id))
+            return sorted(found, key=lambda s: s.created_at)
 
     def terminate(self, session_id: uuid.UUID) -> SandboxSession:
         """The network ends a REQUESTED or AVAILABLE session: UNAVAILABLE / NETWORK_TERMINATED."""
@@ -305,10 +347,14 @@ class Engine:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _get(self, session_id: uuid.UUID) -> SandboxSession:
+    def _get(self, session_id: uuid.UUID, access: Access | None = None) -> SandboxSession:
         session = self._sessions.get(session_id)
         if session is None:
             raise EngineError(404, "NOT_FOUND", f"Session {session_id} does not exist.")
+        if access is not None and session.owner not in (None, access.client_id):
+            raise EngineError(403, "PERMISSION_DENIED", "This session was created by another API client.")
+        if access is not None and access.device is not None and access.device not in session.device_keys:
+            raise EngineError(403, "PERMISSION_DENIED", "This session is not for the device the access token names.")
         return session
 
     def _schedule(self, due: float, session: SandboxSession, kind: _Timer) -> None:
@@ -437,3 +483,11 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _token_device(given: Device | None, named: tuple[str, str]) -> Device:
+    """The device a three-legged token names; the request must not name one too."""
+    if given is not None:
+        msg = "The device is identified by the access token: leave `device` out of the request."
+        raise EngineError(422, "UNNECESSARY_IDENTIFIER", msg)
+    return device_of(named)

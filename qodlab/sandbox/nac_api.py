@@ -33,7 +33,7 @@ from ..models import (
     RetrieveSessions,
 )
 from .engine import EngineError
-from .params import SessionId, without_nulls
+from .params import SessionId, access, without_nulls
 
 if TYPE_CHECKING:
     from .engine import SandboxSession
@@ -123,7 +123,10 @@ def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
     @router.post("/sessions", status_code=201, summary="Create a session (Network as Code)")
     async def create(body: LegacyCreate, request: Request) -> JSONResponse:
         session = engine.create(
-            body.to_camara(default_duration), flavor=NAC_SHAPE, correlator=request.headers.get("x-correlator")
+            body.to_camara(default_duration),
+            flavor=NAC_SHAPE,
+            correlator=request.headers.get("x-correlator"),
+            access=access(request),
         )
         return JSONResponse(info(session, request), 201)
 
@@ -136,25 +139,25 @@ def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
         if not network_access_identifier and not phone_number:
             raise EngineError(400, "INVALID_ARGUMENT", "Give networkAccessIdentifier or phoneNumber.")
         device = Device(network_access_identifier=network_access_identifier, phone_number=phone_number)
-        return JSONResponse([info(s, request) for s in engine.retrieve(device)])
+        return JSONResponse([info(s, request) for s in engine.retrieve(device, access(request))])
 
     @router.post("/retrieve-sessions", summary="A device's sessions (Network as Code 5.x and later)")
     async def retrieve(body: RetrieveSessions, request: Request) -> JSONResponse:
-        if body.device is None:
-            raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
-        return JSONResponse([info(s, request) for s in engine.retrieve(body.device)])
+        return JSONResponse([info(s, request) for s in engine.retrieve(body.device, access(request))])
 
     @router.get("/sessions/{sessionId}", summary="Get a session (Network as Code)")
     async def get(session_id: SessionId, request: Request) -> JSONResponse:
-        return JSONResponse(info(engine.get(session_id), request))
+        return JSONResponse(info(engine.get(session_id, access(request)), request))
 
     @router.delete("/sessions/{sessionId}", status_code=204, summary="Delete a session (Network as Code)")
-    async def delete(session_id: SessionId) -> Response:
-        engine.delete(session_id)
+    async def delete(session_id: SessionId, request: Request) -> Response:
+        engine.delete(session_id, access(request))
         return Response(status_code=204)
 
     @router.post("/sessions/{sessionId}/extend", summary="Extend a session (Network as Code)")
     async def extend(session_id: SessionId, body: ExtendSession, request: Request) -> JSONResponse:
-        return JSONResponse(info(engine.extend(session_id, body.requested_additional_duration), request))
+        return JSONResponse(
+            info(engine.extend(session_id, body.requested_additional_duration, access(request)), request)
+        )
 
     return router

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 
 from . import contract
-from .engine import EngineError
+from .engine import Access, EngineError
 
-__all__ = ["SessionId", "conforming", "json_body", "without_nulls"]
+__all__ = ["SessionId", "access", "conforming", "json_body", "without_nulls"]
 
 SessionId = Annotated[uuid.UUID, Path(alias="sessionId", description="Session ID (UUID)")]
 
@@ -53,3 +53,9 @@ async def _without_nulls(request: Request) -> None:
 
 without_nulls: Any = Depends(_without_nulls)
 """A route dependency for the older generations, which have no schema: no `null` anywhere."""
+
+
+def access(request: Request) -> Access | None:
+    """The caller the middleware verified from an access token (None when the sandbox checks none)."""
+    found: Access | None = getattr(request.state, "access", None)
+    return found

@@ -6,7 +6,7 @@ import hashlib
 import os
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -20,6 +20,7 @@ from .engine import RETENTION, Engine, SandboxSession
 from .faults import Faults, NoticeFaultKind
 from .link import SAMPLE_COLUMNS, Episode, Links
 from .notifier import Delivery, Notifier
+from .oidc import OAuthClient, Provider
 from .profiles import default_profiles
 from .scheduler import Scheduler
 
@@ -47,6 +48,9 @@ class Sandbox(BackgroundServer):
         certfile, keyfile: serve HTTPS with this certificate (the API and the relay).
         cafile: trust this CA (besides the system's) when delivering to https sinks.
         seed: the simulated links' seed: the same seed gives the same metrics (`metrics`).
+        auth: "oidc" makes it an OpenID provider whose signed access tokens every API request needs
+            (scopes per operation, sessions owned by their client, the device from a three-legged
+            token); `oauth_client()` registers a client. Tokens live `token_ttl` sandbox seconds.
 
     It also serves a relay at `/_relay/` (`relay_url`), speaking smee.io's protocol, so that a
     listener can take its notifications the way it would from a real network: through a relay.
@@ -63,10 +67,11 @@ class Sandbox(BackgroundServer):
         strict: bool = False,
         api_key: str | None = None,
         provisioning_delay: float = 1.0,
+        auth: str = "key",
         **_: Any,
     ) -> tuple[Any, ...]:
         digest = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None
-        return (host, port, strict, digest, provisioning_delay)
+        return (host, port, strict, digest, provisioning_delay, auth)
 
     def __init__(
         self,
@@ -85,12 +90,16 @@ class Sandbox(BackgroundServer):
         keyfile: str | os.PathLike[str] | None = None,
         cafile: str | os.PathLike[str] | None = None,
         seed: int = 0,
+        auth: Literal["key", "oidc"] = "key",
+        token_ttl: float = 3600.0,
     ) -> None:
         if self._initialised:
             self.speed = speed
             return
         self._initialised = True
-        self._key = self._settings(host, port, strict=strict, api_key=api_key, provisioning_delay=provisioning_delay)
+        self._key = self._settings(
+            host, port, strict=strict, api_key=api_key, provisioning_delay=provisioning_delay, auth=auth
+        )
         self.api_key = api_key
         self.clock = Clock(speed)
         self.faults = Faults()
@@ -102,6 +111,8 @@ class Sandbox(BackgroundServer):
             retention=retention,
             strict=strict,
         )
+        self.provider = Provider(self.clock, token_ttl) if auth == "oidc" else None
+        """The OpenID provider, with auth="oidc"."""
         self.links = Links(self.engine.profiles, seed=seed)
         """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
         self.engine.subscribe(self.links.on_change)
@@ -179,6 +190,18 @@ class Sandbox(BackgroundServer):
     def relay_url(self) -> str:
         """The root of the sandbox's relay: channels are `{relay_url}/{name}`, `/new` makes one."""
         return f"{self.url}{RELAY_PATH}"
+
+    def oauth_client(self, client_id: str | None = None) -> OAuthClient:
+        """Register an OAuth client (auth="oidc"): its `client_id` and `secret`."""
+        if self.provider is None:
+            msg = 'this sandbox checks API keys, not OAuth tokens: start it with Sandbox(auth="oidc")'
+            raise RuntimeError(msg)
+        return self.provider.register(client_id)
+
+    @property
+    def issuer(self) -> str:
+        """The OpenID issuer (auth="oidc"): `{issuer}/.well-known/openid-configuration` describes it."""
+        return self.url
 
     def new_channel(self) -> str:
         """A fresh channel on the sandbox's relay, e.g. for `Listener(relay=sandbox.new_channel())`."""

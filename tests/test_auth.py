@@ -1,0 +1,160 @@
+"""CAMARA authentication over real HTTP: the sandbox as an OpenID provider, and the client's flows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from qodlab import AsyncQodClient, AuthError, QodClient, QosStatus, Sandbox
+from qodlab.auth import Ciba, ClientCredentials
+from qodlab.sandbox.oidc import OAuthClient
+
+PHONE = "+36721601234567"
+OTHER = "+36721601234599"
+BODY: dict[str, Any] = {"applicationServer": {"ipv4Address": "233.252.0.2"}, "qosProfile": "QOS_L", "duration": 600}
+
+
+@pytest.fixture
+def provider() -> Iterator[Sandbox]:
+    with Sandbox(auth="oidc", speed=60, provisioning_delay=0, reuse=False) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def app(provider: Sandbox) -> OAuthClient:
+    return provider.oauth_client()
+
+
+def _token(sandbox: Sandbox, **mint: Any) -> dict[str, str]:
+    response = httpx.post(f"{sandbox.url}/_sandbox/tokens", json=mint)
+    assert response.status_code == 200, response.text
+    return {"authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _camara(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code and response.json()["status"] == status
+
+
+# -- the client's flows ----------------------------------------------------------------------------
+
+
+def test_client_credentials_through_discovery(provider: Sandbox, app: OAuthClient) -> None:
+    auth = ClientCredentials(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret)
+    with QodClient(provider.url, auth=auth) as client:
+        session = client.create_session(device={"phoneNumber": PHONE}, application_server="233.252.0.2",
+                                        qos_profile="QOS_L", duration=600)  # fmt: skip
+        assert session.qos_status is QosStatus.AVAILABLE and session.device is not None
+        assert [s.session_id for s in client.retrieve_sessions({"phoneNumber": PHONE})] == [session.session_id]
+    assert auth.describe().startswith("client credentials, token valid for")
+
+
+def test_a_token_that_expires_during_a_sessions_life_is_renewed() -> None:
+    with Sandbox(auth="oidc", speed=60, provisioning_delay=0, token_ttl=120, reuse=False) as short:
+        app = short.oauth_client()
+        auth = ClientCredentials(
+            token_url=f"{short.url}/oauth2/token", client_id=app.client_id, client_secret=app.secret
+        )
+        with QodClient(short.url, auth=auth) as client:
+            session = client.create_session(device={"phoneNumber": PHONE}, application_server="233.252.0.2",
+                                            qos_profile="QOS_L", duration=6000)  # fmt: skip
+            first, expiry = auth._token, auth.expires_at
+            assert first is not None and expiry is not None
+            deadline = time.monotonic() + 10
+            while time.time() < expiry and time.monotonic() < deadline:  # 120 sandbox s: about 2 real s
+                time.sleep(0.05)
+            assert client.get_session(session.session_id).qos_status is QosStatus.AVAILABLE  # a new token, same session
+            assert auth._token is not None and auth._token["access_token"] != first["access_token"]
+
+
+def test_ciba_names_the_device_and_the_client_leaves_it_out(provider: Sandbox, app: OAuthClient) -> None:
+    auth = Ciba(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret, login_hint=f"tel:{OTHER}")
+    with QodClient(provider.url, auth=auth) as client:
+        assert client.three_legged
+        session = client.create_session(application_server="233.252.0.2", qos_profile="QOS_L", duration=600)
+        assert session.device is not None and session.device.phone_number == OTHER
+        assert [s.session_id for s in client.retrieve_sessions()] == [session.session_id]
+        with pytest.raises(ValueError, match="leave `device` out"):
+            client.create_session(device={"phoneNumber": OTHER}, application_server="233.252.0.2",
+                                  qos_profile="QOS_L", duration=600)  # fmt: skip
+    assert auth.describe().startswith("CIBA for +3672…599")
+
+
+def test_the_async_client_uses_the_same_flows(provider: Sandbox, app: OAuthClient) -> None:
+    auth = ClientCredentials(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret)
+
+    async def profiles() -> list[str]:
+        async with AsyncQodClient(provider.url, auth=auth) as client:
+            return [p.name for p in await client.list_profiles()]
+
+    assert "QOS_L" in asyncio.run(profiles())
+
+
+def test_a_wrong_secret_is_an_auth_error_that_names_no_secret(
+    provider: Sandbox, app: OAuthClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    auth = ClientCredentials(issuer=provider.issuer, client_id=app.client_id, client_secret="not-the-secret")
+    with QodClient(provider.url, auth=auth) as client, pytest.raises(AuthError) as refused:
+        client.list_profiles()
+    assert refused.value.error == "invalid_client"
+    right = ClientCredentials(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret)
+    with QodClient(provider.url, auth=right) as client:
+        client.list_profiles()
+        shown = [repr(right), repr(client), str(refused.value), repr(app), caplog.text]
+    for secret in (app.secret, "not-the-secret", right._token["access_token"]):  # type: ignore[index]
+        assert all(secret not in text for text in shown)
+
+
+# -- the sandbox's enforcement ---------------------------------------------------------------------
+
+
+def test_every_enforcement_rule(provider: Sandbox) -> None:
+    q = provider.qod_url
+    two_legged = _token(provider, client="app-1")
+    created = httpx.post(f"{q}/sessions", json={**BODY, "device": {"phoneNumber": PHONE}}, headers=two_legged)
+    assert created.status_code == 201, created.text
+    session = f"{q}/sessions/{created.json()['sessionId']}"
+    with Sandbox(auth="oidc", reuse=False) as stranger:
+        foreign = _token(stranger, client="app-1")  # well formed, but signed by another key
+    _camara(httpx.get(session), 401, "UNAUTHENTICATED")
+    _camara(httpx.get(session, headers={"authorization": "Bearer not.a.jwt"}), 401, "UNAUTHENTICATED")
+    _camara(httpx.get(session, headers=foreign), 401, "UNAUTHENTICATED")
+    _camara(httpx.get(session, headers=_token(provider, client="app-1", expires_in=-1)), 401, "UNAUTHENTICATED")
+    _camara(httpx.get(session, headers=_token(provider, client="app-1", scopes=[])), 403, "PERMISSION_DENIED")
+    reader = _token(provider, client="app-1", scopes=["quality-on-demand:sessions:read"])
+    assert httpx.get(session, headers=reader).status_code == 200
+    _camara(httpx.delete(session, headers=reader), 403, "PERMISSION_DENIED")  # no delete scope
+    _camara(httpx.get(session, headers=_token(provider, client="app-2")), 403, "PERMISSION_DENIED")  # not its session
+    _camara(httpx.post(f"{q}/sessions", json=BODY, headers=two_legged), 422, "MISSING_IDENTIFIER")
+    three_legged = _token(provider, client="app-1", device={"phoneNumber": OTHER})
+    _camara(httpx.post(f"{q}/sessions", json={**BODY, "device": {"phoneNumber": OTHER}}, headers=three_legged),
+            422, "UNNECESSARY_IDENTIFIER")  # fmt: skip
+    _camara(httpx.get(session, headers=three_legged), 403, "PERMISSION_DENIED")  # device A's token, device B's session
+    assert httpx.delete(session, headers=two_legged).status_code == 204
+
+
+def test_the_provider_speaks_oauth(provider: Sandbox, app: OAuthClient) -> None:
+    metadata = httpx.get(f"{provider.issuer}/.well-known/openid-configuration").json()
+    assert metadata["token_endpoint"] == f"{provider.url}/oauth2/token"
+    assert "urn:openid:params:grant-type:ciba" in metadata["grant_types_supported"]
+    assert httpx.get(metadata["jwks_uri"]).json()["keys"][0]["kty"] == "RSA"
+    token = metadata["token_endpoint"]
+    wrong = httpx.post(token, data={"grant_type": "client_credentials"}, auth=(app.client_id, "wrong"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    odd = httpx.post(token, data={"grant_type": "password"}, auth=(app.client_id, app.secret))
+    assert odd.status_code == 400 and odd.json()["error"] == "unsupported_grant_type"
+    scoped = httpx.post(
+        token, data={"grant_type": "client_credentials", "scope": "nope"}, auth=(app.client_id, app.secret)
+    )
+    assert scoped.json()["error"] == "invalid_scope"
+    hint = httpx.post(metadata["backchannel_authentication_endpoint"], data={"login_hint": "someone"},
+                      auth=(app.client_id, app.secret))  # fmt: skip
+    assert hint.status_code == 400 and hint.json()["error"] == "invalid_request"
+    assert app.secret not in repr(app)
