@@ -111,6 +111,16 @@ class _BaseClient(Generic[S]):
     # -- calls: each public method of both clients is one of these ---------------------------
 
     @property
+    def authentication(self) -> str:
+        """How it authenticates, in words (a dashboard's header): never a key, token or secret."""
+        describe = getattr(self.auth, "describe", None)
+        if callable(describe):
+            return str(describe())
+        return {"X-RapidAPI-Key": "API key", "bearer": "bearer token", "none": "no credentials"}.get(
+            self._auth_kind, self._auth_kind
+        )
+
+    @property
     def three_legged(self) -> bool:
         """Whether its access token names the device (then requests leave `device` out)."""
         return bool(getattr(self.auth, "three_legged", False))

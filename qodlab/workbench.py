@@ -205,8 +205,8 @@ class Workbench:
         """Fetch a session's current state, and follow it from now on (also one created elsewhere)."""
         return self._call(lambda: self.client.get_session(session_id.strip()))
 
-    def retrieve(self, device: Device) -> ActionResult:
-        """Find a device's sessions (created by anyone) and follow them."""
+    def retrieve(self, device: Device | None) -> ActionResult:
+        """Find a device's sessions and follow them (None: the device a three-legged token names)."""
         try:
             sessions = self.client.retrieve_sessions(device)
         except QodError as exc:

@@ -158,3 +158,26 @@ def test_the_provider_speaks_oauth(provider: Sandbox, app: OAuthClient) -> None:
                       auth=(app.client_id, app.secret))  # fmt: skip
     assert hint.status_code == 400 and hint.json()["error"] == "invalid_request"
     assert app.secret not in repr(app)
+
+
+# -- the dashboard -----------------------------------------------------------------------------------
+
+
+def test_the_dashboard_says_how_it_authenticates_and_asks_no_device_of_a_three_legged_token(
+    provider: Sandbox, app: OAuthClient
+) -> None:
+    from qodlab import EventLog, Listener, Workbench
+    from qodlab.widgets import Dashboard
+
+    auth = Ciba(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret, login_hint=f"tel:{OTHER}")
+    with QodClient(provider.url, auth=auth) as client, Listener(EventLog()) as listener:
+        board = Dashboard(Workbench(client, listener.log, listener, provider))
+        try:
+            header = board.header.value
+            assert "auth: CIBA for +3672…599, token valid for" in header and app.secret not in header
+            assert board.form.device.layout.display == "none"  # the token names the device
+            board.form.create.click()
+            [tracked] = board.workbench.sessions()
+            assert tracked.info.device is not None and tracked.info.device.phone_number == OTHER
+        finally:
+            board.close()

@@ -43,13 +43,10 @@ class Dashboard(w.VBox):
         workbench.log.on_event(self.pump.submit)
         tabs = w.Tab([self.events] + ([self.sandbox_panel] if self.sandbox_panel else []))
         tabs.titles = ("Event log",) + (("Sandbox",) if self.sandbox_panel else ())
-        where = html.escape(workbench.client.base_url)
-        header = w.HTML(
-            f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {where}"
-            f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span></small>"
-        )
+        self.header = w.HTML(_header(workbench))
+        self.pump.add_view(lambda _: setattr(self.header, "value", _header(workbench)))  # a token's time left
         top = w.HBox([self.form, self.sessions], layout={"flex_flow": "row wrap", "grid_gap": "8px 24px"})
-        super().__init__([header, top, self.timeline.widget, tabs], **kwargs)
+        super().__init__([self.header, top, self.timeline.widget, tabs], **kwargs)
         self.add_class("qodlab-dashboard")
         self.pump.start()
         self.pump.poke()
@@ -61,6 +58,15 @@ class Dashboard(w.VBox):
             self.pump.stop()
         self.workbench.close()
         super().close()
+
+
+def _header(workbench: Workbench) -> str:
+    """The API, how it authenticates and how notifications arrive, in words (never a secret)."""
+    return (
+        f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(workbench.client.base_url)}"
+        f" &middot; <span class='qodlab-auth'>auth: {html.escape(workbench.client.authentication)}</span>"
+        f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span></small>"
+    )
 
 
 def dashboard(

@@ -214,6 +214,8 @@ class SessionForm(w.VBox):
         self.workbench = workbench
         self.on_created = on_created
         self.device = DeviceForm()
+        if workbench.client.three_legged:  # the access token names the device: nothing to fill in
+            self.device.layout.display = "none"
         unreachable = None if workbench.profiles else workbench.try_load_profiles()
         profiles = workbench.profiles
         self.profile = w.Dropdown(
@@ -288,7 +290,8 @@ class SessionForm(w.VBox):
             _show(label, None)
         self.request = None
         ports: dict[str, PortsSpec | None] = {}
-        ok = self.device.valid
+        from_token = self.workbench.client.three_legged  # the access token names the device
+        ok = from_token or self.device.valid
         for name, field in (("device_ports", self.device_ports), ("server_ports", self.server_ports)):
             try:
                 ports[name] = parse_ports(field.value)
@@ -304,7 +307,7 @@ class SessionForm(w.VBox):
             if v
         }
         data: dict[str, Any] = {
-            "device": self.device.value,
+            "device": None if from_token else self.device.value,
             "applicationServer": server,
             "qosProfile": self.profile.value,
             "duration": self.duration.value,
@@ -329,7 +332,7 @@ class SessionForm(w.VBox):
                     )
                     _show(self.errors[field], message)
         self.create.disabled = self.request is None
-        self.find.disabled = self.device.value is None
+        self.find.disabled = self.device.value is None and not from_token
         return self.request
 
     def submit(self) -> ActionResult | None:
@@ -356,7 +359,7 @@ class SessionForm(w.VBox):
     def find_sessions(self) -> ActionResult | None:
         """Find the device's sessions (what Find does); the sessions panel then follows them."""
         device = self.device.value
-        if device is None:
+        if device is None and not self.workbench.client.three_legged:
             return None
         outcome = self.workbench.retrieve(device)
         if outcome.error:
