@@ -86,3 +86,28 @@ def test_demo_fails_when_a_notification_is_missing(tmp_path: Path) -> None:
     )
     assert status == 1
     assert "MISSING" in out.getvalue() and "demo FAILED: 1 session" in out.getvalue()
+
+
+def test_sandbox_command_as_an_openid_provider() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qodlab", "sandbox", "--port", str(port), "--auth", "oidc", "--token-ttl", "600"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(6)]
+        client = next(line for line in lines if "an OAuth client" in line).split()
+        client_id, secret = client[client.index("id") + 1].rstrip(","), client[-1]
+        root = f"http://127.0.0.1:{port}"
+        token = httpx.post(f"{root}/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+        assert token.status_code == 200 and token.json()["expires_in"] == 600  # speed 1: real seconds too
+        headers = {"authorization": f"Bearer {token.json()['access_token']}"}
+        assert httpx.post(f"{root}/qos-profiles/v1/retrieve-qos-profiles", json={}, headers=headers).status_code == 200
+        assert httpx.post(f"{root}/qos-profiles/v1/retrieve-qos-profiles", json={}).status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
