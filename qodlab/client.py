@@ -110,6 +110,16 @@ class _BaseClient(Generic[S]):
 
     # -- calls: each public method of both clients is one of these ---------------------------
 
+    def _http_options(self) -> dict[str, Any]:
+        """What the httpx client of either kind is made with."""
+        return {
+            "headers": self._headers,
+            "timeout": self.timeout,
+            "trust_env": False,
+            "verify": self._verify,
+            "auth": self.auth,
+        }
+
     @property
     def authentication(self) -> str:
         """How it authenticates, in words (a dashboard's header): never a key, token or secret."""
@@ -212,14 +222,7 @@ class QodClient(_BaseClient[Session]):
 
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = httpx.Client(
-            headers=self._headers,
-            timeout=self.timeout,
-            transport=transport,
-            trust_env=False,
-            verify=self._verify,
-            auth=self.auth,
-        )
+        self._http = httpx.Client(transport=transport, **self._http_options())
 
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> QodClient:
@@ -294,14 +297,7 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
 
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self._http = httpx.AsyncClient(
-            headers=self._headers,
-            timeout=self.timeout,
-            transport=transport,
-            trust_env=False,
-            verify=self._verify,
-            auth=self.auth,
-        )
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
 
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> AsyncQodClient:

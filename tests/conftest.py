@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,3 +134,16 @@ def session_fields(sink: str | None = None, token: str | None = None, **override
 def tls(tmp_path_factory: pytest.TempPathFactory) -> LocalCertificates:
     """A private CA and a certificate for 127.0.0.1 and localhost (trustme), as PEM files."""
     return local_certificates(tmp_path_factory.mktemp("tls"))
+
+
+def qodlab_process(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """Run a `qodlab` command; returns it and its first line (printed once it serves)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qodlab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline()

@@ -16,7 +16,7 @@ import pandas as pd
 from qodlab import EventLog
 from qodlab.demo import run_demo
 
-from .conftest import Receiver
+from .conftest import Receiver, qodlab_process
 
 
 def _free_port() -> int:
@@ -90,16 +90,10 @@ def test_demo_fails_when_a_notification_is_missing(tmp_path: Path) -> None:
 
 def test_sandbox_command_as_an_openid_provider() -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qodlab", "sandbox", "--port", str(port), "--auth", "oidc", "--token-ttl", "600"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process, first = qodlab_process("sandbox", "--port", str(port), "--auth", "oidc", "--token-ttl", "600")
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(6)]
+        lines = [first] + [process.stdout.readline() for _ in range(5)]
         client = next(line for line in lines if "an OAuth client" in line).split()
         client_id, secret = client[client.index("id") + 1].rstrip(","), client[-1]
         root = f"http://127.0.0.1:{port}"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from qodlab.notifications import NOTIFICATION_SHAPES, Shape, build_notification,
 from qodlab.relay import new_channel
 from qodlab.relay.protocol import message, to_request
 
-from .conftest import wait_until
+from .conftest import qodlab_process, wait_until
 
 TOKEN = "relay-test-token"
 
@@ -195,29 +193,16 @@ def test_an_unreachable_relay_fails_at_start_with_a_clear_error(relay: Relay) ->
 # -- the commands, and a listener killed mid-stream ----------------------------------------------
 
 
-def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """Run a qodlab command; returns it and its first line (printed once it serves)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qodlab", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    return process, process.stdout.readline()
-
-
 @pytest.mark.slow
 def test_a_killed_listener_restarted_loses_nothing_through_qodlab_relay(tmp_path: Path) -> None:
-    relay, first = _start("relay", "--buffer", "500")
+    relay, first = qodlab_process("relay", "--buffer", "500")
     listen: subprocess.Popen[str] | None = None
     try:
         assert "qodlab relay serving http://127.0.0.1:" in first, first
         channel = new_channel(first.split()[-1])
         db = tmp_path / "events.sqlite"
         command = ("listen", "--relay", channel, "--db", str(db), "--token", TOKEN)
-        listen, line = _start(*command)
+        listen, line = qodlab_process(*command)
         assert "qodlab listener on" in line, line
         sessions = [str(uuid.uuid4()) for _ in range(40)]
         for session in sessions[:20]:
@@ -227,7 +212,7 @@ def test_a_killed_listener_restarted_loses_nothing_through_qodlab_relay(tmp_path
         listen.wait(10)
         for session in sessions[20:]:
             assert _post(channel, _notification(session)) == 200
-        listen, _ = _start(*command)  # a new process: replays the relay's buffer, drops what it has
+        listen, _ = qodlab_process(*command)  # a new process: replays the relay's buffer, drops what it has
         wait_until(lambda: len(EventLog.open(db)) == 40, timeout=30, message="all 40 events")
         stored = EventLog.open(db).df
         assert stored["event_id"].is_unique and set(stored["session_id"].astype(str)) == set(sessions)
