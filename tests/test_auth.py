@@ -181,3 +181,22 @@ def test_the_dashboard_says_how_it_authenticates_and_asks_no_device_of_a_three_l
             assert tracked.info.device is not None and tracked.info.device.phone_number == OTHER
         finally:
             board.close()
+
+
+def test_ciba_polls_while_the_user_has_not_answered_and_stops_when_refused(provider: Sandbox, app: OAuthClient) -> None:
+    def flow() -> Ciba:
+        return Ciba(
+            issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret, login_hint=f"tel:{OTHER}"
+        )
+
+    held = httpx.post(f"{provider.url}/_sandbox/faults/consent", json={"kind": "pending", "count": 2})
+    assert held.status_code == 204
+    with QodClient(provider.url, auth=flow()) as client:
+        started = time.monotonic()
+        client.list_profiles()
+        waited = time.monotonic() - started
+    assert waited >= 2 * 1.0  # two authorization_pending answers, each waited out (the interval is 1 s)
+    provider.provider.hold_consent("deny")  # type: ignore[union-attr]
+    with QodClient(provider.url, auth=flow()) as client, pytest.raises(AuthError) as refused:
+        client.list_profiles()
+    assert refused.value.error == "access_denied"

@@ -90,6 +90,7 @@ class Provider:
         self._clients: dict[str, OAuthClient] = {}
         # auth_req_id -> client id, device, scopes, when it expires (monotonic)
         self._pending: dict[str, tuple[str, tuple[str, str], str, float]] = {}
+        self._consent: list[str] = []  # what the next CIBA token polls meet: "pending" or "deny"
         self._lock = threading.Lock()
 
     # -- clients -----------------------------------------------------------------------------
@@ -125,10 +126,23 @@ class Provider:
             self._pending[request_id] = (client.client_id, device, " ".join(_scopes(scope)), time.monotonic() + 120)
         return {"auth_req_id": request_id, "expires_in": 120, "interval": 1}
 
-    def ciba_token(self, client: OAuthClient, auth_req_id: str | None) -> dict[str, Any]:
-        """The three-legged token for a CIBA request (once)."""
+    def hold_consent(self, kind: str = "pending", count: int = 1) -> None:
+        """The next `count` CIBA token polls meet a user who has not answered yet, or who refuses."""
+        if kind not in ("pending", "deny") or count < 1:
+            msg = f"consent faults are 'pending' or 'deny', count >= 1; got {kind!r}, {count!r}"
+            raise ValueError(msg)
         with self._lock:
+            self._consent.extend([kind] * count)
+
+    def ciba_token(self, client: OAuthClient, auth_req_id: str | None) -> dict[str, Any]:
+        """The three-legged token for a CIBA request (once the user has consented)."""
+        with self._lock:
+            held = self._consent.pop(0) if self._consent and (auth_req_id or "") in self._pending else None
+            if held == "pending":
+                raise OAuthError("authorization_pending", "The user has not answered yet.")
             pending = self._pending.pop(auth_req_id or "", None)
+        if held == "deny":
+            raise OAuthError("access_denied", "The user refused.", 400)
         if pending is None or pending[0] != client.client_id:
             raise OAuthError("invalid_grant", "Unknown auth_req_id, or not this client's.")
         if pending[3] < time.monotonic():

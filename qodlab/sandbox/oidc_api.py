@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..models import Device
 from .engine import EngineError
@@ -22,7 +22,7 @@ from .oidc import CIBA_GRANT, SCOPES, OAuthClient, OAuthError
 if TYPE_CHECKING:
     from .server import Sandbox
 
-__all__ = ["MintRequest", "oidc_router"]
+__all__ = ["ConsentFault", "MintRequest", "oidc_router"]
 
 
 class MintRequest(BaseModel):
@@ -36,6 +36,15 @@ class MintRequest(BaseModel):
     """A three-legged token for this device."""
     expires_in: float | None = None
     """Sandbox seconds from now (negative: already expired)."""
+
+
+class ConsentFault(BaseModel):
+    """What the next CIBA token polls meet."""
+
+    kind: Literal["pending", "deny"] = "pending"
+    """pending: authorization_pending (the client polls again); deny: access_denied."""
+    count: int = Field(default=1, ge=1)
+    """How many polls."""
 
 
 def oidc_router(sandbox: Sandbox) -> APIRouter:
@@ -78,6 +87,18 @@ def oidc_router(sandbox: Sandbox) -> APIRouter:
             return provider.bc_authorize(client, form.get("login_hint"), form.get("scope"))
 
         return await _oauth(request, sandbox, start)
+
+    @router.post(
+        "/_sandbox/faults/consent",
+        status_code=204,
+        summary="CIBA: the next token polls meet a user who waits or refuses",
+    )
+    async def consent(body: ConsentFault) -> Response:
+        try:
+            provider.hold_consent(body.kind, body.count)
+        except ValueError as exc:
+            raise EngineError(400, "INVALID_ARGUMENT", str(exc)) from None
+        return Response(status_code=204)
 
     @router.post("/_sandbox/tokens", summary="Mint a token to order (expired, without scopes, for a device)")
     async def mint(body: MintRequest) -> JSONResponse:
