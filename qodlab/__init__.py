@@ -75,10 +75,10 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "AccessTokenCredential",
     "ApiError",
-    "AuthError",
     "ApplicationServer",
     "AsyncQodClient",
     "AsyncSession",
+    "AuthError",
     "Conflict",
     "CreateSession",
     "Dashboard",
