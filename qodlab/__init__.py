@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .classroom import Classroom
 from .client import AsyncQodClient, QodClient, create_request
 from .errors import (
     ApiError,
@@ -79,6 +80,7 @@ __all__ = [
     "AsyncQodClient",
     "AsyncSession",
     "AuthError",
+    "Classroom",
     "Conflict",
     "CreateSession",
     "Dashboard",

@@ -1,4 +1,4 @@
-"""The `qodlab` command: `qodlab demo`, `qodlab sandbox`, `qodlab listen`, `qodlab relay`."""
+"""The `qodlab` command: `qodlab demo`, `qodlab sandbox`, `qodlab listen`, `qodlab relay`, `qodlab classroom`."""
 
 from __future__ import annotations
 
@@ -66,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--cafile", default=None, help="trust this CA when connecting to an https relay")
     _tls_arguments(listen)
     listen.set_defaults(handler=_listen)
+
+    classroom = sub.add_parser("classroom", help="serve one sandbox for a whole class until interrupted")
+    classroom.add_argument("--students", type=int, default=30, help="how many students (default 30)")
+    classroom.add_argument("--names", default=None, help="a CSV file whose first column names the students")
+    classroom.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: the whole room)")
+    classroom.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    classroom.add_argument("--speed", type=float, default=10.0, help="sandbox seconds per real second (default 10)")
+    classroom.add_argument("--rate", type=float, default=10.0, help="requests a second per key (default 10)")
+    classroom.add_argument("--roster", default="roster.csv", help="where to write name,api_key (mode 0600)")
+    classroom.set_defaults(handler=_classroom)
 
     relay = sub.add_parser("relay", help="serve a relay (smee.io's protocol) until interrupted")
     relay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -160,6 +170,18 @@ def _listen(args: argparse.Namespace) -> int:
     if args.db:
         print(f"  events kept in {args.db} ({len(log)} already there)", flush=True)
     return _serve_until_interrupted(listener.stop)
+
+
+def _classroom(args: argparse.Namespace) -> int:
+    from .classroom import Classroom, Roster
+
+    students = Roster.from_csv(args.names).names if args.names else args.students
+    room = Classroom(students, host=args.host, port=args.port, speed=args.speed, rate=args.rate, roster=args.roster)
+    print(f"qodlab classroom serving {room.url} for {len(room.roster.names)} students", flush=True)
+    # The keys are in the roster file only (mode 0600): hand each student their line.
+    print(f"  roster (name,api_key): {room.roster_path}", flush=True)
+    print(f"  instructor: GET {room.url}/_classroom/overview, POST {room.url}/_classroom/events", flush=True)
+    return _serve_until_interrupted(room.stop)
 
 
 def _relay(args: argparse.Namespace) -> int:

@@ -39,11 +39,12 @@ from .params import SessionId, access, conforming
 if TYPE_CHECKING:
     from .server import Sandbox
 
-__all__ = ["API_PREFIXES", "create_app", "error_response"]
+__all__ = ["API_PREFIXES", "CONTROLS", "create_app", "error_response"]
 
 QOD = "/quality-on-demand/v1"
 PROFILES = "/qos-profiles/v1"
 CONTROL = "/_sandbox"
+CONTROLS = (CONTROL, "/_classroom")  # the paths that change the sandbox: a classroom's instructor's only
 API_PREFIXES: tuple[str, ...] = (QOD, PROFILES, "/qod/v0", "/sessions")
 _CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
 _OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health", "/.well-known/", "/oauth2/", "/bc-authorize")
@@ -83,6 +84,8 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         app.include_router(router, prefix=prefix, tags=["Network as Code (older generations)"])
     if sandbox.provider is not None:
         app.include_router(oidc_router(sandbox), tags=["OpenID provider (--auth oidc)"])
+    for make_router in sandbox.routers:
+        app.include_router(make_router(sandbox))
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -96,11 +99,13 @@ def create_app(sandbox: Sandbox) -> FastAPI:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngineError)
-    async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+    async def engine_error(request: Request, exc: EngineError) -> JSONResponse:
+        request.state.error_code = exc.code  # for a classroom's tally
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        request.state.error_code = "INVALID_ARGUMENT"
         return error_response(400, "INVALID_ARGUMENT", validation_message(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
@@ -143,6 +148,13 @@ def _install_middleware(app: FastAPI, sandbox: Sandbox) -> None:
         if correlator is not None and not _CORRELATOR.match(correlator):
             return error_response(400, "INVALID_ARGUMENT", "x-correlator: invalid value.")
         path = request.url.path
+        caller: str | None = None
+        if sandbox.gate is not None and path.startswith((*API_PREFIXES, *CONTROLS)):
+            try:
+                caller, request.state.access = sandbox.gate.admit(path, request.headers)
+            except EngineError as refused:
+                headers = {**echo, **(refused.headers or {})}
+                return error_response(refused.status, refused.code, refused.message, headers)
         if sandbox.provider is not None and path.startswith(API_PREFIXES):
             try:
                 request.state.access = _access(request, sandbox)
@@ -170,6 +182,8 @@ def _install_middleware(app: FastAPI, sandbox: Sandbox) -> None:
                 return error_response(503, "UNAVAILABLE", "Service unavailable (injected fault).", headers)
         response = await call_next(request)
         response.headers.update(echo)
+        if caller is not None and sandbox.gate is not None:
+            sandbox.gate.answered(caller, response.status_code, getattr(request.state, "error_code", None))
         return response
 
 

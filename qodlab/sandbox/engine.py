@@ -38,9 +38,10 @@ RETENTION = 360.0  # sandbox seconds an ended session stays readable (CAMARA: at
 class EngineError(Exception):
     """A request the lifecycle rules refuse; becomes a CAMARA error response."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers  # e.g. Retry-After on a 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,7 @@ class StatusChange:
     token: str | None = field(default=None, repr=False)
     device: tuple[str, str] | None = None  # the device's preferred identifier, as a key
     profile: str = ""
+    owner: str | None = None  # the client that created the session, when the sandbox tells clients apart
 
 
 Subscriber = Callable[[StatusChange], None]
@@ -403,6 +405,7 @@ class Engine:
             token=session.token,
             device=session.device_keys[0] if session.device_keys else None,
             profile=session.profile,
+            owner=session.owner,
         )
         for subscriber in list(self._subscribers):
             subscriber(change)

@@ -25,6 +25,11 @@ from .profiles import default_profiles
 from .scheduler import Scheduler
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from fastapi import APIRouter
+
+    from ..classroom.gate import Gate
     from ..client import AsyncQodClient, QodClient
 
 __all__ = ["RELAY_PATH", "Sandbox"]
@@ -92,6 +97,8 @@ class Sandbox(BackgroundServer):
         seed: int = 0,
         auth: Literal["key", "oidc"] = "key",
         token_ttl: float = 3600.0,
+        gate: Gate | None = None,
+        routers: Sequence[Callable[[Sandbox], APIRouter]] = (),
     ) -> None:
         if self._initialised:
             self.speed = speed
@@ -111,6 +118,9 @@ class Sandbox(BackgroundServer):
             retention=retention,
             strict=strict,
         )
+        self.gate = gate
+        """Who may call (a classroom's keys and rates), when something other than `api_key` decides."""
+        self.routers = tuple(routers)
         self.provider = Provider(self.clock, token_ttl) if auth == "oidc" else None
         """The OpenID provider, with auth="oidc"."""
         self.links = Links(self.engine.profiles, seed=seed)

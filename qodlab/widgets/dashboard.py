@@ -74,6 +74,8 @@ def dashboard(
     listener: Listener | None = None,
     *,
     speed: float = 10.0,
+    url: str | None = None,
+    api_key: str | None = None,
     notifications: Notifications = "auto",
     poll_interval: float = 5.0,
     **kwargs: Any,
@@ -81,11 +83,14 @@ def dashboard(
     """One widget with everything wired together.
 
     With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
-    it runs anywhere, Binder included. Given a client for a real API, no sandbox is started, and
-    notifications come as `notifications` says (`Workbench`): with "auto", through a relay when
-    $QODLAB_RELAY names one, else by polling, since a real network cannot reach this machine.
+    it runs anywhere, Binder included. `url=` and `api_key=` name another API (a classroom's).
+    Given a client for a real API, no sandbox is started, and notifications come as
+    `notifications` says (`Workbench`): with "auto", through a relay when $QODLAB_RELAY names one,
+    else by polling, since a real network cannot reach this machine.
     """
     sandbox: Sandbox | None = None
+    if client is None and url is not None:  # a classroom's, or any API at that root, with that key
+        client = QodClient(url, token=api_key)
     if client is None:
         sandbox = Sandbox(speed=speed)
         client = sandbox.client()

@@ -1,0 +1,98 @@
+"""Who may do what in a classroom: each request's key, its rate, and a tally per student.
+
+A student's key gives an `Access` named after the student, so the engine's ownership rules
+isolate the students (another's session is 403, `retrieve-sessions` lists one's own); device
+conflicts stay global, as on a real network. The instructor's key sees everything, and alone may
+use the `/_sandbox` and `/_classroom` controls. Each key may make `rate` requests a second (a token
+bucket holding one second's worth): beyond it, 429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..sandbox.api import CONTROLS
+from ..sandbox.engine import Access, EngineError
+from .roster import INSTRUCTOR, Roster
+
+__all__ = ["Gate", "Tally", "TokenBucket"]
+
+
+class TokenBucket:
+    """`rate` requests a second, in bursts of up to `burst`."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.burst
+        self._at = time.monotonic()
+
+    def take(self) -> float | None:
+        """None if a request may go now; otherwise the seconds until it may."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return None
+        return (1 - self._tokens) / self.rate
+
+
+@dataclass
+class Tally:
+    """One student's requests: how many, which errors, how many were rate limited."""
+
+    requests: int = 0
+    limited: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+class Gate:
+    """The classroom's check on every request to the API and the controls; thread-safe."""
+
+    def __init__(self, roster: Roster, rate: float = 10.0) -> None:
+        self.roster = roster
+        self.rate = rate
+        self.tally = {name: Tally() for name in roster.names}
+        self._buckets = {name: TokenBucket(rate) for name in roster.names}
+        self._lock = threading.Lock()
+
+    def admit(self, path: str, headers: Mapping[str, str]) -> tuple[str, Access | None]:
+        """The caller's name and Access (None: the instructor, who sees all), or EngineError 401/403/429."""
+        name = self.roster.who(_key(headers))
+        if name is None:
+            msg = "Missing or unknown API key: use the one on your roster line."
+            raise EngineError(401, "UNAUTHENTICATED", msg)
+        if name == INSTRUCTOR:
+            return name, None
+        if path.startswith(CONTROLS):
+            raise EngineError(403, "PERMISSION_DENIED", "Only the instructor may use the classroom's controls.")
+        with self._lock:
+            self.tally[name].requests += 1
+            wait = self._buckets[name].take()
+            if wait is not None:
+                self.tally[name].limited += 1
+        if wait is not None:
+            retry = max(1, math.ceil(wait))
+            raise EngineError(429, "TOO_MANY_REQUESTS", f"At most {self.rate:g} requests a second per key.",
+                              headers={"Retry-After": str(retry)})  # fmt: skip
+        return name, Access(name)
+
+    def answered(self, name: str, status: int, code: str | None) -> None:
+        """Count an error answer against a student."""
+        if status >= 400 and name in self.tally:
+            with self._lock:
+                self.tally[name].errors[code or str(status)] += 1
+
+
+def _key(headers: Mapping[str, str]) -> str:
+    key = headers.get("x-rapidapi-key")
+    if key is None:
+        auth = headers.get("authorization", "")
+        key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    return key
