@@ -102,6 +102,13 @@ def test_memory_keeps_only_the_window() -> None:
     assert sum(len(b) for b in links._boosts.values()) <= 2 and len(links._episodes) <= 2
 
 
+def test_a_change_does_not_sweep_every_device() -> None:
+    links = Links(default_profiles(), window=3600)
+    for i in range(2000):  # 2,000 sessions in 20 sandbox seconds: one sweep, not 2,000 of 2,000 devices
+        links.on_change(_change("AVAILABLE", 1_800_000_000.0 + i / 100, session=str(uuid.UUID(int=i))))
+    assert links.sweeps == 1 and len(links._boosts) == 1  # (every change here is the same device's)
+
+
 def test_bad_metrics_queries_are_400(lab: Sandbox) -> None:
     url = f"{lab.url}/_sandbox/devices/metrics"
     assert httpx.get(url, params={"phoneNumber": "bad"}).status_code == 400
