@@ -92,34 +92,33 @@ async def students(url: str, keys: list[str], seconds: float, sink: str, token: 
     created: list[str] = []
     deadline = time.monotonic() + seconds
 
+    async def timed(
+        connection: Connection, method: str, path: str, body: dict[str, object] | None
+    ) -> tuple[int, bytes]:
+        started = time.perf_counter()
+        status, data = await connection.call(method, path, body)
+        latencies.append((time.perf_counter() - started) * 1000)
+        statuses[status] += 1
+        if status == 429:
+            await asyncio.sleep(1.0)  # a student who backs off
+        return status, data
+
     async def student(n: int, key: str) -> None:
         connection = await connect(url, key)
         loop = 0
         while time.monotonic() < deadline:
             loop += 1
-            calls = [("POST", "/quality-on-demand/v1/sessions", create_body(n * 100_000 + loop, sink, token))]
-            for method, path, body in calls:
-                started = time.perf_counter()
-                status, data = await connection.call(method, path, body)
-                latencies.append((time.perf_counter() - started) * 1000)
-                statuses[status] += 1
-                if status == 429:
-                    await asyncio.sleep(1.0)
-                    continue
-                if status != 201:
-                    continue
-                sid = json.loads(data)["sessionId"]
-                created.append(sid)
-                base = f"/quality-on-demand/v1/sessions/{sid}"
-                for method2, path2, body2 in (("GET", base, None), ("GET", base, None),
-                                              ("POST", f"{base}/extend", {"requestedAdditionalDuration": 60}),
-                                              ("DELETE", base, None)):  # fmt: skip
-                    started = time.perf_counter()
-                    status2, _ = await connection.call(method2, path2, body2)
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    statuses[status2] += 1
-                    if status2 == 429:
-                        await asyncio.sleep(1.0)
+            body = create_body(n * 100_000 + loop, sink, token)
+            status, data = await timed(connection, "POST", "/quality-on-demand/v1/sessions", body)
+            if status != 201:
+                continue
+            sid = json.loads(data)["sessionId"]
+            created.append(sid)
+            base = f"/quality-on-demand/v1/sessions/{sid}"
+            await timed(connection, "GET", base, None)
+            await timed(connection, "GET", base, None)
+            await timed(connection, "POST", f"{base}/extend", {"requestedAdditionalDuration": 60})
+            await timed(connection, "DELETE", base, None)
         connection.writer.close()
 
     await asyncio.gather(*(student(n, key) for n, key in enumerate(keys)))
