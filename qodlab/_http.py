@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import time
 
-__all__ = ["parse_retry_after"]
+__all__ = ["is_loopback", "parse_retry_after"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_retry_after(value: str | None) -> float | None:

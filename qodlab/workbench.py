@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from ._http import is_loopback
 from .client import QodClient
 from .errors import ApiError, QodError
 from .eventlog import EventLog
@@ -98,7 +99,7 @@ class Workbench:
         listener = self.listener
         relaying = listener is not None and listener.subscription is not None
         if wanted == "auto":
-            on_this_machine = self.sandbox is not None or _local(self.client.base_url)
+            on_this_machine = self.sandbox is not None or is_loopback(urlsplit(self.client.base_url).hostname or "")
             if relaying:
                 return "relay"
             if listener is not None and (on_this_machine or listener.public_url is not None):
@@ -257,11 +258,6 @@ class Workbench:
             event_time=at, type="qodlab.session-created", source="qodlab-client", shape="client",
             raw={"sessionId": sid, "qosStatus": "REQUESTED"},
         ))  # fmt: skip
-
-
-def _local(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 def _describe(exc: QodError) -> str:

@@ -8,7 +8,6 @@ scheduler has woken yet. Status changes are handed to subscribers (the notifier,
 from __future__ import annotations
 
 import heapq
-import ipaddress
 import json
 import threading
 import uuid
@@ -18,6 +17,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._http import is_loopback
 from ..models import (
     CreateSession,
     Device,
@@ -473,19 +473,10 @@ def check_sink(sink: str, *, strict: bool) -> None:
     parts = urlsplit(sink)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and parts.hostname and not strict and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and parts.hostname and not strict and is_loopback(parts.hostname):
         return
     allowed = "an https URL" if strict else "an https URL, or an http URL on loopback"
     raise EngineError(400, "INVALID_SINK", f"sink must be {allowed}, got {sink!r}.")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _token_device(given: Device | None, named: tuple[str, str]) -> Device:
