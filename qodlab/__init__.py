@@ -54,6 +54,8 @@ from .watcher import Watcher
 from .workbench import Workbench
 
 _LAZY = {
+    "ClassroomView": "qodlab.widgets",
+    "classroom_view": "qodlab.widgets",
     "dashboard": "qodlab.widgets",
     "Dashboard": "qodlab.widgets",
     "TimelinePlot": "qodlab.plots",
@@ -81,6 +83,7 @@ __all__ = [
     "AsyncSession",
     "AuthError",
     "Classroom",
+    "ClassroomView",
     "Conflict",
     "CreateSession",
     "Dashboard",
@@ -120,6 +123,7 @@ __all__ = [
     "Workbench",
     "__version__",
     "build_notification",
+    "classroom_view",
     "create_request",
     "dashboard",
     "parse_notification",

@@ -97,6 +97,9 @@ class _BaseClient(Generic[S]):
         self._auth_kind = (
             "X-RapidAPI-Key" if api_key else "bearer" if token else type(auth).__name__ if auth else "none"
         )
+        self._backoff: tuple[int, float] | None = None  # the status it waits out, and until when (monotonic)
+        self.retries = 0
+        """Requests repeated after a 429 or 503 so far."""
         self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -201,6 +204,21 @@ class _BaseClient(Generic[S]):
             wait = min(self.max_retry_wait, 0.25 * 2**attempt)
         return wait if wait <= self.max_retry_wait else None
 
+    def _backing_off(self, response: httpx.Response | None, delay: float = 0.0) -> None:
+        """Note the wait in progress (None: no longer waiting), for `waiting`."""
+        self._backoff = None if response is None else (response.status_code, time.monotonic() + delay)
+        self.retries += response is not None
+
+    @property
+    def waiting(self) -> str | None:
+        """What it is waiting out before repeating a request, in words (a dashboard's header), or None."""
+        backoff = self._backoff
+        if backoff is None:
+            return None
+        status, until = backoff
+        why = "rate limited (429)" if status == 429 else f"the API is unavailable ({status})"
+        return f"{why}: retrying in {max(0.0, until - time.monotonic()):.1f} s"
+
     @staticmethod
     def _result(call: _Call[T], response: httpx.Response) -> T:
         if response.is_error:
@@ -253,7 +271,11 @@ class QodClient(_BaseClient[Session]):
             delay = self._retry_delay(response, attempt)
             if delay is None:
                 break
-            time.sleep(delay)
+            self._backing_off(response, delay)
+            try:
+                time.sleep(delay)
+            finally:
+                self._backing_off(None)
         return self._result(call, response)
 
     def create_session(self, request: CreateSession | None = None, /, **fields: Any) -> Session:
@@ -328,7 +350,11 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
             delay = self._retry_delay(response, attempt)
             if delay is None:
                 break
-            await asyncio.sleep(delay)
+            self._backing_off(response, delay)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._backing_off(None)
         return self._result(call, response)
 
     async def create_session(self, request: CreateSession | None = None, /, **fields: Any) -> AsyncSession:

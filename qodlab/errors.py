@@ -38,6 +38,7 @@ __all__ = [
     "TransportError",
     "Unauthenticated",
     "Unprocessable",
+    "describe",
 ]
 
 
@@ -163,3 +164,10 @@ _SUBCLASSES: tuple[type[ApiError], ...] = (
     RateLimited,
     ServiceUnavailable,
 )
+
+
+def describe(exc: QodError) -> str:
+    """An error in one line for a widget or a table: `403 PERMISSION_DENIED: ...`, or its kind and text."""
+    if isinstance(exc, ApiError):
+        return f"{exc.status} {exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import ApiError, NotFound, QodError, RateLimited
+from .errors import NotFound, QodError, RateLimited, describe
 from .models import Device, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
 
@@ -205,7 +205,7 @@ class Watcher:
                 self._paused_until = time.monotonic() + wait
             self.errors.append(f"429 rate limited: waiting {wait:g} s")
         else:
-            self.errors.append(_describe(exc))
+            self.errors.append(describe(exc))
 
     def _find(self, device: Device) -> None:
         self.calls += 1
@@ -340,9 +340,3 @@ def _retry_after(exc: RateLimited) -> float | None:
     from ._http import parse_retry_after
 
     return parse_retry_after(exc.response.headers.get("retry-after")) if exc.response is not None else None
-
-
-def _describe(exc: QodError) -> str:
-    if isinstance(exc, ApiError):
-        return f"{exc.status} {exc.code}: {exc.message}"
-    return f"{type(exc).__name__}: {exc}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qodlab import Classroom, EventLog, Listener, PermissionDenied, QodClient, QosStatus
-from qodlab.classroom import INSTRUCTOR, Roster
+from qodlab import Classroom, EventLog, Listener, PermissionDenied, QodClient, QosStatus, dashboard
+from qodlab.classroom import INSTRUCTOR, Instructor, Roster
+from qodlab.widgets import ClassroomView
 
 from .conftest import qodlab_process, wait_until
 
@@ -105,7 +107,7 @@ def test_the_overview_and_staged_events(room: Classroom) -> None:
         listener.log.wait_for(str(mine.session_id), "AVAILABLE", timeout=10)
         staged = httpx.post(f"{room.url}/_classroom/events", json={"kind": "terminate", "profile": "QOS_L"},
                             headers=_instructor(room))  # fmt: skip
-        assert staged.json() == {"terminated": [str(mine.session_id)]}
+        assert staged.json() == {"staged": "terminate", "terminated": [str(mine.session_id)]}
         listener.log.wait_for(str(mine.session_id), "UNAVAILABLE", timeout=10, status_info="NETWORK_TERMINATED")
         assert grace.get_session(theirs.session_id).qos_status is not QosStatus.UNAVAILABLE  # only QOS_L's
         room.stage("profile_status", profile="QOS_M", status="INACTIVE")
@@ -141,3 +143,149 @@ def test_the_command_writes_the_roster_and_shows_no_key(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _create(client: QodClient, phone: str, **fields: object) -> str:
+    return str(client.create_session(device={"phoneNumber": phone}, **{**FIELDS, **fields}).session_id)
+
+
+def test_events_staged_for_one_student_touch_only_theirs(room: Classroom) -> None:
+    stage = f"{room.url}/_classroom/events"
+    with Listener(EventLog()) as listener, _client(room, "student-01") as ada, _client(room, "student-02") as grace:
+        sink = {"sink": listener.url, "sink_token": listener.token}
+        staged = httpx.post(
+            stage, json={"kind": "fail_provisioning", "student": "student-02"}, headers=_instructor(room)
+        )
+        assert staged.json() == {"staged": "fail_provisioning"}
+        room.stage("drop_notifications", student="student-01", count=1)
+        theirs = _create(grace, "+36700000002", **sink)  # fails: the one staged for student-02
+        mine = _create(ada, "+36700000001", **sink)  # provisioned, but its AVAILABLE is dropped
+        again = _create(grace, "+36700000003", **sink)  # the count is spent: provisioned
+        listener.log.wait_for(theirs, "UNAVAILABLE", timeout=10, status_info="NETWORK_TERMINATED")
+        listener.log.wait_for(again, "AVAILABLE", timeout=10)
+        assert ada.get_session(mine).qos_status is QosStatus.AVAILABLE and not listener.log.has(mine, "AVAILABLE")
+        wait_until(lambda: room.overview()["students"][0]["notifications"]["failed"] == 1, message="the drop")
+    for body, status, code in [
+        ({"kind": "speed", "speed": 5, "student": "student-01"}, 400, "INVALID_ARGUMENT"),  # one clock for all
+        ({"kind": "terminate", "student": "nobody"}, 404, "NOT_FOUND"),
+        ({"kind": "fail_provisioning", "profile": "QOS_XXL"}, 404, "NOT_FOUND"),
+        ({"kind": "profile_status", "profile": "QOS_M"}, 400, "INVALID_ARGUMENT"),
+        ({"kind": "explode"}, 400, "INVALID_ARGUMENT"),
+        ({"kind": "drop_notifications", "count": 0}, 400, "INVALID_ARGUMENT"),
+    ]:
+        answer = httpx.post(stage, json=body, headers=_instructor(room))
+        assert (answer.status_code, answer.json()["code"]) == (status, code), body
+
+
+def test_the_changes_feed_gives_every_change_once_with_its_owner(room: Classroom) -> None:
+    feed = f"{room.url}/_classroom/changes"
+    with _client(room, "student-03") as carol:
+        sid = _create(carol, "+36700000009")
+        wait_until(lambda: carol.get_session(sid).qos_status is QosStatus.AVAILABLE, message="AVAILABLE")
+        carol.delete_session(sid)
+    page = wait_until(lambda: (p := httpx.get(feed, headers=_instructor(room)).json())["next"] >= 2 and p)
+    assert [(c["sessionId"], c["owner"], c["qosStatus"], c["statusInfo"]) for c in page["changes"]] == [
+        (sid, "student-03", "AVAILABLE", None), (sid, "student-03", "UNAVAILABLE", "DELETE_REQUESTED")
+    ]  # fmt: skip
+    assert all(c["createdAt"] <= c["time"] for c in page["changes"])
+    assert httpx.get(feed, params={"after": page["next"]}, headers=_instructor(room)).json()["changes"] == []
+    student = {"authorization": f"Bearer {room.roster.key('student-03')}"}
+    assert httpx.get(feed, headers=student).status_code == 403
+    assert httpx.get(feed, params={"after": -1}, headers=_instructor(room)).status_code == 400
+
+
+def test_the_classroom_view_groups_the_timeline_by_student_and_stages_events(room: Classroom) -> None:
+    view = room.view(interval=0.1)
+    try:
+        assert view.pump.interval == 0.2  # at most five redraws a second, however busy the class
+        with _client(room, "student-02") as grace, _client(room, "student-01") as ada:
+            theirs = _create(grace, "+36700000002")
+            _create(ada, "+36700000001")
+        rows = lambda: tuple(view.timeline.widget.layout.yaxis.categoryarray or ())  # noqa: E731
+        wait_until(lambda: len(rows()) == 2, message="a row per session")
+        assert [row.split(" · ")[0] for row in rows()] == ["student-01", "student-02"]  # grouped by student
+        assert all(name in view.table.value for name in room.roster.names)
+        stager = view.stager
+        stager.kind.value, stager.student.value = "terminate", "student-02"
+        assert stager.stage() == {"staged": "terminate", "terminated": [theirs]}
+        assert "Terminated 1 sessions" in stager.result.value
+        view.instructor.log.wait_for(theirs, "UNAVAILABLE", timeout=10, status_info="NETWORK_TERMINATED")
+        stager.kind.value = "profile_status"
+        assert stager.profile.options[0][1] == "QOS_E" and stager.fields["student"].layout.display == "none"
+        stager.profile.value, stager.status.value = "QOS_E", "INACTIVE"
+        assert stager.stage() == {"staged": "profile_status"}
+        stager.kind.value, stager.count.value = "fail_provisioning", 1
+        stager.profile.value = ""
+        assert stager.stage() == {"staged": "fail_provisioning"}
+        stager.kind.value, stager.speed.value = "speed", 120
+        stager.stage()
+        wait_until(lambda: "clock at 120x" in view.header.value, message="the header to show the speed")
+    finally:
+        view.close()
+    assert room.sandbox.speed == 120 and room.sandbox.engine.profiles["QOS_E"].status.value == "INACTIVE"
+
+
+def test_a_wrong_instructor_key_is_said_in_the_view(room: Classroom) -> None:
+    view = ClassroomView(room.url, "not-the-key", interval=0.1)
+    try:
+        wait_until(lambda: "401 UNAUTHENTICATED" in view.header.value, message="the header to say why")
+        assert "Could not load the profiles" in view.stager.result.value
+        assert "not-the-key" not in repr(view.instructor)
+    finally:
+        view.close()
+
+
+def test_a_student_dashboard_needs_only_the_url_and_key(room: Classroom) -> None:
+    board = dashboard(url=room.url, api_key=room.roster.key("student-01"))
+    try:
+        assert board.workbench.notifications == "direct"  # the classroom is on this machine
+        board.form.create.click()
+        [tracked] = board.workbench.sessions()
+        board.workbench.log.wait_for(str(tracked.info.session_id), "AVAILABLE", timeout=10)
+        assert room.roster.key("student-01") not in board.header.value
+    finally:
+        board.close()
+        board.workbench.listener.stop()  # type: ignore[union-attr]
+    wrong = dashboard(url=room.url, api_key="a-guess")
+    try:
+        assert "401 UNAUTHENTICATED" in wrong.form.result.value  # said, not raised
+    finally:
+        wrong.close()
+        wrong.workbench.listener.stop()  # type: ignore[union-attr]
+
+
+def test_a_student_elsewhere_gets_notifications_through_the_classroom_relay(room: Classroom) -> None:
+    board = dashboard(url=room.url, api_key=room.roster.key("student-02"), notifications="relay")
+    try:
+        listener = board.workbench.listener
+        assert listener is not None and listener.url.startswith(f"{room.url}/_relay/")
+        board.form.create.click()
+        [tracked] = board.workbench.sessions()
+        board.workbench.log.wait_for(str(tracked.info.session_id), "AVAILABLE", timeout=10)
+        assert listener.url not in str(room.overview())  # the channel is a secret: not in the overview
+    finally:
+        board.close()
+        board.workbench.listener.stop()  # type: ignore[union-attr]
+
+
+def test_the_dashboard_shows_that_it_waits_out_a_429(tmp_path: Path) -> None:
+    with Classroom(students=1, rate=0.5, speed=60) as slow:
+        board = dashboard(url=slow.url, api_key=slow.roster.key("student-01"), notifications="poll")
+        try:
+            for _ in range(3):  # the bucket holds one request: the next ones wait about 2 s each
+                threading.Thread(target=board.workbench.try_load_profiles, daemon=True).start()
+            wait_until(lambda: "rate limited (429): retrying in" in board.header.value, message="the header to say so")
+            wait_until(lambda: "qodlab-waiting" not in board.header.value, timeout=30, message="the wait to end")
+            assert board.workbench.client.retries >= 1
+        finally:
+            board.close()
+
+
+def test_the_instructor_reads_from_where_it_stopped(room: Classroom) -> None:
+    with Instructor(room.url, room.roster.key(INSTRUCTOR)) as teacher, _client(room, "student-01") as ada:
+        sid = _create(ada, "+36700000005")
+        wait_until(lambda: teacher.log.has(sid, "AVAILABLE"), message="the change in the instructor's log")
+        reads = teacher.reads
+        wait_until(lambda: teacher.reads >= reads + 2, message="two more reads")
+        assert len(teacher.log.df[teacher.log.df["session_id"] == sid]) == 2  # REQUESTED, AVAILABLE: once each
+        assert teacher.owners() == {sid: "student-01"} and room.roster.key(INSTRUCTOR) not in repr(teacher)

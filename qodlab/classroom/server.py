@@ -5,7 +5,8 @@
         room.overview()              # per student: sessions by status, requests, errors, 429s, notifications
         room.stage("terminate", profile="QOS_L")   # the network ends every QOS_L session now
 
-Over HTTP (instructor key only): `GET /_classroom/overview`, `POST /_classroom/events`.
+Over HTTP (instructor key only): `GET /_classroom/overview`, `GET /_classroom/changes?after=N` (the
+class's status changes, for the instructor's timeline), `POST /_classroom/events`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,23 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..models import ProfileStatus, QosStatus
 from ..sandbox import Sandbox, StatusChange
+from ..sandbox.clock import rfc3339
 from ..sandbox.engine import EngineError
+from ..sandbox.faults import NoticeFaultKind
 from .gate import Gate
-from .roster import Roster
+from .history import History
+from .roster import INSTRUCTOR, Roster
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from ..widgets import ClassroomView
 
 __all__ = ["Classroom", "StagedEvent"]
 
@@ -38,21 +44,26 @@ class StagedEvent(BaseModel):
     kind: Literal[
         "terminate", "fail_provisioning", "drop_notifications", "delay_notifications", "speed", "profile_status"
     ]
-    """terminate: end the live sessions (of `profile`, of `student`); fail_provisioning: sessions
-    with `profile` end NETWORK_TERMINATED; drop/delay_notifications: the next `count`; speed: the
-    clock's; profile_status: make `profile` ACTIVE, INACTIVE or DEPRECATED."""
+    """terminate: the network ends the live sessions now; fail_provisioning: the next `count` sessions
+    end NETWORK_TERMINATED instead of AVAILABLE; drop/delay_notifications: the next `count`
+    notifications; speed: the clock's (the whole class); profile_status: make `profile` ACTIVE,
+    INACTIVE or DEPRECATED (the whole class)."""
     student: str | None = None
-    """Only this student's sessions (terminate)."""
+    """Only this student's sessions or notifications (None: the whole class)."""
     profile: str | None = None
-    """The profile concerned."""
+    """Only sessions with this profile (terminate, fail_provisioning); the profile to change (profile_status)."""
     count: int = Field(default=1, ge=1)
-    """How many notifications."""
+    """How many sessions or notifications."""
     seconds: float = Field(default=2.0, ge=0)
     """Real seconds, for delay_notifications."""
     speed: float | None = Field(default=None, gt=0)
     """The clock's new speed."""
     status: ProfileStatus | None = None
     """The profile's new status."""
+
+
+CLASS_WIDE = ("speed", "profile_status")
+"""Events that change the one network everybody shares: no `student`."""
 
 
 class Classroom:
@@ -78,8 +89,11 @@ class Classroom:
         self.gate = Gate(self.roster, rate)
         self._owners: dict[str, str] = {}  # session id -> student, kept after the session is gone
         self._lock = threading.Lock()
+        self.history = History()
+        """Every status change with its owner, numbered (`GET /_classroom/changes`)."""
         self.sandbox = Sandbox(host, port, speed=speed, seed=seed, gate=self.gate, routers=[self._router], reuse=False)
         self.sandbox.engine.subscribe(self._owned)
+        self.sandbox.engine.subscribe(self.history.record)
         self.roster_path = self.roster.write(roster) if roster is not None else None
 
     def __repr__(self) -> str:
@@ -99,6 +113,12 @@ class Classroom:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+    def view(self, **kwargs: Any) -> ClassroomView:
+        """The instructor's live view of this classroom (`qodlab.widgets.ClassroomView`)."""
+        from ..widgets import ClassroomView
+
+        return ClassroomView(self.url, self.roster.key(INSTRUCTOR), **kwargs)
 
     # -- the instructor's view -----------------------------------------------------------------
 
@@ -122,37 +142,46 @@ class Classroom:
                 "notifications": {"delivered": notified[name]["delivered"],
                                   "failed": sum(n for k, n in notified[name].items() if k != "delivered")},
             })  # fmt: skip
-        every = [{**s.info(), "owner": s.owner} for s in sessions]
+        every = [{**s.info(), "owner": s.owner, "createdAt": rfc3339(s.created_at)} for s in sessions]
         for session in every:
             session.pop("sink", None)  # a student's sink may be a relay channel: a secret
-        return {"students": students, "sessions": every}
+        clock = {"now": rfc3339(self.sandbox.clock.now()), "speed": self.sandbox.speed}
+        return {"students": students, "sessions": every, "clock": clock}
 
     def stage(self, kind: str, **what: Any) -> dict[str, Any]:
         """Make something happen for the class (see `StagedEvent`); returns what it did."""
         event = StagedEvent.model_validate({"kind": kind, **what})
-        sandbox = self.sandbox
+        sandbox, student = self.sandbox, event.student
+        if student is not None and student not in self.roster.names:
+            raise EngineError(404, "NOT_FOUND", f"No student {student!r} in this class.")
+        if student is not None and event.kind in CLASS_WIDE:
+            raise EngineError(400, "INVALID_ARGUMENT", f"{event.kind} changes the network the whole class shares.")
         if event.kind == "terminate":
             ended = [str(s.id) for s in sandbox.engine.sessions()
                      if s.status is not QosStatus.UNAVAILABLE and (event.profile in (None, s.profile))
-                     and (event.student in (None, s.owner))]  # fmt: skip
+                     and (student in (None, s.owner))]  # fmt: skip
             for session_id in ended:
                 sandbox.terminate(session_id)
-            return {"terminated": ended}
+            return {"staged": event.kind, "terminated": ended}
         if event.kind == "fail_provisioning":
-            sandbox.fail_provisioning(profile=_needed(event.profile, "profile"))
-        elif event.kind == "drop_notifications":
-            sandbox.drop_notifications(event.count)
-        elif event.kind == "delay_notifications":
-            sandbox.delay_notifications(event.seconds, event.count)
+            if event.profile is not None:
+                self._profile(event.profile)
+            sandbox.faults.fail_next_provisioning(event.count, event.profile, student)
+        elif event.kind in ("drop_notifications", "delay_notifications"):
+            fault = NoticeFaultKind.DROP if event.kind == "drop_notifications" else NoticeFaultKind.DELAY
+            sandbox.faults.add_notice_fault(fault, event.count, event.seconds, student)
         elif event.kind == "speed":
             sandbox.speed = _needed(event.speed, "speed")
         else:
-            name = _needed(event.profile, "profile")
-            if name not in sandbox.engine.profiles:
-                raise EngineError(404, "NOT_FOUND", f"No profile {name!r}.")
+            name = self._profile(_needed(event.profile, "profile"))
             status = _needed(event.status, "status")
             sandbox.engine.profiles[name] = sandbox.engine.profiles[name].model_copy(update={"status": status})
         return {"staged": event.kind}
+
+    def _profile(self, name: str) -> str:
+        if name not in self.sandbox.engine.profiles:
+            raise EngineError(404, "NOT_FOUND", f"No profile {name!r}.")
+        return name
 
     # -- the wiring ------------------------------------------------------------------------------
 
@@ -167,6 +196,10 @@ class Classroom:
         @router.get("/overview", summary="Every student's sessions, requests, errors, 429s and notifications")
         async def overview() -> JSONResponse:
             return JSONResponse(self.overview())
+
+        @router.get("/changes", summary="The class's status changes numbered above `after`, with their owners")
+        async def changes(after: int = Query(0, ge=0), limit: int = Query(10_000, ge=1, le=10_000)) -> JSONResponse:
+            return JSONResponse(self.history.after(after, limit))
 
         @router.post("/events", summary="Stage an event for the class or one student")
         async def events(body: StagedEvent) -> JSONResponse:

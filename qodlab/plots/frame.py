@@ -71,16 +71,25 @@ def session_label(info: SessionInfo) -> str:
 
 
 def timeline_frame(
-    intervals: pd.DataFrame, now: datetime | None = None, sessions: Mapping[str, SessionInfo] | None = None
+    intervals: pd.DataFrame,
+    now: datetime | None = None,
+    sessions: Mapping[str, SessionInfo] | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> Timeline:
-    """Turn status intervals into rows, bars and end markers (`sessions` name the rows)."""
+    """Turn status intervals into rows, bars and end markers (`sessions` name the rows).
+
+    With `groups` (a group name by session id, e.g. its student), rows are grouped by it, in the
+    groups' order, and each label starts with its group.
+    """
     wall = datetime.now(UTC)
     latest = intervals["start"].max() if len(intervals) else pd.NaT
     now = now or (wall if pd.isna(latest) else max(wall, latest.to_pydatetime()))
     now_ts = pd.Timestamp(now)
     ids = intervals["session_id"].astype(object).to_numpy()
     order = [str(sid) for sid in dict.fromkeys(ids)]
-    labels = _labels(order, sessions or {})
+    if groups:
+        order.sort(key=lambda sid: groups.get(sid, "\uffff"))  # stable: first seen first within a group
+    labels = _labels(order, sessions or {}, groups or {})
     frame = intervals
     status = frame["qos_status"].astype(str).to_numpy()
     start = frame["start"]
@@ -109,12 +118,14 @@ def timeline_frame(
     return Timeline(labels, order, bars, endings, now, _x_range(table, now_ts, live), live)
 
 
-def _labels(order: list[str], sessions: Mapping[str, SessionInfo]) -> list[str]:
+def _labels(order: list[str], sessions: Mapping[str, SessionInfo], groups: Mapping[str, str]) -> list[str]:
     """Row labels; a label several sessions share gets `#2`, `#3`... (one row each)."""
     labels, seen = [], {}  # type: list[str], dict[str, int]
     for sid in order:
         info = sessions.get(sid)
         base = session_label(info) if info is not None else sid[:8]
+        if sid in groups:
+            base = f"{groups[sid]} · {base}"
         seen[base] = seen.get(base, 0) + 1
         labels.append(base if seen[base] == 1 else f"{base} #{seen[base]}")
     return labels

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from ..eventlog import EventLog
     from ..notifications import StatusEvent
 
-__all__ = ["LINE_COLORS", "EMPTY", "TimelinePlot", "Sessions"]
+__all__ = ["EMPTY", "LINE_COLORS", "Groups", "Sessions", "TimelinePlot"]
 
 Sessions = Mapping[str, SessionInfo] | Callable[[], Mapping[str, SessionInfo]]
+Groups = Mapping[str, str] | Callable[[], Mapping[str, str]]
 LINE_COLORS = ("#1f77b4", "#9467bd", "#8c564b")
 EMPTY = "No sessions yet: create one, and its status appears here as it changes."
 _ANCHOR = "now"  # the name of the invisible traces that keep every x axis a date axis
@@ -31,6 +32,8 @@ class TimelinePlot:
         metrics: a sandbox (or a callable, or one device's DataFrame) whose link metrics are drawn
             in rows under the timeline, sharing its time axis.
         profiles: the catalogue, for the promises drawn while sessions are up (a sandbox's by default).
+        groups: each session's group by id (or a callable giving them, e.g. a classroom's
+            owners): rows are grouped by it and labelled `student-01 · +3672…567 · QOS_L`.
 
     Give it to a `Pump` (or call `update()` yourself): redraws replace the traces' data in one
     batch, on a fixed set of traces, so memory stays flat however many redraws happen.
@@ -46,6 +49,7 @@ class TimelinePlot:
         sessions: Sessions | None = None,
         metrics: MetricsSource | None = None,
         profiles: Mapping[str, QosProfile] | None = None,
+        groups: Groups | None = None,
     ) -> None:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
@@ -53,6 +57,7 @@ class TimelinePlot:
         self.log = log
         self.now = now
         self.sessions = sessions
+        self.groups = groups
         self.metrics = metrics
         engine = getattr(metrics, "engine", None)
         self.profiles: Mapping[str, QosProfile] = profiles or (engine.profiles if engine is not None else {})
@@ -114,7 +119,8 @@ class TimelinePlot:
     def update(self) -> None:
         """Redraw from the log's current intervals (and the metrics source)."""
         sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
-        timeline = timeline_frame(self.log.intervals(), self.now() if self.now else None, sessions)
+        groups = self.groups() if callable(self.groups) else self.groups
+        timeline = timeline_frame(self.log.intervals(), self.now() if self.now else None, sessions, groups)
         series: list[Any] = []
         targets: Any = None
         if self.metrics is not None:

@@ -152,6 +152,7 @@ class StatusChange:
     device: tuple[str, str] | None = None  # the device's preferred identifier, as a key
     profile: str = ""
     owner: str | None = None  # the client that created the session, when the sandbox tells clients apart
+    created_at: float | None = None  # sandbox time the session was created (REQUESTED)
 
 
 Subscriber = Callable[[StatusChange], None]
@@ -366,7 +367,7 @@ class Engine:
         self._on_schedule()
 
     def _provision(self, session: SandboxSession, at: float) -> None:
-        if self.faults.provisioning_fails(session.device_keys, session.profile):
+        if self.faults.provisioning_fails(session.device_keys, session.profile, session.owner):
             self._end(session, StatusInfo.NETWORK_TERMINATED, at)
             return
         session.status = QosStatus.AVAILABLE
@@ -406,6 +407,7 @@ class Engine:
             device=session.device_keys[0] if session.device_keys else None,
             profile=session.profile,
             owner=session.owner,
+            created_at=session.created_at,
         )
         for subscriber in list(self._subscribers):
             subscriber(change)

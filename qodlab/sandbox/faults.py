@@ -43,16 +43,18 @@ T = TypeVar("T")
 class _Pending(Generic[T]):
     fault: T
     remaining: int
+    owner: str | None = None  # only this client's sessions (a classroom's student); None: anyone's
 
 
-def _take(queue: list[_Pending[T]]) -> T | None:
-    if not queue:
-        return None
-    head = queue[0]
-    head.remaining -= 1
-    if head.remaining == 0:
-        queue.pop(0)
-    return head.fault
+def _take(queue: list[_Pending[T]], owner: str | None = None) -> T | None:
+    """The first pending fault for `owner`'s sessions (or anyone's), consuming one of its count."""
+    for i, pending in enumerate(queue):
+        if pending.owner is None or pending.owner == owner:
+            pending.remaining -= 1
+            if pending.remaining == 0:
+                queue.pop(i)
+            return pending.fault
+    return None
 
 
 class Faults:
@@ -64,12 +66,15 @@ class Faults:
         self._api: list[_Pending[ApiFault]] = []
         self._fail_devices: set[tuple[str, str]] = set()
         self._fail_profiles: set[str] = set()
+        self._fail_next: list[_Pending[str | None]] = []  # the profile (None: any) of the next sessions to fail
 
-    def add_notice_fault(self, kind: NoticeFaultKind | str, count: int = 1, delay: float = 0.0) -> None:
-        """Apply `kind` to the next `count` notifications."""
+    def add_notice_fault(
+        self, kind: NoticeFaultKind | str, count: int = 1, delay: float = 0.0, owner: str | None = None
+    ) -> None:
+        """Apply `kind` to the next `count` notifications (of `owner`'s sessions only, when given)."""
         _positive(count)
         with self._lock:
-            self._notices.append(_Pending(NoticeFault(NoticeFaultKind(kind), float(delay)), count))
+            self._notices.append(_Pending(NoticeFault(NoticeFaultKind(kind), float(delay)), count, owner))
 
     def add_api_fault(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
         """Answer the next `count` API calls with `status` (429 or 503)."""
@@ -91,15 +96,31 @@ class Faults:
             if profile is not None:
                 self._fail_profiles.add(profile)
 
-    def provisioning_fails(self, device_keys: tuple[tuple[str, str], ...], profile: str) -> bool:
+    def fail_next_provisioning(self, count: int = 1, profile: str | None = None, owner: str | None = None) -> None:
+        """The next `count` sessions (with `profile`, of `owner`, when given) end NETWORK_TERMINATED."""
+        _positive(count)
+        with self._lock:
+            self._fail_next.append(_Pending(profile, count, owner))
+
+    def provisioning_fails(
+        self, device_keys: tuple[tuple[str, str], ...], profile: str, owner: str | None = None
+    ) -> bool:
         """Whether provisioning a session for a device (its identifier keys) with `profile` is set to fail."""
         with self._lock:
-            return profile in self._fail_profiles or not self._fail_devices.isdisjoint(device_keys)
+            if profile in self._fail_profiles or not self._fail_devices.isdisjoint(device_keys):
+                return True
+            rule = next((p for p in self._fail_next if p.fault in (None, profile) and p.owner in (None, owner)), None)
+            if rule is None:
+                return False
+            rule.remaining -= 1
+            if rule.remaining == 0:
+                self._fail_next.remove(rule)
+            return True
 
-    def take_notice_fault(self) -> NoticeFault | None:
-        """The fault for the next notification, if any."""
+    def take_notice_fault(self, owner: str | None = None) -> NoticeFault | None:
+        """The fault for the next notification (of a session of `owner`), if any."""
         with self._lock:
-            return _take(self._notices)
+            return _take(self._notices, owner)
 
     def take_api_fault(self) -> ApiFault | None:
         """The canned answer for the next API call, if any."""
@@ -113,6 +134,7 @@ class Faults:
             self._api.clear()
             self._fail_devices.clear()
             self._fail_profiles.clear()
+            self._fail_next.clear()
 
 
 def _positive(count: int) -> None:

@@ -181,7 +181,7 @@ class Notifier:
         if notice.change.session_id in self._gone:
             self._record(notice, 0, None, None, Outcome.SKIPPED)
             return
-        fault = self.faults.take_notice_fault()
+        fault = self.faults.take_notice_fault(notice.change.owner)
         if fault is not None and fault.kind is NoticeFaultKind.DROP:
             self._record(notice, 0, None, None, Outcome.DROPPED)
             return

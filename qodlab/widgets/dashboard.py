@@ -5,14 +5,18 @@ from __future__ import annotations
 import html
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import ipywidgets as w
 
+from .._http import is_loopback
 from ..client import QodClient
 from ..eventlog import EventLog
 from ..listener import Listener
 from ..plots import TimelinePlot
 from ..pump import Pump, PumpState
+from ..relay import new_channel
 from ..sandbox import Sandbox
 from ..workbench import Notifications, Workbench
 from .forms import SessionForm
@@ -61,11 +65,14 @@ class Dashboard(w.VBox):
 
 
 def _header(workbench: Workbench) -> str:
-    """The API, how it authenticates and how notifications arrive, in words (never a secret)."""
+    """The API, how it authenticates, how notifications arrive and any wait in progress (never a secret)."""
+    client = workbench.client
+    waiting = client.waiting
+    wait = f" &middot; <b class='qodlab-waiting' style='color:#e65100'>{html.escape(waiting)}</b>" if waiting else ""
     return (
-        f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(workbench.client.base_url)}"
-        f" &middot; <span class='qodlab-auth'>auth: {html.escape(workbench.client.authentication)}</span>"
-        f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span></small>"
+        f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(client.base_url)}"
+        f" &middot; <span class='qodlab-auth'>auth: {html.escape(client.authentication)}</span>"
+        f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span>{wait}</small>"
     )
 
 
@@ -83,7 +90,9 @@ def dashboard(
     """One widget with everything wired together.
 
     With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
-    it runs anywhere, Binder included. `url=` and `api_key=` name another API (a classroom's).
+    it runs anywhere, Binder included. `url=` and `api_key=` name another API (a classroom's):
+    notifications come straight to a listener when it is on this machine, else through the relay
+    a classroom serves at `/_relay/` (with polling as a safety net), else by polling.
     Given a client for a real API, no sandbox is started, and notifications come as
     `notifications` says (`Workbench`): with "auto", through a relay when $QODLAB_RELAY names one,
     else by polling, since a real network cannot reach this machine.
@@ -91,6 +100,8 @@ def dashboard(
     sandbox: Sandbox | None = None
     if client is None and url is not None:  # a classroom's, or any API at that root, with that key
         client = QodClient(url, token=api_key)
+        if listener is None and notifications in ("auto", "direct", "relay"):
+            listener = _listener_for(url, notifications)
     if client is None:
         sandbox = Sandbox(speed=speed)
         client = sandbox.client()
@@ -101,6 +112,21 @@ def dashboard(
     log = listener.log if listener is not None else EventLog()
     workbench = Workbench(client, log, listener, sandbox, notifications=notifications, poll_interval=poll_interval)
     return Dashboard(workbench, **kwargs)
+
+
+def _listener_for(url: str, notifications: Notifications) -> Listener | None:
+    """A listener for an API at `url`: direct on this machine, else through the relay it serves, if any.
+
+    A classroom (any qodlab sandbox) serves a relay at `/_relay/`: a student's kernel on another
+    machine (JupyterHub) follows a channel there, outbound only, and polls as a safety net.
+    """
+    if notifications == "direct" or (notifications == "auto" and is_loopback(urlsplit(url).hostname or "")):
+        return Listener(EventLog())
+    try:
+        channel = new_channel(f"{url.rstrip('/')}/_relay", timeout=5.0)
+    except (ValueError, httpx.HTTPError):
+        return None  # not a qodlab API: the default relay, or polling, as for any other
+    return Listener(EventLog(), relay=channel)
 
 
 def default_relay_set() -> bool:
