@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     classroom.add_argument("--speed", type=float, default=10.0, help="sandbox seconds per real second (default 10)")
     classroom.add_argument("--rate", type=float, default=10.0, help="requests a second per key (default 10)")
     classroom.add_argument("--roster", default="roster.csv", help="where to write name,api_key (mode 0600)")
+    classroom.add_argument(
+        "--auth",
+        choices=("key", "oidc"),
+        default="key",
+        help="key: an API key per student; oidc: an OAuth client per student (id and secret in the roster)",
+    )
     classroom.set_defaults(handler=_classroom)
 
     relay = sub.add_parser("relay", help="serve a relay (smee.io's protocol) until interrupted")
@@ -176,10 +182,15 @@ def _classroom(args: argparse.Namespace) -> int:
     from .classroom import Classroom, Roster
 
     students = Roster.from_csv(args.names).names if args.names else args.students
-    room = Classroom(students, host=args.host, port=args.port, speed=args.speed, rate=args.rate, roster=args.roster)
+    room = Classroom(
+        students, host=args.host, port=args.port, speed=args.speed, rate=args.rate, roster=args.roster, auth=args.auth
+    )
     print(f"qodlab classroom serving {room.url} for {len(room.roster.names)} students", flush=True)
     # The keys are in the roster file only (mode 0600): hand each student their line.
-    print(f"  roster (name,api_key): {room.roster_path}", flush=True)
+    columns = "name,api_key,client_id,client_secret" if args.auth == "oidc" else "name,api_key"
+    print(f"  roster ({columns}): {room.roster_path}", flush=True)
+    if args.auth == "oidc":
+        print(f"  OpenID issuer: {room.url} (students get tokens at {room.url}/oauth2/token)", flush=True)
     print(f"  instructor: GET {room.url}/_classroom/overview, POST {room.url}/_classroom/events", flush=True)
     return _serve_until_interrupted(room.stop)
 

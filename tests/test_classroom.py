@@ -289,3 +289,35 @@ def test_the_instructor_reads_from_where_it_stopped(room: Classroom) -> None:
         wait_until(lambda: teacher.reads >= reads + 2, message="two more reads")
         assert len(teacher.log.df[teacher.log.df["session_id"] == sid]) == 2  # REQUESTED, AVAILABLE: once each
         assert teacher.owners() == {sid: "student-01"} and room.roster.key(INSTRUCTOR) not in repr(teacher)
+
+
+def test_with_oidc_each_student_is_an_oauth_client_and_isolation_holds(tmp_path: Path) -> None:
+    from qodlab.auth import ClientCredentials
+
+    with Classroom(students=2, auth="oidc", speed=60, roster=tmp_path / "roster.csv") as room:
+        lines = [line.split(",") for line in (tmp_path / "roster.csv").read_text().splitlines()]
+        assert lines[0] == ["name", "api_key", "client_id", "client_secret"]
+        assert [(row[0], row[1], row[2]) for row in lines[1:3]] == [("student-01", "", "student-01"),
+                                                                    ("student-02", "", "student-02")]  # fmt: skip
+        secrets = {row[0]: row[3] for row in lines[1:3]}
+        assert stat.S_IMODE(os.stat(tmp_path / "roster.csv").st_mode) == 0o600
+
+        def client(name: str) -> QodClient:
+            return QodClient(
+                room.url, auth=ClientCredentials(client_id=name, client_secret=secrets[name], issuer=room.url)
+            )
+
+        api = f"{room.url}/qos-profiles/v1/retrieve-qos-profiles"
+        assert httpx.post(api, json={}, headers={"authorization": f"Bearer {secrets['student-01']}"}).status_code == 401
+        with client("student-01") as ada, client("student-02") as grace:
+            sid = _create(ada, "+36700000001")
+            with pytest.raises(PermissionDenied):
+                grace.get_session(sid)
+            assert grace.retrieve_sessions({"phoneNumber": "+36700000001"}) == []
+            assert all(secret not in repr(ada) + repr(ada.auth) for secret in secrets.values())
+        overview = httpx.get(f"{room.url}/_classroom/overview", headers=_instructor(room)).json()
+        assert [s["owner"] for s in overview["sessions"]] == ["student-01"]
+        assert overview["students"][1]["errors"] == {"PERMISSION_DENIED": 1}
+        teacher = Instructor(room.url, room.roster.key(INSTRUCTOR))
+        assert "QOS_L" in teacher.profiles()  # the instructor keeps a key, and needs no token
+        teacher.stop()

@@ -5,6 +5,9 @@ isolate the students (another's session is 403, `retrieve-sessions` lists one's 
 conflicts stay global, as on a real network. The instructor's key sees everything, and alone may
 use the `/_sandbox` and `/_classroom` controls. Each key may make `rate` requests a second (a token
 bucket holding one second's worth): beyond it, 429 with `Retry-After`.
+
+In a classroom with `auth="oidc"` each student holds an OAuth client instead of a key: their
+access tokens (verified with the sandbox's `provider`) name them; a student's secret alone is no key.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ..sandbox.api import CONTROLS
 from ..sandbox.engine import Access, EngineError
+from ..sandbox.oidc import Provider
 from .roster import INSTRUCTOR, Roster
 
 __all__ = ["Gate", "Tally", "TokenBucket"]
@@ -58,18 +62,24 @@ class Gate:
     def __init__(self, roster: Roster, rate: float = 10.0) -> None:
         self.roster = roster
         self.rate = rate
+        self.provider: Provider | None = None
+        """Verifies students' access tokens (auth="oidc"); None: students use their keys."""
         self.tally = {name: Tally() for name in roster.names}
         self._buckets = {name: TokenBucket(rate) for name in roster.names}
         self._lock = threading.Lock()
 
     def admit(self, path: str, headers: Mapping[str, str]) -> tuple[str, Access | None]:
         """The caller's name and Access (None: the instructor, who sees all), or EngineError 401/403/429."""
-        name = self.roster.who(_key(headers))
-        if name is None:
-            msg = "Missing or unknown API key: use the one on your roster line."
-            raise EngineError(401, "UNAUTHENTICATED", msg)
+        key = _key(headers)
+        name = self.roster.who(key)
         if name == INSTRUCTOR:
             return name, None
+        if self.provider is not None:
+            name = self._client(key)
+        if name is None:
+            msg = "Missing or unknown API key: use the one on your roster line." if self.provider is None else (
+                "An access token is required: get one with your roster line's client id and secret.")  # fmt: skip
+            raise EngineError(401, "UNAUTHENTICATED", msg)
         if path.startswith(CONTROLS):
             raise EngineError(403, "PERMISSION_DENIED", "Only the instructor may use the classroom's controls.")
         with self._lock:
@@ -88,6 +98,15 @@ class Gate:
         if status >= 400 and name in self.tally:
             with self._lock:
                 self.tally[name].errors[code or str(status)] += 1
+
+    def _client(self, token: str) -> str | None:
+        """The student an access token was issued to (its scopes are the API's to check)."""
+        assert self.provider is not None
+        try:
+            client = self.provider.verify(token).client_id
+        except EngineError:
+            return None
+        return client if client in self.tally else None
 
 
 def _key(headers: Mapping[str, str]) -> str:

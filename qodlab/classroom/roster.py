@@ -69,15 +69,24 @@ class Roster:
             return self.instructor.key
         return next(s.key for s in self.students if s.name == name)
 
-    def write(self, path: str | os.PathLike[str]) -> Path:
-        """The roster as CSV (`name,api_key`, the instructor last), readable by its owner only (0600)."""
+    def write(self, path: str | os.PathLike[str], oauth: bool = False) -> Path:
+        """The roster as CSV, readable by its owner only (0600): `name,api_key`, the instructor last.
+
+        With `oauth`, students hold OAuth clients: `name,api_key,client_id,client_secret`, a
+        student's api_key empty (their key is their client's secret), the instructor's client empty.
+        """
         target = Path(path)
         descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.chmod(target, 0o600)  # an existing file keeps its mode through O_CREAT: set it anyway
         with os.fdopen(descriptor, "w", newline="") as file:
             writer = csv.writer(file)
-            writer.writerow(["name", "api_key"])
-            writer.writerows(_rows([*self.students, self.instructor]))
+            if oauth:
+                writer.writerow(["name", "api_key", "client_id", "client_secret"])
+                writer.writerows((s.name, "", s.name, s.key) for s in self.students)
+                writer.writerow((INSTRUCTOR, self.instructor.key, "", ""))
+            else:
+                writer.writerow(["name", "api_key"])
+                writer.writerows(_rows([*self.students, self.instructor]))
         return target
 
 

@@ -72,6 +72,9 @@ class Classroom:
     Parameters:
         roster: write `name,api_key` lines here (mode 0600); the keys are shown nowhere else.
         rate: requests a second each key may make (beyond: 429 with Retry-After).
+        auth: "oidc" gives each student an OAuth client (its id is the student's name, its secret
+            on the roster line) whose access tokens name them, instead of a key; the instructor
+            keeps a key. `room.url` is also the OpenID issuer.
     """
 
     def __init__(
@@ -84,17 +87,25 @@ class Classroom:
         rate: float = 10.0,
         roster: str | os.PathLike[str] | None = None,
         seed: int = 0,
+        auth: Literal["key", "oidc"] = "key",
     ) -> None:
         self.roster = Roster.numbered(students) if isinstance(students, int) else Roster(list(students))
+        self.auth = auth
         self.gate = Gate(self.roster, rate)
         self._owners: dict[str, str] = {}  # session id -> student, kept after the session is gone
         self._lock = threading.Lock()
         self.history = History()
         """Every status change with its owner, numbered (`GET /_classroom/changes`)."""
-        self.sandbox = Sandbox(host, port, speed=speed, seed=seed, gate=self.gate, routers=[self._router], reuse=False)
+        self.sandbox = Sandbox(
+            host, port, speed=speed, seed=seed, gate=self.gate, routers=[self._router], reuse=False, auth=auth
+        )
+        if self.sandbox.provider is not None:  # each student an OAuth client, the roster's secret its secret
+            for student in self.roster.students:
+                self.sandbox.provider.register(student.name, student.key)
+            self.gate.provider = self.sandbox.provider
         self.sandbox.engine.subscribe(self._owned)
         self.sandbox.engine.subscribe(self.history.record)
-        self.roster_path = self.roster.write(roster) if roster is not None else None
+        self.roster_path = self.roster.write(roster, oauth=auth == "oidc") if roster is not None else None
 
     def __repr__(self) -> str:
         return f"<Classroom {self.url} {len(self.roster.names)} students, rate {self.gate.rate:g}/s, keys ***>"

@@ -95,9 +95,9 @@ class Provider:
 
     # -- clients -----------------------------------------------------------------------------
 
-    def register(self, client_id: str | None = None) -> OAuthClient:
-        """A new client with a fresh secret."""
-        client = OAuthClient(client_id or f"client-{secrets.token_hex(4)}", secrets.token_urlsafe(24))
+    def register(self, client_id: str | None = None, secret: str | None = None) -> OAuthClient:
+        """A new client with a fresh secret (or `secret`: a classroom's roster made it)."""
+        client = OAuthClient(client_id or f"client-{secrets.token_hex(4)}", secret or secrets.token_urlsafe(24))
         with self._lock:
             self._clients[client.client_id] = client
         return client

@@ -83,6 +83,7 @@ def dashboard(
     speed: float = 10.0,
     url: str | None = None,
     api_key: str | None = None,
+    auth: httpx.Auth | None = None,
     notifications: Notifications = "auto",
     poll_interval: float = 5.0,
     **kwargs: Any,
@@ -90,7 +91,8 @@ def dashboard(
     """One widget with everything wired together.
 
     With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
-    it runs anywhere, Binder included. `url=` and `api_key=` name another API (a classroom's):
+    it runs anywhere, Binder included. `url=` and `api_key=` (or `auth=`, e.g. a
+    `qodlab.auth.ClientCredentials`) name another API (a classroom's):
     notifications come straight to a listener when it is on this machine, else through the relay
     a classroom serves at `/_relay/` (with polling as a safety net), else by polling.
     Given a client for a real API, no sandbox is started, and notifications come as
@@ -99,7 +101,7 @@ def dashboard(
     """
     sandbox: Sandbox | None = None
     if client is None and url is not None:  # a classroom's, or any API at that root, with that key
-        client = QodClient(url, token=api_key)
+        client = QodClient(url, token=api_key, auth=auth)
         if listener is None and notifications in ("auto", "direct", "relay"):
             listener = _listener_for(url, notifications)
     if client is None:
