@@ -109,8 +109,9 @@ class Instructor:
         return dict(self._infos)
 
     def owners(self) -> dict[str, str]:
-        """Each session's student (a timeline's groups)."""
-        return dict(self._owners)
+        """Each session's student (a timeline's groups), the students in the roster's order."""
+        rank = {student["name"]: i for i, student in enumerate(self.overview["students"])}
+        return dict(sorted(self._owners.items(), key=lambda item: rank.get(item[1], len(rank))))
 
     def now(self) -> datetime:
         """The classroom's clock, run on from the last read at its speed."""

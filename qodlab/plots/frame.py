@@ -78,8 +78,8 @@ def timeline_frame(
 ) -> Timeline:
     """Turn status intervals into rows, bars and end markers (`sessions` name the rows).
 
-    With `groups` (a group name by session id, e.g. its student), rows are grouped by it, in the
-    groups' order, and each label starts with its group.
+    With `groups` (a group name by session id, e.g. its student), rows are grouped by it, the
+    groups in the order they first appear in `groups`, and each label starts with its group.
     """
     wall = datetime.now(UTC)
     latest = intervals["start"].max() if len(intervals) else pd.NaT
@@ -88,7 +88,8 @@ def timeline_frame(
     ids = intervals["session_id"].astype(object).to_numpy()
     order = [str(sid) for sid in dict.fromkeys(ids)]
     if groups:
-        order.sort(key=lambda sid: groups.get(sid, "\uffff"))  # stable: first seen first within a group
+        rank = {group: i for i, group in enumerate(dict.fromkeys(groups.values()))}
+        order.sort(key=lambda sid: rank.get(groups.get(sid, ""), len(rank)))  # stable: first seen first in a group
     labels = _labels(order, sessions or {}, groups or {})
     frame = intervals
     status = frame["qos_status"].astype(str).to_numpy()
