@@ -2,11 +2,11 @@
 
 Keep-alive connections writing raw HTTP/1.1 (light enough that the server, not this process,
 sets the pace). Modes:
-  creates URL KEY --count N --concurrency C   create sessions for N unique devices
-  route URL KEY --count N --concurrency C     GET /_sandbox/clock, the most trivial route
-  students URL KEYS_FILE --seconds S --sink S --token T   each key a student looping
+  creates URL --key=KEY --count N --concurrency C   create sessions for N unique devices
+  route URL --key=KEY --count N --concurrency C     GET /_sandbox/clock, the most trivial route
+  students URL --key=KEYS_FILE --seconds S --sink S --token T   each key a student looping
                                                create, get, get, extend, delete
-Prints one JSON line: rate, latencies (ms), statuses, sessions created.
+Writes one JSON object to --out: rate, latencies (ms), statuses, sessions created.
 """
 
 from __future__ import annotations
@@ -129,12 +129,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["creates", "route", "students"])
     parser.add_argument("url")
-    parser.add_argument("key", help="an API key, or (students) a file of keys, one a line")
+    parser.add_argument("--key", required=True, help="an API key, or (students) a file of keys, one a line")
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sink", default="")
     parser.add_argument("--token", default="")
+    parser.add_argument("--out", required=True, help="write the result here, as JSON")
     args = parser.parse_args()
     try:
         import uvloop
@@ -148,7 +149,8 @@ def main() -> None:
         result = runner(students(args.url, keys, args.seconds, args.sink, args.token))
     else:
         result = runner(flood(args.url, args.key, args.count, args.concurrency, args.mode == "route"))
-    print(json.dumps(result))
+    with open(args.out, "w") as file:
+        json.dump(result, file)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,12 @@ HERE = Path(__file__).parent
 
 
 def generate(*args: str) -> dict[str, object]:
-    out = subprocess.run([sys.executable, str(HERE / "_students.py"), *args], capture_output=True, text=True,
-                         check=True, timeout=900)  # fmt: skip
-    return dict(json.loads(out.stdout))
+    # The result comes back in a file: the generator's event loop may leave its stdout non-blocking,
+    # and a large print to a pipe then ends short (seen here: a 230 kB result cut at 98,304 bytes).
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        subprocess.run([sys.executable, str(HERE / "_students.py"), *args, f"--out={result.name}"], check=True,
+                       timeout=900)  # fmt: skip
+        return dict(json.loads(Path(result.name).read_text()))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,8 +50,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, Classroom(args.students, rate=10, speed=60) as room:
         instructor = room.roster.key(INSTRUCTOR)
-        creates = generate("creates", room.url, instructor, "--count", str(args.count))
-        route = generate("route", room.url, instructor, "--count", str(args.count))
+        creates = generate("creates", room.url, f"--key={instructor}", "--count", str(args.count))
+        route = generate("route", room.url, f"--key={instructor}", "--count", str(args.count))
         print(f"classroom sandbox, {args.students} students; load from its own process, 32 connections")
         ratio = float(creates["rate"]) / float(route["rate"])
         print(f"  creates over HTTP, unique devices: {creates['rate']:7.0f} /s  (statuses {creates['statuses']})")
@@ -58,7 +61,7 @@ def main() -> None:
         keys.write_text("\n".join(room.roster.key(name) for name in room.roster.names))
         keys.chmod(0o600)
         with Listener(EventLog(), token="bench") as listener:
-            run = generate("students", room.url, str(keys), "--seconds", str(args.seconds),
+            run = generate("students", room.url, f"--key={keys}", "--seconds", str(args.seconds),
                            "--sink", listener.url, "--token", "bench")  # fmt: skip
             created = [str(s) for s in run["created"]]  # type: ignore[attr-defined]
             deadline = time.monotonic() + 60

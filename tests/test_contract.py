@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -135,3 +137,58 @@ def test_the_packaged_contract_is_camaras_unmodified() -> None:
         pytest.skip("no ../shared/contract beside this checkout")
     for name in ("quality-on-demand.yaml", "qos-profiles.yaml"):
         assert (CONTRACT / name).read_bytes() == (SHARED / name).read_bytes(), name
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 100_000) | st.sampled_from(["", "x", "QOS_L", "ACCESSTOKEN", "bearer",
+    "PLAIN", "REFRESHTOKEN", "+36700000001", "233.252.0.2", "2099-01-01T00:00:00Z", "2099-01-01T00:00:00",
+    "2099-02-30T00:00:00Z", "https://a.example/n", "https://a b", "::1", "01.2.3.4"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["credentialType", "accessToken",
+    "identifier", "secret", "phoneNumber", "ipv4Address", "publicAddress"]), inner, max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+_VALID = {
+    "device": {"phoneNumber": "+36700000001"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
+    "qosProfile": "QOS_L", "duration": 3600, "sink": "https://a.example/n",
+    "sinkCredential": {**CREDENTIAL, "accessTokenExpiresUtc": "2099-01-01T00:00:00Z"},
+}  # fmt: skip
+
+
+def _mutate(body: Any, path: list[Any], value: Any, delete: bool) -> Any:
+    """`body` with the node at `path` (as far as it exists) replaced by `value`, or removed."""
+    if not path or not isinstance(body, dict):
+        return value
+    key = path[0] if path[0] in body else sorted(body)[hash(str(path[0])) % len(body)] if body else path[0]
+    copy = dict(body)
+    if delete and len(path) == 1:
+        copy.pop(key, None)
+    else:
+        copy[key] = _mutate(body.get(key), path[1:], value, delete)
+    return copy
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    path=st.lists(st.sampled_from([*_VALID, *CREDENTIAL, "accessTokenExpiresUtc", "phoneNumber", "ipv4Address"]),
+                  min_size=1, max_size=3),
+    value=_JSON, delete=st.booleans(),
+)  # fmt: skip
+def test_the_fast_validator_agrees_with_the_reference(path: list[str], value: Any, delete: bool) -> None:
+    from qodlab.sandbox.contract import _fast, _validator
+
+    body = _mutate(_VALID, path, value, delete)
+    assert _fast("qod", "CreateSession").is_valid(body) == (
+        not list(_validator("qod", "CreateSession").iter_errors(body))
+    )
+
+
+@pytest.mark.parametrize("credential", [
+    {"credentialType": "ACCESSTOKEN"},
+    {"credentialType": "PLAIN", "identifier": "a"},
+    {"credentialType": "REFRESHTOKEN", **CREDENTIAL},
+])  # fmt: skip
+def test_the_fast_validator_knows_the_discriminator(credential: dict[str, Any]) -> None:
+    from qodlab.sandbox.contract import _fast
+
+    assert _fast("qod", "CreateSession").is_valid(_VALID)
+    assert not _fast("qod", "CreateSession").is_valid({**_VALID, "sinkCredential": credential})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,7 +17,9 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..models import (
     CreateSession,
@@ -39,7 +41,7 @@ from .params import SessionId, access, conforming
 if TYPE_CHECKING:
     from .server import Sandbox
 
-__all__ = ["API_PREFIXES", "CONTROLS", "create_app", "error_response"]
+__all__ = ["API_PREFIXES", "CONTROLS", "CamaraMiddleware", "create_app", "error_response"]
 
 QOD = "/quality-on-demand/v1"
 PROFILES = "/qos-profiles/v1"
@@ -76,7 +78,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         lifespan=lifespan,
     )
     _install_error_handlers(app)
-    _install_middleware(app, sandbox)
+    app.add_middleware(CamaraMiddleware, sandbox=sandbox)
     app.include_router(_qod_router(sandbox), prefix=QOD, tags=["QoS Sessions"])
     app.include_router(_profiles_router(sandbox), prefix=PROFILES, tags=["QoS Profiles"])
     app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
@@ -140,63 +142,93 @@ def validation_message(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "Invalid request."
 
 
-def _install_middleware(app: FastAPI, sandbox: Sandbox) -> None:
-    @app.middleware("http")
-    async def camara(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        correlator = request.headers.get("x-correlator")
+class CamaraMiddleware:
+    """Every request's CAMARA duties: the x-correlator, who may call, injected API faults, a tally.
+
+    Plain ASGI, not `@app.middleware("http")`: starlette's BaseHTTPMiddleware runs each request in
+    a task and streams the response through a memory channel, which cost about 40% of the
+    sandbox's requests per second (benchmarks/classroom.py: the trivial route 1,650/s with it).
+    What handlers and exception handlers read (`request.state.access`) and write
+    (`request.state.error_code`) lives in the scope's `state`, shared with starlette's Request.
+    """
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sandbox, headers, path = self.sandbox, Headers(scope=scope), scope["path"]
+        state: dict[str, Any] = scope.setdefault("state", {})
+        correlator = headers.get("x-correlator")
         echo = {"x-correlator": correlator} if correlator is not None else {}
+        refused = self._refusal(scope["method"], path, headers, state, correlator)
+        if refused is not None:
+            status, code, message, extra = refused
+            await error_response(status, code, message, {**echo, **extra})(scope, receive, send)
+            return
+        caller = state.get("caller")
+        if not echo and caller is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if correlator is not None:
+                    message["headers"] = [*message.get("headers", ()), (b"x-correlator", correlator.encode())]
+                if caller is not None and sandbox.gate is not None:
+                    sandbox.gate.answered(caller, message["status"], state.get("error_code"))
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+    def _refusal(
+        self, method: str, path: str, headers: Headers, state: dict[str, Any], correlator: str | None
+    ) -> tuple[int, str, str, dict[str, str]] | None:
+        """Why the request is refused before it reaches a route (status, code, message, headers), or None."""
+        sandbox = self.sandbox
         if correlator is not None and not _CORRELATOR.match(correlator):
-            return error_response(400, "INVALID_ARGUMENT", "x-correlator: invalid value.")
-        path = request.url.path
-        caller: str | None = None
+            return 400, "INVALID_ARGUMENT", "x-correlator: invalid value.", {}
+        api = path.startswith(API_PREFIXES)
         sees_all = False  # the gate admitted someone who needs no token (a classroom's instructor)
-        if sandbox.gate is not None and path.startswith((*API_PREFIXES, *CONTROLS)):
-            try:
-                caller, request.state.access = sandbox.gate.admit(path, request.headers)
-            except EngineError as refused:
-                headers = {**echo, **(refused.headers or {})}
-                return error_response(refused.status, refused.code, refused.message, headers)
-            sees_all = request.state.access is None
-        if sandbox.provider is not None and path.startswith(API_PREFIXES) and not sees_all:
-            try:
-                request.state.access = _access(request, sandbox)
-            except EngineError as refused:
-                return error_response(refused.status, refused.code, refused.message, echo)
+        try:
+            if sandbox.gate is not None and (api or path.startswith(CONTROLS)):
+                state["caller"], state["access"] = sandbox.gate.admit(path, headers)
+                sees_all = state["access"] is None
+            if sandbox.provider is not None and api and not sees_all:
+                state["access"] = _access(headers, path, method, sandbox)
+        except EngineError as exc:
+            return exc.status, exc.code, exc.message, dict(exc.headers or {})
         if (
             sandbox.api_key is not None
             and not path.startswith(_OPEN_PATHS)
-            and not _authorized(request, sandbox.api_key)
+            and not _authorized(headers, sandbox.api_key)
         ):
-            return error_response(
+            return (
                 401,
                 "UNAUTHENTICATED",
                 "Request not authenticated due to missing, invalid, or expired credentials.",
-                echo,
+                {},
             )
-        if path.startswith(API_PREFIXES):
-            fault = sandbox.faults.take_api_fault()
-            if fault is not None:
-                headers = dict(echo)
-                if fault.retry_after is not None:
-                    headers["Retry-After"] = f"{fault.retry_after:g}"
-                if fault.status == 429:
-                    return error_response(429, "TOO_MANY_REQUESTS", "Rate limit reached.", headers)
-                return error_response(503, "UNAVAILABLE", "Service unavailable (injected fault).", headers)
-        response = await call_next(request)
-        response.headers.update(echo)
-        if caller is not None and sandbox.gate is not None:
-            sandbox.gate.answered(caller, response.status_code, getattr(request.state, "error_code", None))
-        return response
+        fault = sandbox.faults.take_api_fault() if api else None
+        if fault is None:
+            return None
+        extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        if fault.status == 429:
+            return 429, "TOO_MANY_REQUESTS", "Rate limit reached.", extra
+        return 503, "UNAVAILABLE", "Service unavailable (injected fault).", extra
 
 
-def _access(request: Request, sandbox: Sandbox) -> Access:
+def _access(headers: Headers, path: str, method: str, sandbox: Sandbox) -> Access:
     """The caller an access token names, checked for this operation's scope (401, 403)."""
     assert sandbox.provider is not None
-    auth = request.headers.get("authorization", "")
+    auth = headers.get("authorization", "")
     if auth[:7].lower() != "bearer " or not auth[7:].strip():
         raise EngineError(401, "UNAUTHENTICATED", "An access token is required: Authorization: Bearer <token>.")
     caller = sandbox.provider.verify(auth[7:].strip())
-    needed = _scope(request.method, request.url.path)
+    needed = _scope(method, path)
     if needed is not None and needed not in caller.scopes:
         raise EngineError(403, "PERMISSION_DENIED", f"The access token lacks the scope {needed}.")
     return Access(caller.client_id, caller.device)
@@ -215,10 +247,10 @@ def _scope(method: str, path: str) -> str | None:
     return {"GET": SCOPES["read"], "DELETE": SCOPES["delete"]}.get(method)
 
 
-def _authorized(request: Request, key: str) -> bool:
-    given = request.headers.get("x-rapidapi-key")
+def _authorized(headers: Headers, key: str) -> bool:
+    given = headers.get("x-rapidapi-key")
     if given is None:
-        auth = request.headers.get("authorization", "")
+        auth = headers.get("authorization", "")
         given = auth[7:] if auth[:7].lower() == "bearer " else None
     return given is not None and hmac.compare_digest(given.encode(), key.encode())
 
