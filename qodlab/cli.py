@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -205,6 +206,10 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def _serve_until_interrupted(stop: Any) -> int:
+    # Startup's objects (modules, the app) are never garbage: freeze them, so a full collection
+    # scans only what serving made. benchmarks/sandbox.py, 10,000 sessions: the longest pause
+    # 216 ms as is, 87 ms frozen (a pause stops every thread, timers included).
+    gc.freeze()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
