@@ -193,6 +193,10 @@ def _classroom(args: argparse.Namespace) -> int:
     if args.auth == "oidc":
         print(f"  OpenID issuer: {room.url} (students get tokens at {room.url}/oauth2/token)", flush=True)
     print(f"  instructor: GET {room.url}/_classroom/overview, POST {room.url}/_classroom/events", flush=True)
+    print(f"  live view: qodlab.classroom_view({room.url!r}, <instructor key>), or in Voila with", flush=True)
+    print(
+        f"    QODLAB_CLASSROOM={room.url} and QODLAB_INSTRUCTOR_KEY set: one cell, qodlab.classroom_view()", flush=True
+    )
     return _serve_until_interrupted(room.stop)
 
 

@@ -262,3 +262,41 @@ def test_the_quickstart_runs_in_jupyterlab_and_notebook(browser: Any, jupyter: J
         playwright.expect(page.locator(".jp-OutputArea-output img").first).to_be_visible(timeout=30_000)
     finally:
         page.close()
+
+
+def test_the_classroom_view_on_a_projector_in_voila(browser: Any, tmp_path: Path) -> None:
+    """A projector's page: Voila serving one cell, `qodlab.classroom_view()`, the key in its environment."""
+    import nbformat
+
+    from qodlab import Classroom, QodClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import qodlab\nqodlab.classroom_view()")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "projector.ipynb")
+    port = _free_port()
+    with Classroom(students=2, speed=60) as room, QodClient(room.url, token=room.roster.key("student-02")) as grace:
+        grace.create_session(device={"phoneNumber": "+36700000002"}, application_server="233.252.0.2",
+                             qos_profile="QOS_L", duration=3600)  # fmt: skip
+        os.environ["QODLAB_CLASSROOM"], os.environ["QODLAB_INSTRUCTOR_KEY"] = room.url, room.roster.key("instructor")
+        command = [sys.executable, "-m", "voila", "projector.ipynb", "--no-browser", f"--port={port}",
+                   "--Voila.ip=127.0.0.1", "--show_tracebacks=True"]  # fmt: skip
+        try:
+            for _ in _serve(command, lambda: _accepts(port), tmp_path):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+                    table = page.locator(".qodlab-student-table")
+                    playwright.expect(table).to_contain_text("student-02", timeout=120_000)
+                    timeline = page.locator(".qodlab-timeline")
+                    playwright.expect(timeline).to_contain_text("student-02 · +3670…002 · QOS_L", timeout=30_000)
+                    playwright.expect(timeline.locator("g.trace.bars path").first).to_be_visible(timeout=30_000)
+                    page.locator(".lm-TabBar-tab", has_text="Stage an event").click()
+                    page.locator("button.qodlab-stage").click()
+                    playwright.expect(page.get_by_text("Terminated 1 sessions.")).to_be_visible(timeout=30_000)
+                    playwright.expect(timeline).to_contain_text("terminated by the network", timeout=30_000)
+                    page.screenshot(path=str(ARTIFACTS / "voila-classroom.png"), full_page=True)
+                    assert "Traceback" not in page.content() and room.roster.key("instructor") not in page.content()
+                finally:
+                    page.close()
+        finally:
+            del os.environ["QODLAB_CLASSROOM"], os.environ["QODLAB_INSTRUCTOR_KEY"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,7 @@ class TimelinePlot:
         metrics: MetricsSource | None = None,
         profiles: Mapping[str, QosProfile] | None = None,
         groups: Groups | None = None,
+        title: str | None = None,
     ) -> None:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
@@ -100,7 +103,7 @@ class TimelinePlot:
         figure.update_yaxes(autorange="reversed", title_text="session", row=1, col=1)
         figure.update_xaxes(type="date")
         figure.update_xaxes(title_text=axis_title, row=rows, col=1)
-        title = "QoS session status" + (" and the link" if rows > 1 else "")
+        title = title or "QoS session status" + (" and the link" if rows > 1 else "")
         figure.update_layout(
             barmode="overlay",
             height=height or (360 if rows == 1 else 560),
@@ -108,7 +111,7 @@ class TimelinePlot:
             legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
             title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
         )
-        self.widget = go.FigureWidget(figure)
+        self.widget = _figure_widget_class()(figure)
         self.widget.add_class("qodlab-timeline") if hasattr(self.widget, "add_class") else None
         self.update()
 
@@ -183,6 +186,29 @@ class TimelinePlot:
                 down.x = down.y = late.x = late.y = []
         promise[0].x, promise[0].y = targets.x, targets.downlink
         promise[1].x, promise[1].y = targets.x, targets.latency
+
+
+@functools.cache
+def _figure_widget_class() -> type[Any]:
+    """plotly's FigureWidget, whose whole state is the figure as it is now.
+
+    plotly sends each change as a one-off restyle or relayout message and keeps the synced snapshot
+    of the figure (`_widget_data`, `_widget_layout`) from when it was built or displayed itself. A
+    view that connects later asks for every widget's whole state and got that old snapshot: Voila
+    renders a page after the notebook ran, a reloaded page reconnects, and a figure inside a box is
+    never displayed itself. The classroom view's browser test showed no bars and the old title.
+    """
+    import plotly.graph_objects as go
+
+    class LiveFigureWidget(go.FigureWidget):  # type: ignore[misc]
+        def get_state(self, key: Any = None, drop_defaults: bool = False) -> Any:
+            if key is None and "_data" in self.__dict__:  # (not while plotly builds it: it has no figure yet)
+                # the snapshot, set without a change message: this answer carries it
+                self._trait_values["_widget_data"] = copy.deepcopy(self._data)
+                self._trait_values["_widget_layout"] = copy.deepcopy(self._layout_obj._props)
+            return super().get_state(key, drop_defaults)
+
+    return LiveFigureWidget
 
 
 def _anchor(go: Any) -> Any:

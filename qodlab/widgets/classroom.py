@@ -9,6 +9,7 @@ which redraws at most five times a second however fast the class works.
 from __future__ import annotations
 
 import html
+import os
 from typing import Any
 
 import ipywidgets as w
@@ -64,9 +65,8 @@ class ClassroomView(w.VBox):
         self.table.add_class("qodlab-students")
         self.timeline = TimelinePlot(
             teacher.log, now=teacher.now, sessions=teacher.infos, groups=teacher.owners,
-            axis_title="classroom clock (UTC)",
+            axis_title="classroom clock (UTC)", title="The class's sessions, by student",
         )  # fmt: skip
-        self.timeline.widget.layout.title.text = "The class's sessions, by student"
         self.stager = StagePanel(teacher, self.pump.poke)
         for view in (self._render, self.timeline):
             self.pump.add_view(view)
@@ -121,6 +121,9 @@ class StagePanel(w.VBox):
         self.kind.observe(lambda _: self._show_fields(), "value")
         self.button.on_click(lambda _: self.stage())
         super().__init__([self.kind, *self.fields.values(), self.button, self.result])
+        for control in (self.kind, *self.fields.values()):
+            control.layout.width = "420px"
+            control.style.description_width = "90px"
         self._show_fields()
 
     def load(self) -> None:
@@ -177,8 +180,19 @@ def student_table(students: list[dict[str, Any]]) -> str:
     return f"<table class='qodlab-student-table' style='border-collapse:collapse'>{''.join(rows)}</table>"
 
 
-def classroom_view(url: str, instructor_key: str, *, interval: float = 1.0, **kwargs: Any) -> ClassroomView:
-    """The instructor's live view of the classroom at `url` (see `ClassroomView`)."""
+def classroom_view(
+    url: str | None = None, instructor_key: str | None = None, *, interval: float = 1.0, **kwargs: Any
+) -> ClassroomView:
+    """The instructor's live view of the classroom at `url` (see `ClassroomView`).
+
+    Without arguments it reads $QODLAB_CLASSROOM (the URL) and $QODLAB_INSTRUCTOR_KEY, so a
+    projector's page (`voila projector.ipynb`, one cell: `qodlab.classroom_view()`) holds no key.
+    """
+    url = url or os.environ.get("QODLAB_CLASSROOM")
+    instructor_key = instructor_key or os.environ.get("QODLAB_INSTRUCTOR_KEY")
+    if not url or not instructor_key:
+        msg = "give the classroom's URL and the instructor's key, or set $QODLAB_CLASSROOM and $QODLAB_INSTRUCTOR_KEY"
+        raise ValueError(msg)
     return ClassroomView(url, instructor_key, interval=interval, **kwargs)
 
 
