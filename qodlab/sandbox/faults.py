@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -46,14 +47,16 @@ class _Pending(Generic[T]):
     owner: str | None = None  # only this client's sessions (a classroom's student); None: anyone's
 
 
-def _take(queue: list[_Pending[T]], owner: str | None = None) -> T | None:
-    """The first pending fault for `owner`'s sessions (or anyone's), consuming one of its count."""
+def _take(
+    queue: list[_Pending[T]], owner: str | None = None, fits: Callable[[T], bool] = lambda _: True
+) -> _Pending[T] | None:
+    """The first pending fault that `fits` and is for `owner`'s sessions (or anyone's), one of its count used."""
     for i, pending in enumerate(queue):
-        if pending.owner is None or pending.owner == owner:
+        if pending.owner in (None, owner) and fits(pending.fault):
             pending.remaining -= 1
             if pending.remaining == 0:
                 queue.pop(i)
-            return pending.fault
+            return pending
     return None
 
 
@@ -109,23 +112,19 @@ class Faults:
         with self._lock:
             if profile in self._fail_profiles or not self._fail_devices.isdisjoint(device_keys):
                 return True
-            rule = next((p for p in self._fail_next if p.fault in (None, profile) and p.owner in (None, owner)), None)
-            if rule is None:
-                return False
-            rule.remaining -= 1
-            if rule.remaining == 0:
-                self._fail_next.remove(rule)
-            return True
+            return _take(self._fail_next, owner, lambda wanted: wanted in (None, profile)) is not None
 
     def take_notice_fault(self, owner: str | None = None) -> NoticeFault | None:
         """The fault for the next notification (of a session of `owner`), if any."""
         with self._lock:
-            return _take(self._notices, owner)
+            pending = _take(self._notices, owner)
+        return pending.fault if pending is not None else None
 
     def take_api_fault(self) -> ApiFault | None:
         """The canned answer for the next API call, if any."""
         with self._lock:
-            return _take(self._api)
+            pending = _take(self._api)
+        return pending.fault if pending is not None else None
 
     def clear(self) -> None:
         """Remove every pending fault."""
