@@ -59,6 +59,7 @@ class TokenFlow(httpx.Auth):
         client_secret: str | SecretStr,
         issuer: str | None = None,
         token_url: str | None = None,
+        backchannel_url: str | None = None,
         scopes: Sequence[str] = QOD_SCOPES,
         cafile: str | None = None,
         timeout: float = 10.0,
@@ -73,6 +74,8 @@ class TokenFlow(httpx.Auth):
         self.cafile = cafile
         self.timeout = timeout
         self._endpoints: dict[str, str] = {"token_endpoint": token_url} if token_url else {}
+        if backchannel_url:  # a provider documented without discovery (Telefonica's sandbox)
+            self._endpoints["backchannel_authentication_endpoint"] = backchannel_url
         self._token: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._async_lock: asyncio.Lock | None = None
@@ -134,7 +137,7 @@ class TokenFlow(httpx.Auth):
         return {
             "client_id": self.client_id,
             "client_secret": self._secret.get_secret_value(),
-            "scope": " ".join(self.scopes),
+            "scope": " ".join(self.scopes) or None,  # a provider that knows no scopes gets none
             "verify": httpx.create_ssl_context(verify=self.cafile) if self.cafile else True,
             "timeout": self.timeout,
             "trust_env": False,

@@ -6,6 +6,8 @@ body) and parses every response, and does no I/O.
     client = QodClient.for_sandbox(sandbox)                       # no credentials
     client = QodClient("https://api.operator.example", token=...)  # any CAMARA endpoint
     client = QodClient.network_as_code()                           # key from NAC_TOKEN
+    client = QodClient("https://operator.example/api", api="0.10")  # the older /qod/v0 generation
+    client = QodClient.for_provider("orange", client_id=..., client_secret=...)  # a documented preset
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
@@ -36,6 +39,7 @@ from .models import (
     RetrieveSessions,
     to_wire,
 )
+from .providers import NAC_API_HOST, NAC_GATEWAY, PRESETS, Generation, generation
 from .sessions import AsyncSession, Session
 
 if TYPE_CHECKING:
@@ -43,9 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NAC_HOST", "AsyncQodClient", "QodClient"]
 
-QOD_PATH = "/quality-on-demand/v1"
-PROFILES_PATH = "/qos-profiles/v1"
-NAC_HOST = "network-as-code.p-eu.rapidapi.com"
+NAC_HOST = NAC_GATEWAY  # the host requests go to; `X-RapidAPI-Host` names NAC_API_HOST
 RETRY_STATUSES = (429, 503)
 T = TypeVar("T")
 S = TypeVar("S", Session, AsyncSession)
@@ -73,20 +75,28 @@ class _BaseClient(Generic[S]):
         token: str | None = None,
         api_key: str | None = None,
         api_host: str | None = None,
+        api: str | Generation = "1.1.0",
         timeout: float = 10.0,
         max_retries: int = 3,
         max_retry_wait: float = 30.0,
-        qod_path: str = QOD_PATH,
-        profiles_path: str = PROFILES_PATH,
+        qod_path: str | None = None,
+        profiles_path: str | None = None,
         cafile: str | None = None,
         auth: httpx.Auth | None = None,
+        profiles: Sequence[str] | None = None,
     ) -> None:
+        self.api = generation(api)
+        """The API generation it speaks (`qodlab.providers.GENERATIONS`)."""
+        qod_path = qod_path or self.api.qod_path
+        profiles_path = profiles_path or self.api.profiles_path
         root = base_url.rstrip("/")
         if root.endswith(qod_path):  # given the QoD base itself: derive the API root
             root = root[: -len(qod_path)]
         self.base_url = root
         self.qod_url = root + qod_path
-        self.profiles_url = root + profiles_path
+        self.profiles_url = root + profiles_path if profiles_path else self.qod_url
+        self.profile_catalogue = tuple(profiles) if profiles is not None else None
+        """Profile names a provider documents instead of serving a profiles API (Network as Code), or None."""
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_retry_wait = max_retry_wait
@@ -103,9 +113,9 @@ class _BaseClient(Generic[S]):
         self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        if api_key:
+        if api_key:  # RapidAPI: the gateway routes and authorises on the API's host, not its own
             self._headers["X-RapidAPI-Key"] = api_key
-            self._headers["X-RapidAPI-Host"] = api_host or (httpx.URL(root).host or "")
+            self._headers["X-RapidAPI-Host"] = api_host or NAC_API_HOST
 
     def __repr__(self) -> str:
         auth = "none" if self._auth_kind == "none" else f"{self._auth_kind} ***"
@@ -134,6 +144,13 @@ class _BaseClient(Generic[S]):
         )
 
     @property
+    def profiles_source(self) -> str:
+        """Where `list_profiles()` gets its answer, in words (a dashboard's form says it)."""
+        if self.profile_catalogue is not None:
+            return "the provider's documented profile names (it has no QoS Profiles API)"
+        return f"{self.profiles_url} (QoS Profiles {self.api.name})"
+
+    @property
     def three_legged(self) -> bool:
         """Whether its access token names the device (then requests leave `device` out)."""
         return bool(getattr(self.auth, "three_legged", False))
@@ -143,7 +160,7 @@ class _BaseClient(Generic[S]):
         if self.three_legged and made.device is not None:
             msg = "this client's access token names the device (three-legged): leave `device` out of the request"
             raise ValueError(msg)
-        body = to_wire(made)
+        body = _webhook_body(made) if self.api.webhook else to_wire(made)
         return _Call("POST", f"{self.qod_url}/sessions", body, self._parse_session)
 
     def _get_call(self, session_id: uuid.UUID | str) -> _Call[S]:
@@ -171,8 +188,22 @@ class _BaseClient(Generic[S]):
             status=ProfileStatus(status) if status is not None else None,
             device=_device(device) if device is not None else None,
         )
-        url = f"{self.profiles_url}/retrieve-qos-profiles"
-        return _Call("POST", url, to_wire(query), lambda r: [QosProfile.model_validate(p) for p in r.json()])
+        parse = _parse_profiles
+        if self.api.profiles_lookup == "list":  # 0.10: GET /qos-profiles?name=&status=, no device filter
+            if device is not None:
+                msg = f"QoD {self.api.name} cannot filter profiles by device"
+                raise ValueError(msg)
+            params = {k: v for k, v in to_wire(query).items() if k in ("name", "status")}
+            return _Call("GET", str(httpx.URL(f"{self.profiles_url}/qos-profiles", params=params)), None, parse)
+        return _Call("POST", f"{self.profiles_url}/retrieve-qos-profiles", to_wire(query), parse)
+
+    def _catalogue(self, name: str | None, status: ProfileStatus | str | None) -> list[QosProfile] | None:
+        """The documented catalogue, filtered as the API would (None: ask the API)."""
+        if self.profile_catalogue is None:
+            return None
+        wanted = ProfileStatus(status) if status is not None else None
+        found = [QosProfile(name=n, status=ProfileStatus.ACTIVE) for n in self.profile_catalogue]
+        return [p for p in found if name in (None, p.name) and wanted in (None, p.status)]
 
     def _profile_call(self, name: str) -> _Call[QosProfile]:
         url = f"{self.profiles_url}/qos-profiles/{name}"
@@ -248,9 +279,18 @@ class QodClient(_BaseClient[Session]):
         return cls(**_sandbox_args(sandbox), **kwargs)
 
     @classmethod
-    def network_as_code(cls, key: str | None = None, **kwargs: Any) -> QodClient:
-        """A client for Nokia Network as Code; the key defaults to the NAC_TOKEN variable."""
-        return cls(**_nac_args(key), **kwargs)
+    def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> QodClient:
+        """A client for Nokia Network as Code, as its SDK 8.0.0 talks to it; the key defaults to NAC_TOKEN.
+
+        `api_host` overrides the `X-RapidAPI-Host` header (SDK 10.x's `rapidapi_host=`).
+        """
+        return cls(**_preset_args("network-as-code", {"key": key, "api_host": api_host}), **kwargs)
+
+    @classmethod
+    def for_provider(cls, name: str, **kwargs: Any) -> QodClient:
+        """A client for a documented provider (`qodlab.providers.PRESETS`), given what it needs."""
+        needs = {k: kwargs.pop(k) for k in list(kwargs) if k in _NEEDS}
+        return cls(**_preset_args(name, needs), **kwargs)
 
     def close(self) -> None:
         """Close the connections."""
@@ -304,8 +344,9 @@ class QodClient(_BaseClient[Session]):
         status: ProfileStatus | str | None = None,
         device: Device | Mapping[str, Any] | None = None,
     ) -> list[QosProfile]:
-        """QoS profiles, filtered by name, status or device."""
-        return self._run(self._profiles_call(name, status, device))
+        """QoS profiles, filtered by name, status or device (a documented catalogue: no call)."""
+        local = self._catalogue(name, status)
+        return local if local is not None else self._run(self._profiles_call(name, status, device))
 
     def get_profile(self, name: str) -> QosProfile:
         """A QoS profile by name."""
@@ -327,9 +368,18 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
         return cls(**_sandbox_args(sandbox), **kwargs)
 
     @classmethod
-    def network_as_code(cls, key: str | None = None, **kwargs: Any) -> AsyncQodClient:
-        """A client for Nokia Network as Code; the key defaults to the NAC_TOKEN variable."""
-        return cls(**_nac_args(key), **kwargs)
+    def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> AsyncQodClient:
+        """A client for Nokia Network as Code, as its SDK 8.0.0 talks to it; the key defaults to NAC_TOKEN.
+
+        `api_host` overrides the `X-RapidAPI-Host` header (SDK 10.x's `rapidapi_host=`).
+        """
+        return cls(**_preset_args("network-as-code", {"key": key, "api_host": api_host}), **kwargs)
+
+    @classmethod
+    def for_provider(cls, name: str, **kwargs: Any) -> AsyncQodClient:
+        """A client for a documented provider (`qodlab.providers.PRESETS`), given what it needs."""
+        needs = {k: kwargs.pop(k) for k in list(kwargs) if k in _NEEDS}
+        return cls(**_preset_args(name, needs), **kwargs)
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -383,8 +433,9 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
         status: ProfileStatus | str | None = None,
         device: Device | Mapping[str, Any] | None = None,
     ) -> list[QosProfile]:
-        """QoS profiles, filtered by name, status or device."""
-        return await self._run(self._profiles_call(name, status, device))
+        """QoS profiles, filtered by name, status or device (a documented catalogue: no call)."""
+        local = self._catalogue(name, status)
+        return local if local is not None else await self._run(self._profiles_call(name, status, device))
 
     async def get_profile(self, name: str) -> QosProfile:
         """A QoS profile by name."""
@@ -403,12 +454,14 @@ def create_request(
     duration: int | None = None,
     sink: str | None = None,
     sink_token: str | None = None,
+    sink_token_expires: datetime | str | None = None,
     **extra: Any,
 ) -> CreateSession:
     """A `CreateSession` from a model or from friendly fields.
 
     `application_server` may be an address string (IPv4 or IPv6, optionally with a mask);
-    `sink_token` becomes an ACCESSTOKEN bearer credential.
+    `sink_token` becomes an ACCESSTOKEN bearer credential, valid until `sink_token_expires`
+    (RFC 3339; two days from now by default).
     """
     if request is not None:
         return request
@@ -420,7 +473,8 @@ def create_request(
         device=device, application_server=application_server, qos_profile=qos_profile, duration=duration, sink=sink
     )
     if sink_token is not None:
-        fields["sink_credential"] = AccessTokenCredential(access_token=sink_token)
+        expiry = {"access_token_expires_utc": sink_token_expires} if sink_token_expires is not None else {}
+        fields["sink_credential"] = AccessTokenCredential.model_validate({"access_token": sink_token, **expiry})
     return CreateSession.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
@@ -438,9 +492,50 @@ def _sandbox_args(sandbox: Sandbox | str) -> dict[str, Any]:
     return {"base_url": sandbox.url, "token": sandbox.api_key, "cafile": sandbox.cafile}
 
 
-def _nac_args(key: str | None) -> dict[str, Any]:
-    key = key or os.environ.get("NAC_TOKEN")
-    if not key:
-        msg = "Network as Code needs an application key: pass key=... or set NAC_TOKEN"
+_NEEDS = ("key", "api_host", "client_id", "client_secret", "login_hint", "purpose")
+
+
+def _preset_args(name: str, needs: Mapping[str, Any]) -> dict[str, Any]:
+    """A client's arguments for a preset: its URL, generation, auth flow and catalogue."""
+    from .auth import Ciba, ClientCredentials
+
+    preset = PRESETS.get(name)
+    if preset is None:
+        msg = f"unknown provider {name!r}: one of {', '.join(PRESETS)}"
         raise ValueError(msg)
-    return {"base_url": f"https://{NAC_HOST}", "api_key": key, "api_host": NAC_HOST}
+    given = {k: v for k, v in needs.items() if v is not None}
+    if preset.auth == "rapidapi-key":
+        given.setdefault("key", os.environ.get("NAC_TOKEN"))
+    missing = [need for need in preset.needs if not given.get(need)]
+    if missing:
+        hint = " (or set NAC_TOKEN)" if "key" in missing else ""
+        msg = f"{preset.title} needs {', '.join(f'{m}=...' for m in missing)}{hint}"
+        raise ValueError(msg)
+    args: dict[str, Any] = {"base_url": preset.base_url, "api": preset.api, "profiles": preset.profiles}
+    if preset.qod_path:
+        args["qod_path"] = preset.qod_path
+    if preset.auth == "rapidapi-key":
+        args.update(api_key=given["key"], api_host=given.get("api_host") or NAC_API_HOST)
+    else:
+        flow = {"client_id": given["client_id"], "client_secret": given["client_secret"], "token_url": preset.token_url}
+        if preset.auth == "ciba":
+            args["auth"] = Ciba(login_hint=given["login_hint"], scopes=(given["purpose"],),
+                                backchannel_url=preset.backchannel_url, **flow)  # fmt: skip
+        else:
+            args["auth"] = ClientCredentials(scopes=(), **flow)
+    return args
+
+
+def _parse_profiles(response: httpx.Response) -> list[QosProfile]:
+    return [QosProfile.model_validate(p) for p in response.json()]
+
+
+def _webhook_body(request: CreateSession) -> dict[str, Any]:
+    """A 0.10 create body: the sink and its token as `webhook: {notificationUrl, notificationAuthToken}`."""
+    body = to_wire(request)
+    sink, credential = body.pop("sink", None), body.pop("sinkCredential", None)
+    if sink is not None:
+        body["webhook"] = {"notificationUrl": sink}
+        if credential and credential.get("accessToken"):
+            body["webhook"]["notificationAuthToken"] = credential["accessToken"]
+    return body

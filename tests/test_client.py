@@ -30,6 +30,7 @@ from qodlab import (
     Unauthenticated,
 )
 from qodlab.client import NAC_HOST
+from qodlab.providers import NAC_API_HOST
 
 from .conftest import PHONE, session_fields
 
@@ -216,7 +217,7 @@ def test_network_as_code_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     request = recorder.requests[0]
     assert str(request.url) == f"https://{NAC_HOST}/quality-on-demand/v1/sessions"
     assert request.headers["x-rapidapi-key"] == "nac-secret-key"
-    assert request.headers["x-rapidapi-host"] == NAC_HOST
+    assert request.headers["x-rapidapi-host"] == NAC_API_HOST  # the API's host on RapidAPI, not the gateway's
     assert "authorization" not in request.headers
     sent = json.loads(request.content)
     expires = datetime.fromisoformat(sent["sinkCredential"].pop("accessTokenExpiresUtc"))

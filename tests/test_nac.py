@@ -7,17 +7,21 @@ there against a sandbox and a listener running here.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from qodlab import EventLog, Listener, QosStatus, Sandbox, StatusInfo
+from qodlab import EventLog, Listener, QodClient, QosStatus, Sandbox, StatusInfo
+from qodlab.client import NAC_HOST
+from qodlab.providers import NAC_API_HOST
 from qodlab.sandbox.nac_sdk import qos_base_url
 
 HERE = Path(__file__).parent
@@ -240,3 +244,68 @@ def test_qod_v0_answers_the_generated_client_in_epoch_seconds() -> None:
         v1 = httpx.get(f"{sandbox.url}/quality-on-demand/v1/sessions/{generated['sessionId']}",
                        headers={"X-Fern-Language": "Python"}).json()  # fmt: skip
         assert v1["startedAt"].endswith("Z")  # CAMARA v1 is RFC 3339 for every client
+
+
+# -- the production preset, wire-identical to the official SDK -------------------------------------
+
+
+def _recorder() -> Any:
+    spec = importlib.util.spec_from_file_location("nac_recorder", HERE / "nac" / "recorder.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Recorder()
+
+
+def _qodlab_flow(recorder: Any, **preset: Any) -> list[dict[str, Any]]:
+    """What `QodClient.network_as_code()` sends for the flow tests/nac/record.py runs with the SDK."""
+    with QodClient.network_as_code("nac-key", transport=recorder, **preset) as client:
+        session = client.create_session(
+            device={"phoneNumber": "+36721601234567"},
+            application_server="233.252.0.2",
+            qos_profile="QOS_L",
+            duration=3600,
+            sink="https://example.com/hook",
+            sink_token="hook-token",
+            sink_token_expires="2099-01-01T00:00:00Z",
+        )
+        client.get_session(session.session_id)
+        client.retrieve_sessions({"phoneNumber": "+36721601234567"})
+        session.extend(600)
+        session.delete()
+    return list(recorder.requests)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("version", ["8.0.0", "10.0.0"])
+def test_the_preset_sends_what_the_official_sdk_sends(version: str) -> None:
+    out = subprocess.run(
+        [str(sdk_python(version)), str(HERE / "nac" / "record.py"), "nac-key", "https://example.com/hook", "hook-token"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    official = json.loads(out.stdout.splitlines()[-1])
+    ours = _qodlab_flow(_recorder())
+    assert [(r["method"], r["url"]) for r in ours] == [(r["method"], r["url"]) for r in official]
+    for mine, theirs in zip(ours, official, strict=True):
+        assert mine["headers"] == theirs["headers"], mine["url"]  # x-rapidapi-key, x-rapidapi-host
+        assert mine["body"] == theirs["body"], mine["url"]
+    assert official[0]["headers"]["x-rapidapi-host"] == NAC_API_HOST
+
+
+def test_the_preset_lets_the_user_name_another_rapidapi_host() -> None:
+    [create, *_] = _qodlab_flow(_recorder(), api_host="network-as-code.nokia-stage.rapidapi.com")
+    assert create["headers"]["x-rapidapi-host"] == "network-as-code.nokia-stage.rapidapi.com"
+    assert create["url"].startswith(f"https://{NAC_HOST}/quality-on-demand/v1/")
+
+
+def test_network_as_code_profiles_are_its_documented_names_with_no_call() -> None:
+    recorder = _recorder()
+    with QodClient.network_as_code("nac-key", transport=recorder) as client:
+        names = [p.name for p in client.list_profiles()]
+        assert client.list_profiles(name="DOWNLINK_M_UPLINK_L")[0].name == "DOWNLINK_M_UPLINK_L"
+        assert "documented" in client.profiles_source
+    assert names[:4] == ["QOS_E", "QOS_S", "QOS_M", "QOS_L"] and len(names) == 13
+    assert recorder.requests == []  # Network as Code has no QoS Profiles API

@@ -1,0 +1,149 @@
+"""Real providers: the API generations a QoD endpoint may speak, and presets for documented operators.
+
+A preset is thin: a base URL, an auth flow and an API generation, each taken from the provider's
+public documentation (cited beside it). Nothing here is sent anywhere until a client is used.
+
+| generation | paths                                              | notification target in a create body |
+|------------|----------------------------------------------------|--------------------------------------|
+| `1.1.0`    | `/quality-on-demand/v1`, `/qos-profiles/v1`        | `sink`, `sinkCredential`             |
+| `0.10`     | `/qod/v0` (profiles at `/qod/v0/qos-profiles`)     | `webhook: {notificationUrl, notificationAuthToken}` |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "GENERATIONS",
+    "NAC_API_HOST",
+    "NAC_GATEWAY",
+    "NAC_PROFILES",
+    "PRESETS",
+    "Generation",
+    "Preset",
+    "generation",
+]
+
+# Network as Code: requests go to the RapidAPI gateway's host, while `X-RapidAPI-Host` names the
+# API's host on RapidAPI. network-as-code 8.0.0 (`network_as_code/api/client.py`,
+# `environment_base_url` and `environment_hostname`) sends exactly these two; 10.0.0's docs pass
+# `rapidapi_host="network-as-code.nokia.rapidapi.com"`.
+NAC_GATEWAY = "network-as-code.p-eu.rapidapi.com"
+NAC_API_HOST = "network-as-code.nokia.rapidapi.com"
+# Network as Code has no QoS Profiles API: its SDKs take the profile as a free string. The names it
+# documents (https://networkascode.nokia.io/docs/quality-on-demand/qod-sessions): its own
+# up/downlink labels, and "QoD Sessions also support the CAMARA QoS profile labels".
+NAC_PROFILES = (
+    "QOS_E",
+    "QOS_S",
+    "QOS_M",
+    "QOS_L",
+    *(f"DOWNLINK_{down}_UPLINK_{up}" for down in "SML" for up in "SML"),
+)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation of the CAMARA QoD API: where its operations live and how a create names its sink."""
+
+    name: str
+    qod_path: str
+    profiles_path: str | None  # None: the profiles are read under the QoD path (`GET /qos-profiles`)
+    webhook: bool  # the create body says `webhook: {notificationUrl, notificationAuthToken}`
+    notification_type: str
+
+    @property
+    def profiles_lookup(self) -> str:
+        """`retrieve` (POST retrieve-qos-profiles, 1.x) or `list` (GET qos-profiles, 0.10)."""
+        return "list" if self.profiles_path is None else "retrieve"
+
+
+GENERATIONS: dict[str, Generation] = {
+    "1.1.0": Generation(
+        "1.1.0",
+        "/quality-on-demand/v1",
+        "/qos-profiles/v1",
+        webhook=False,
+        notification_type="org.camaraproject.quality-on-demand.v1.qos-status-changed",
+    ),
+    "0.10": Generation(
+        "0.10", "/qod/v0", None, webhook=True, notification_type="org.camaraproject.qod.v0.qos-status-changed"
+    ),
+}
+_ALIASES = {"v1": "1.1.0", "1.1": "1.1.0", "1": "1.1.0", "v0.10": "0.10", "0.10.1": "0.10", "v0": "0.10"}
+
+
+def generation(name: str | Generation) -> Generation:
+    """The generation named `name` ("1.1.0", "0.10", or a spelling such as "v1", "v0.10")."""
+    if isinstance(name, Generation):
+        return name
+    found = GENERATIONS.get(_ALIASES.get(name, name))
+    if found is None:
+        msg = f"unknown API generation {name!r}: one of {', '.join(GENERATIONS)}"
+        raise ValueError(msg)
+    return found
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A documented provider: its base URL, its auth flow, its API generation, and what it needs from you."""
+
+    name: str
+    title: str
+    base_url: str
+    api: str
+    auth: str  # "rapidapi-key", "client-credentials" or "ciba"
+    needs: tuple[str, ...]
+    source: str
+    token_url: str | None = None
+    backchannel_url: str | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    profiles: tuple[str, ...] | None = None  # a documented catalogue, where the provider has no profiles API
+    qod_path: str | None = None  # where the provider serves QoD, when not at its generation's path
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            name="network-as-code",
+            title="Nokia Network as Code",
+            base_url=f"https://{NAC_GATEWAY}",
+            api="1.1.0",
+            auth="rapidapi-key",
+            needs=("key",),
+            source="network-as-code 8.0.0 network_as_code/api/client.py; https://networkascode.nokia.io/docs",
+            profiles=NAC_PROFILES,
+        ),
+        # https://developers.opengateway.telefonica.com/docs/backend (CIBA: POST /bc-authorize with
+        # login_hint and "dpv:<purpose>#<scope>", Basic client authentication, then POST /token),
+        # https://developers.opengateway.telefonica.com/docs/usethesandbox; QoD at /qod/v0 (0.10)
+        Preset(
+            name="telefonica-sandbox",
+            title="Telefonica Open Gateway sandbox",
+            base_url="https://sandbox.opengateway.telefonica.com/apigateway",
+            api="0.10",
+            auth="ciba",
+            needs=("client_id", "client_secret", "login_hint", "purpose"),
+            source="https://developers.opengateway.telefonica.com/docs/backend",
+            token_url="https://sandbox.opengateway.telefonica.com/apigateway/token",
+            backchannel_url="https://sandbox.opengateway.telefonica.com/apigateway/bc-authorize",
+        ),
+        # https://developer.orange.com/apis/camara-quality-on-demand/getting-started ("Quality on
+        # Demand - CAMARA 0.10 Beta": 2-legged OAuth, POST https://api.orange.com/oauth/v3/token
+        # with the console's Basic authorization header; resources under
+        # https://api.orange.com/camara/quality-on-demand/orange-lab/v0)
+        Preset(
+            name="orange",
+            title="Orange Quality on Demand (CAMARA 0.10 beta)",
+            base_url="https://api.orange.com/camara/quality-on-demand/orange-lab",
+            api="0.10",
+            qod_path="/v0",
+            auth="client-credentials",
+            needs=("client_id", "client_secret"),
+            source="https://developer.orange.com/apis/camara-quality-on-demand/getting-started",
+            token_url="https://api.orange.com/oauth/v3/token",
+        ),
+    )
+}
