@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         "--auth", choices=["key", "oidc"], default="key", help="oidc: be an OpenID provider; requests need its tokens"
     )
     sandbox.add_argument("--token-ttl", type=float, default=3600.0, help="access tokens' life, sandbox seconds")
+    sandbox.add_argument(
+        "--unsupported-identifier",
+        action="append",
+        default=[],
+        choices=["phoneNumber", "networkAccessIdentifier", "ipv4Address", "ipv6Address"],
+        help="a device identifier type this network does not support (repeatable): 422 UNSUPPORTED_IDENTIFIER",
+    )
     sandbox.set_defaults(handler=_sandbox)
 
     listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
@@ -121,6 +128,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         seed=args.seed,
         auth=args.auth,
         token_ttl=args.token_ttl,
+        unsupported_identifiers=args.unsupported_identifier,
     )
 
     def show(change: StatusChange) -> None:
@@ -132,6 +140,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"  QoD API:      {sandbox.qod_url}", flush=True)
     print(f"  OpenAPI docs: {sandbox.url}/docs", flush=True)
     print(f"  relay:        {sandbox.relay_url}/new opens a channel", flush=True)
+    print(f"  test devices: {sandbox.url}/_sandbox/test-devices", flush=True)
     if args.api_key:
         print("  requests need the API key given with --api-key", flush=True)
     if sandbox.provider is not None:

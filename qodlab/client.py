@@ -489,7 +489,18 @@ def _sid(session_id: uuid.UUID | str) -> str:
 def _sandbox_args(sandbox: Sandbox | str) -> dict[str, Any]:
     if isinstance(sandbox, str):
         return {"base_url": sandbox}
-    return {"base_url": sandbox.url, "token": sandbox.api_key, "cafile": sandbox.cafile}
+    args: dict[str, Any] = {"base_url": sandbox.url, "token": sandbox.api_key, "cafile": sandbox.cafile}
+    if sandbox.provider is not None:  # an OpenID sandbox: a client of its own, two-legged tokens
+        from .auth import ClientCredentials
+
+        registered = sandbox.own_oauth_client()
+        args["auth"] = ClientCredentials(
+            client_id=registered.client_id,
+            client_secret=registered.secret,
+            issuer=sandbox.issuer,
+            cafile=sandbox.cafile,
+        )
+    return args
 
 
 _NEEDS = ("key", "api_host", "client_id", "client_secret", "login_hint", "purpose")

@@ -3,10 +3,9 @@
 A preset is thin: a base URL, an auth flow and an API generation, each taken from the provider's
 public documentation (cited beside it). Nothing here is sent anywhere until a client is used.
 
-| generation | paths                                              | notification target in a create body |
-|------------|----------------------------------------------------|--------------------------------------|
-| `1.1.0`    | `/quality-on-demand/v1`, `/qos-profiles/v1`        | `sink`, `sinkCredential`             |
-| `0.10`     | `/qod/v0` (profiles at `/qod/v0/qos-profiles`)     | `webhook: {notificationUrl, notificationAuthToken}` |
+- `1.1.0`: `/quality-on-demand/v1` and `/qos-profiles/v1`; a create names `sink`, `sinkCredential`.
+- `0.10`: `/qod/v0`, profiles at `/qod/v0/qos-profiles`; a create names `webhook: {notificationUrl,
+  notificationAuthToken}` (Telefonica's and Orange's public sandboxes and betas still serve it).
 """
 
 from __future__ import annotations

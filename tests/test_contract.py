@@ -125,7 +125,7 @@ def test_what_pydantic_would_coerce_is_refused(strict_sandbox: Sandbox, change: 
 
 
 def test_the_network_as_code_gateway_may_leave_out_the_plus(strict_sandbox: Sandbox) -> None:
-    headers = {"X-RapidAPI-Key": "k", "X-RapidAPI-Host": "network-as-code.p-eu.rapidapi.com"}
+    headers = {"X-RapidAPI-Key": "k", "X-RapidAPI-Host": "network-as-code.nokia.rapidapi.com"}
     assert nac_gateway(headers={k.lower(): v for k, v in headers.items()})
     body = {"device": {"phoneNumber": "36721601234599"}}
     response = httpx.post(f"{strict_sandbox.qod_url}/retrieve-sessions", json=body, headers=headers)

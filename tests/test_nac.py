@@ -280,7 +280,13 @@ def _qodlab_flow(recorder: Any, **preset: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("version", ["8.0.0", "10.0.0"])
 def test_the_preset_sends_what_the_official_sdk_sends(version: str) -> None:
     out = subprocess.run(
-        [str(sdk_python(version)), str(HERE / "nac" / "record.py"), "nac-key", "https://example.com/hook", "hook-token"],
+        [
+            str(sdk_python(version)),
+            str(HERE / "nac" / "record.py"),
+            "nac-key",
+            "https://example.com/hook",
+            "hook-token",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -29,6 +29,7 @@ from ..models import (
     RetrieveSessions,
     to_wire,
 )
+from ..providers import NAC_API_HOST
 from . import contract
 from .clock import rfc3339
 from .engine import Access, EngineError
@@ -49,6 +50,16 @@ CONTROL = "/_sandbox"
 CONTROLS = (CONTROL, "/_classroom")  # the paths that change the sandbox: a classroom's instructor's only
 API_PREFIXES: tuple[str, ...] = (QOD, PROFILES, "/qod/v0", "/sessions")
 _CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
+# The API hosts the official SDKs name in X-RapidAPI-Host: network-as-code 8.x and 10.x's docs (and
+# 8.x's stage and dev environments), and 3.x's QoD-only API.
+NAC_RAPIDAPI_HOSTS = frozenset(
+    {
+        NAC_API_HOST,
+        "network-as-code.nokia-stage.rapidapi.com",
+        "network-as-code1.nokia-dev.rapidapi.com",
+        "quality-of-service-on-demand.nokia.rapidapi.com",
+    }
+)
 _OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health", "/.well-known/", "/oauth2/", "/bc-authorize")
 
 
@@ -192,6 +203,10 @@ class CamaraMiddleware:
         if correlator is not None and not _CORRELATOR.match(correlator):
             return 400, "INVALID_ARGUMENT", "x-correlator: invalid value.", {}
         api = path.startswith(API_PREFIXES)
+        if api:
+            gateway = rapidapi_refusal(headers)
+            if gateway is not None:
+                return gateway
         sees_all = False  # the gate admitted someone who needs no token (a classroom's instructor)
         try:
             if sandbox.gate is not None and (api or path.startswith(CONTROLS)):
@@ -219,6 +234,27 @@ class CamaraMiddleware:
         if fault.status == 429:
             return 429, "TOO_MANY_REQUESTS", "Rate limit reached.", extra
         return 503, "UNAVAILABLE", "Service unavailable (injected fault).", extra
+
+
+def rapidapi_refusal(headers: Headers) -> tuple[int, str, str, dict[str, str]] | None:
+    """How RapidAPI's gateway refuses a request before Network as Code sees it, or None.
+
+    A request that names an `X-RapidAPI-Host` is one for the gateway: a host that is not a
+    Network as Code API's is 404 "API doesn't exists", and no `X-RapidAPI-Key` is 401 "Missing
+    RapidAPI application key" (RapidAPI's own words; the body adds CAMARA's status and code).
+    """
+    host = headers.get("x-rapidapi-host")
+    if host is None:
+        return None
+    if host.lower() not in NAC_RAPIDAPI_HOSTS:
+        return 404, "NOT_FOUND", "API doesn't exists", {}
+    if not headers.get("x-rapidapi-key"):
+        message = (
+            "Missing RapidAPI application key. Go to https://docs.rapidapi.com/docs/keys to learn how to get "
+            "your API application key."
+        )
+        return 401, "UNAUTHENTICATED", message, {}
+    return None
 
 
 def _access(headers: Headers, path: str, method: str, sandbox: Sandbox) -> Access:
@@ -311,8 +347,8 @@ def _profiles_router(sandbox: Sandbox) -> APIRouter:
         summary="Find QoS profiles",
         dependencies=[conforming("profiles", "QosProfileDeviceRequest", http_sinks=lambda: False)],
     )
-    async def retrieve_profiles(body: RetrieveProfiles) -> JSONResponse:
-        found = engine.find_profiles(body.name, body.status)
+    async def retrieve_profiles(body: RetrieveProfiles, request: Request) -> JSONResponse:
+        found = engine.find_profiles(body.name, body.status, body.device, access(request))
         return _json([to_wire(p) for p in found])
 
     @router.get("/qos-profiles/{name}", summary="Get a QoS profile")
@@ -384,6 +420,11 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
     @router.get("/deliveries", summary="Every notification delivery attempt")
     async def deliveries() -> JSONResponse:
         return _json([d.as_dict() for d in sandbox.deliveries()])
+
+    @router.get("/test-devices", summary="The documented test devices and how each answers")
+    async def test_devices() -> JSONResponse:
+        devices = sandbox.engine.devices
+        return _json([d.as_dict() for d in devices.devices] if devices is not None else [])
 
     @router.get("/sessions", summary="Every session the sandbox holds")
     async def sessions() -> JSONResponse:

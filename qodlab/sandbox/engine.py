@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._http import is_loopback
@@ -29,6 +29,9 @@ from ..models import (
 )
 from .clock import Clock, rfc3339
 from .faults import Faults
+
+if TYPE_CHECKING:
+    from .devices import TestDevice, TestDevices
 
 __all__ = ["Access", "Engine", "EngineError", "SandboxSession", "StatusChange", "device_of"]
 
@@ -98,13 +101,18 @@ class SandboxSession:
     owner: str | None = None  # the client that created it, when the sandbox checks tokens
 
     @classmethod
-    def new(cls, request: CreateSession, now: float, **extra: Any) -> SandboxSession:
-        """A REQUESTED session for a validated request."""
+    def new(cls, request: CreateSession, now: float, *, echo_device: bool = True, **extra: Any) -> SandboxSession:
+        """A REQUESTED session for a validated request.
+
+        `echo_device`: False when an access token named the device, which responses then leave
+        out (CAMARA: `device` is returned only when the request carried it).
+        """
         echo = to_wire(request)
         echo.pop("sinkCredential", None)
         echo.pop("duration", None)
         device = request.device
-        if device is not None:
+        echo.pop("device", None)
+        if device is not None and echo_device:
             echo["device"] = to_wire(device.single())
         return cls(
             id=uuid.uuid4(),
@@ -170,8 +178,11 @@ class Engine:
         provisioning_delay: float = 1.0,
         retention: float = RETENTION,
         strict: bool = False,
+        devices: TestDevices | None = None,
     ) -> None:
         self.clock = clock
+        self.devices = devices
+        """The network's test devices and unsupported identifier types (None: every device is ordinary)."""
         self.profiles = profiles
         self.faults = faults
         self.provisioning_delay = provisioning_delay
@@ -220,6 +231,7 @@ class Engine:
         With `access`, the session belongs to its client, and a three-legged token names the
         device: the request must then leave `device` out (CAMARA: 422 UNNECESSARY_IDENTIFIER).
         """
+        named = access is not None and access.device is not None
         if access is not None and access.device is not None:
             request = request.model_copy(update={"device": _token_device(request.device, access.device)})
         token = self._check_notification_target(request)
@@ -228,19 +240,30 @@ class Engine:
             profile = self._usable_profile(request)
             if request.device is None:
                 raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+            tested = self.identify(request.device)
+            if tested is not None and not tested.allows(profile.name):
+                msg = f"The requested QoS Profile {profile.name} is not applicable for the device."
+                raise EngineError(422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", msg)
             self._check_duration(profile, request.duration)
             self._check_conflict(request.device)
             now = self.clock.now()
             owner = access.client_id if access is not None else None
-            session = SandboxSession.new(request, now, flavor=flavor, correlator=correlator, token=token, owner=owner)
+            session = SandboxSession.new(
+                request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner
+            )
             self._sessions[session.id] = session
             for key in session.device_keys:
                 self._by_key.setdefault(key, set()).add(session.id)
-            if self.provisioning_delay <= 0:
+            delay = self._provisioning_delay(tested)
+            if delay <= 0:
                 self._provision(session, now)
             else:
-                self._schedule(now + self.provisioning_delay, session, _Timer.PROVISION)
+                self._schedule(now + delay, session, _Timer.PROVISION)
             return session
+
+    def identify(self, device: Device) -> TestDevice | None:
+        """The test device a request names (None: an ordinary one), or EngineError as a real network answers."""
+        return self.devices.identify(device) if self.devices is not None else None
 
     def get(self, session_id: uuid.UUID, access: Access | None = None) -> SandboxSession:
         """The session, or EngineError 404 (403 when `access` may not see it)."""
@@ -283,6 +306,7 @@ class Engine:
             device = _token_device(device, access.device)
         if device is None:
             raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+        self.identify(device)
         with self._lock:
             self.advance()
             ids: set[uuid.UUID] = set()
@@ -319,12 +343,27 @@ class Engine:
             raise EngineError(404, "NOT_FOUND", f"QoS profile {name!r} does not exist.")
         return found
 
-    def find_profiles(self, name: str | None = None, status: ProfileStatus | None = None) -> list[QosProfile]:
-        """Profiles filtered by name and status."""
+    def find_profiles(
+        self,
+        name: str | None = None,
+        status: ProfileStatus | None = None,
+        device: Device | None = None,
+        access: Access | None = None,
+    ) -> list[QosProfile]:
+        """Profiles filtered by name and status, and to those a device is offered.
+
+        A three-legged token names the device: the request must then leave `device` out (422
+        UNNECESSARY_IDENTIFIER), and the answer is for the token's device.
+        """
+        if access is not None and access.device is not None:
+            device = _token_device(device, access.device)
+        tested = self.identify(device) if device is not None else None
         return [
             p
             for p in self.profiles.values()
-            if (name is None or p.name == name) and (status is None or p.status is status)
+            if (name is None or p.name == name)
+            and (status is None or p.status is status)
+            and (tested is None or tested.allows(p.name))
         ]
 
     # -- time ----------------------------------------------------------------------------
@@ -366,8 +405,13 @@ class Engine:
         heapq.heappush(self._timers, (due, self._seq, session.id, session.version, kind))
         self._on_schedule()
 
+    def _provisioning_delay(self, tested: TestDevice | None) -> float:
+        return tested.provisioning_delay(self.provisioning_delay) if tested is not None else self.provisioning_delay
+
     def _provision(self, session: SandboxSession, at: float) -> None:
-        if self.faults.provisioning_fails(session.device_keys, session.profile, session.owner):
+        if self._test_failure(session) or self.faults.provisioning_fails(
+            session.device_keys, session.profile, session.owner
+        ):
             self._end(session, StatusInfo.NETWORK_TERMINATED, at)
             return
         session.status = QosStatus.AVAILABLE
@@ -375,6 +419,10 @@ class Engine:
         session.expires_at = at + session.duration
         self._schedule(session.expires_at, session, _Timer.EXPIRE)
         self._publish(session, at)
+
+    def _test_failure(self, session: SandboxSession) -> bool:
+        tested = self.devices.find(session.device_keys) if self.devices is not None else None
+        return tested is not None and tested.fails_provisioning
 
     def _end(self, session: SandboxSession, reason: StatusInfo, at: float) -> None:
         session.status = QosStatus.UNAVAILABLE

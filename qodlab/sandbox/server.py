@@ -16,6 +16,7 @@ from ..models import Device
 from ..relay import RelayApp, channel_name
 from .api import create_app
 from .clock import Clock, rfc3339
+from .devices import TestDevices
 from .engine import RETENTION, Engine, SandboxSession
 from .faults import Faults, NoticeFaultKind
 from .link import SAMPLE_COLUMNS, Episode, Links
@@ -56,6 +57,12 @@ class Sandbox(BackgroundServer):
         auth: "oidc" makes it an OpenID provider whose signed access tokens every API request needs
             (scopes per operation, sessions owned by their client, the device from a three-legged
             token); `oauth_client()` registers a client. Tokens live `token_ttl` sandbox seconds.
+        unsupported_identifiers: device identifier types this network does not support (e.g.
+            `networkAccessIdentifier`): a request naming a device only by them is 422
+            UNSUPPORTED_IDENTIFIER.
+
+    Its documented test devices (`test_devices()`, `qodlab.sandbox.devices`) answer as a real
+    network answers for devices it does not know, does not serve, or offers few profiles.
 
     It also serves a relay at `/_relay/` (`relay_url`), speaking smee.io's protocol, so that a
     listener can take its notifications the way it would from a real network: through a relay.
@@ -73,10 +80,11 @@ class Sandbox(BackgroundServer):
         api_key: str | None = None,
         provisioning_delay: float = 1.0,
         auth: str = "key",
+        unsupported_identifiers: Sequence[str] = (),
         **_: Any,
     ) -> tuple[Any, ...]:
         digest = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None
-        return (host, port, strict, digest, provisioning_delay, auth)
+        return (host, port, strict, digest, provisioning_delay, auth, frozenset(unsupported_identifiers))
 
     def __init__(
         self,
@@ -99,13 +107,20 @@ class Sandbox(BackgroundServer):
         token_ttl: float = 3600.0,
         gate: Gate | None = None,
         routers: Sequence[Callable[[Sandbox], APIRouter]] = (),
+        unsupported_identifiers: Sequence[str] = (),
     ) -> None:
         if self._initialised:
             self.speed = speed
             return
         self._initialised = True
         self._key = self._settings(
-            host, port, strict=strict, api_key=api_key, provisioning_delay=provisioning_delay, auth=auth
+            host,
+            port,
+            strict=strict,
+            api_key=api_key,
+            provisioning_delay=provisioning_delay,
+            auth=auth,
+            unsupported_identifiers=unsupported_identifiers,
         )
         self.api_key = api_key
         self.clock = Clock(speed)
@@ -117,12 +132,14 @@ class Sandbox(BackgroundServer):
             provisioning_delay=provisioning_delay,
             retention=retention,
             strict=strict,
+            devices=TestDevices(unsupported=unsupported_identifiers),
         )
         self.gate = gate
         """Who may call (a classroom's keys and rates), when something other than `api_key` decides."""
         self.routers = tuple(routers)
         self.provider = Provider(self.clock, token_ttl) if auth == "oidc" else None
         """The OpenID provider, with auth="oidc"."""
+        self._own_client: OAuthClient | None = None
         self.links = Links(self.engine.profiles, seed=seed)
         """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
         self.engine.subscribe(self.links.on_change)
@@ -200,6 +217,18 @@ class Sandbox(BackgroundServer):
     def relay_url(self) -> str:
         """The root of the sandbox's relay: channels are `{relay_url}/{name}`, `/new` makes one."""
         return f"{self.url}{RELAY_PATH}"
+
+    def test_devices(self) -> pd.DataFrame:
+        """The documented test devices, one row each: device, behaviour, profiles, description."""
+        assert self.engine.devices is not None
+        rows = [d.as_dict() for d in self.engine.devices.devices]
+        return pd.DataFrame(rows, columns=["device", "behaviour", "profiles", "description"])
+
+    def own_oauth_client(self) -> OAuthClient:
+        """The OAuth client this sandbox's own `client()` and dashboards use (auth="oidc"), registered once."""
+        if self._own_client is None:
+            self._own_client = self.oauth_client()
+        return self._own_client
 
     def oauth_client(self, client_id: str | None = None) -> OAuthClient:
         """Register an OAuth client (auth="oidc"): its `client_id` and `secret`."""
