@@ -284,13 +284,16 @@ class QodClient(_BaseClient[Session]):
 
         `api_host` overrides the `X-RapidAPI-Host` header (SDK 10.x's `rapidapi_host=`).
         """
-        return cls(**_preset_args("network-as-code", {"key": key, "api_host": api_host}), **kwargs)
+        return cls(**{**_preset_args("network-as-code", {"key": key, "api_host": api_host}), **kwargs})
 
     @classmethod
     def for_provider(cls, name: str, **kwargs: Any) -> QodClient:
-        """A client for a documented provider (`qodlab.providers.PRESETS`), given what it needs."""
+        """A client for a documented provider (`qodlab.providers.PRESETS`), given what it needs.
+
+        Other arguments override the preset's (`base_url=sandbox.url` makes the sandbox stand in).
+        """
         needs = {k: kwargs.pop(k) for k in list(kwargs) if k in _NEEDS}
-        return cls(**_preset_args(name, needs), **kwargs)
+        return cls(**{**_preset_args(name, needs), **kwargs})
 
     def close(self) -> None:
         """Close the connections."""
@@ -373,13 +376,16 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
 
         `api_host` overrides the `X-RapidAPI-Host` header (SDK 10.x's `rapidapi_host=`).
         """
-        return cls(**_preset_args("network-as-code", {"key": key, "api_host": api_host}), **kwargs)
+        return cls(**{**_preset_args("network-as-code", {"key": key, "api_host": api_host}), **kwargs})
 
     @classmethod
     def for_provider(cls, name: str, **kwargs: Any) -> AsyncQodClient:
-        """A client for a documented provider (`qodlab.providers.PRESETS`), given what it needs."""
+        """A client for a documented provider (`qodlab.providers.PRESETS`), given what it needs.
+
+        Other arguments override the preset's (`base_url=sandbox.url` makes the sandbox stand in).
+        """
         needs = {k: kwargs.pop(k) for k in list(kwargs) if k in _NEEDS}
-        return cls(**_preset_args(name, needs), **kwargs)
+        return cls(**{**_preset_args(name, needs), **kwargs})
 
     async def aclose(self) -> None:
         """Close the connections."""

@@ -192,3 +192,15 @@ def test_the_fast_validator_knows_the_discriminator(credential: dict[str, Any]) 
 
     assert _fast("qod", "CreateSession").is_valid(_VALID)
     assert not _fast("qod", "CreateSession").is_valid({**_VALID, "sinkCredential": credential})
+
+
+def test_a_snake_case_sink_credential_is_refused_with_the_reason(strict_sandbox: Sandbox) -> None:
+    body = {
+        "device": {"phoneNumber": "+36721601234567"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
+        "qosProfile": "QOS_L", "duration": 60, "sink": "https://example.com/hook",
+        "sinkCredential": {"access_token": "t", "access_token_expires_utc": "2099-01-01T00:00:00Z",
+                           "access_token_type": "bearer"},
+    }  # fmt: skip
+    refused = httpx.post(f"{strict_sandbox.qod_url}/sessions", json=body)
+    assert refused.status_code == 400 and refused.json()["code"] == "INVALID_ARGUMENT"
+    assert "camelCase" in refused.json()["message"] and "access_token," in refused.json()["message"]

@@ -30,7 +30,9 @@ from ..models import (
     Device,
     ExtendSession,
     PortsSpec,
+    ProfileStatus,
     RetrieveSessions,
+    to_wire,
 )
 from .engine import EngineError
 from .params import SessionId, access, without_nulls
@@ -159,5 +161,15 @@ def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
         return JSONResponse(
             info(engine.extend(session_id, body.requested_additional_duration, access(request)), request)
         )
+
+    if default_duration is None:  # /qod/v0 is also CAMARA 0.10, whose profiles live beside its sessions
+
+        @router.get("/qos-profiles", summary="QoS profiles (CAMARA QoD 0.10)")
+        async def profiles(name: str | None = None, status: ProfileStatus | None = None) -> JSONResponse:
+            return JSONResponse([to_wire(p) for p in engine.find_profiles(name, status)])
+
+        @router.get("/qos-profiles/{name}", summary="A QoS profile (CAMARA QoD 0.10)")
+        async def profile(name: str) -> JSONResponse:
+            return JSONResponse(to_wire(engine.profile(name)))
 
     return router

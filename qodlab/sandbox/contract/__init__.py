@@ -226,11 +226,25 @@ def check(body: Any, api: Api, schema: str, *, gateway: bool = False, http_sinks
     `http_sinks`: the sandbox's development mode, where an `http://` sink passes the https-only
     pattern here and the engine decides (loopback and private hosts only).
     """
+    _no_snake_credential(body)
     if gateway:
         body = _with_plus(body)
     if http_sinks:
         body = _with_https(body)
     check_value(body, api, schema)
+
+
+def _no_snake_credential(body: Any) -> None:
+    """Refuse a snake-case `sinkCredential` with a message that says why (SDK 10.x's docs write it so)."""
+    credential = body.get("sinkCredential") if isinstance(body, dict) else None
+    snake = sorted(k for k in credential if "_" in k) if isinstance(credential, dict) else []
+    if snake:
+        msg = (
+            f"sinkCredential: {', '.join(snake)}: CAMARA's fields are camelCase (credentialType, accessToken, "
+            "accessTokenExpiresUtc, accessTokenType). Network as Code SDK 10's documentation writes them in "
+            "snake case, and SDK 10.0.0 sends them as written."
+        )
+        raise EngineError(400, "INVALID_ARGUMENT", msg)
 
 
 def nac_gateway(headers: Mapping[str, str]) -> bool:
