@@ -18,7 +18,7 @@ from qodlab import QodClient, Sandbox
 from qodlab.auth import Ciba, ClientCredentials
 from qodlab.sandbox.devices import CATALOGUE, Behaviour
 
-from .conftest import qodlab_process
+from .conftest import qodlab_process, wait_until
 
 PROFILES = "/qos-profiles/v1/retrieve-qos-profiles"
 SESSIONS = "/quality-on-demand/v1/sessions"
@@ -141,6 +141,7 @@ def test_three_legged_profiles_and_sessions_follow_camara(oidc_sandbox: tuple[st
         session_id = created.json()["sessionId"]
         assert "device" not in created.json()  # the request did not carry it
         assert "device" not in http.get(f"{SESSIONS}/{session_id}").json()
+        wait_until(lambda: http.get(f"{SESSIONS}/{session_id}").json()["qosStatus"] == "AVAILABLE")
         extended = http.post(f"{SESSIONS}/{session_id}/extend", json={"requestedAdditionalDuration": 60})
         assert extended.status_code == 200 and "device" not in extended.json()
         listed = http.post("/quality-on-demand/v1/retrieve-sessions", json={}).json()
