@@ -54,6 +54,7 @@ class ActionResult:
     session: SessionInfo | None = None
     error: str | None = None
     found: tuple[SessionInfo, ...] = ()  # what a search by device returned
+    code: str | None = None  # the API error's CAMARA code, so a form can show it beside its field
 
     @property
     def ok(self) -> bool:
@@ -164,6 +165,11 @@ class Workbench:
         self.profiles = self.client.list_profiles()
         return self.profiles
 
+    def test_devices(self) -> list[dict[str, Any]]:
+        """The sandbox's documented test devices (`GET /_sandbox/test-devices` entries); none elsewhere."""
+        devices = self.sandbox.engine.devices if self.sandbox is not None else None
+        return [d.as_dict() for d in devices.devices] if devices is not None else []
+
     def try_load_profiles(self) -> str | None:
         """Fetch the profile catalogue; what went wrong, in words, if it could not (a wrong key, no network)."""
         try:
@@ -211,7 +217,7 @@ class Workbench:
         try:
             sessions = self.client.retrieve_sessions(device)
         except QodError as exc:
-            return ActionResult(error=_describe(exc))
+            return ActionResult(error=_describe(exc), code=exc.code if isinstance(exc, ApiError) else None)
         for session in sessions:
             self._track(session)
         return ActionResult(found=tuple(sessions))
@@ -241,7 +247,7 @@ class Workbench:
         try:
             session = action()
         except QodError as exc:
-            return ActionResult(error=_describe(exc))
+            return ActionResult(error=_describe(exc), code=exc.code if isinstance(exc, ApiError) else None)
         self._track(session)
         return ActionResult(session=session)
 

@@ -379,3 +379,25 @@ def test_the_png_has_labels_endings_and_the_link(sandbox: Sandbox, bench: Workbe
     plain = timeline_png(bench.log)
     full = timeline_png(bench.log, sessions=bench.infos(), metrics=sandbox)
     assert full[:8] == b"\x89PNG\r\n\x1a\n" and len(full) > len(plain)  # the metrics rows are drawn
+
+
+def test_the_form_offers_the_test_devices_and_shows_the_answer_beside_the_field() -> None:
+    from qodlab import EventLog, Workbench
+    from qodlab.widgets.forms import SessionForm
+
+    with Sandbox(speed=60, reuse=False) as sandbox, sandbox.client() as client:
+        form = SessionForm(Workbench(client, EventLog(), sandbox=sandbox))
+        labels = [label for label, _ in form.device.test_device.options]
+        assert labels[0] == "your own device" and "an unknown device (404)" in labels
+        form.device.test_device.value = labels.index("an unknown device (404)") - 1
+        assert form.device.phone.value == "+99900000404" and "never seen" in form.device.test_info.value
+        outcome = form.submit()
+        assert outcome is not None and outcome.code == "IDENTIFIER_NOT_FOUND"
+        assert "IDENTIFIER_NOT_FOUND" in form.device.errors["device"].value  # beside the device
+        form.device.test_device.value = labels.index("a device offered only some profiles") - 1
+        form.profile.value = "QOS_L"
+        outcome = form.submit()
+        assert outcome is not None and outcome.code == "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE"
+        assert "QOS_PROFILE_NOT_APPLICABLE" in form.errors["profile"].value  # beside the profile
+        assert "IDENTIFIER" not in form.device.errors["device"].value  # cleared: this answer is about the profile
+        assert "qos-profiles/v1" in form.profile_source.value

@@ -7,7 +7,7 @@ submit button stays disabled while anything is invalid.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -55,10 +55,33 @@ def _messages(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
     ]
 
 
-class DeviceForm(w.VBox):
-    """Choose how to identify a device and fill it in; `.value` is a `Device` (None while invalid)."""
+# How the form offers each of the sandbox's test devices (`GET /_sandbox/test-devices` behaviours).
+TEST_DEVICE_LABELS = {
+    "not_found": "an unknown device (404)",
+    "not_applicable": "a device the service does not apply to (422)",
+    "restricted": "a device offered only some profiles",
+    "no_profiles": "a device offered no profile",
+    "provisioning_fails": "a device whose provisioning fails",
+    "slow_provisioning": "a device whose provisioning is slow",
+}
+# CAMARA error codes about the device, the profile or the duration: shown beside that field.
+DEVICE_CODES = ("IDENTIFIER_NOT_FOUND", "SERVICE_NOT_APPLICABLE", "UNSUPPORTED_IDENTIFIER", "MISSING_IDENTIFIER")
+FIELD_CODES = {
+    "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE": "profile",
+    "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE": "duration",
+    "INVALID_SINK": "sink",
+}
 
-    def __init__(self, **kwargs: Any) -> None:
+
+class DeviceForm(w.VBox):
+    """Choose how to identify a device and fill it in; `.value` is a `Device` (None while invalid).
+
+    `test_devices` (a sandbox's documented ones) are offered in a dropdown: one click fills the
+    device in, so each answer a real network gives (404, 422, few profiles) can be met.
+    """
+
+    def __init__(self, test_devices: Sequence[Mapping[str, Any]] = (), **kwargs: Any) -> None:
+        self.test_devices = list(test_devices)
         self.kind = w.Dropdown(
             options=list(KINDS), value="phone number", description="identify by", layout=_LAYOUT, style=_STYLE
         )
@@ -84,7 +107,19 @@ class DeviceForm(w.VBox):
             "IPv6 address": w.VBox([self.ipv6, self.errors["ipv6"]]),
         }
         self.fields = w.VBox([self._groups["phone number"]])
-        super().__init__([self.kind, self.fields, self.errors["device"]], **kwargs)
+        self.test_device = w.Dropdown(
+            options=[("your own device", -1)]
+            + [(TEST_DEVICE_LABELS.get(d["behaviour"], d["description"]), i) for i, d in enumerate(self.test_devices)],
+            value=-1,
+            description="or try",
+            layout=_LAYOUT,
+            style=_STYLE,
+        )
+        self.test_device.add_class("qodlab-test-device")
+        self.test_device.observe(self._chose_test_device, names="value")
+        self.test_info = w.HTML("")
+        shown = [self.test_device, self.test_info] if self.test_devices else []
+        super().__init__([self.kind, self.fields, self.errors["device"], *shown], **kwargs)
         self.add_class("qodlab-device-form")
         self.value: Device | None = None
         self._listeners: list[Callable[[], object]] = []
@@ -108,6 +143,24 @@ class DeviceForm(w.VBox):
     def valid(self) -> bool:
         """Whether `value` is a valid Device."""
         return self.value is not None
+
+    def _chose_test_device(self, change: Any) -> None:
+        if change["new"] < 0:
+            self.test_info.value = ""
+            return
+        entry = self.test_devices[change["new"]]
+        device = entry["device"]
+        kind = next(label for label, wire in KINDS.items() if wire in device)
+        self.kind.value = kind
+        target = {"phoneNumber": self.phone, "networkAccessIdentifier": self.nai, "ipv6Address": self.ipv6}
+        for wire, value in device.items():
+            if wire in target:
+                target[wire].value = value
+        self.test_info.value = f'<span style="color:#555">{html.escape(entry["description"])}</span>'
+
+    def show_error(self, message: str | None) -> None:
+        """Show an API error about the device beside its fields (None: clear it)."""
+        _show(self.errors["device"], message)
 
     def _changed(self, change: Any) -> None:
         if change["owner"] is self.kind:
@@ -213,7 +266,7 @@ class SessionForm(w.VBox):
     ) -> None:
         self.workbench = workbench
         self.on_created = on_created
-        self.device = DeviceForm()
+        self.device = DeviceForm(workbench.test_devices())
         if workbench.client.three_legged:  # the access token names the device: nothing to fill in
             self.device.layout.display = "none"
         unreachable = None if workbench.profiles else workbench.try_load_profiles()
@@ -236,7 +289,11 @@ class SessionForm(w.VBox):
         sink, token = workbench.sink or ("", "")
         self.sink = _text("notification URL", sink, "https://example.com/qod")
         self.token = _text("notification token", token, password=True)
-        self.errors = {name: _error_label() for name in ("server", "device_ports", "server_ports", "duration", "sink")}
+        names = ("server", "device_ports", "server_ports", "duration", "sink", "profile")
+        self.errors = {name: _error_label() for name in names}
+        self.profile_source = w.HTML(
+            f'<span style="color:#555">profiles: {html.escape(workbench.client.profiles_source)}</span>'
+        )
         self.create = w.Button(description="Create session", button_style="primary", icon="play")
         self.create.add_class("qodlab-create")
         self.find = w.Button(description="Find its sessions", icon="search", tooltip="this device's sessions")
@@ -244,7 +301,7 @@ class SessionForm(w.VBox):
         self.result = w.HTML("")
         self.result.add_class("qodlab-create-result")
         super().__init__([
-            w.HTML("<b>New QoS session</b>"), self.device, self.profile,
+            w.HTML("<b>New QoS session</b>"), self.device, self.profile, self.errors["profile"], self.profile_source,
             self.server_ipv4, self.server_ipv6, self.errors["server"],
             self.device_ports, self.errors["device_ports"], self.server_ports, self.errors["server_ports"],
             self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.token,
@@ -344,6 +401,7 @@ class SessionForm(w.VBox):
             outcome = self.workbench.create(self.request)  # type: ignore[arg-type]
         finally:
             self.create.disabled = False
+        self._beside(outcome)
         if outcome.error:
             self.result.value = _refused(outcome.error)
         elif outcome.session is not None:
@@ -356,12 +414,20 @@ class SessionForm(w.VBox):
             self.on_created(outcome)
         return outcome
 
+    def _beside(self, outcome: ActionResult) -> None:
+        """Put an API error about one field beside that field too (the device's, the profile's, ...)."""
+        self.device.show_error(outcome.error if outcome.code in DEVICE_CODES else None)
+        field = FIELD_CODES.get(outcome.code or "")
+        if field is not None:
+            _show(self.errors[field], outcome.error)
+
     def find_sessions(self) -> ActionResult | None:
         """Find the device's sessions (what Find does); the sessions panel then follows them."""
         device = self.device.value
         if device is None and not self.workbench.client.three_legged:
             return None
         outcome = self.workbench.retrieve(device)
+        self._beside(outcome)
         if outcome.error:
             self.result.value = _refused(outcome.error)
         else:
