@@ -201,3 +201,18 @@ def test_ciba_polls_while_the_user_has_not_answered_and_stops_when_refused(provi
     with QodClient(provider.url, auth=flow()) as client, pytest.raises(AuthError) as refused:
         client.list_profiles()
     assert refused.value.error == "access_denied"
+
+
+def test_a_dashboard_on_an_oidc_sandbox_needs_no_setup() -> None:
+    from qodlab.widgets import dashboard
+
+    with Sandbox(auth="oidc", speed=60, reuse=False) as oidc:
+        board = dashboard(sandbox=oidc)
+        try:
+            assert "client credentials" in board.header.value
+            outcome = board.form.submit()
+            assert outcome is not None and outcome.ok, outcome
+        finally:
+            board.close()
+            if board.workbench.listener is not None:
+                board.workbench.listener.stop()

@@ -80,6 +80,7 @@ def dashboard(
     client: QodClient | None = None,
     listener: Listener | None = None,
     *,
+    sandbox: Sandbox | None = None,
     speed: float = 10.0,
     url: str | None = None,
     api_key: str | None = None,
@@ -91,7 +92,8 @@ def dashboard(
     """One widget with everything wired together.
 
     With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
-    it runs anywhere, Binder included. `url=` and `api_key=` (or `auth=`, e.g. a
+    it runs anywhere, Binder included; `sandbox=` uses one already running (with auth="oidc" its
+    client registers itself and takes two-legged tokens). `url=` and `api_key=` (or `auth=`, e.g. a
     `qodlab.auth.ClientCredentials`) name another API (a classroom's):
     notifications come straight to a listener when it is on this machine, else through the relay
     a classroom serves at `/_relay/` (with polling as a safety net), else by polling.
@@ -99,7 +101,8 @@ def dashboard(
     `notifications` says (`Workbench`): with "auto", through a relay when $QODLAB_RELAY names one,
     else by polling, since a real network cannot reach this machine.
     """
-    sandbox: Sandbox | None = None
+    if client is None and sandbox is not None:
+        client = sandbox.client()
     if client is None and url is not None:  # a classroom's, or any API at that root, with that key
         client = QodClient(url, token=api_key, auth=auth)
         if listener is None and notifications in ("auto", "direct", "relay"):
