@@ -10,11 +10,12 @@ import ssl
 import threading
 import time
 from enum import Enum
-from typing import Any, ClassVar, Self
-
-import uvicorn
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from .errors import ServerStartError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["BackgroundServer", "ServerState", "ServerThread"]
 
@@ -84,6 +85,8 @@ class ServerThread:
             return
         self._sock = _bind(self.host, self._requested_port)
         self._requested_port = self.port  # a restart comes back on the same port
+        import uvicorn  # here, not at import: `import qodlab` stays light (a server is built when started)
+
         config = uvicorn.Config(
             self.app,
             log_level="warning",

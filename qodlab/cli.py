@@ -25,7 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__  # the package imports nothing heavy: --help and --version answer at once
+
     parser = argparse.ArgumentParser(prog="qodlab", description="Explore network Quality on Demand.")
+    parser.add_argument("--version", action="version", version=f"qodlab {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     demo = sub.add_parser("demo", help="run a scripted scenario on the embedded sandbox")

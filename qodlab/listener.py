@@ -22,10 +22,8 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import pandas as pd
 
 from ._asgi import Receive, Scope, Send
 from ._server import BackgroundServer, ServerThread
@@ -34,6 +32,9 @@ from .eventlog import EventLog
 from .notifications import NotificationError, StatusEvent, parse_notification
 from .relay import Subscription, default_relay, new_channel
 from .relay.protocol import to_request
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["MAX_BODY", "Listener", "Rejection"]
 
@@ -190,6 +191,8 @@ class Listener(BackgroundServer):
     @property
     def rejections(self) -> pd.DataFrame:
         """Every refused request: time, status, code, reason, method, path, client, content type, size."""
+        import pandas as pd
+
         with self._lock:
             rows = [asdict(r) for r in self._rejections]
         frame = pd.DataFrame(rows, columns=list(Rejection.__dataclass_fields__))

@@ -105,3 +105,14 @@ def test_sandbox_command_as_an_openid_provider() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(10)
+
+
+def test_version_and_help_answer_without_the_servers() -> None:
+    code = (
+        "import sys, contextlib, io\nfrom qodlab.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    main(['--version'])\n"
+        "print(out.getvalue().strip(), [m for m in ('uvicorn', 'fastapi', 'pandas') if m in sys.modules])"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == "qodlab 0.1.0 []"

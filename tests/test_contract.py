@@ -174,7 +174,8 @@ def _mutate(body: Any, path: list[Any], value: Any, delete: bool) -> Any:
     value=_JSON, delete=st.booleans(),
 )  # fmt: skip
 def test_the_fast_validator_agrees_with_the_reference(path: list[str], value: Any, delete: bool) -> None:
-    from qodlab.sandbox.contract import _fast, _validator
+    from qodlab.sandbox.contract import _fast
+    from qodlab.sandbox.contract.wording import _validator
 
     body = _mutate(_VALID, path, value, delete)
     assert _fast("qod", "CreateSession").is_valid(body) == (

@@ -28,3 +28,25 @@ def test_import_does_not_load_widgets_or_plots() -> None:
     code = "import sys, qodlab; print(any(m in sys.modules for m in ('ipywidgets', 'plotly', 'matplotlib')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+HEAVY = ("pandas", "numpy", "fastapi", "starlette", "uvicorn", "jsonschema", "aiohttp", "joserfc", "authlib",
+         "plotly", "ipywidgets", "matplotlib")  # fmt: skip
+
+
+def _loaded_after(statement: str) -> list[str]:
+    """The heavy modules a fresh interpreter holds after `statement`."""
+    code = f"import sys; {statement}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+def test_import_qodlab_loads_nothing_heavy() -> None:
+    assert _loaded_after("import qodlab") == []
+    assert _loaded_after("from qodlab import QodClient") == []
+    assert _loaded_after("from qodlab import QodClient, Listener, EventLog, Watcher") == []
+
+
+def test_heavy_parts_load_when_used() -> None:
+    assert "pandas" in _loaded_after("import qodlab; qodlab.EventLog().df")
+    assert "fastapi" in _loaded_after("from qodlab import Sandbox; Sandbox")

@@ -7,7 +7,7 @@ SQLite file that makes it durable.
 
 from __future__ import annotations
 
-from .frames import COLUMNS, INTERVAL_COLUMNS
+from .codes import COLUMNS, INTERVAL_COLUMNS
 from .log import EventLog
 
 __all__ = ["COLUMNS", "INTERVAL_COLUMNS", "EventLog"]

@@ -8,60 +8,43 @@ objects one by one.
 from __future__ import annotations
 
 from array import array
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..models import QosStatus, StatusInfo
-from ..notifications import SHAPES
+from .codes import (
+    COLUMNS,
+    INFO_CODE,
+    INFOS,
+    INTERVAL_COLUMNS,
+    NAT,
+    SHAPE_CODE,
+    SHAPE_NAMES,
+    STATUS_CODE,
+    STATUSES,
+    Codes,
+    dt,
+)
 
-__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "Codes", "dt", "frame"]
+__all__ = [
+    "COLUMNS",
+    "INFO_CODE",
+    "INFO_DTYPE",
+    "INTERVAL_COLUMNS",
+    "NAT",
+    "SHAPE_CODE",
+    "SHAPE_DTYPE",
+    "STATUS_CODE",
+    "STATUS_DTYPE",
+    "Codes",
+    "dt",
+    "frame",
+]
 
-COLUMNS = (
-    "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
-    "type", "source", "shape", "raw",
-)  # fmt: skip
-INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
-STATUSES = [s.value for s in QosStatus]
-INFOS = [s.value for s in StatusInfo]
-SHAPE_NAMES: list[str] = list(SHAPES)
-NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
-STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
-INFO_CODE = {name: code for code, name in enumerate(INFOS)}
-SHAPE_CODE = {name: code for code, name in enumerate(SHAPE_NAMES)}
 STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
 INFO_DTYPE = pd.CategoricalDtype(INFOS)
 SHAPE_DTYPE = pd.CategoricalDtype(SHAPE_NAMES)
-
-
-def dt(ns: int) -> datetime | None:
-    return None if ns == NAT else datetime.fromtimestamp(ns / 1e9, UTC)
-
-
-class Codes:
-    """A column of repeated strings, held as integer codes into a list of distinct names."""
-
-    def __init__(self, typecode: str) -> None:
-        self.codes: array[int] = array(typecode)
-        self.names: list[str] = []
-        self.index: dict[str, int] = {}
-
-    def append(self, name: str) -> None:
-        code = self.index.get(name)
-        if code is None:
-            code = self.index[name] = len(self.names)
-            self.names.append(name)
-        self.codes.append(code)
-
-    def name(self, row: int) -> str:
-        return self.names[self.codes[row]]
-
-    def frozen(self, n: int) -> tuple[np.ndarray[Any, Any], list[str]]:
-        """The first `n` codes (a copy) and the names they use."""
-        codes = np.frombuffer(self.codes, dtype=self.codes.typecode)[:n].copy() if n else np.array([], np.int32)
-        return codes, self.names[:]
 
 
 def times(ns: array[int]) -> pd.DatetimeIndex:

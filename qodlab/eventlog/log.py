@@ -20,15 +20,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..models import QosStatus, StatusInfo
 from ..notifications import SHAPES, Shape, StatusEvent
 from . import store
-from .frames import INFO_CODE, INFOS, NAT, SHAPE_CODE, STATUS_CODE, STATUSES, Codes, dt, frame
-from .intervals import intervals
+
+if TYPE_CHECKING:
+    import pandas as pd
+from .codes import INFO_CODE, INFOS, NAT, SHAPE_CODE, STATUS_CODE, STATUSES, Codes, dt
 
 __all__ = ["EventLog"]
 
@@ -191,6 +191,8 @@ class EventLog:
             if self._cache is not None and self._cache[0] == self._version:
                 return self._cache[1]
             version, snapshot = self._version, self._snapshot()
+        from .frames import frame  # pandas, when a frame is first asked for
+
         built = frame(*snapshot)
         with self._cond:
             self._cache = (version, built)
@@ -219,6 +221,8 @@ class EventLog:
             n = len(self._ids)
             sessions, status, info = self._sessions.frozen(n), self._status[:n], self._info[:n]
             event_ns, received_ns, shape = self._event_ns[:n], self._received_ns[:n], self._shape[:n]
+        from .intervals import intervals
+
         return intervals(sessions, status, info, event_ns, received_ns, shape)
 
     def recent(
@@ -234,6 +238,8 @@ class EventLog:
             frame = frame[frame["session_id"] == session_id]
         if qos_status:
             frame = frame[frame["qos_status"] == qos_status]
+        import pandas as pd
+
         rows = frame.tail(limit).iloc[::-1][list(columns)]
         return [{str(k): (None if pd.isna(v) else v) for k, v in row.items()} for row in rows.to_dict("records")]
 

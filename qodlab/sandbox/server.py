@@ -8,8 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
-
 from .._asgi import mounted
 from .._server import BackgroundServer, ServerThread
 from ..models import Device
@@ -27,6 +25,8 @@ from .scheduler import Scheduler
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    import pandas as pd
 
     from fastapi import APIRouter
 
@@ -220,6 +220,8 @@ class Sandbox(BackgroundServer):
 
     def test_devices(self) -> pd.DataFrame:
         """The documented test devices, one row each: device, behaviour, profiles, description."""
+        import pandas as pd
+
         assert self.engine.devices is not None
         rows = [d.as_dict() for d in self.engine.devices.devices]
         return pd.DataFrame(rows, columns=["device", "behaviour", "profiles", "description"])
@@ -327,6 +329,8 @@ class Sandbox(BackgroundServer):
         stop = end.timestamp() if end is not None else self.clock.now()
         first = start.timestamp() if start is not None else stop - 600
         columns = self.links.samples(_key(device), first, stop)
+        import pandas as pd
+
         frame = pd.DataFrame(columns, columns=list(SAMPLE_COLUMNS))
         frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
         return frame

@@ -28,7 +28,7 @@ import functools
 import ipaddress
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -36,9 +36,6 @@ from urllib.parse import urlsplit
 
 import jsonschema_rs
 import yaml
-from jsonschema import Draft4Validator, FormatChecker, ValidationError, validators
-from referencing import Registry
-from referencing.jsonschema import DRAFT4
 
 from ..engine import EngineError
 
@@ -56,31 +53,24 @@ _CODES = {
     ("sinkCredential", "accessTokenType"): "INVALID_TOKEN",
 }
 
-_formats = FormatChecker(formats=())
 
-
-@_formats.checks("ipv4", raises=ValueError)
 def _is_ipv4(value: object) -> bool:
     return not isinstance(value, str) or bool(ipaddress.IPv4Address(value))
 
 
-@_formats.checks("ipv6", raises=ValueError)
 def _is_ipv6(value: object) -> bool:
     return not isinstance(value, str) or bool(ipaddress.IPv6Address(value))
 
 
-@_formats.checks("uuid", raises=ValueError)
 def _is_uuid(value: object) -> bool:
     return not isinstance(value, str) or bool(uuid.UUID(value))
 
 
-@_formats.checks("date-time", raises=ValueError)
 def _is_date_time(value: object) -> bool:
     """RFC 3339 with a time zone, as the contract requires."""
     return not isinstance(value, str) or (bool(_RFC3339.match(value)) and bool(datetime.fromisoformat(value)))
 
 
-@_formats.checks("uri", raises=ValueError)
 def _is_uri(value: object) -> bool:
     if not isinstance(value, str):
         return True
@@ -88,47 +78,11 @@ def _is_uri(value: object) -> bool:
     return bool(parts.scheme) and bool(parts.netloc or parts.path) and not any(c.isspace() for c in value)
 
 
-def _discriminator(
-    validator: Any, discriminator: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
-) -> Iterator[ValidationError]:
-    """OpenAPI's `discriminator`: also validate against the schema its property's value maps to.
-
-    JSON Schema ignores the keyword, and without it an ACCESSTOKEN credential with no token would
-    pass. The mapped schema's `allOf` names the base schema again; that part is skipped.
-    """
-    if not isinstance(instance, dict):
-        return
-    value = instance.get(discriminator.get("propertyName", ""))
-    target = discriminator.get("mapping", {}).get(value) if isinstance(value, str) else None
-    if not isinstance(target, str):
-        return  # a missing or unknown value is the base schema's `required` or `enum` to report
-    resolver = _registry().resolver(target.partition("#")[0])  # mappings are made absolute on load
-    mapped = resolver.lookup(target).contents
-    for part in mapped.get("allOf", [mapped]):
-        if "$ref" in part and resolver.lookup(part["$ref"]).contents is schema:
-            continue
-        yield from validator.descend(instance, part)
-
-
-_OpenApi30: Any = validators.extend(Draft4Validator, {"discriminator": _discriminator})  # type: ignore[no-untyped-call]
-
-
 @functools.cache
 def _document(api: Api) -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     document: dict[str, Any] = yaml.load((_HERE / _FILES[api]).read_text(), Loader=loader)
     return document
-
-
-@functools.cache
-def _registry() -> Registry[Any]:
-    registry: Registry[Any] = Registry()
-    for api in _FILES:
-        uri = f"urn:camara:{api}"
-        document = copy.deepcopy(_document(api))
-        _absolute_mappings(document, uri)
-        registry = registry.with_resource(uri, DRAFT4.create_resource(document))
-    return registry
 
 
 def _spelled_out(document: dict[str, Any]) -> dict[str, Any]:
@@ -171,28 +125,6 @@ def _format(check: Any) -> Any:
     return valid
 
 
-def _absolute_mappings(node: Any, uri: str) -> None:
-    """Make discriminator mappings absolute, so `_discriminator` can resolve them from anywhere."""
-    if isinstance(node, dict):
-        mapping = (
-            node.get("discriminator", {}).get("mapping", {}) if isinstance(node.get("discriminator"), dict) else {}
-        )
-        for key, ref in mapping.items():
-            if isinstance(ref, str) and ref.startswith("#"):
-                mapping[key] = f"{uri}{ref}"
-        for value in node.values():
-            _absolute_mappings(value, uri)
-    elif isinstance(node, list):
-        for value in node:
-            _absolute_mappings(value, uri)
-
-
-@functools.cache
-def _validator(api: Api, schema: str) -> Any:
-    ref = {"$ref": f"urn:camara:{api}#/components/schemas/{schema}"}
-    return _OpenApi30(ref, registry=_registry(), format_checker=_formats)
-
-
 _REQUESTS: tuple[tuple[Api, str], ...] = (
     ("qod", "CreateSession"),
     ("qod", "ExtendSessionDuration"),
@@ -203,9 +135,11 @@ _REQUESTS: tuple[tuple[Api, str], ...] = (
 
 
 def load() -> None:
-    """Read the contract and build the validators now, not on the first request (~15 ms)."""
+    """Read the contract and build the fast validators now, not on the first request.
+
+    jsonschema (which words a refusal) is imported only when a body is first refused.
+    """
     for api, name in _REQUESTS:
-        _validator(api, name)
         _fast(api, name)
 
 
@@ -213,10 +147,12 @@ def check_value(value: Any, api: Api, schema: str, where: str = "") -> None:
     """Raise EngineError 400 INVALID_ARGUMENT unless `value` validates against the named schema."""
     if _fast(api, schema).is_valid(value):
         return
-    errors = sorted(_validator(api, schema).iter_errors(value), key=lambda e: (len(e.absolute_path), str(e.path)))
-    if errors:
-        code = _CODES.get(tuple(map(str, errors[0].absolute_path)), "INVALID_ARGUMENT")
-        raise EngineError(400, code, "; ".join(_describe(e, where) for e in errors[:3]))
+    from .wording import refusal  # jsonschema: only for a body that is refused
+
+    found = refusal(value, api, schema, where)
+    if found is not None:
+        code, message = found
+        raise EngineError(400, _CODES.get(code, "INVALID_ARGUMENT"), message)
 
 
 def check(body: Any, api: Api, schema: str, *, gateway: bool = False, http_sinks: bool = False) -> None:
@@ -260,28 +196,6 @@ def no_nulls(body: Any, path: str = "") -> None:
         if value is None:
             raise EngineError(400, "INVALID_ARGUMENT", f"{where}: must not be null (leave the field out instead)")
         no_nulls(value, where)
-
-
-def _describe(error: Any, where: str) -> str:  # a ValidationError: its typed attributes admit "unset"
-    path = ".".join([where] * bool(where) + [str(p) for p in error.absolute_path])
-    if error.validator == "type" and error.instance is None:
-        text = "must not be null (leave the field out instead)"
-    elif error.validator in ("anyOf", "oneOf"):
-        text = "does not match any allowed form" + _hint(error)
-    elif error.validator == "minProperties" and error.schema.get("properties"):
-        text = f"needs at least one identifier: {', '.join(error.schema['properties'])}"
-    elif error.validator == "format":
-        text = f"{error.instance!r} is not a valid {error.validator_value}"
-    else:
-        text = error.message
-    return f"{path}: {text}" if path else text
-
-
-def _hint(error: Any) -> str:
-    required: list[list[str]] = [
-        s["required"] for s in error.validator_value if isinstance(s, dict) and "required" in s
-    ]
-    return f" (needs one of: {' or '.join('+'.join(r) for r in required)})" if required else ""
 
 
 def _with_https(body: Any) -> Any:

@@ -1,0 +1,62 @@
+"""The event log's in-memory columns: codes, names and times, with no pandas or numpy at import.
+
+`frames` builds the DataFrame from them when `.df` is first read; an application that only
+appends and waits (a listener in a script) never imports pandas.
+"""
+
+from __future__ import annotations
+
+from array import array
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..models import QosStatus, StatusInfo
+from ..notifications import SHAPES
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "NAT", "Codes", "dt"]
+
+COLUMNS = (
+    "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
+    "type", "source", "shape", "raw",
+)  # fmt: skip
+INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
+STATUSES = [s.value for s in QosStatus]
+INFOS = [s.value for s in StatusInfo]
+SHAPE_NAMES: list[str] = list(SHAPES)
+NAT = -(2**63)  # numpy's NaT as int64 (np.iinfo(np.int64).min)
+STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
+INFO_CODE = {name: code for code, name in enumerate(INFOS)}
+SHAPE_CODE = {name: code for code, name in enumerate(SHAPE_NAMES)}
+
+
+def dt(ns: int) -> datetime | None:
+    return None if ns == NAT else datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+class Codes:
+    """A column of repeated strings, held as integer codes into a list of distinct names."""
+
+    def __init__(self, typecode: str) -> None:
+        self.codes: array[int] = array(typecode)
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def append(self, name: str) -> None:
+        code = self.index.get(name)
+        if code is None:
+            code = self.index[name] = len(self.names)
+            self.names.append(name)
+        self.codes.append(code)
+
+    def name(self, row: int) -> str:
+        return self.names[self.codes[row]]
+
+    def frozen(self, n: int) -> tuple[np.ndarray[Any, Any], list[str]]:
+        """The first `n` codes (a copy) and the names they use."""
+        import numpy as np
+
+        codes = np.frombuffer(self.codes, dtype=self.codes.typecode)[:n].copy() if n else np.array([], np.int32)
+        return codes, self.names[:]
