@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     import pandas as pd
-
     from fastapi import APIRouter
 
     from ..classroom.gate import Gate
