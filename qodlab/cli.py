@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     relay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     relay.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     relay.add_argument("--buffer", type=int, default=1000, help="messages each channel keeps for reconnections")
+    relay.add_argument(
+        "--max-bytes", type=_size, default="64MiB", help="messages kept in all, e.g. 64MiB (default) or 500000"
+    )
+    relay.add_argument("--max-channels", type=int, default=1000, help="channels at most (default 1000)")
+    relay.add_argument(
+        "--idle", type=float, default=86400.0, help="drop a channel with no subscriber or message for this many s"
+    )
     _tls_arguments(relay)
     relay.set_defaults(handler=_relay)
     return parser
@@ -215,10 +222,34 @@ def _classroom(args: argparse.Namespace) -> int:
 def _relay(args: argparse.Namespace) -> int:
     from .relay import Relay
 
-    relay = Relay(args.host, args.port, buffer=args.buffer, certfile=args.certfile, keyfile=args.keyfile)
+    relay = Relay(
+        args.host,
+        args.port,
+        buffer=args.buffer,
+        max_bytes=args.max_bytes,
+        max_channels=args.max_channels,
+        idle=args.idle,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+    )
     print(f"qodlab relay serving {relay.url}", flush=True)
+    limits = f"{args.max_bytes / 2**20:g} MiB of messages, {args.max_channels} channels, idle ones dropped after"
+    print(f"  limits: {limits} {args.idle:g} s", flush=True)
     print(f"  a new channel: GET {relay.url}/new (or any unguessable name, e.g. {relay.new_channel()})", flush=True)
     return _serve_until_interrupted(relay.stop)
+
+
+def _size(text: str) -> int:
+    """A size in bytes: a number, or with a unit (KiB, MiB, GiB; K, M, G)."""
+    units = {"kib": 2**10, "mib": 2**20, "gib": 2**30, "k": 2**10, "m": 2**20, "g": 2**30, "b": 1}
+    number = text.strip().lower()
+    unit = next((u for u in units if number.endswith(u)), "b" if number.endswith("b") else "")
+    try:
+        value = float(number[: len(number) - len(unit)] if unit else number) * units.get(unit, 1)
+    except ValueError:
+        msg = f"not a size: {text!r} (e.g. 64MiB)"
+        raise argparse.ArgumentTypeError(msg) from None
+    return int(value)
 
 
 def _serve_until_interrupted(stop: Any) -> int:

@@ -93,7 +93,7 @@ def test_sandbox_command_as_an_openid_provider() -> None:
     process, first = qodlab_process("sandbox", "--port", str(port), "--auth", "oidc", "--token-ttl", "600")
     try:
         assert process.stdout is not None
-        lines = [first] + [process.stdout.readline() for _ in range(7)]
+        lines = [first] + [process.stdout.readline() for _ in range(6)]  # the 7 lines it prints
         client = next(line for line in lines if "an OAuth client" in line).split()
         client_id, secret = client[client.index("id") + 1].rstrip(","), client[-1]
         root = f"http://127.0.0.1:{port}"

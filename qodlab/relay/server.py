@@ -4,6 +4,14 @@ A plain ASGI app, like the listener: a POST becomes one message, kept in its cha
 (the last `buffer` messages) and pushed to every subscriber's stream at once. A subscriber that
 reconnects with `Last-Event-ID` gets what it missed from the buffer first, so a listener that was
 down loses nothing the buffer still holds. The sandbox mounts the same app at `/_relay/`.
+
+Bounded, so that a relay anyone can reach cannot be filled: at most `max_bytes` of messages in all
+(64 MiB), at most `max_channels` channels (1,000), and a channel with no subscriber and no message
+for `idle` seconds of wall-clock time (24 h) is dropped. A new channel past the limit is refused
+with 429 and `Retry-After`. A message that does not fit evicts the oldest buffered messages of the
+channels that hold the most bytes, but never one that a connected subscriber has not been sent
+yet; if nothing can go, the message is refused with 429. What a listener that was down loses when
+the limits bite: the oldest messages of the fullest channels, and a channel idle for `idle`.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ import json
 import os
 import re
 import secrets
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,9 +32,13 @@ from .._asgi import Receive, Scope, Send, lifespan
 from .._server import BackgroundServer, ServerThread
 from .protocol import message, sse
 
-__all__ = ["MAX_BODY", "Relay", "RelayApp", "channel_name"]
+__all__ = ["MAX_BODY", "Relay", "RelayApp", "RelayFull", "channel_name"]
 
 MAX_BODY = 1024 * 1024  # bytes
+MAX_BYTES = 64 * 1024 * 1024  # every channel's buffered messages together
+MAX_CHANNELS = 1000
+IDLE = 24 * 3600.0  # wall-clock seconds a channel may go without subscriber or message
+_OVERHEAD = 120  # bytes a buffered message costs beyond its text (a str, a tuple, a deque slot)
 _CHANNEL = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -33,44 +47,136 @@ def channel_name() -> str:
     return secrets.token_urlsafe(18)
 
 
+class RelayFull(Exception):
+    """A limit is reached: the request is refused with 429 and this message."""
+
+
+class Subscriber:
+    """A connected stream: the last message id written to it, and what wakes it."""
+
+    def __init__(self, sent: int) -> None:
+        self.sent = sent
+        self.wake = asyncio.Event()
+
+
 class Channel:
-    """One channel: its newest messages with their ids, and the queues of its live subscribers."""
+    """One channel: its newest messages with their ids, and its connected subscribers.
 
-    def __init__(self, buffer: int) -> None:
-        self.messages: deque[tuple[int, str]] = deque(maxlen=buffer)
+    Messages live only here: a subscriber is woken and sends what is newer than its `sent`, so a
+    slow subscriber holds no copy, and the relay's byte count is the whole of what it keeps.
+    """
+
+    def __init__(self, now: float) -> None:
+        self.messages: deque[tuple[int, str]] = deque()
+        self.bytes = 0
         self.next_id = 1
-        self.subscribers: set[asyncio.Queue[tuple[int, str]]] = set()
+        self.subscribers: set[Subscriber] = set()
+        self.active = now  # wall-clock time of its last message or subscriber
 
-    def publish(self, data: str) -> int:
-        """Keep a message and hand it to every subscriber; returns its id."""
+    def append(self, data: str, now: float) -> int:
+        """Keep a message and wake every subscriber; returns its id."""
         event_id, self.next_id = self.next_id, self.next_id + 1
         self.messages.append((event_id, data))
-        for queue in self.subscribers:
-            queue.put_nowait((event_id, data))
+        self.bytes += len(data) + _OVERHEAD
+        self.active = now
+        for subscriber in self.subscribers:
+            subscriber.wake.set()
         return event_id
+
+    def evictable(self) -> bool:
+        """Whether its oldest message has been sent to every connected subscriber (or there are none)."""
+        if not self.messages:
+            return False
+        oldest = self.messages[0][0]
+        return all(s.sent >= oldest for s in self.subscribers)
+
+    def evict(self) -> int:
+        """Drop the oldest message; returns the bytes freed."""
+        _, data = self.messages.popleft()
+        freed = len(data) + _OVERHEAD
+        self.bytes -= freed
+        return freed
 
     def after(self, last_id: int) -> list[tuple[int, str]]:
         """The buffered messages newer than `last_id`."""
         return [(i, data) for i, data in self.messages if i > last_id]
 
+    def idle(self, now: float, idle: float) -> bool:
+        """Whether it has had no subscriber and no message for `idle` seconds."""
+        return not self.subscribers and now - self.active >= idle
+
 
 class RelayApp:
     """The relay's ASGI app; mountable under a prefix (it honours `root_path`)."""
 
-    def __init__(self, buffer: int = 1000, ping: float = 20.0) -> None:
+    def __init__(
+        self,
+        buffer: int = 1000,
+        ping: float = 20.0,
+        *,
+        max_bytes: int = MAX_BYTES,
+        max_channels: int = MAX_CHANNELS,
+        idle: float = IDLE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.buffer = buffer
         self.ping = ping
+        self.max_bytes, self.max_channels, self.idle = max_bytes, max_channels, idle
+        self.clock = clock
         self.channels: dict[str, Channel] = {}
+        self.bytes = 0
+        """What every channel's buffered messages take together (text plus a fixed overhead each)."""
         self.relayed = 0
+        self.evicted = 0
+        """Buffered messages dropped to make room (the oldest of the fullest channels)."""
+        self._swept = clock()
         self._closing = asyncio.Event()  # set by close(): the streams open now end
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def channel(self, name: str) -> Channel:
-        """The channel called `name`, created on first use (as on smee.io)."""
+        """The channel called `name`, created on first use (as on smee.io); RelayFull past max_channels."""
         found = self.channels.get(name)
         if found is None:
-            found = self.channels[name] = Channel(self.buffer)
+            now = self.clock()
+            if len(self.channels) >= self.max_channels or now - self._swept >= min(60.0, self.idle):
+                self.sweep(now)
+            if len(self.channels) >= self.max_channels:
+                msg = f"The relay holds its limit of {self.max_channels} channels; try again later."
+                raise RelayFull(msg)
+            found = self.channels[name] = Channel(now)
         return found
+
+    def sweep(self, now: float | None = None) -> int:
+        """Drop the channels idle for `idle` seconds; returns how many."""
+        now = self.clock() if now is None else now
+        self._swept = now
+        gone = [name for name, channel in self.channels.items() if channel.idle(now, self.idle)]
+        for name in gone:
+            self.bytes -= self.channels.pop(name).bytes
+        return len(gone)
+
+    def publish(self, name: str, data: str) -> int:
+        """Keep a message in channel `name` within the limits; returns its id, or RelayFull."""
+        channel = self.channel(name)
+        size = len(data) + _OVERHEAD
+        while self.bytes + size > self.max_bytes:
+            if not self._evict_one():
+                msg = "The relay is full of messages its subscribers have not been sent yet; try again later."
+                raise RelayFull(msg)
+        event_id = channel.append(data, self.clock())
+        self.bytes += size
+        while len(channel.messages) > self.buffer and channel.evictable():
+            self.bytes -= channel.evict()
+        return event_id
+
+    def _evict_one(self) -> bool:
+        """Drop the oldest message of the channel holding the most bytes that can give one up."""
+        fullest = max((c for c in self.channels.values() if c.evictable()), key=lambda c: c.bytes, default=None)
+        if fullest is None:
+            return False
+        self.bytes -= fullest.evict()
+        self.evicted += 1
+        return True
 
     def close(self) -> None:
         """End every open stream (from any thread), so a server can stop without waiting for them."""
@@ -98,7 +204,12 @@ class RelayApp:
         elif method == "POST":
             await self._post(name, scope, headers, receive, send)
         elif method == "GET" and "text/event-stream" in headers.get("accept", ""):
-            await self._stream(self.channel(name), _last_id(headers), receive, send)
+            try:
+                channel = self.channel(name)
+            except RelayFull as full:
+                await _respond(send, 429, f"{full}\n".encode(), [(b"retry-after", b"60")])
+                return
+            await self._stream(channel, _last_id(headers), receive, send)
         elif method in ("GET", "HEAD"):
             await _respond(send, 200, b"qodlab relay channel: POST to it, or GET it with Accept: text/event-stream\n")
         else:
@@ -110,42 +221,49 @@ class RelayApp:
             await _respond(send, 413, f"Body over the {MAX_BODY} byte limit.\n".encode())
             return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        self.channel(name).publish(json.dumps(message(headers, body, query), separators=(",", ":")))
+        try:
+            self.publish(name, json.dumps(message(headers, body, query), separators=(",", ":")))
+        except RelayFull as full:
+            await _respond(
+                send, 429, f"{full}\n".encode(), [(b"retry-after", b"1" if name in self.channels else b"60")]
+            )
+            return
         self.relayed += 1
         await _respond(send, 200, b"ok")
 
     async def _stream(self, channel: Channel, last_id: int, receive: Receive, send: Send) -> None:
-        queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-        channel.subscribers.add(queue)  # before the replay, so nothing falls between the two
+        subscriber = Subscriber(last_id)
+        subscriber.wake.set()  # the replay: whatever the buffer holds after last_id
+        channel.subscribers.add(subscriber)
+        channel.active = self.clock()
         watchers = [asyncio.ensure_future(_disconnected(receive)), asyncio.ensure_future(self._closing.wait())]
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _STREAM_HEADERS})
             await _chunk(send, sse("{}", event="ready"))
-            for event_id, data in channel.after(last_id):
-                await _chunk(send, sse(data, event_id=event_id))
-                last_id = event_id
             while True:
-                getter = asyncio.ensure_future(queue.get())
+                if subscriber.wake.is_set():
+                    subscriber.wake.clear()
+                    for event_id, data in channel.after(subscriber.sent):
+                        await _chunk(send, sse(data, event_id=event_id))
+                        subscriber.sent = event_id
+                    continue
+                waiter = asyncio.ensure_future(subscriber.wake.wait())
                 done, _ = await asyncio.wait(
-                    [getter, *watchers], timeout=self.ping, return_when=asyncio.FIRST_COMPLETED
+                    [waiter, *watchers], timeout=self.ping, return_when=asyncio.FIRST_COMPLETED
                 )
-                if getter not in done:
-                    getter.cancel()
+                if waiter not in done:
+                    waiter.cancel()
                 if any(w in done for w in watchers):
                     break
-                if getter in done:
-                    event_id, data = getter.result()
-                    if event_id > last_id:
-                        await _chunk(send, sse(data, event_id=event_id))
-                        last_id = event_id
-                else:
+                if waiter not in done:
                     await _chunk(send, sse("{}", event="ping"))
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the subscriber went away mid-send
         finally:
-            channel.subscribers.discard(queue)
+            channel.subscribers.discard(subscriber)
+            channel.active = self.clock()
             for watcher in watchers:
                 watcher.cancel()
 
@@ -155,6 +273,7 @@ class Relay(BackgroundServer):
 
     Parameters:
         buffer: messages each channel keeps for subscribers that reconnect.
+        max_bytes, max_channels, idle: the limits (see the module's docstring).
         certfile, keyfile: serve HTTPS with this certificate.
     """
 
@@ -167,6 +286,9 @@ class Relay(BackgroundServer):
         port: int = 0,
         *,
         buffer: int = 1000,
+        max_bytes: int = MAX_BYTES,
+        max_channels: int = MAX_CHANNELS,
+        idle: float = IDLE,
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -174,7 +296,7 @@ class Relay(BackgroundServer):
             return
         self._initialised = True
         self._key = (host, port)
-        self.app = RelayApp(buffer)
+        self.app = RelayApp(buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle)
         self._server = ServerThread(self.app, host, port, name="qodlab-relay", certfile=certfile, keyfile=keyfile)
         self.start()
 
