@@ -258,3 +258,82 @@ def test_whatever_comes_through_the_relay_the_stream_goes_on(
     canary = str(uuid.uuid4())
     assert _post(relayed.url, _notification(canary)) == 200
     relayed.log.wait_for(canary, "AVAILABLE", timeout=10)  # handled after whatever came before it
+
+
+# -- bounded under abuse --------------------------------------------------------------------------
+
+
+def _rss(pid: int) -> int:
+    """A process's resident memory in bytes (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_flood_of_several_times_the_cap_keeps_the_relay_near_it_and_a_fresh_channel_still_delivers() -> None:
+    cap = 8 * 2**20
+    process, first = qodlab_process("relay", "--max-bytes", "8MiB", "--max-channels", "100")
+    try:
+        root = first.split()[3]
+        pad = "x" * (512 * 1024)
+        with httpx.Client(timeout=10) as client:
+            client.post(f"{root}/warm", json={"pad": "x"})
+            before = _rss(process.pid)
+            statuses = [
+                client.post(f"{root}/flood-{n % 20}", json={"pad": pad, "n": n}).status_code for n in range(80)
+            ]  # 40 MiB from 20 channels, five times the cap
+            grown = _rss(process.pid) - before
+        assert statuses == [200] * 80  # nobody subscribes: the oldest of the fullest channels make room
+        assert grown < 2.5 * cap, f"the relay grew {grown / 2**20:.1f} MiB under a cap of 8 MiB"
+        fresh = f"{root}/fresh-channel"
+        with Listener(EventLog(), token=TOKEN, relay=fresh) as listener:
+            session = str(uuid.uuid4())
+            assert _post(fresh, _notification(session)) == 200
+            listener.log.wait_for(session, "AVAILABLE", timeout=10)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+
+
+def test_past_max_channels_a_new_channel_is_429_with_retry_after() -> None:
+    with Relay(max_channels=2) as relay, httpx.Client(timeout=5) as client:
+        assert client.post(f"{relay.url}/one", json={}).status_code == 200
+        assert client.post(f"{relay.url}/two", json={}).status_code == 200
+        refused = client.post(f"{relay.url}/three", json={})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+        assert "limit of 2 channels" in refused.text
+        assert client.post(f"{relay.url}/one", json={}).status_code == 200  # known channels go on
+
+
+def test_a_message_a_connected_subscriber_has_not_been_sent_is_never_evicted() -> None:
+    from qodlab.relay.server import RelayApp, RelayFull, Subscriber
+
+    app = RelayApp(max_bytes=3 * (1000 + 120))
+    slow = Subscriber(sent=0)  # connected, sent nothing yet
+    app.channel("watched").subscribers.add(slow)
+    app.publish("watched", "a" * 1000)
+    app.publish("watched", "b" * 1000)
+    app.publish("other", "c" * 1000)
+    app.publish("other", "d" * 1000)  # evicts "c": the watched channel's messages are not sent yet
+    assert [d[0] for _, d in app.channel("other").messages] == ["d"] and app.evicted == 1
+    with pytest.raises(RelayFull):
+        app.publish("watched", "e" * 2000)  # too little may go: refused, and nothing lost for it
+    assert len(app.channel("watched").messages) == 2 and len(app.channel("other").messages) == 1
+    slow.sent = 1  # the first was written to the subscriber
+    app.publish("watched", "f" * 1000)
+    assert [d[0] for _, d in app.channel("watched").messages] == ["b", "f"]
+
+
+def test_an_idle_channel_is_dropped_after_idle_seconds() -> None:
+    from qodlab.relay.server import RelayApp
+
+    now = [1000.0]
+    app = RelayApp(idle=3600, clock=lambda: now[0])
+    app.publish("old", "x" * 100)
+    now[0] += 3599
+    app.channel("new")
+    assert "old" in app.channels
+    now[0] += 61  # past the idle time, and a minute since the last sweep
+    app.channel("newer")
+    assert "old" not in app.channels and app.bytes == 0

@@ -90,6 +90,13 @@ class Channel:
         oldest = self.messages[0][0]
         return all(s.sent >= oldest for s in self.subscribers)
 
+    def freeable(self) -> int:
+        """The bytes its evictable messages take (those every connected subscriber has been sent)."""
+        if not self.subscribers:
+            return self.bytes
+        sent = min(s.sent for s in self.subscribers)
+        return sum(len(data) + _OVERHEAD for i, data in self.messages if i <= sent)
+
     def evict(self) -> int:
         """Drop the oldest message; returns the bytes freed."""
         _, data = self.messages.popleft()
@@ -159,24 +166,23 @@ class RelayApp:
         """Keep a message in channel `name` within the limits; returns its id, or RelayFull."""
         channel = self.channel(name)
         size = len(data) + _OVERHEAD
+        over = self.bytes + size - self.max_bytes
+        if over > 0 and sum(c.freeable() for c in self.channels.values()) < over:  # refused: nothing is lost
+            msg = "The relay is full of messages its subscribers have not been sent yet; try again later."
+            raise RelayFull(msg)
         while self.bytes + size > self.max_bytes:
-            if not self._evict_one():
-                msg = "The relay is full of messages its subscribers have not been sent yet; try again later."
-                raise RelayFull(msg)
+            self._evict_one()
         event_id = channel.append(data, self.clock())
         self.bytes += size
         while len(channel.messages) > self.buffer and channel.evictable():
             self.bytes -= channel.evict()
         return event_id
 
-    def _evict_one(self) -> bool:
+    def _evict_one(self) -> None:
         """Drop the oldest message of the channel holding the most bytes that can give one up."""
-        fullest = max((c for c in self.channels.values() if c.evictable()), key=lambda c: c.bytes, default=None)
-        if fullest is None:
-            return False
+        fullest = max((c for c in self.channels.values() if c.evictable()), key=lambda c: c.bytes)
         self.bytes -= fullest.evict()
         self.evicted += 1
-        return True
 
     def close(self) -> None:
         """End every open stream (from any thread), so a server can stop without waiting for them."""
