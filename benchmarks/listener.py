@@ -1,11 +1,14 @@
 """The listener under load, against a receiver written the way provider docs show it.
 
 In one run, the same concurrent POST load (from a sender in its own process) goes to:
+  (0) the ceiling: a trivial ASGI app (read the body, answer 204) on the same server settings
+      (qodlab's ServerThread: uvicorn, uvloop, httptools), the most any app on it can do;
   (a) the baseline: FastAPI, a sync `def` handler validating the body with a pydantic model of
       the Network as Code hybrid shape and comparing the Authorization header with a string;
   (b) the qodlab listener with the SQLite journal on, and (c) with it off.
-It prints notifications per second, the ratio to the baseline, p50/p99 latency from POST to the
-event being in the log at a paced 1,000 events/s, and acknowledged events missing from the log.
+It prints notifications per second, the ratios to the ceiling and to the baseline, p50/p99 latency
+from POST to the event being in the log at a paced 1,000 events/s, and acknowledged events
+missing from the log.
 Then it fills a log with 1,000,000 events and times `.df` and `.intervals()`, and its memory.
 
     python benchmarks/listener.py [--count 20000] [--million 1000000]
@@ -28,12 +31,27 @@ from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel
 
 from qodlab import EventLog, Listener, StatusEvent
+from qodlab._asgi import Receive, Scope, Send, lifespan
 from qodlab._server import ServerThread
 from qodlab.models import QosStatus
 from qodlab.notifications import build_notification
 
 HERE = Path(__file__).parent
 TOKEN = "bench-token"
+
+
+# -- (0) the ceiling: nothing but the server ------------------------------------------------
+
+
+async def trivial_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
 
 
 # -- (a) the baseline, as provider docs show a receiver ---------------------------------------
@@ -190,6 +208,13 @@ def main() -> None:
     if args.million:
         million(args.million)
 
+    ceiling = ServerThread(trivial_app, name="ceiling")
+    ceiling.start()
+    try:
+        top = send(f"{ceiling.url}/notifications", args.count)
+    finally:
+        ceiling.stop()
+    top_rate = float(top["rate"])
     received: list[str] = []
     server = ServerThread(baseline_app(received), name="baseline")
     server.start()
@@ -201,6 +226,7 @@ def main() -> None:
     print(
         "                                              measured rate       server CPU per event (capacity of one core)"
     )
+    print(f"(0) ceiling: a trivial ASGI app, same server   {top_rate:8.0f} /s          {float(top['cpu_us']):6.1f} us")
     print(
         f"(a) baseline FastAPI sync handler + pydantic  {base_rate:8.0f} /s          {base_cpu:6.1f} us "
         f"({1e6 / base_cpu:7.0f} /s)   missing {sum(1 for e, _ in base['sent'] if e not in set(received))}"
@@ -210,7 +236,7 @@ def main() -> None:
         label = "(b) qodlab listener, SQLite journal on" if journal else "(c) qodlab listener, journal off     "
         print(
             f"{label}        {rate:8.0f} /s {rate / base_rate:5.2f}x   {cpu:6.1f} us ({1e6 / cpu:7.0f} /s) "
-            f"{base_cpu / cpu:5.2f}x   missing {missing}"
+            f"{base_cpu / cpu:5.2f}x   missing {missing}   {rate / top_rate:4.2f}x the ceiling"
         )
         print(
             f"    POST -> in the log, paced at 1,000/s: p50 {percentile(latencies, 0.5):6.2f} ms  "
