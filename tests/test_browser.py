@@ -207,7 +207,13 @@ def _until_accepted(page: Any, run: Callable[[], None]) -> None:
 def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     try:
+        started = time.monotonic()
         page.goto(voila, timeout=120_000)
+        page.wait_for_selector(".qodlab-session-form", timeout=120_000)
+        first_paint = time.monotonic() - started  # the kernel's start, qodlab's imports, the widgets drawn
+        print(f"Voila dashboard: first paint {first_paint:.1f} s after the page was asked for")
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "voila-first-paint.txt").write_text(f"{first_paint:.2f}\n")
         _dashboard_create_then_delete(page, "voila")
     finally:
         page.close()
