@@ -206,5 +206,7 @@ def test_the_gateway_refuses_like_rapidapi() -> None:
         assert keyless.status_code == 401 and keyless.json()["message"].startswith("Missing RapidAPI application key")
         right = {"X-RapidAPI-Host": "network-as-code.nokia.rapidapi.com", "X-RapidAPI-Key": "k"}
         assert httpx.post(url, json=body, headers=right).json() == []
+        itself = {"X-RapidAPI-Host": sandbox.url, "X-RapidAPI-Key": "k"}  # what SDK 3.x derives from its base URL
+        assert httpx.post(url, json=body, headers=itself).json() == []
         with QodClient.network_as_code("k", base_url=sandbox.url) as client:
             assert client.retrieve_sessions({"phoneNumber": "+36721601234567"}) == []
