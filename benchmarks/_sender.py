@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=None)
+    parser.add_argument("--out", default=None, help="write the result here (a large print to a pipe can come back cut)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -93,7 +94,12 @@ def main() -> None:
         runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is there on Linux and macOS
         runner = asyncio.run
-    print(json.dumps(runner(run(args.url, args.token, args.count, args.concurrency, args.rate))))
+    result = json.dumps(runner(run(args.url, args.token, args.count, args.concurrency, args.rate)))
+    if args.out:
+        with open(args.out, "w") as out:
+            out.write(result)
+    else:
+        print(result)
 
 
 if __name__ == "__main__":

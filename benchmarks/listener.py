@@ -111,8 +111,10 @@ def send(url: str, count: int, concurrency: int = 64, rate: float | None = None)
     ]
     if rate:
         command += ["--rate", str(rate)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
-    result = dict(json.loads(out.stdout))
+    with tempfile.TemporaryDirectory() as folder:
+        result_file = Path(folder) / "sent.json"
+        subprocess.run([*command, "--out", str(result_file)], check=True, timeout=600)
+        result = dict(json.loads(result_file.read_text()))
     result["cpu_us"] = (time.process_time() - cpu) / max(1, len(result["sent"])) * 1e6
     return result
 

@@ -182,17 +182,15 @@ def _event(
     session_id = detail.get("sessionId")
     if not isinstance(session_id, str) or not session_id:
         raise NotificationError(422, f"{where}.sessionId: missing or not a string")
-    try:
-        status = QosStatus(str(detail.get("qosStatus")))
-    except ValueError:
+    status = _STATUSES.get(str(detail.get("qosStatus")))  # a dict, not QosStatus(...): the hot path
+    if status is None:
         msg = f"{where}.qosStatus: {detail.get('qosStatus')!r} is not one of {', '.join(QosStatus)}"
-        raise NotificationError(422, msg) from None
+        raise NotificationError(422, msg)
     info = detail.get("statusInfo")
-    try:
-        status_info = StatusInfo(info) if info is not None else None
-    except ValueError:
+    status_info = _INFOS.get(info) if isinstance(info, str) else None
+    if info is not None and status_info is None:
         msg = f"{where}.statusInfo: {info!r} is not one of {', '.join(StatusInfo)}"
-        raise NotificationError(422, msg) from None
+        raise NotificationError(422, msg)
     return StatusEvent(
         event_id=event_id,
         session_id=session_id,
@@ -204,6 +202,10 @@ def _event(
         shape=shape,
         raw=raw,
     )
+
+
+_STATUSES = {status.value: status for status in QosStatus}
+_INFOS = {info.value: info for info in StatusInfo}
 
 
 def _time(value: Any) -> datetime | None:

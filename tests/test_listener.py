@@ -274,3 +274,12 @@ def test_durable_listen_process_killed_loses_no_acknowledged_event(tmp_path: os.
     reopened = EventLog(db)
     assert len(reopened) == 40 and reopened.df["event_id"].is_unique
     assert reopened.df["status_info"].iloc[1] == StatusInfo.DELETE_REQUESTED.value
+
+
+def test_json_that_only_the_standard_library_reads_is_still_accepted(listener: Listener) -> None:
+    """The listener decodes with orjson; what orjson refuses and json reads goes to json (same acceptance)."""
+    body = _body()
+    text = json.dumps({**body, "extensions": {"big": 2**70, "ratio": float("nan"), "note": "\ud83d"}})
+    assert _post(listener, text.encode()).status_code == 204
+    assert json.loads(listener.log.df.iloc[0]["raw"])["extensions"]["big"] == 2**70
+    assert _post(listener, b"\xff\xfe{}").status_code == 400  # not UTF-8 (RFC 8259): malformed

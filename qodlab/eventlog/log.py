@@ -106,7 +106,27 @@ class EventLog:
         With a file, the event is committed before this returns. `raw` is the body as received
         (defaults to `event.raw` as JSON).
         """
-        return self.append_many([(event, raw)])[0]
+        if self._db is not None or self.readonly:
+            return self.append_many([(event, raw)])[0]
+        # In memory, one event (a listener's every request): the same steps as append_many, unbatched.
+        stored = event if event.received_at else replace(event, received_at=datetime.now(UTC))
+        text = raw if raw is not None else json.dumps(event.raw, separators=(",", ":"))
+        with self._cond:
+            if event.event_id in self._seen:
+                return False
+            self._add(*store.row(stored, text))
+            self._cond.notify_all()
+        self._announce([stored])
+        return True
+
+    def _announce(self, events: Sequence[StatusEvent]) -> None:
+        """Hand new events to the callbacks (outside the lock)."""
+        for event in events:
+            for callback in list(self._callbacks):
+                try:
+                    callback(event)
+                except Exception:  # a broken callback must not lose or refuse an event
+                    log.exception("event log callback %r failed", callback)
 
     def append_many(self, items: Sequence[tuple[StatusEvent, str | None]]) -> list[bool]:
         """Store several events in one transaction (one commit); returns which were new."""
@@ -132,12 +152,7 @@ class EventLog:
                 self._add(*row)
             if rows:
                 self._cond.notify_all()  # once per batch: wait_for() callers re-check
-        for event, _ in fresh:
-            for callback in list(self._callbacks):
-                try:
-                    callback(event)
-                except Exception:  # a broken callback must not lose or refuse an event
-                    log.exception("event log callback %r failed", callback)
+        self._announce([event for event, _ in fresh])
         return results
 
     def _add(
