@@ -36,6 +36,7 @@ __all__ = [
     "ExtendSession",
     "PortRange",
     "PortsSpec",
+    "PrivateKeyJwtCredential",
     "ProfileStatus",
     "QosProfile",
     "QosStatus",
@@ -251,18 +252,38 @@ def to_snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _single_addresses(values: list[str]) -> list[str]:
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            msg = f"not a single IPv4 or IPv6 address (no mask): {value!r}"
+            raise ValueError(msg) from None
+    if len(set(values)) != len(values):
+        msg = "the addresses must be unique"
+        raise ValueError(msg)
+    return values
+
+
 class ApplicationServer(_Model):
-    """The server side of the flow: an IPv4 and/or IPv6 address, optionally with a mask."""
+    """The server side of the flow: an IPv4 and/or IPv6 subnet, or (QoD 1.2) a list of single addresses."""
 
     ipv4_address: Annotated[str, AfterValidator(_network(4))] | None = None
     """IPv4 address or address/mask, e.g. `198.51.100.0/24`."""
     ipv6_address: Annotated[str, AfterValidator(_network(6))] | None = None
     """IPv6 address or address/mask."""
+    ip_addresses: Annotated[list[str], Field(min_length=1, max_length=16), AfterValidator(_single_addresses)] | None = (
+        None
+    )
+    """QoD 1.2: up to 16 unique single IPv4 or IPv6 addresses, instead of the subnets."""
 
     @model_validator(mode="after")
     def _has_address(self) -> ApplicationServer:
-        if self.ipv4_address is None and self.ipv6_address is None:
-            msg = "applicationServer needs ipv4Address or ipv6Address"
+        if self.ip_addresses is not None and (self.ipv4_address or self.ipv6_address):
+            msg = "applicationServer: give ipAddresses, or ipv4Address/ipv6Address, not both"
+            raise ValueError(msg)
+        if self.ipv4_address is None and self.ipv6_address is None and self.ip_addresses is None:
+            msg = "applicationServer needs ipv4Address or ipv6Address (or, in QoD 1.2, ipAddresses)"
             raise ValueError(msg)
         return self
 
@@ -380,6 +401,22 @@ class AccessTokenCredential(_Model):
         return token.get_secret_value() if token is not None else None
 
 
+class PrivateKeyJwtCredential(_Model):
+    """QoD 1.2: the provider fetches an access token from the consumer's `token_uri` with a JWT it signs."""
+
+    credential_type: Literal["PRIVATE_KEY_JWT"] = "PRIVATE_KEY_JWT"
+    """Always PRIVATE_KEY_JWT."""
+    client_id: str | None = None
+    """The client id the provider authenticates as (write-only; absent when pre-shared)."""
+    token_uri: str | None = None
+    """The consumer's token endpoint (write-only; absent when pre-shared)."""
+    jwks_uri: str | None = None
+    """The provider's public keys (read-only: in responses)."""
+
+
+SinkCredential = Annotated[AccessTokenCredential | PrivateKeyJwtCredential, Field(discriminator="credential_type")]
+
+
 class CreateSession(_Model):
     """The body of POST /sessions."""
 
@@ -397,8 +434,8 @@ class CreateSession(_Model):
     """Requested duration in seconds."""
     sink: str | None = None
     """Where status notifications are POSTed."""
-    sink_credential: AccessTokenCredential | None = None
-    """Token sent with each notification."""
+    sink_credential: SinkCredential | None = None
+    """How notifications authenticate: a token sent with each, or (QoD 1.2) PRIVATE_KEY_JWT."""
 
 
 class SessionInfo(_Model):

@@ -1,4 +1,4 @@
-"""The sandbox's HTTP routes: CAMARA QoD v1.1.0, QoS Profiles v1.1.0, and `/_sandbox` controls.
+"""The sandbox's HTTP routes: CAMARA QoD and QoS Profiles 1.1.0 and 1.2.0-rc.3 (`versions`), and `/_sandbox` controls.
 
 Every error, bad input included, is a CAMARA ErrorInfo body with the right status, and
 `x-correlator` is echoed. Nothing here holds state: it all lives in the engine.
@@ -38,17 +38,24 @@ from .nac_api import legacy_routers
 from .oidc import SCOPES
 from .oidc_api import oidc_router
 from .params import SessionId, access, conforming
+from .versions import V1, VERSIONS, Version, code_for
 
 if TYPE_CHECKING:
+    from .engine import SandboxSession
     from .server import Sandbox
 
 __all__ = ["API_PREFIXES", "CONTROLS", "CamaraMiddleware", "create_app", "error_response"]
 
-QOD = "/quality-on-demand/v1"
-PROFILES = "/qos-profiles/v1"
+QOD = V1.qod
+PROFILES = V1.profiles
 CONTROL = "/_sandbox"
 CONTROLS = (CONTROL, "/_classroom")  # the paths that change the sandbox: a classroom's instructor's only
-API_PREFIXES: tuple[str, ...] = (QOD, PROFILES, "/qod/v0", "/sessions")
+API_PREFIXES: tuple[str, ...] = (
+    *(prefix for version in VERSIONS for prefix in (version.qod, version.profiles)),
+    "/qod/v0",
+    "/sessions",
+)
+JWKS_PATH = "/.well-known/qodlab-notifications-jwks.json"  # the `jwksUri` of PRIVATE_KEY_JWT sessions
 _CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
 # The API hosts the official SDKs name in X-RapidAPI-Host: network-as-code 8.x and 10.x's docs (and
 # 8.x's stage and dev environments), and 3.x's QoD-only API.
@@ -90,8 +97,11 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     )
     _install_error_handlers(app)
     app.add_middleware(CamaraMiddleware, sandbox=sandbox)
-    app.include_router(_qod_router(sandbox), prefix=QOD, tags=["QoS Sessions"])
-    app.include_router(_profiles_router(sandbox), prefix=PROFILES, tags=["QoS Profiles"])
+    for version in VERSIONS:
+        app.include_router(_qod_router(sandbox, version), prefix=version.qod, tags=[f"QoS Sessions {version.name}"])
+        app.include_router(
+            _profiles_router(sandbox, version), prefix=version.profiles, tags=[f"QoS Profiles {version.name}"]
+        )
     app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
     for prefix, router in legacy_routers(sandbox):
         app.include_router(router, prefix=prefix, tags=["Network as Code (older generations)"])
@@ -104,6 +114,10 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get(JWKS_PATH, summary="The public keys that sign PRIVATE_KEY_JWT client assertions", tags=["QoS Sessions"])
+    async def notification_keys() -> JSONResponse:
+        return JSONResponse(sandbox.notifier.signer.jwks())
+
     return app
 
 
@@ -113,8 +127,9 @@ def create_app(sandbox: Sandbox) -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngineError)
     async def engine_error(request: Request, exc: EngineError) -> JSONResponse:
-        request.state.error_code = exc.code  # for a classroom's tally
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        code = code_for(request.url.path, exc.code)
+        request.state.error_code = code  # for a classroom's tally
+        return error_response(exc.status, code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -279,7 +294,7 @@ def _access(headers: Headers, path: str, method: str, sandbox: Sandbox) -> Acces
 
 def _scope(method: str, path: str) -> str | None:
     """The scope an operation needs (CAMARA's security requirements)."""
-    if path.startswith(PROFILES):
+    if path.startswith("/qos-profiles/"):
         return SCOPES["profiles"]
     if path.endswith("/retrieve-sessions") or (method == "GET" and path.rstrip("/").endswith("/sessions")):
         return SCOPES["retrieve"]
@@ -305,21 +320,24 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 # -- CAMARA QoD v1 ----------------------------------------------------------------------------
 
 
-def _qod_router(sandbox: Sandbox) -> APIRouter:
+def _qod_router(sandbox: Sandbox, version: Version) -> APIRouter:
     router = APIRouter()
     engine = sandbox.engine
 
     def schema(name: str) -> Any:
-        return [conforming("qod", name, http_sinks=lambda: not engine.strict)]
+        return [conforming(version.qod_api, name, http_sinks=lambda: not engine.strict)]
+
+    def shaped(session: SandboxSession) -> dict[str, Any]:
+        return version.session(session.info(), sandbox.jwks_uri)
 
     @router.post("/sessions", status_code=201, summary="Create a QoS session", dependencies=schema("CreateSession"))
     async def create_session(body: CreateSession, request: Request) -> JSONResponse:
         session = engine.create(body, correlator=request.headers.get("x-correlator"), access=access(request))
-        return _json(session.info(), 201)
+        return _json(shaped(session), 201)
 
     @router.get("/sessions/{sessionId}", summary="Get a QoS session")
     async def get_session(session_id: SessionId, request: Request) -> JSONResponse:
-        return _json(engine.get(session_id, access(request)).info())
+        return _json(shaped(engine.get(session_id, access(request))))
 
     @router.delete("/sessions/{sessionId}", status_code=204, summary="Delete a QoS session")
     async def delete_session(session_id: SessionId, request: Request) -> Response:
@@ -332,12 +350,12 @@ def _qod_router(sandbox: Sandbox) -> APIRouter:
         dependencies=schema("ExtendSessionDuration"),
     )
     async def extend_session(session_id: SessionId, body: ExtendSession, request: Request) -> JSONResponse:
-        return _json(engine.extend(session_id, body.requested_additional_duration, access(request)).info())
+        return _json(shaped(engine.extend(session_id, body.requested_additional_duration, access(request))))
 
     @router.post("/retrieve-sessions", summary="A device's sessions", dependencies=schema("RetrieveSessionsInput"))
     async def retrieve_sessions(body: RetrieveSessions, request: Request) -> JSONResponse:
         sessions = engine.retrieve(body.device, access(request))
-        return _json([s.info() for s in sessions])
+        return _json([shaped(s) for s in sessions])
 
     return router
 
@@ -345,14 +363,14 @@ def _qod_router(sandbox: Sandbox) -> APIRouter:
 # -- QoS Profiles v1 --------------------------------------------------------------------------
 
 
-def _profiles_router(sandbox: Sandbox) -> APIRouter:
+def _profiles_router(sandbox: Sandbox, version: Version) -> APIRouter:
     router = APIRouter()
     engine = sandbox.engine
 
     @router.post(
         "/retrieve-qos-profiles",
         summary="Find QoS profiles",
-        dependencies=[conforming("profiles", "QosProfileDeviceRequest", http_sinks=lambda: False)],
+        dependencies=[conforming(version.profiles_api, "QosProfileDeviceRequest", http_sinks=lambda: False)],
     )
     async def retrieve_profiles(body: RetrieveProfiles, request: Request) -> JSONResponse:
         found = engine.find_profiles(body.name, body.status, body.device, access(request))
@@ -360,7 +378,7 @@ def _profiles_router(sandbox: Sandbox) -> APIRouter:
 
     @router.get("/qos-profiles/{name}", summary="Get a QoS profile")
     async def get_profile(name: str) -> JSONResponse:
-        contract.check_value(name, "profiles", "QosProfileName", where="name")  # malformed: 400; unknown: 404
+        contract.check_value(name, version.profiles_api, "QosProfileName", where="name")  # malformed: 400; unknown: 404
         return _json(to_wire(engine.profile(name)))
 
     return router
@@ -385,6 +403,26 @@ class ProvisioningFault(BaseModel):
     """Sessions for this device fail."""
     profile: str | None = None
     """Sessions with this profile fail."""
+
+
+class CreationFault(BaseModel):
+    """The network refuses the next sessions at creation: 201 UNAVAILABLE / NETWORK_TERMINATED."""
+
+    count: int = Field(default=1, ge=1)
+    """How many sessions."""
+    profile: str | None = None
+    """Only sessions with this profile."""
+
+
+class SharedPrivateKeyJwt(BaseModel):
+    """Onboarding for PRIVATE_KEY_JWT: the consumer's client id and token endpoint, shared in advance."""
+
+    client_id: str = Field(alias="clientId", min_length=1, max_length=128)
+    """The client id the sandbox authenticates as."""
+    token_uri: str = Field(alias="tokenUri", min_length=1, max_length=2048)
+    """The consumer's token endpoint."""
+    api_client: str | None = Field(default=None, alias="apiClient")
+    """The API client (a token's client id) it is for; every caller without a token when absent."""
 
 
 class NotificationFault(BaseModel):
@@ -456,6 +494,16 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
     @router.post("/faults/provisioning", status_code=204, summary="Provisioning fails for a device or profile")
     async def fail_provisioning(body: ProvisioningFault) -> Response:
         _control(lambda: faults.fail_provisioning(body.device, body.profile))
+        return Response(status_code=204)
+
+    @router.post("/faults/creation", status_code=204, summary="The network refuses the next sessions at creation")
+    async def fail_at_creation(body: CreationFault) -> Response:
+        _control(lambda: faults.fail_at_creation(body.count, body.profile))
+        return Response(status_code=204)
+
+    @router.post("/private-key-jwt", status_code=204, summary="Share a PRIVATE_KEY_JWT client id and token endpoint")
+    async def share_private_key_jwt(body: SharedPrivateKeyJwt) -> Response:
+        sandbox.share_private_key_jwt(body.client_id, body.token_uri, body.api_client)
         return Response(status_code=204)
 
     @router.post("/faults/notifications", status_code=204, summary="Drop, delay or duplicate notifications")

@@ -21,6 +21,7 @@ from .._http import is_loopback
 from ..models import (
     CreateSession,
     Device,
+    PrivateKeyJwtCredential,
     ProfileStatus,
     QosProfile,
     QosStatus,
@@ -33,9 +34,18 @@ from .faults import Faults
 if TYPE_CHECKING:
     from .devices import TestDevice, TestDevices
 
-__all__ = ["Access", "Engine", "EngineError", "SandboxSession", "StatusChange", "device_of"]
+__all__ = ["Access", "Engine", "EngineError", "JwtTarget", "SandboxSession", "StatusChange", "device_of"]
 
 RETENTION = 360.0  # sandbox seconds an ended session stays readable (CAMARA: at least 360 s)
+DEFAULT_CLIENT = ""  # the API client a PRIVATE_KEY_JWT configuration is shared for when the sandbox checks no tokens
+
+
+@dataclass(frozen=True, slots=True)
+class JwtTarget:
+    """Where a PRIVATE_KEY_JWT session's notifications get their token: the consumer's client id and token endpoint."""
+
+    client_id: str
+    token_uri: str
 
 
 class EngineError(Exception):
@@ -99,6 +109,7 @@ class SandboxSession:
     version: int = 0  # bumped when its timers change, so stale heap entries are skipped
     token: str | None = field(default=None, repr=False)
     owner: str | None = None  # the client that created it, when the sandbox checks tokens
+    jwt: JwtTarget | None = None  # PRIVATE_KEY_JWT: where the notifier gets its token
 
     @classmethod
     def new(cls, request: CreateSession, now: float, *, echo_device: bool = True, **extra: Any) -> SandboxSession:
@@ -136,6 +147,8 @@ class SandboxSession:
         """The SessionInfo wire body."""
         body: dict[str, Any] = json.loads(self.echo)
         body.update(sessionId=str(self.id), duration=self.duration, qosStatus=self.status.value)
+        if self.jwt is not None:  # the read-only part; a version's routes add the jwksUri (1.1 shows none)
+            body["sinkCredential"] = {"credentialType": "PRIVATE_KEY_JWT"}
         if self.status_info is not None:
             body["statusInfo"] = self.status_info.value
         if self.started_at is not None:
@@ -157,6 +170,7 @@ class StatusChange:
     flavor: str
     correlator: str | None
     token: str | None = field(default=None, repr=False)
+    jwt: JwtTarget | None = None  # PRIVATE_KEY_JWT: the token comes from the consumer's token endpoint
     device: tuple[str, str] | None = None  # the device's preferred identifier, as a key
     profile: str = ""
     owner: str | None = None  # the client that created the session, when the sandbox tells clients apart
@@ -196,6 +210,7 @@ class Engine:
         self._removes_at: dict[uuid.UUID, float] = {}
         self._subscribers: list[Subscriber] = []
         self._on_schedule: Callable[[], None] = lambda: None
+        self._shared_jwt: dict[str, JwtTarget] = {}  # pre-shared PRIVATE_KEY_JWT configurations, per API client
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -234,7 +249,8 @@ class Engine:
         named = access is not None and access.device is not None
         if access is not None and access.device is not None:
             request = request.model_copy(update={"device": _token_device(request.device, access.device)})
-        token = self._check_notification_target(request)
+        owner = access.client_id if access is not None else None
+        token, jwt = self._check_notification_target(request, owner)
         with self._lock:
             self.advance()
             profile = self._usable_profile(request)
@@ -247,19 +263,27 @@ class Engine:
             self._check_duration(profile, request.duration)
             self._check_conflict(request.device)
             now = self.clock.now()
-            owner = access.client_id if access is not None else None
             session = SandboxSession.new(
-                request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner
-            )
+                request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner,
+                jwt=jwt,
+            )  # fmt: skip
             self._sessions[session.id] = session
             for key in session.device_keys:
                 self._by_key.setdefault(key, set()).add(session.id)
             delay = self._provisioning_delay(tested)
-            if delay <= 0:
+            if self.faults.fails_at_creation(session.profile, owner):  # 201 UNAVAILABLE / NETWORK_TERMINATED
+                self._end(session, StatusInfo.NETWORK_TERMINATED, now)
+            elif delay <= 0:
                 self._provision(session, now)
             else:
                 self._schedule(now + delay, session, _Timer.PROVISION)
             return session
+
+    def share_private_key_jwt(self, client_id: str, token_uri: str, api_client: str | None = None) -> None:
+        """Onboarding: PRIVATE_KEY_JWT sessions of `api_client` (the token's client; None: any caller without
+        one) get their notification tokens at `token_uri` as `client_id`, when the request names neither."""
+        check_sink(token_uri, strict=self.strict)
+        self._shared_jwt[api_client or DEFAULT_CLIENT] = JwtTarget(client_id, token_uri)
 
     def identify(self, device: Device) -> TestDevice | None:
         """The test device a request names (None: an ordinary one), or EngineError as a real network answers."""
@@ -452,6 +476,7 @@ class Engine:
             flavor=session.flavor,
             correlator=session.correlator,
             token=session.token,
+            jwt=session.jwt,
             device=session.device_keys[0] if session.device_keys else None,
             profile=session.profile,
             owner=session.owner,
@@ -497,12 +522,17 @@ class Engine:
                     )
                     raise EngineError(409, "CONFLICT", msg)
 
-    def _check_notification_target(self, request: CreateSession) -> str | None:
+    def _check_notification_target(
+        self, request: CreateSession, owner: str | None
+    ) -> tuple[str | None, JwtTarget | None]:
+        """The static token, or where a PRIVATE_KEY_JWT token is to be fetched; EngineError when refused."""
         if request.sink is not None:
             check_sink(request.sink, strict=self.strict)
         credential = request.sink_credential
         if credential is None:
-            return None
+            return None, None
+        if isinstance(credential, PrivateKeyJwtCredential):
+            return None, self._jwt_target(credential, owner)
         if credential.credential_type != "ACCESSTOKEN":
             msg = f"sinkCredential.credentialType: only ACCESSTOKEN is allowed, got {credential.credential_type}."
             raise EngineError(400, "INVALID_CREDENTIAL", msg)
@@ -511,7 +541,25 @@ class Engine:
             raise EngineError(400, "INVALID_TOKEN", msg)
         if credential.access_token is None:
             raise EngineError(400, "INVALID_ARGUMENT", "sinkCredential.accessToken is required.")
-        return credential.access_token.get_secret_value()
+        return credential.access_token.get_secret_value(), None
+
+    def _jwt_target(self, credential: PrivateKeyJwtCredential, owner: str | None) -> JwtTarget:
+        if credential.client_id and credential.token_uri:
+            try:
+                check_sink(credential.token_uri, strict=self.strict)
+            except EngineError as exc:
+                raise EngineError(
+                    400, "INVALID_ARGUMENT", exc.message.replace("sink", "sinkCredential.tokenUri")
+                ) from None
+            return JwtTarget(credential.client_id, credential.token_uri)
+        shared = self._shared_jwt.get(owner or DEFAULT_CLIENT)
+        if shared is None:
+            msg = (
+                "PRIVATE_KEY_JWT was asked for, but no client id and token endpoint were shared for this client "
+                "(give sinkCredential.clientId and tokenUri, or share them first)."
+            )
+            raise EngineError(422, "PRIVATE_KEY_JWT_NOT_CONFIGURED", msg)
+        return shared
 
 
 def check_sink(sink: str, *, strict: bool) -> None:

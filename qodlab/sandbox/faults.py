@@ -70,6 +70,7 @@ class Faults:
         self._fail_devices: set[tuple[str, str]] = set()
         self._fail_profiles: set[str] = set()
         self._fail_next: list[_Pending[str | None]] = []  # the profile (None: any) of the next sessions to fail
+        self._refuse_next: list[_Pending[str | None]] = []  # ... and of those the network refuses at creation
 
     def add_notice_fault(
         self, kind: NoticeFaultKind | str, count: int = 1, delay: float = 0.0, owner: str | None = None
@@ -105,6 +106,17 @@ class Faults:
         with self._lock:
             self._fail_next.append(_Pending(profile, count, owner))
 
+    def fail_at_creation(self, count: int = 1, profile: str | None = None, owner: str | None = None) -> None:
+        """The network knows at once it cannot serve the next `count` sessions: 201 UNAVAILABLE / NETWORK_TERMINATED."""
+        _positive(count)
+        with self._lock:
+            self._refuse_next.append(_Pending(profile, count, owner))
+
+    def fails_at_creation(self, profile: str, owner: str | None = None) -> bool:
+        """Whether a session with `profile` (of `owner`) is to be refused at creation (consumes the fault)."""
+        with self._lock:
+            return _take(self._refuse_next, owner, lambda wanted: wanted in (None, profile)) is not None
+
     def provisioning_fails(
         self, device_keys: tuple[tuple[str, str], ...], profile: str, owner: str | None = None
     ) -> bool:
@@ -134,6 +146,7 @@ class Faults:
             self._fail_devices.clear()
             self._fail_profiles.clear()
             self._fail_next.clear()
+            self._refuse_next.clear()
 
 
 def _positive(count: int) -> None:

@@ -36,6 +36,7 @@ from ..models import (
 )
 from .engine import EngineError
 from .params import SessionId, access, without_nulls
+from .versions import V1
 
 if TYPE_CHECKING:
     from .engine import SandboxSession
@@ -113,7 +114,7 @@ def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
     engine = sandbox.engine
 
     def info(session: SandboxSession, request: Request) -> dict[str, Any]:
-        body = session.info()
+        body = V1.session(session.info(), "")  # what 1.1 shows of a session made through 1.2
         if body.get("sink"):
             body["webhook"] = {"notificationUrl": body["sink"]}
         if default_duration is None and GENERATED_CLIENT in request.headers:  # /qod/v0, SDK 10.x

@@ -27,8 +27,9 @@ import aiohttp
 from .._http import parse_retry_after
 from ..notifications import Shape, build_notification, content_type
 from .clock import Clock, rfc3339
-from .engine import StatusChange
+from .engine import JwtTarget, StatusChange
 from .faults import Faults, NoticeFaultKind
+from .signing import ASSERTION_TYPE, Signer
 
 __all__ = ["Delivery", "Notifier", "Outcome", "authorization"]
 
@@ -94,8 +95,12 @@ class Notifier:
         history: int = 200_000,
         concurrency: int = 32,
         cafile: str | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.clock = clock
+        self.signer = signer or Signer()
+        """Signs the client assertions a PRIVATE_KEY_JWT session's token requests carry."""
+        self._tokens: dict[JwtTarget, tuple[str, float]] = {}  # access token, monotonic time to renew it
         self.cafile = cafile
         self.faults = faults
         self.source = source
@@ -212,6 +217,47 @@ class Notifier:
             headers["Authorization"] = authorization(change.token)
         return json.dumps(body).encode(), headers
 
+    async def _authorised_post(
+        self, change: StatusChange, sink: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str | None, float | None]:
+        """A POST; for PRIVATE_KEY_JWT, with a token from the consumer's endpoint (a refusal there is this
+        attempt's failure, retried like any other)."""
+        if change.jwt is None:
+            return await self._post(sink, body, headers)
+        token, error = await self._token(change.jwt)
+        if token is None:
+            return None, error, None
+        code, error, retry_after = await self._post(sink, body, {**headers, "Authorization": f"Bearer {token}"})
+        if code == 401:  # revoked or expired early: the next attempt asks for a new one
+            self._tokens.pop(change.jwt, None)
+        return code, error, retry_after
+
+    async def _token(self, target: JwtTarget) -> tuple[str | None, str | None]:
+        """(an access token for the target, None) or (None, why not); kept until shortly before it expires."""
+        cached = self._tokens.get(target)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0], None
+        assert self._client is not None
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": self.signer.assertion(target.client_id, target.token_uri),
+        }
+        where = f"token endpoint {target.token_uri}"
+        try:
+            async with self._client.post(target.token_uri, data=form, headers={"Accept": "application/json"}) as got:
+                answer = await got.json(content_type=None) if got.status == 200 else None
+                status = got.status
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return None, f"{where}: {type(exc).__name__}"
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token:
+            return None, f"{where}: HTTP {status}, no access token"
+        expires_in = answer.get("expires_in", 300) if isinstance(answer, dict) else 300
+        life = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 300.0
+        self._tokens[target] = (token, time.monotonic() + life - min(30.0, life / 2))
+        return token, None
+
     async def _post(
         self, sink: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int | None, str | None, float | None]:
@@ -228,7 +274,7 @@ class Notifier:
         sink = notice.change.sink or ""
         for attempt in range(1, self.max_attempts + 1):
             sent = time.monotonic()
-            code, error, retry_after = await self._post(sink, body, headers)
+            code, error, retry_after = await self._authorised_post(notice.change, sink, body, headers)
             if code is not None and code < 300:
                 self._record(notice, attempt, code, error, Outcome.DELIVERED, sent)
                 return

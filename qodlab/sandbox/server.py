@@ -12,7 +12,7 @@ from .._asgi import mounted
 from .._server import BackgroundServer, ServerThread
 from ..models import Device
 from ..relay import RelayApp, channel_name
-from .api import create_app
+from .api import JWKS_PATH, create_app
 from .clock import Clock, rfc3339
 from .devices import TestDevices
 from .engine import RETENTION, Engine, SandboxSession
@@ -252,6 +252,17 @@ class Sandbox(BackgroundServer):
         """Base URL of the CAMARA QoD v1 API."""
         return f"{self.url}/quality-on-demand/v1"
 
+    @property
+    def jwks_uri(self) -> str:
+        """The JWK set whose key signs this sandbox's PRIVATE_KEY_JWT client assertions (onboarding's `jwksUri`)."""
+        return f"{self.url}{JWKS_PATH}"
+
+    def share_private_key_jwt(self, client_id: str, token_uri: str, api_client: str | None = None) -> None:
+        """Onboarding for PRIVATE_KEY_JWT: sessions that ask for it without naming a client id and token
+        endpoint get their tokens at `token_uri` as `client_id`. Per API client (a token's client id under
+        auth="oidc"); with `api_client` None, for every caller the sandbox does not tell apart."""
+        self.engine.share_private_key_jwt(client_id, token_uri, api_client)
+
     def client(self, **kwargs: Any) -> QodClient:
         """A `QodClient` for this sandbox."""
         from ..client import QodClient
@@ -298,6 +309,10 @@ class Sandbox(BackgroundServer):
         """Sessions for `device`, or with `profile`, end NETWORK_TERMINATED instead of AVAILABLE."""
         dev = Device.model_validate(device) if isinstance(device, dict) else device
         self.faults.fail_provisioning(dev, profile)
+
+    def fail_at_creation(self, count: int = 1, profile: str | None = None) -> None:
+        """The network refuses the next `count` sessions (with `profile`) at once: 201 UNAVAILABLE, at creation."""
+        self.faults.fail_at_creation(count, profile)
 
     def drop_notifications(self, count: int = 1) -> None:
         """Never send the next `count` notifications."""

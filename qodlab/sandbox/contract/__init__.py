@@ -39,10 +39,17 @@ import yaml
 
 from ..engine import EngineError
 
-__all__ = ["Api", "check", "check_value", "load", "nac_gateway", "no_nulls"]
+__all__ = ["STRICT", "Api", "check", "check_value", "load", "nac_gateway", "no_nulls", "undeclared"]
 
-Api = Literal["qod", "profiles"]
-_FILES: dict[str, str] = {"qod": "quality-on-demand.yaml", "profiles": "qos-profiles.yaml"}
+Api = Literal["qod", "profiles", "qod-1.2", "profiles-1.2"]
+_FILES: dict[str, str] = {
+    "qod": "quality-on-demand.yaml",  # 1.1.0, CAMARA r3.2
+    "profiles": "qos-profiles.yaml",
+    "qod-1.2": "r4.1/quality-on-demand.yaml",  # 1.2.0-rc.3, CAMARA r4.1
+    "profiles-1.2": "r4.1/qos-profiles.yaml",
+}
+STRICT: frozenset[str] = frozenset({"qod-1.2", "profiles-1.2"})
+"""The APIs that refuse a request body with a property they do not declare (Commonalities r4.3)."""
 _HERE = Path(__file__).parent
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 _GATEWAY_HEADERS = ("x-rapidapi-key", "x-rapidapi-host")
@@ -125,12 +132,17 @@ def _format(check: Any) -> Any:
     return valid
 
 
-_REQUESTS: tuple[tuple[Api, str], ...] = (
-    ("qod", "CreateSession"),
-    ("qod", "ExtendSessionDuration"),
-    ("qod", "RetrieveSessionsInput"),
-    ("profiles", "QosProfileDeviceRequest"),
-    ("profiles", "QosProfileName"),
+_PAIRS: tuple[tuple[Api, Api], ...] = (("qod", "profiles"), ("qod-1.2", "profiles-1.2"))
+_REQUESTS: tuple[tuple[Api, str], ...] = tuple(
+    request
+    for qod, profiles in _PAIRS
+    for request in (
+        (qod, "CreateSession"),
+        (qod, "ExtendSessionDuration"),
+        (qod, "RetrieveSessionsInput"),
+        (profiles, "QosProfileDeviceRequest"),
+        (profiles, "QosProfileName"),
+    )
 )
 
 
@@ -163,11 +175,85 @@ def check(body: Any, api: Api, schema: str, *, gateway: bool = False, http_sinks
     pattern here and the engine decides (loopback and private hosts only).
     """
     _no_snake_credential(body)
+    if api in STRICT:
+        unknown = undeclared(body, api, schema)
+        if unknown:
+            msg = f"{unknown}: not a property of this API (unknown properties are refused, at any level)"
+            raise EngineError(400, "INVALID_ARGUMENT", msg)
     if gateway:
         body = _with_plus(body)
     if http_sinks:
         body = _with_https(body)
     check_value(body, api, schema)
+
+
+def undeclared(body: Any, api: Api, schema: str) -> str | None:
+    """The path of the first property `body` has that the schema does not declare (read-only ones
+    included: a request may not send them), or None."""
+    schemas = _document(api)["components"]["schemas"]
+    return _undeclared(body, {"$ref": f"#/components/schemas/{schema}"}, schemas, "")
+
+
+def _undeclared(value: Any, schema: dict[str, Any], schemas: dict[str, Any], path: str) -> str | None:
+    if isinstance(value, list):
+        items = _resolved(schema, schemas).get("items")
+        for index, item in enumerate(value):
+            found = _undeclared(item, items, schemas, f"{path}[{index}]") if isinstance(items, dict) else None
+            if found:
+                return found
+        return None
+    if not isinstance(value, dict):
+        return None
+    declared = _declared(schema, schemas, value)
+    if declared is None:  # a free-form object
+        return None
+    for key, inner in value.items():
+        where = f"{path}.{key}" if path else key
+        if key not in declared:
+            return where
+        found = _undeclared(inner, declared[key], schemas, where)
+        if found:
+            return found
+    return None
+
+
+def _resolved(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rpartition("/")[2]]
+    return schema
+
+
+def _declared(
+    schema: dict[str, Any], schemas: dict[str, Any], value: dict[str, Any], seen: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
+    """The properties (name -> schema, read-only ones left out) an object may have; None if any."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        if ref in seen:  # a discriminator's mapped schema names its base again
+            return {}
+        seen = seen | {ref}
+    schema = _resolved(schema, schemas)
+    declared: dict[str, Any] = {}
+    found = False
+    for name, part in schema.get("properties", {}).items():
+        found = True
+        if not _resolved(part, schemas).get("readOnly") and not part.get("readOnly"):
+            declared[name] = part
+    for key in ("allOf", "anyOf", "oneOf"):
+        for part in schema.get(key, []):
+            inner = _declared(part, schemas, value, seen)
+            if inner is not None:
+                found = True
+                declared.update(inner)
+    discriminator = schema.get("discriminator")
+    if isinstance(discriminator, dict):
+        target = discriminator.get("mapping", {}).get(value.get(discriminator.get("propertyName", "")))
+        if isinstance(target, str):
+            inner = _declared({"$ref": target}, schemas, value, seen)
+            if inner is not None:
+                found = True
+                declared.update(inner)
+    return declared if found else None
 
 
 def _no_snake_credential(body: Any) -> None:
@@ -199,9 +285,15 @@ def no_nulls(body: Any, path: str = "") -> None:
 
 
 def _with_https(body: Any) -> Any:
-    sink = body.get("sink") if isinstance(body, dict) else None
+    """The body with an `http://` sink (and a PRIVATE_KEY_JWT `tokenUri`) read as https, for the engine to judge."""
+    if not isinstance(body, dict):
+        return body
+    sink, credential = body.get("sink"), body.get("sinkCredential")
     if isinstance(sink, str) and sink[:7].lower() == "http://":
-        return {**body, "sink": f"https://{sink[7:]}"}
+        body = {**body, "sink": f"https://{sink[7:]}"}
+    uri = credential.get("tokenUri") if isinstance(credential, dict) else None
+    if isinstance(credential, dict) and isinstance(uri, str) and uri[:7].lower() == "http://":
+        body = {**body, "sinkCredential": {**credential, "tokenUri": f"https://{uri[7:]}"}}
     return body
 
 
