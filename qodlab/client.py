@@ -455,7 +455,7 @@ def create_request(
     request: CreateSession | None = None,
     *,
     device: Device | Mapping[str, Any] | None = None,
-    application_server: ApplicationServer | Mapping[str, Any] | str | None = None,
+    application_server: ApplicationServer | Mapping[str, Any] | str | Sequence[str] | None = None,
     qos_profile: str | None = None,
     duration: int | None = None,
     sink: str | None = None,
@@ -465,7 +465,8 @@ def create_request(
 ) -> CreateSession:
     """A `CreateSession` from a model or from friendly fields.
 
-    `application_server` may be an address string (IPv4 or IPv6, optionally with a mask);
+    `application_server` may be an address string (IPv4 or IPv6, optionally with a mask), or
+    (QoD 1.2) a list of up to 16 single addresses;
     `sink_token` becomes an ACCESSTOKEN bearer credential, valid until `sink_token_expires`
     (RFC 3339; two days from now by default).
     """
@@ -475,6 +476,8 @@ def create_request(
     if isinstance(application_server, str):
         key = "ipv6Address" if ":" in application_server else "ipv4Address"
         application_server = {key: application_server}
+    elif isinstance(application_server, list | tuple):  # QoD 1.2: a list of single addresses
+        application_server = {"ipAddresses": list(application_server)}
     fields.update(
         device=device, application_server=application_server, qos_profile=qos_profile, duration=duration, sink=sink
     )

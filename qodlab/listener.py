@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
@@ -34,6 +34,7 @@ from .eventlog import EventLog
 from .notifications import NotificationError, StatusEvent, parse_notification
 from .relay import Subscription, default_relay, new_channel
 from .relay.protocol import to_request
+from .tokenserver import GrantRefused, TokenServer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +59,14 @@ class Rejection:
     client: str
     content_type: str
     size: int
+
+
+class _Answer(Exception):
+    """A complete answer other than a notification's (the token endpoint's)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status, self.body = status, body
 
 
 class _Refused(Exception):
@@ -115,6 +124,7 @@ class Listener(BackgroundServer):
         keyfile: str | os.PathLike[str] | None = None,
         cafile: str | None = None,
         relay_timeout: float = 15.0,
+        jwks_uri: str | None = None,
     ) -> None:
         if self._initialised:
             if log is not None:
@@ -141,8 +151,13 @@ class Listener(BackgroundServer):
         if relay:
             channel = new_channel(default_relay(), cafile=cafile) if relay is True else str(relay)
             self.subscription = Subscription(channel, self._relayed, cafile=cafile)
+        self._cafile = cafile
+        self.tokens: TokenServer | None = None
+        """With PRIVATE_KEY_JWT: its authorization server (`accept_private_key_jwt`); None otherwise."""
         self._server = ServerThread(self._app, host, port, name="qodlab-listener", certfile=certfile, keyfile=keyfile)
         self.start()
+        if jwks_uri is not None:
+            self.accept_private_key_jwt(jwks_uri)
 
     def __repr__(self) -> str:
         state = f"{self._server.state.name.lower()} {self.accepted} accepted"
@@ -191,6 +206,45 @@ class Listener(BackgroundServer):
         return self._token
 
     @property
+    def token_url(self) -> str:
+        """Its token endpoint (PRIVATE_KEY_JWT), beside the notification path: `{url}/token`."""
+        return f"{(self.public_url or self.local_url).rstrip('/')}/token"
+
+    def accept_private_key_jwt(self, jwks_uri: str, client_id: str | None = None, ttl: float = 300.0) -> TokenServer:
+        """Be the consumer's authorization server for PRIVATE_KEY_JWT notifications.
+
+        The token endpoint (`token_url`) then grants short-lived access tokens to a provider whose
+        client assertion verifies against `jwks_uri`, and the notification path takes only those
+        tokens. A relay cannot carry a token request (it is one-way): the provider must reach this
+        listener, directly or at its public URL.
+        """
+        if self.subscription is not None and self.public_url is None:
+            msg = "PRIVATE_KEY_JWT needs the provider to reach the token endpoint: a relay is one-way"
+            raise ValueError(msg)
+        if self.tokens is None:
+            self.tokens = TokenServer(client_id or f"qodlab-{secrets.token_hex(6)}", self.token_url, jwks_uri,
+                                      ttl=ttl, cafile=self._cafile)  # fmt: skip
+        else:
+            self.tokens.jwks_uri = jwks_uri
+        return self.tokens
+
+    def sink_credential(self, kind: str = "accesstoken") -> dict[str, Any]:
+        """What a create body's `sinkCredential` needs to reach this listener.
+
+        "accesstoken": `{credentialType: ACCESSTOKEN, accessToken, accessTokenType, ...}` (its token);
+        "private_key_jwt": `{credentialType: PRIVATE_KEY_JWT, clientId, tokenUri}` (after
+        `accept_private_key_jwt`).
+        """
+        if kind.lower() == "private_key_jwt":
+            if self.tokens is None:
+                msg = "call accept_private_key_jwt(jwks_uri) first: the listener must know the provider's keys"
+                raise ValueError(msg)
+            return {"credentialType": "PRIVATE_KEY_JWT", "clientId": self.tokens.client_id, "tokenUri": self.token_url}
+        from .models import AccessTokenCredential, to_wire
+
+        return to_wire(AccessTokenCredential(access_token=self._token))
+
+    @property
     def rejections(self) -> pd.DataFrame:
         """Every refused request: time, status, code, reason, method, path, client, content type, size."""
         import pandas as pd
@@ -217,6 +271,10 @@ class Listener(BackgroundServer):
         headers = dict(scope["headers"])
         try:
             status = await self._handle(scope, headers, receive)
+        except _Answer as answer:  # the token endpoint's, already recorded
+            extra = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+            await _respond(send, answer.status, answer.body, extra)
+            return
         except _Refused as refused:
             client = scope.get("client") or ("", 0)
             self._reject(scope["method"], scope["path"], f"{client[0]}:{client[1]}", headers, refused)
@@ -256,12 +314,37 @@ class Listener(BackgroundServer):
                 raise  # not stored: the subscription retries it from the relay's buffer
 
     async def _handle(self, scope: Scope, headers: dict[bytes, bytes], receive: Receive) -> int:
+        if self.tokens is not None and scope["path"].rstrip("/") == f"{self.path.rstrip('/')}/token":
+            raise await self._grant(scope, headers, receive)
         if scope["path"].rstrip("/") != self.path.rstrip("/"):
             raise _Refused(404, "NOT_FOUND", f"No notification endpoint at {scope['path']}; POST to {self.path}.")
         if scope["method"] != "POST":
             raise _Refused(405, "METHOD_NOT_ALLOWED", f"{scope['method']} is not allowed; notifications are POSTed.")
         self._admit(headers)
         return await self._accept(await _read_body(headers, receive))
+
+    async def _grant(self, scope: Scope, headers: dict[bytes, bytes], receive: Receive) -> _Answer:
+        """The token endpoint: an OAuth token response, or an OAuth error (recorded as a rejection)."""
+        assert self.tokens is not None
+        try:
+            if scope["method"] != "POST":
+                raise GrantRefused(405, "invalid_request", "the token endpoint takes POST")
+            kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if kind != b"application/x-www-form-urlencoded":
+                raise GrantRefused(400, "invalid_request", "a token request is application/x-www-form-urlencoded")
+            form = dict(parse_qsl((await _read_body(headers, receive)).decode(errors="replace")))
+            answer = await self.tokens.grant(form)
+        except GrantRefused as refused:
+            client = scope.get("client") or ("", 0)
+            why = _Refused(refused.status, refused.error, refused.description)
+            self._reject(scope["method"], scope["path"], f"{client[0]}:{client[1]}", headers, why)
+            body = json.dumps({"error": refused.error, "error_description": refused.description}).encode()
+            return _Answer(refused.status, body)
+        except _Refused as refused:
+            return _Answer(
+                refused.status, json.dumps({"error": "invalid_request", "error_description": refused.reason}).encode()
+            )
+        return _Answer(200, json.dumps(answer).encode())
 
     def _admit(self, headers: dict[bytes, bytes]) -> None:
         """The token and the content type, checked before the body is read."""
@@ -327,6 +410,12 @@ class Listener(BackgroundServer):
         if not header:
             raise _Refused(401, "UNAUTHENTICATED", "Missing Authorization header: a bearer token is required.")
         scheme, _, given = header.partition(b" ")
+        if self.tokens is not None:  # PRIVATE_KEY_JWT: only a token its own endpoint issued, still valid
+            if scheme.lower() != b"bearer" or not self.tokens.valid(given.strip()):
+                raise _Refused(
+                    401, "UNAUTHENTICATED", "Invalid or expired access token (not one this listener issued)."
+                )
+            return
         # compare_digest takes as long for any wrong token as for the right one
         if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self._token.encode()):
             raise _Refused(401, "UNAUTHENTICATED", "Invalid bearer token.")

@@ -4,6 +4,8 @@ A preset is thin: a base URL, an auth flow and an API generation, each taken fro
 public documentation (cited beside it). Nothing here is sent anywhere until a client is used.
 
 - `1.1.0`: `/quality-on-demand/v1` and `/qos-profiles/v1`; a create names `sink`, `sinkCredential`.
+- `1.2.0-rc.3` (CAMARA r4.1): `/quality-on-demand/v1rc3`, `/qos-profiles/v1rc3`; application servers
+  as a list of addresses, PRIVATE_KEY_JWT sink credentials, strict request bodies.
 - `0.10`: `/qod/v0`, profiles at `/qod/v0/qos-profiles`; a create names `webhook: {notificationUrl,
   notificationAuthToken}` (Telefonica's and Orange's public sandboxes and betas still serve it).
 """
@@ -66,11 +68,27 @@ GENERATIONS: dict[str, Generation] = {
         webhook=False,
         notification_type="org.camaraproject.quality-on-demand.v1.qos-status-changed",
     ),
+    "1.2.0-rc.3": Generation(
+        "1.2.0-rc.3",
+        "/quality-on-demand/v1rc3",
+        "/qos-profiles/v1rc3",
+        webhook=False,
+        notification_type="org.camaraproject.quality-on-demand.v1.qos-status-changed",
+    ),
     "0.10": Generation(
         "0.10", "/qod/v0", None, webhook=True, notification_type="org.camaraproject.qod.v0.qos-status-changed"
     ),
 }
-_ALIASES = {"v1": "1.1.0", "1.1": "1.1.0", "1": "1.1.0", "v0.10": "0.10", "0.10.1": "0.10", "v0": "0.10"}
+_ALIASES = {
+    "v1": "1.1.0",
+    "1.1": "1.1.0",
+    "1": "1.1.0",
+    "v1rc3": "1.2.0-rc.3",
+    "1.2": "1.2.0-rc.3",
+    "v0.10": "0.10",
+    "0.10.1": "0.10",
+    "v0": "0.10",
+}
 
 
 def generation(name: str | Generation) -> Generation:
