@@ -158,6 +158,26 @@ class Workbench:
             return None
         return self.listener.url, self.listener.token
 
+    @property
+    def credential_types(self) -> tuple[str, ...]:
+        """The sink credentials a session may use here: ACCESSTOKEN, and PRIVATE_KEY_JWT where the API is
+        1.2 and the provider can reach the listener's token endpoint (not through a relay: it is one-way)."""
+        listener = self.listener
+        reachable = listener is not None and (listener.subscription is None or listener.public_url is not None)
+        known = self.sandbox is not None or (listener is not None and listener.tokens is not None)
+        return (
+            ("ACCESSTOKEN", "PRIVATE_KEY_JWT")
+            if self.client.api.name.startswith("1.2") and reachable and known
+            else ("ACCESSTOKEN",)
+        )
+
+    def private_key_jwt(self) -> dict[str, Any]:
+        """The `sinkCredential` of a PRIVATE_KEY_JWT session whose notifications come to the listener."""
+        assert self.listener is not None
+        if self.listener.tokens is None and self.sandbox is not None:
+            self.listener.accept_private_key_jwt(self.sandbox.jwks_uri)
+        return self.listener.sink_credential("private_key_jwt")
+
     # -- acting ----------------------------------------------------------------------------
 
     def load_profiles(self) -> list[QosProfile]:

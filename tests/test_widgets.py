@@ -401,3 +401,30 @@ def test_the_form_offers_the_test_devices_and_shows_the_answer_beside_the_field(
         assert "QOS_PROFILE_NOT_APPLICABLE" in form.errors["profile"].value  # beside the profile
         assert "IDENTIFIER" not in form.device.errors["device"].value  # cleared: this answer is about the profile
         assert "qos-profiles/v1" in form.profile_source.value
+
+
+def test_a_1_2_form_takes_an_address_list_ports_from_1_and_private_key_jwt() -> None:
+    from qodlab import EventLog, Listener, Workbench
+    from qodlab.widgets.forms import SessionForm
+
+    with (
+        Sandbox(speed=60, reuse=False) as sandbox,
+        Listener(EventLog()) as listener,
+        QodClient(sandbox.url, api="1.2.0-rc.3") as client,
+    ):
+        form = SessionForm(Workbench(client, listener.log, listener, sandbox))
+        assert form.server_list.layout.display is None and list(form.credential.options) == [
+            "ACCESSTOKEN", "PRIVATE_KEY_JWT"
+        ]  # fmt: skip
+        form.server_ipv4.value = ""
+        form.server_list.value = "233.252.0.2, 233.252.0.2"
+        assert form.validate() is None and "unique" in form.errors["server"].value
+        form.server_list.value = "233.252.0.2, 2001:db8::1"
+        form.device_ports.value = "0"
+        assert form.validate() is None and "start at 1" in form.errors["device_ports"].value
+        form.device_ports.value = ""
+        form.credential.value = "PRIVATE_KEY_JWT"
+        outcome = form.submit()
+        assert outcome is not None and outcome.ok, outcome
+        listener.log.wait_for(str(outcome.session.session_id), "AVAILABLE", timeout=10)  # type: ignore[union-attr]
+        assert listener.tokens is not None and listener.tokens.issued == 1

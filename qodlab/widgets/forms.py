@@ -235,6 +235,13 @@ def parse_ports(text: str) -> PortsSpec | None:
         raise ValueError("; ".join(m for _, m in _messages(exc))) from None
 
 
+def _ports_of(spec: PortsSpec | None) -> set[int]:
+    """Every port a spec names directly, and its ranges' ends."""
+    if spec is None:
+        return set()
+    return set(spec.ports or ()) | {end for r in spec.ranges or () for end in (r.from_, r.to)}
+
+
 def profile_label(profile: QosProfile) -> str:
     """`QOS_L: 20 Mbps down, 1 s to 12 h`."""
     parts = [profile.name]
@@ -281,6 +288,9 @@ class SessionForm(w.VBox):
             self.profile.value = "QOS_L"
         self.server_ipv4 = _text("server IPv4", "233.252.0.2", "233.252.0.2 or 198.51.100.0/24")
         self.server_ipv6 = _text("server IPv6", "", "2001:db8::/64")
+        self.version = workbench.client.api.name  # 1.2: an address list, ports from 1, PRIVATE_KEY_JWT
+        self.server_list = _text("or addresses", "", "233.252.0.2, 2001:db8::1 (up to 16)")
+        self.server_list.layout.display = None if self.version.startswith("1.2") else "none"
         self.device_ports = _text("device ports", "", "80, 5000-5010")
         self.server_ports = _text("server ports", "", "443")
         self.duration = w.BoundedIntText(
@@ -289,6 +299,10 @@ class SessionForm(w.VBox):
         sink, token = workbench.sink or ("", "")
         self.sink = _text("notification URL", sink, "https://example.com/qod")
         self.token = _text("notification token", token, password=True)
+        kinds = workbench.credential_types
+        self.credential = w.Dropdown(options=list(kinds), value=kinds[0], description="auth", layout=_LAYOUT,
+                                     style=_STYLE)  # fmt: skip
+        self.credential.layout.display = None if len(kinds) > 1 else "none"
         names = ("server", "device_ports", "server_ports", "duration", "sink", "profile")
         self.errors = {name: _error_label() for name in names}
         self.profile_source = w.HTML(
@@ -302,9 +316,9 @@ class SessionForm(w.VBox):
         self.result.add_class("qodlab-create-result")
         super().__init__([
             w.HTML("<b>New QoS session</b>"), self.device, self.profile, self.errors["profile"], self.profile_source,
-            self.server_ipv4, self.server_ipv6, self.errors["server"],
+            self.server_ipv4, self.server_ipv6, self.server_list, self.errors["server"],
             self.device_ports, self.errors["device_ports"], self.server_ports, self.errors["server_ports"],
-            self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.token,
+            self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.credential, self.token,
             w.HBox([self.create, self.find]), self.result,
         ], **kwargs)  # fmt: skip
         self.add_class("qodlab-session-form")
@@ -319,6 +333,8 @@ class SessionForm(w.VBox):
             self.duration,
             self.sink,
             self.token,
+            self.server_list,
+            self.credential,
         ):
             field.observe(lambda _: self.validate(), names="value")
         self.profile.observe(lambda _: self._bound_duration(), names="value")
@@ -352,10 +368,12 @@ class SessionForm(w.VBox):
         for name, field in (("device_ports", self.device_ports), ("server_ports", self.server_ports)):
             try:
                 ports[name] = parse_ports(field.value)
+                if self.version.startswith("1.2") and 0 in _ports_of(ports[name]):
+                    raise ValueError("ports start at 1 in QoD 1.2")
             except ValueError as exc:
                 _show(self.errors[name], str(exc))
                 ok = False
-        server = {
+        server: dict[str, Any] = {
             k: v
             for k, v in (
                 ("ipv4Address", self.server_ipv4.value.strip()),
@@ -363,6 +381,9 @@ class SessionForm(w.VBox):
             )
             if v
         }
+        listed = [a.strip() for a in self.server_list.value.split(",") if a.strip()]
+        if listed:
+            server["ipAddresses"] = listed
         data: dict[str, Any] = {
             "device": None if from_token else self.device.value,
             "applicationServer": server,
@@ -373,7 +394,9 @@ class SessionForm(w.VBox):
         }
         if self.sink.value.strip():
             data["sink"] = self.sink.value.strip()
-            if self.token.value:
+            if self.credential.value == "PRIVATE_KEY_JWT":
+                data["sinkCredential"] = self.workbench.private_key_jwt()
+            elif self.token.value:
                 data["sinkCredential"] = {
                     "credentialType": "ACCESSTOKEN",
                     "accessToken": self.token.value,
