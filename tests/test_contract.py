@@ -36,7 +36,9 @@ EXAMPLES = 60  # per operation and mode; the coverage phase adds its boundary ca
 
 qod = schemathesis.openapi.from_path(CONTRACT / "quality-on-demand.yaml")
 profiles = schemathesis.openapi.from_path(CONTRACT / "qos-profiles.yaml")
-for schema in (qod, profiles):
+qod_rc3 = schemathesis.openapi.from_path(CONTRACT / "r4.1" / "quality-on-demand.yaml")  # 1.2.0-rc.3
+profiles_rc3 = schemathesis.openapi.from_path(CONTRACT / "r4.1" / "qos-profiles.yaml")
+for schema in (qod, profiles, qod_rc3, profiles_rc3):
     schema.config.generation.update(modes=list(GenerationMode), max_examples=EXAMPLES)
 
 
@@ -47,8 +49,15 @@ def strict_sandbox() -> Iterator[Sandbox]:
         yield sandbox
 
 
-def _check(case: Any, base_url: str) -> None:
-    response = case.call(base_url=base_url)
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[Sandbox]:
+    """Strict and over HTTPS, as a real network: 1.2's read-only `jwksUri` must be https too."""
+    with Sandbox.stand_in(max_attempts=1) as sandbox:
+        yield sandbox
+
+
+def _check(case: Any, base_url: str, **call: Any) -> None:
+    response = case.call(base_url=base_url, **call)
     if case.meta.generation.mode is GenerationMode.NEGATIVE:
         case.validate_response(response, checks=[not_a_server_error, negative_data_rejection])
         assert 400 <= response.status_code < 500, (response.status_code, response.text)
@@ -68,6 +77,16 @@ def test_quality_on_demand_conforms(case: Any, strict_sandbox: Sandbox) -> None:
 @profiles.parametrize()
 def test_qos_profiles_conform(case: Any, strict_sandbox: Sandbox) -> None:
     _check(case, f"{strict_sandbox.url}/qos-profiles/v1")
+
+
+@qod_rc3.parametrize()
+def test_quality_on_demand_1_2_conforms(case: Any, stand_in: Sandbox) -> None:
+    _check(case, f"{stand_in.url}/quality-on-demand/v1rc3", verify=stand_in.cafile)
+
+
+@profiles_rc3.parametrize()
+def test_qos_profiles_1_2_conform(case: Any, stand_in: Sandbox) -> None:
+    _check(case, f"{stand_in.url}/qos-profiles/v1rc3", verify=stand_in.cafile)
 
 
 # -- the cases an outside run found, by hand ---------------------------------------------------

@@ -247,7 +247,8 @@ def _declared(
                 declared.update(inner)
     discriminator = schema.get("discriminator")
     if isinstance(discriminator, dict):
-        target = discriminator.get("mapping", {}).get(value.get(discriminator.get("propertyName", "")))
+        chosen = value.get(discriminator.get("propertyName", ""))
+        target = discriminator.get("mapping", {}).get(chosen) if isinstance(chosen, str) else None
         if isinstance(target, str):
             inner = _declared({"$ref": target}, schemas, value, seen)
             if inner is not None:
