@@ -428,3 +428,30 @@ def test_a_1_2_form_takes_an_address_list_ports_from_1_and_private_key_jwt() -> 
         assert outcome is not None and outcome.ok, outcome
         listener.log.wait_for(str(outcome.session.session_id), "AVAILABLE", timeout=10)  # type: ignore[union-attr]
         assert listener.tokens is not None and listener.tokens.issued == 1
+
+
+def test_the_timeline_becomes_a_picture_where_plotly_does_not_render() -> None:
+    with Sandbox(speed=60, reuse=False) as sandbox, Listener(EventLog()) as listener, sandbox.client() as client:
+        plot = TimelinePlot(listener.log, now=sandbox.now, detect_after=0.2)
+        assert plot.view.children == (plot.widget,) and plot.renderer == "widget"
+        session = client.create_session(device={"phoneNumber": "+36721601239001"}, application_server="233.252.0.2",
+                                        qos_profile="QOS_L", duration=600, sink=listener.url,
+                                        sink_token=listener.token)  # fmt: skip
+        listener.log.wait_for(str(session.session_id), "AVAILABLE", timeout=10)
+        plot.shown()  # no browser draws it: after 0.2 s it is a picture
+        wait_until(lambda: "base64," in plot.picture.value, timeout=10, message="the switch to the picture")
+        assert plot.view.children == (plot.note, plot.picture)
+        assert "did not render" in plot.reason and "extensions" in plot.note.value  # type: ignore[operator]
+        assert "data:image/png;base64," in plot.picture.value and "1 AVAILABLE" in plot.picture.value
+        asked = TimelinePlot(listener.log, renderer="png")
+        assert asked.renderer == "png" and "asked for" in (asked.reason or "")
+
+
+def test_a_rendered_figure_stays_interactive() -> None:
+    log = EventLog()
+    plot = TimelinePlot(log, detect_after=0.2)
+    plot.shown()
+    plot.widget._js2py_layoutDelta = {"layout_delta": {}, "layout_edit_id": 0}  # what plotly.js sends once drawn
+    assert plot._timer is not None
+    plot._timer.join(5)  # the detection has run (0.2 s after shown): it found the figure drawn
+    assert not plot._timer.is_alive() and plot.rendered and plot.renderer == "widget"

@@ -1,12 +1,27 @@
-"""`TimelinePlot`: a live plotly FigureWidget of the sessions' status, and of their links under it."""
+"""`TimelinePlot`: a live plotly FigureWidget of the sessions' status, and of their links under it.
+
+Where plotly's widget cannot render (a JupyterHub kernel whose server has no plotly or anywidget
+extension, VS Code offline or behind a proxy, Colab), the same timeline is shown as a picture
+(`timeline_png`) that needs nothing but core ipywidgets. The kernel can tell: once plotly.js has
+drawn the figure, the browser sends its layout back (`_js2py_layoutDelta`). If none has come
+`detect_after` seconds after the view was shown, or on a frontend known not to render it (Colab),
+or when asked (`renderer="png"`), the view switches to the picture, redrawn by the pump at most
+twice a second while anything is live, with a line saying why and how to get the interactive one.
+"""
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
+import html
+import os
+import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..models import QosProfile, SessionInfo
 from .frame import COLORS, ENDINGS, iso_times, timeline_frame
@@ -16,7 +31,25 @@ if TYPE_CHECKING:
     from ..eventlog import EventLog
     from ..notifications import StatusEvent
 
-__all__ = ["EMPTY", "LINE_COLORS", "Groups", "Sessions", "TimelinePlot"]
+__all__ = ["EMPTY", "LINE_COLORS", "Groups", "Renderer", "Sessions", "TimelinePlot", "frontend"]
+
+Renderer = Literal["auto", "widget", "png"]
+PNG_INTERVAL = 0.5  # seconds between two redraws of the picture: at most twice a second
+PNG_ROWS = 30  # the newest sessions the picture shows (every row of 1,000 took 10 s to draw)
+HOW_TO = (
+    "For the interactive plot, install the plotly and anywidget extensions where the Jupyter server runs "
+    "(pip install plotly anywidget in the server's environment), then reload the page."
+)
+
+
+def frontend() -> tuple[str | None, bool]:
+    """(the frontend, if the kernel can tell, whether it is known not to render plotly's widget)."""
+    if "google.colab" in sys.modules:
+        return "Google Colab", True  # custom widgets need its widget manager; plotly's is reported not to work
+    if "VSCODE_PID" in os.environ or "VSCODE_CWD" in os.environ:
+        return "VS Code", False  # renders it when anywidget's JavaScript can be fetched: the detection decides
+    return None, False
+
 
 Sessions = Mapping[str, SessionInfo] | Callable[[], Mapping[str, SessionInfo]]
 Groups = Mapping[str, str] | Callable[[], Mapping[str, str]]
@@ -53,7 +86,10 @@ class TimelinePlot:
         profiles: Mapping[str, QosProfile] | None = None,
         groups: Groups | None = None,
         title: str | None = None,
+        renderer: Renderer = "auto",
+        detect_after: float = 5.0,
     ) -> None:
+        import ipywidgets as w
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
@@ -112,8 +148,68 @@ class TimelinePlot:
             title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
         )
         self.widget = _figure_widget_class()(figure)
-        self.widget.add_class("qodlab-timeline") if hasattr(self.widget, "add_class") else None
+        """plotly's FigureWidget (the interactive timeline)."""
+        self.picture = w.HTML("")
+        self.picture.add_class("qodlab-timeline-picture")
+        self.note = w.HTML("")
+        self.view = w.VBox([self.widget])
+        """What to display: the FigureWidget, or the picture where it cannot render."""
+        self.view.add_class("qodlab-timeline")
+        self.rendered = False
+        """Whether a browser has drawn the interactive figure (it sent its layout back)."""
+        self.poke: Callable[[], None] | None = None
+        """A pump's `poke`: the switch to the picture happens on the pump's thread."""
+        self.detect_after = detect_after
+        self.renderer: Literal["widget", "png"] = "widget"
+        self.reason: str | None = None
+        """Why the timeline is a picture (None while interactive)."""
+        self.frontend, blind = frontend()
+        self._wanted: str | None = None  # a switch to the picture asked for, with its reason
+        self._timer: threading.Timer | None = None
+        self._png_at = 0.0
+        self._png_key = -1
+        self.widget.observe(self._drawn, names=["_js2py_layoutDelta", "_js2py_traceDeltas"])
+        if renderer == "png":
+            self._switch("the picture was asked for (renderer='png')")
+        elif renderer == "auto" and blind:
+            self._switch(f"{self.frontend} does not render plotly's widget")
         self.update()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        self.shown()
+        display(self.view)  # type: ignore[no-untyped-call]
+
+    def shown(self) -> None:
+        """The view is on a page now: unless the figure is drawn within `detect_after` s, use the picture."""
+        if self.renderer == "widget" and not self.rendered and self._timer is None:
+            self._timer = threading.Timer(self.detect_after, self._undrawn)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _drawn(self, change: Any) -> None:
+        if change.get("new") is not None:
+            self.rendered = True
+
+    def _undrawn(self) -> None:
+        if self.rendered:
+            return
+        where = f" in {self.frontend}" if self.frontend else ""
+        self._wanted = f"plotly's widget did not render{where} within {self.detect_after:g} s"
+        if self.poke is not None:
+            self.poke()  # the pump switches (one thread writes to widgets)
+        else:
+            self.update()
+
+    def _switch(self, reason: str) -> None:
+        self.renderer, self.reason, self._wanted = "png", reason, None
+        self.note.value = (
+            f"<small style='color:#555'>The timeline is a picture here: {html.escape(reason)}. "
+            f"{html.escape(HOW_TO)}</small>"
+        )
+        self.view.children = [self.note, self.picture]
+        self._png_at, self._png_key = 0.0, -1
 
     def __call__(self, batch: list[StatusEvent]) -> None:
         """Pump view: redraw after a batch of events."""
@@ -121,6 +217,10 @@ class TimelinePlot:
 
     def update(self) -> None:
         """Redraw from the log's current intervals (and the metrics source)."""
+        if self._wanted is not None:
+            self._switch(self._wanted)
+        if self.renderer == "png":  # the figure's model stays current too (a page that renders it later, tests)
+            self._draw_picture()
         sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
         groups = self.groups() if callable(self.groups) else self.groups
         timeline = timeline_frame(self.log.intervals(), self.now() if self.now else None, sessions, groups)
@@ -168,6 +268,31 @@ class TimelinePlot:
                 "type": "line", "xref": "x", "yref": "paper", "x0": _iso(timeline.now), "x1": _iso(timeline.now),
                 "y0": 0, "y1": 1, "line": {"color": "#555", "dash": "dot", "width": 1},
             }]  # fmt: skip
+        self.redraws += 1
+
+    def _draw_picture(self) -> None:
+        """The picture, at most every PNG_INTERVAL seconds (a redraw sooner is skipped: the next catches up)."""
+        from .static import timeline_png
+
+        if time.monotonic() - self._png_at < PNG_INTERVAL:
+            return
+        statuses = self.log.df.groupby("session_id", observed=True)["qos_status"].last() if len(self.log) else None
+        live = statuses is not None and bool((statuses != "UNAVAILABLE").any())
+        if not live and self._png_key == len(self.log):
+            return  # nothing new and nothing live: the picture stands
+        sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
+        groups = self.groups() if callable(self.groups) else self.groups
+        now = self.now() if self.now else None
+        png = timeline_png(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
+                           groups=dict(groups) if groups else None, max_rows=PNG_ROWS, dpi=80)  # fmt: skip
+        summary = ", ".join(f"{n} {s}" for s, n in statuses.value_counts().items() if n) if statuses is not None else ""
+        alt = f"QoS session status timeline: {summary or 'no sessions yet'}"
+        self.picture.value = (
+            f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}' alt='{html.escape(alt)}' "
+            f"title='{html.escape(alt)}' style='max-width:100%'><div class='qodlab-timeline-summary' "
+            f"style='font-size:12px;color:#333'>{html.escape(alt)}</div>"
+        )
+        self._png_at, self._png_key = time.monotonic(), len(self.log)
         self.redraws += 1
 
     @staticmethod

@@ -18,6 +18,7 @@ from ..classroom.instructor import Instructor
 from ..errors import QodError, describe
 from ..models import ProfileStatus, QosStatus
 from ..plots import COLORS, TimelinePlot
+from ..plots.live import Renderer
 from ..pump import Pump, PumpState
 
 __all__ = ["EVENTS", "ClassroomView", "classroom_view"]
@@ -49,6 +50,7 @@ class ClassroomView(w.VBox):
         *,
         interval: float = 1.0,
         pump: Pump | None = None,
+        plot: Renderer = "auto",
         **kwargs: Any,
     ) -> None:
         if isinstance(source, Instructor):
@@ -65,8 +67,9 @@ class ClassroomView(w.VBox):
         self.table.add_class("qodlab-students")
         self.timeline = TimelinePlot(
             teacher.log, now=teacher.now, sessions=teacher.infos, groups=teacher.owners,
-            axis_title="classroom clock (UTC)", title="The class's sessions, by student",
+            axis_title="classroom clock (UTC)", title="The class's sessions, by student", renderer=plot,
         )  # fmt: skip
+        self.timeline.poke = self.pump.poke
         self.stager = StagePanel(teacher, self.pump.poke)
         for view in (self._render, self.timeline):
             self.pump.add_view(view)
@@ -75,11 +78,15 @@ class ClassroomView(w.VBox):
         self.stager.load()
         tabs = w.Tab([self.table, self.stager])
         tabs.titles = ("Students", "Stage an event")
-        super().__init__([self.header, tabs, self.timeline.widget], **kwargs)
+        super().__init__([self.header, tabs, self.timeline.view], **kwargs)
         self.add_class("qodlab-classroom")
         teacher.start()
         self.pump.start()
         self.pump.poke()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.timeline.shown()  # on a page now (a projector's Voila): does plotly's widget render there?
+        return super()._repr_mimebundle_(**kwargs)
 
     def close(self) -> None:
         """Stop reading the classroom and redrawing (the classroom itself keeps running)."""

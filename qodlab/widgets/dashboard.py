@@ -15,6 +15,7 @@ from ..client import QodClient
 from ..eventlog import EventLog
 from ..listener import Listener
 from ..plots import TimelinePlot
+from ..plots.live import Renderer
 from ..pump import Pump, PumpState
 from ..relay import new_channel
 from ..sandbox import Sandbox
@@ -28,7 +29,9 @@ __all__ = ["Dashboard", "dashboard"]
 class Dashboard(w.VBox):
     """The form, the sessions, the live timeline, the event log and (on a sandbox) its controls."""
 
-    def __init__(self, workbench: Workbench, pump: Pump | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, workbench: Workbench, pump: Pump | None = None, *, plot: Renderer = "auto", **kwargs: Any
+    ) -> None:
         self.workbench = workbench
         self.pump = pump or Pump(tick=1.0)
         poke = self.pump.poke
@@ -36,8 +39,10 @@ class Dashboard(w.VBox):
         self.sessions = SessionsPanel(workbench, poke)
         clock = "time (UTC)" if workbench.sandbox is None else "sandbox clock (UTC; it runs at the sandbox's speed)"
         self.timeline = TimelinePlot(
-            workbench.log, now=workbench.now, axis_title=clock, sessions=workbench.infos, metrics=workbench.sandbox
-        )
+            workbench.log, now=workbench.now, axis_title=clock, sessions=workbench.infos, metrics=workbench.sandbox,
+            renderer=plot,
+        )  # fmt: skip
+        self.timeline.poke = poke
         self.events = EventLogView(workbench)
         self.sandbox_panel = SandboxPanel(workbench, poke) if workbench.sandbox is not None else None
         for view in (workbench.apply, self.sessions.render, self.timeline, self.events.render):
@@ -47,13 +52,17 @@ class Dashboard(w.VBox):
         workbench.log.on_event(self.pump.submit)
         tabs = w.Tab([self.events] + ([self.sandbox_panel] if self.sandbox_panel else []))
         tabs.titles = ("Event log",) + (("Sandbox",) if self.sandbox_panel else ())
-        self.header = w.HTML(_header(workbench))
-        self.pump.add_view(lambda _: setattr(self.header, "value", _header(workbench)))  # a token's time left
+        self.header = w.HTML(_header(workbench, self.timeline))
+        self.pump.add_view(lambda _: setattr(self.header, "value", _header(workbench, self.timeline)))  # time left
         top = w.HBox([self.form, self.sessions], layout={"flex_flow": "row wrap", "grid_gap": "8px 24px"})
-        super().__init__([self.header, top, self.timeline.widget, tabs], **kwargs)
+        super().__init__([self.header, top, self.timeline.view, tabs], **kwargs)
         self.add_class("qodlab-dashboard")
         self.pump.start()
         self.pump.poke()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.timeline.shown()  # on a page now: the timeline learns whether plotly's widget renders there
+        return super()._repr_mimebundle_(**kwargs)
 
     def close(self) -> None:
         """Stop the pump and the polling, and close the widgets (servers keep running: they may be shared)."""
@@ -64,7 +73,7 @@ class Dashboard(w.VBox):
         super().close()
 
 
-def _header(workbench: Workbench) -> str:
+def _header(workbench: Workbench, timeline: TimelinePlot | None = None) -> str:
     """The API, how it authenticates, how notifications arrive and any wait in progress (never a secret)."""
     client = workbench.client
     waiting = client.waiting
@@ -72,7 +81,8 @@ def _header(workbench: Workbench) -> str:
     return (
         f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(client.base_url)}"
         f" &middot; <span class='qodlab-auth'>auth: {html.escape(client.authentication)}</span>"
-        f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span>{wait}</small>"
+        f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span>{wait}"
+        f"{_timeline_state(timeline)}</small>"
     )
 
 
@@ -92,9 +102,10 @@ def dashboard(
     """One widget with everything wired together.
 
     With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
-    it runs anywhere, Binder included; `sandbox=` uses one already running (with auth="oidc" its
-    client registers itself and takes two-legged tokens). `url=` and `api_key=` (or `auth=`, e.g. a
-    `qodlab.auth.ClientCredentials`) name another API (a classroom's):
+    it runs anywhere, Binder included (`plot="png"` draws the timeline as a picture from the start;
+    by default it becomes one where plotly's widget does not render); `sandbox=` uses one already
+    running (with auth="oidc" its client registers itself and takes two-legged tokens). `url=` and
+    `api_key=` (or `auth=`, e.g. a `qodlab.auth.ClientCredentials`) name another API (a classroom's):
     notifications come straight to a listener when it is on this machine, else through the relay
     a classroom serves at `/_relay/` (with polling as a safety net), else by polling.
     Given a client for a real API, no sandbox is started, and notifications come as
@@ -137,3 +148,13 @@ def _listener_for(url: str, notifications: Notifications) -> Listener | None:
 def default_relay_set() -> bool:
     """Whether the user named a relay server ($QODLAB_RELAY)."""
     return bool(os.environ.get("QODLAB_RELAY"))
+
+
+def _timeline_state(timeline: TimelinePlot | None) -> str:
+    """The header's word on the timeline: a picture, and why; the frontend when the kernel can tell."""
+    if timeline is None:
+        return ""
+    where = f" ({html.escape(timeline.frontend)})" if timeline.frontend else ""
+    if timeline.renderer == "png":
+        return f" &middot; <span class='qodlab-renderer'>timeline: a picture{where}</span>"
+    return f" &middot; <span class='qodlab-renderer'>timeline: interactive{where}</span>" if where else ""
