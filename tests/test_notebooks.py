@@ -49,6 +49,9 @@ def _binder_python() -> Path:
         subprocess.run([*pip, "-r", "binder/requirements.txt"], cwd=ROOT, check=True, timeout=1500)
         subprocess.run([*pip, "pytest", "nbval"], check=True, timeout=600)
         ready.touch()
+    else:  # the cache is keyed by the requirements: qodlab itself is this checkout's, on every run
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--no-deps", "--force-reinstall", "."], cwd=ROOT, check=True, timeout=600)
     return python
 
 
