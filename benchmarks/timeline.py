@@ -25,7 +25,8 @@ import plotly.graph_objects as go
 
 from qodlab import Device, EventLog, SessionInfo, StatusEvent
 from qodlab.models import QosStatus, StatusInfo
-from qodlab.plots import COLORS, TimelinePlot
+from qodlab.plots import COLORS, TimelinePlot, timeline_png
+from qodlab.plots.live import PNG_ROWS
 from qodlab.sandbox.link import Links
 from qodlab.sandbox.profiles import default_profiles
 
@@ -107,6 +108,15 @@ def main() -> None:
           f"(budget 100 ms, aim 50 ms)")  # fmt: skip
     print(f"  baseline: new figure, trace/session median {baseline:8.1f} ms   ({baseline / ours:.1f}x slower than")
     print(f"            the plain update, {baseline / full:.1f}x slower than the one with metrics rows)")
+    # The picture where plotly's widget cannot render: one redraw of the live picture (the newest
+    # PNG_ROWS rows, fixed margins) beside the widget's update, and the full static drawing of every row.
+    live_png = timed(lambda: timeline_png(log, now, sessions=infos(args.sessions), max_rows=PNG_ROWS, dpi=80), 5)
+    every_row = timed(lambda: timeline_png(log, now, sessions=infos(args.sessions)), 1)
+    print(f"  the picture's redraw (newest {PNG_ROWS} rows)   median {live_png:8.1f} ms   ({live_png / ours:.1f}x the "
+          f"widget's update; at most twice a second: {min(1.0, live_png / 500):.0%} of a core at worst)")  # fmt: skip
+    print(
+        f"  timeline_png of every row (a report)  {every_row:8.1f} ms   ({every_row / live_png:.0f}x the live picture)"
+    )
 
     # Memory: redraw 200 times with no new events (must stay flat), then while events keep coming.
     gc.collect()

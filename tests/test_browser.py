@@ -60,10 +60,12 @@ def _accepts(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _serve(command: list[str], ready: Any, cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _serve(
+    command: list[str], ready: Any, cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / f"{command[2]}.log").open("wb")
-    process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -129,7 +131,21 @@ class Jupyter:
 @pytest.fixture(params=["lab", "notebook"])
 def jupyter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Jupyter]:
     """JupyterLab 4 or Notebook 7 serving copies of the notebooks (they save outputs into them)."""
-    app = request.param
+    yield from _jupyter(request.param, tmp_path)
+
+
+@pytest.fixture
+def bare_lab(tmp_path: Path) -> Iterator[Jupyter]:
+    """JupyterLab whose server has neither the plotly nor the anywidget front-end extension, as a
+    kernel in its own environment on JupyterHub meets it: disabled in a config dir of the test's own."""
+    config = tmp_path / "config" / "labconfig"
+    config.mkdir(parents=True)
+    disabled = {"disabledExtensions": {"jupyterlab-plotly": True, "anywidget": True}}
+    (config / "page_config.json").write_text(json.dumps(disabled))
+    yield from _jupyter("lab", tmp_path, env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config")})
+
+
+def _jupyter(app: str, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Jupyter]:
     port, token = _free_port(), secrets.token_hex(16)
     root = tmp_path / "root"
     root.mkdir()
@@ -151,7 +167,8 @@ def jupyter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Jupyter]
     if app == "lab":  # a workspace of its own: Lab would reopen the notebooks an earlier test left open
         command += ["--LabApp.extension_manager=readonly", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
     base = f"http://127.0.0.1:{port}"
-    for _ in _serve(command, lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200, root):
+    ready = lambda: httpx.get(f"{base}/api/status?token={token}", timeout=5).status_code == 200  # noqa: E731
+    for _ in _serve(command, ready, root, env):
         yield Jupyter(app, base, token)
 
 
@@ -171,6 +188,7 @@ def _dashboard_create_then_delete(page: Any, name: str) -> None:
     playwright.expect(timeline).to_contain_text("AVAILABLE", timeout=30_000)  # its legend
     bars = timeline.locator("g.trace.bars path")
     playwright.expect(bars.first).to_be_visible(timeout=30_000)
+    assert timeline.locator(".qodlab-timeline-picture img").count() == 0  # interactive here: no picture
     # Live updates keep the x axis a time axis: tick labels are times of day, not plain numbers.
     ticks = timeline.locator(_TIME_TICKS)
     playwright.expect(ticks.first).to_have_text(re.compile(r"^\d\d:\d\d"), timeout=10_000)
@@ -215,6 +233,38 @@ def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "voila-first-paint.txt").write_text(f"{first_paint:.2f}\n")
         _dashboard_create_then_delete(page, "voila")
+    finally:
+        page.close()
+
+
+def test_without_the_plotly_and_anywidget_extensions_the_timeline_is_a_picture(browser: Any, bare_lab: Jupyter) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    try:
+        _open_notebook(page, bare_lab.url("03-dashboard.ipynb"))
+
+        def run_first_cell() -> None:
+            page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+            page.keyboard.press("Shift+Enter")
+
+        _until_accepted(page, run_first_cell)
+        page.wait_for_selector(".qodlab-session-form", timeout=120_000)
+        phone = page.locator(".qodlab-device-form input[type=text]").first
+        phone.fill("+36721609876544")
+        phone.press("Tab")
+        create = page.locator("button.qodlab-create")
+        playwright.expect(create).to_be_enabled(timeout=20_000)
+        create.click()
+        playwright.expect(page.locator(".qodlab-create-result")).to_contain_text("Created", timeout=20_000)
+        timeline = page.locator(".qodlab-timeline")
+        picture = timeline.locator(".qodlab-timeline-picture img")
+        playwright.expect(picture).to_be_visible(timeout=60_000)  # after detect_after (10 s) without a drawing
+        summary = timeline.locator(".qodlab-timeline-summary")
+        playwright.expect(summary).to_contain_text("AVAILABLE", timeout=30_000)
+        playwright.expect(timeline).to_contain_text("install the plotly and anywidget extensions")
+        playwright.expect(page.locator(".qodlab-renderer")).to_contain_text("a picture", timeout=10_000)
+        assert page.get_by_text("Click to show javascript error").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "lab-without-extensions.png"), full_page=True)
+        assert "Traceback" not in page.content()
     finally:
         page.close()
 

@@ -87,7 +87,7 @@ class TimelinePlot:
         groups: Groups | None = None,
         title: str | None = None,
         renderer: Renderer = "auto",
-        detect_after: float = 5.0,
+        detect_after: float = 10.0,
     ) -> None:
         import ipywidgets as w
         import plotly.graph_objects as go
@@ -169,6 +169,7 @@ class TimelinePlot:
         self._png_at = 0.0
         self._png_key = -1
         self.widget.observe(self._drawn, names=["_js2py_layoutDelta", "_js2py_traceDeltas"])
+        self.widget.on_state_request = self._connected
         if renderer == "png":
             self._switch("the picture was asked for (renderer='png')")
         elif renderer == "auto" and blind:
@@ -187,6 +188,15 @@ class TimelinePlot:
             self._timer = threading.Timer(self.detect_after, self._undrawn)
             self._timer.daemon = True
             self._timer.start()
+
+    def _connected(self) -> None:
+        """A page asked for the widgets' whole state (Voila after running the notebook, a reload): it
+        gets `detect_after` seconds of its own to draw the figure."""
+        timer = self._timer
+        if timer is not None and not self.rendered and self.renderer == "widget":
+            timer.cancel()
+            self._timer = None
+            self.shown()
 
     def _drawn(self, change: Any) -> None:
         if change.get("new") is not None:
@@ -326,7 +336,11 @@ def _figure_widget_class() -> type[Any]:
     import plotly.graph_objects as go
 
     class LiveFigureWidget(go.FigureWidget):  # type: ignore[misc]
+        on_state_request: Callable[[], None] | None = None  # a page connecting (see TimelinePlot._connected)
+
         def get_state(self, key: Any = None, drop_defaults: bool = False) -> Any:
+            if key is None and self.on_state_request is not None:
+                self.on_state_request()
             if key is None and "_data" in self.__dict__:  # (not while plotly builds it: it has no figure yet)
                 # the snapshot, set without a change message: this answer carries it
                 self._trait_values["_widget_data"] = copy.deepcopy(self._data)
