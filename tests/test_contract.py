@@ -154,7 +154,12 @@ def test_the_network_as_code_gateway_may_leave_out_the_plus(strict_sandbox: Sand
 def test_the_packaged_contract_is_camaras_unmodified() -> None:
     if not SHARED.exists():
         pytest.skip("no ../shared/contract beside this checkout")
-    for name in ("quality-on-demand.yaml", "qos-profiles.yaml"):
+    for name in (
+        "quality-on-demand.yaml",
+        "qos-profiles.yaml",
+        "r4.1/quality-on-demand.yaml",
+        "r4.1/qos-profiles.yaml",
+    ):
         assert (CONTRACT / name).read_bytes() == (SHARED / name).read_bytes(), name
 
 
