@@ -172,16 +172,32 @@ def _jupyter(app: str, tmp_path: Path, env: dict[str, str] | None = None) -> Ite
         yield Jupyter(app, base, token)
 
 
-def _dashboard_create_then_delete(page: Any, name: str) -> None:
-    """On a rendered dashboard: create a session, see it AVAILABLE in the panel and the timeline, delete it."""
+def _create(page: Any, number: str) -> None:
+    """On a rendered dashboard: fill in a phone number and create a session."""
     page.wait_for_selector(".qodlab-session-form", timeout=120_000)
     phone = page.locator(".qodlab-device-form input[type=text]").first
-    phone.fill("+36721609876543")
+    phone.fill(number)
     phone.press("Tab")
     create = page.locator("button.qodlab-create")
     playwright.expect(create).to_be_enabled(timeout=20_000)
     create.click()
     playwright.expect(page.locator(".qodlab-create-result")).to_contain_text("Created", timeout=20_000)
+
+
+def _run_dashboard_cell(page: Any, url: str) -> None:
+    """Open 03-dashboard in JupyterLab or Notebook and run its cell."""
+    _open_notebook(page, url)
+
+    def run_first_cell() -> None:
+        page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Shift+Enter")
+
+    _until_accepted(page, run_first_cell)
+
+
+def _dashboard_create_then_delete(page: Any, name: str) -> None:
+    """On a rendered dashboard: create a session, see it AVAILABLE in the panel and the timeline, delete it."""
+    _create(page, "+36721609876543")
     row = page.locator(".qodlab-session-row").first
     playwright.expect(row).to_contain_text("AVAILABLE", timeout=30_000)
     timeline = page.locator(".qodlab-timeline")
@@ -240,21 +256,8 @@ def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
 def test_without_the_plotly_and_anywidget_extensions_the_timeline_is_a_picture(browser: Any, bare_lab: Jupyter) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     try:
-        _open_notebook(page, bare_lab.url("03-dashboard.ipynb"))
-
-        def run_first_cell() -> None:
-            page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
-            page.keyboard.press("Shift+Enter")
-
-        _until_accepted(page, run_first_cell)
-        page.wait_for_selector(".qodlab-session-form", timeout=120_000)
-        phone = page.locator(".qodlab-device-form input[type=text]").first
-        phone.fill("+36721609876544")
-        phone.press("Tab")
-        create = page.locator("button.qodlab-create")
-        playwright.expect(create).to_be_enabled(timeout=20_000)
-        create.click()
-        playwright.expect(page.locator(".qodlab-create-result")).to_contain_text("Created", timeout=20_000)
+        _run_dashboard_cell(page, bare_lab.url("03-dashboard.ipynb"))
+        _create(page, "+36721609876544")
         timeline = page.locator(".qodlab-timeline")
         picture = timeline.locator(".qodlab-timeline-picture img")
         playwright.expect(picture).to_be_visible(timeout=60_000)  # after detect_after (10 s) without a drawing
@@ -273,13 +276,7 @@ def test_dashboard_in_jupyterlab_and_notebook(browser: Any, jupyter: Jupyter) ->
     """The one call works in a notebook too: run the dashboard's cell, then use it."""
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     try:
-        _open_notebook(page, jupyter.url("03-dashboard.ipynb"))
-
-        def run_first_cell() -> None:
-            page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
-            page.keyboard.press("Shift+Enter")
-
-        _until_accepted(page, run_first_cell)
+        _run_dashboard_cell(page, jupyter.url("03-dashboard.ipynb"))
         _dashboard_create_then_delete(page, f"{jupyter.app}-dashboard")
     finally:
         page.close()
