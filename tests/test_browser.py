@@ -225,13 +225,15 @@ def _open_notebook(page: Any, url: str) -> None:
     )
 
 
-def _until_accepted(page: Any, run: Callable[[], None]) -> None:
-    """Run cells, again if the first prompt stays "[ ]:" (a click while the page settles is sometimes lost)."""
-    first = page.locator(".jp-CodeCell .jp-InputArea-prompt").first
+def _until_accepted(page: Any, run: Callable[[], None], *, every: bool = False) -> None:
+    """Run cells, again if the first prompt (with `every`, the last: Run All queues them all at once)
+    stays "[ ]:" (a click while the page settles is sometimes lost, or runs one cell only)."""
+    prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
+    watched = prompts.last if every else prompts.first
     for _ in range(3):
         run()
         try:
-            playwright.expect(first).not_to_have_text("[ ]:", timeout=20_000)
+            playwright.expect(watched).not_to_have_text("[ ]:", timeout=20_000)
             return
         except AssertionError:
             page.keyboard.press("Escape")
@@ -292,7 +294,7 @@ def test_the_quickstart_runs_in_jupyterlab_and_notebook(browser: Any, jupyter: J
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
-        _until_accepted(page, run_all)
+        _until_accepted(page, run_all, every=True)
         notebook = json.loads((ROOT / "notebooks" / "01-quickstart.ipynb").read_text())
         code_cells = sum(1 for cell in notebook["cells"] if cell["cell_type"] == "code")
         prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
