@@ -31,7 +31,7 @@ with warnings.catch_warnings():  # authlib 1.9 names httpx's successor; its http
     warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client, OAuthError
 
-__all__ = ["CIBA_GRANT", "QOD_SCOPES", "Ciba", "ClientCredentials", "TokenFlow"]
+__all__ = ["CIBA_GRANT", "PROVISIONING_SCOPES", "QOD_SCOPES", "Ciba", "ClientCredentials", "TokenFlow"]
 
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 QOD_SCOPES = (
@@ -41,6 +41,12 @@ QOD_SCOPES = (
     "quality-on-demand:sessions:delete",
     "quality-on-demand:sessions:retrieve-by-device",
     "qos-profiles:read",
+)
+PROVISIONING_SCOPES = (
+    "qos-provisioning:qos-assignments:create",
+    "qos-provisioning:qos-assignments:read",
+    "qos-provisioning:qos-assignments:delete",
+    "qos-provisioning:qos-assignments:read-by-device",
 )
 _LEEWAY = 30.0  # seconds before expiry that a token is renewed
 

@@ -500,7 +500,7 @@ def _sandbox_args(sandbox: Sandbox | str) -> dict[str, Any]:
         return {"base_url": sandbox}
     args: dict[str, Any] = {"base_url": sandbox.url, "token": sandbox.api_key, "cafile": sandbox.cafile}
     if sandbox.provider is not None:  # an OpenID sandbox: a client of its own, two-legged tokens
-        from .auth import ClientCredentials
+        from .auth import PROVISIONING_SCOPES, QOD_SCOPES, ClientCredentials
 
         registered = sandbox.own_oauth_client()
         args["auth"] = ClientCredentials(
@@ -508,6 +508,7 @@ def _sandbox_args(sandbox: Sandbox | str) -> dict[str, Any]:
             client_secret=registered.secret,
             issuer=sandbox.issuer,
             cafile=sandbox.cafile,
+            scopes=QOD_SCOPES + PROVISIONING_SCOPES,
         )
     return args
 

@@ -28,6 +28,8 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "AccessTokenCredential",
     "ApplicationServer",
+    "AssignmentInfo",
+    "CreateAssignment",
     "CreateSession",
     "Device",
     "DeviceIpv4Addr",
@@ -436,6 +438,38 @@ class CreateSession(_Model):
     """Where status notifications are POSTed."""
     sink_credential: SinkCredential | None = None
     """How notifications authenticate: a token sent with each, or (QoD 1.2) PRIVATE_KEY_JWT."""
+
+
+class CreateAssignment(_Model):
+    """The body of POST /qos-assignments (QoS Provisioning): a profile for a device until revoked."""
+
+    device: Device | None = None
+    """The device (required with a two-legged token)."""
+    qos_profile: ProfileName
+    """Name of the QoS profile."""
+    sink: str | None = None
+    """Where status notifications are POSTed."""
+    sink_credential: SinkCredential | None = None
+    """How notifications authenticate (0.4.0-rc.1 adds PRIVATE_KEY_JWT)."""
+
+
+class AssignmentInfo(_Model):
+    """A QoS profile assignment as the API returns it."""
+
+    assignment_id: UUID
+    """Assignment identifier."""
+    status: QosStatus
+    """REQUESTED, AVAILABLE or UNAVAILABLE."""
+    status_info: StatusInfo | None = None
+    """NETWORK_TERMINATED or DELETE_REQUESTED (also while a revocation is under way)."""
+    qos_profile: str
+    """The profile assigned."""
+    device: Device | None = None
+    """The one device identifier the provider used (when the request named the device)."""
+    sink: str | None = None
+    """Where notifications go."""
+    started_at: datetime | None = None
+    """When it became AVAILABLE."""
 
 
 class SessionInfo(_Model):

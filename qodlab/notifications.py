@@ -34,14 +34,18 @@ __all__ = [
     "parse_notification",
 ]
 
-Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll"]
-SHAPES: tuple[Shape, ...] = ("cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll")
+Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning"]
+SHAPES: tuple[Shape, ...] = (
+    "cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning"
+)  # fmt: skip
 """Every shape; `client` marks what qodlab's own client recorded (a session it created, REQUESTED),
 `poll` what its `Watcher` saw by polling."""
 NOTIFICATION_SHAPES: tuple[Shape, ...] = SHAPES[:4]
 """The shapes providers send."""
 
 TYPE_V1 = "org.camaraproject.quality-on-demand.v1.qos-status-changed"
+TYPE_PROVISIONING = "org.camaraproject.qos-provisioning.v0.status-changed"
+"""QoS Provisioning's CloudEvent: `data: {assignmentId, status, statusInfo?}` (the event's session is an assignment)."""
 TYPES_V0 = (
     "org.camaraproject.quality-on-demand.v0.qos-status-changed",  # v0.11
     "org.camaraproject.qod.v0.qos-status-changed",  # v0.10
@@ -94,6 +98,12 @@ def build_notification(
     detail: dict[str, Any] = {"sessionId": session_id, "qosStatus": str(qos_status)}
     if status_info is not None:
         detail["statusInfo"] = str(status_info)
+    if shape == "qos-provisioning":  # 0.4.0-rc.1's `status` (0.3.0's schema said qosStatus by mistake)
+        data = {"assignmentId": session_id, "status": str(qos_status)}
+        if status_info is not None:
+            data["statusInfo"] = str(status_info)
+        return {"id": event_id, "source": source, "type": TYPE_PROVISIONING, "specversion": "1.0",
+                "datacontenttype": "application/json", "time": time, "data": data}  # fmt: skip
     if shape == "event-v0.9":
         return {
             "event": {"eventId": event_id, "eventType": EVENT_TYPE, "eventTime": time, "eventDetail": detail},
@@ -135,6 +145,8 @@ def _with_received(event: StatusEvent, received_at: datetime | None) -> StatusEv
 
 def _parse_cloud_event(body: dict[str, Any], event: dict[str, Any] | None) -> StatusEvent:
     kind = body.get("type")
+    if kind == TYPE_PROVISIONING:
+        return _parse_provisioning(body)
     if kind == TYPE_V1:
         shape: Shape = "cloudevent-v1"
     elif kind in TYPES_V0:
@@ -153,6 +165,21 @@ def _parse_cloud_event(body: dict[str, Any], event: dict[str, Any] | None) -> St
         raise NotificationError(422, "id: a CloudEvent needs a non-empty string 'id'")
     when = body.get("time") or (event or {}).get("eventTime")
     return _event(event_id, data, when, str(kind), str(body.get("source") or ""), shape, body, "data")
+
+
+def _parse_provisioning(body: dict[str, Any]) -> StatusEvent:
+    """A QoS Provisioning event: its assignment is the event's session; `status`, or 0.3.0's `qosStatus`."""
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise NotificationError(422, "data: a QoS Provisioning event needs a 'data' object")
+    event_id = body.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise NotificationError(422, "id: a CloudEvent needs a non-empty string 'id'")
+    status = data.get("status", data.get("qosStatus"))
+    detail = {"sessionId": data.get("assignmentId"), "qosStatus": status, "statusInfo": data.get("statusInfo")}
+    detail = {k: v for k, v in detail.items() if v is not None}
+    return _event(event_id, detail, body.get("time"), TYPE_PROVISIONING, str(body.get("source") or ""),
+                  "qos-provisioning", body, "data")  # fmt: skip
 
 
 def _parse_v09(body: dict[str, Any], event: dict[str, Any]) -> StatusEvent:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hmac
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..models import (
+    CreateAssignment,
     CreateSession,
     Device,
     ExtendSession,
@@ -32,6 +34,7 @@ from ..models import (
 from ..providers import NAC_API_HOST
 from . import contract
 from .clock import rfc3339
+from .contract import Api
 from .engine import Access, EngineError
 from .faults import NoticeFaultKind
 from .nac_api import legacy_routers
@@ -50,8 +53,13 @@ QOD = V1.qod
 PROFILES = V1.profiles
 CONTROL = "/_sandbox"
 CONTROLS = (CONTROL, "/_classroom")  # the paths that change the sandbox: a classroom's instructor's only
+PROVISIONING: dict[str, Api] = {
+    "/qos-provisioning/v0.3": "provisioning-0.3",
+    "/qos-provisioning/v0.4rc1": "provisioning-0.4",
+}
 API_PREFIXES: tuple[str, ...] = (
     *(prefix for version in VERSIONS for prefix in (version.qod, version.profiles)),
+    *PROVISIONING,
     "/qod/v0",
     "/sessions",
 )
@@ -103,6 +111,8 @@ def create_app(sandbox: Sandbox) -> FastAPI:
             _profiles_router(sandbox, version), prefix=version.profiles, tags=[f"QoS Profiles {version.name}"]
         )
     app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
+    for prefix, api in PROVISIONING.items():
+        app.include_router(_provisioning_router(sandbox, api), prefix=prefix, tags=[f"QoS Provisioning ({api})"])
     for prefix, router in legacy_routers(sandbox):
         app.include_router(router, prefix=prefix, tags=["Network as Code (older generations)"])
     if sandbox.provider is not None:
@@ -296,6 +306,12 @@ def _scope(method: str, path: str) -> str | None:
     """The scope an operation needs (CAMARA's security requirements)."""
     if path.startswith("/qos-profiles/"):
         return SCOPES["profiles"]
+    if path.startswith("/qos-provisioning/"):
+        if path.endswith("/retrieve-qos-assignment"):
+            return SCOPES["assignment-by-device"]
+        if method == "POST":
+            return SCOPES["assign"]
+        return {"GET": SCOPES["assignment"], "DELETE": SCOPES["revoke"]}.get(method)
     if path.endswith("/retrieve-sessions") or (method == "GET" and path.rstrip("/").endswith("/sessions")):
         return SCOPES["retrieve"]
     if path.endswith("/extend"):
@@ -356,6 +372,48 @@ def _qod_router(sandbox: Sandbox, version: Version) -> APIRouter:
     async def retrieve_sessions(body: RetrieveSessions, request: Request) -> JSONResponse:
         sessions = engine.retrieve(body.device, access(request))
         return _json([shaped(s) for s in sessions])
+
+    return router
+
+
+# -- QoS Provisioning 0.3.0 and 0.4.0-rc.1 ----------------------------------------------------
+
+
+AssignmentId = Annotated[uuid.UUID, Path(alias="assignmentId", description="Assignment ID (UUID)")]
+
+
+def _provisioning_router(sandbox: Sandbox, api: Api) -> APIRouter:
+    """QoS Provisioning: a profile assigned to a device until revoked, on the same engine as sessions.
+
+    DELETE answers 202 (AVAILABLE / DELETE_REQUESTED) while the revocation is under way, the
+    engine's `revocation_delay`; 204 when there was nothing to wait for (REQUESTED, UNAVAILABLE, or
+    a delay of 0).
+    """
+    router = APIRouter()
+    engine = sandbox.engine
+
+    def schema(name: str) -> Any:
+        return [conforming(api, name, http_sinks=lambda: not engine.strict)]
+
+    @router.post("/qos-assignments", status_code=201, summary="Assign a QoS profile to a device",
+                 dependencies=schema("CreateAssignment"))  # fmt: skip
+    async def assign(body: CreateAssignment, request: Request) -> JSONResponse:
+        made = engine.assign(body, correlator=request.headers.get("x-correlator"), access=access(request))
+        return _json(made.info(), 201)
+
+    @router.get("/qos-assignments/{assignmentId}", summary="Get a QoS profile assignment")
+    async def get(assignment_id: AssignmentId, request: Request) -> JSONResponse:
+        return _json(engine.get(assignment_id, access(request), "assignment").info())
+
+    @router.delete("/qos-assignments/{assignmentId}", status_code=204, summary="Revoke a QoS profile assignment")
+    async def revoke(assignment_id: AssignmentId, request: Request) -> Response:
+        revoked, under_way = engine.revoke(assignment_id, access(request))
+        return _json(revoked.info(), 202) if under_way else Response(status_code=204)
+
+    @router.post("/retrieve-qos-assignment", summary="A device's assignment",
+                 dependencies=schema("RetrieveAssignmentByDevice"))  # fmt: skip
+    async def retrieve(body: RetrieveSessions, request: Request) -> JSONResponse:
+        return _json(engine.assignment_for(body.device, access(request)).info())
 
     return router
 

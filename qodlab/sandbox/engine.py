@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .._http import is_loopback
 from ..models import (
+    CreateAssignment,
     CreateSession,
     Device,
     PrivateKeyJwtCredential,
@@ -82,6 +83,7 @@ class _Timer(Enum):
     PROVISION = 1  # REQUESTED -> AVAILABLE (or NETWORK_TERMINATED when provisioning fails)
     EXPIRE = 2  # AVAILABLE -> UNAVAILABLE / DURATION_EXPIRED
     REMOVE = 3  # an ended session's retention is over: forget it
+    REVOKE = 4  # an assignment's revocation is done: UNAVAILABLE / DELETE_REQUESTED
 
 
 @dataclass(eq=False, slots=True)
@@ -110,6 +112,7 @@ class SandboxSession:
     token: str | None = field(default=None, repr=False)
     owner: str | None = None  # the client that created it, when the sandbox checks tokens
     jwt: JwtTarget | None = None  # PRIVATE_KEY_JWT: where the notifier gets its token
+    kind: str = "session"  # or "assignment" (QoS Provisioning: a profile until revoked, no duration)
 
     @classmethod
     def new(cls, request: CreateSession, now: float, *, echo_device: bool = True, **extra: Any) -> SandboxSession:
@@ -144,8 +147,15 @@ class SandboxSession:
         return True
 
     def info(self) -> dict[str, Any]:
-        """The SessionInfo wire body."""
+        """The SessionInfo wire body (an assignment's: AssignmentInfo)."""
         body: dict[str, Any] = json.loads(self.echo)
+        if self.kind == "assignment":
+            body.update(assignmentId=str(self.id), status=self.status.value)
+            if self.status_info is not None:
+                body["statusInfo"] = self.status_info.value
+            if self.started_at is not None:
+                body["startedAt"] = rfc3339(self.started_at)
+            return body
         body.update(sessionId=str(self.id), duration=self.duration, qosStatus=self.status.value)
         if self.jwt is not None:  # the read-only part; a version's routes add the jwksUri (1.1 shows none)
             body["sinkCredential"] = {"credentialType": "PRIVATE_KEY_JWT"}
@@ -193,7 +203,10 @@ class Engine:
         retention: float = RETENTION,
         strict: bool = False,
         devices: TestDevices | None = None,
+        revocation_delay: float = 1.0,
     ) -> None:
+        self.revocation_delay = revocation_delay
+        """Sandbox seconds a revoked assignment stays AVAILABLE / DELETE_REQUESTED (the 202) before it ends."""
         self.clock = clock
         self.devices = devices
         """The network's test devices and unsupported identifier types (None: every device is ordinary)."""
@@ -289,11 +302,95 @@ class Engine:
         """The test device a request names (None: an ordinary one), or EngineError as a real network answers."""
         return self.devices.identify(device) if self.devices is not None else None
 
-    def get(self, session_id: uuid.UUID, access: Access | None = None) -> SandboxSession:
-        """The session, or EngineError 404 (403 when `access` may not see it)."""
+    def get(self, session_id: uuid.UUID, access: Access | None = None, kind: str = "session") -> SandboxSession:
+        """The session (or assignment), or EngineError 404 (403 when `access` may not see it)."""
         with self._lock:
             self.advance()
-            return self._get(session_id, access)
+            return self._get(session_id, access, kind)
+
+    # -- assignments (QoS Provisioning) ------------------------------------------------------
+
+    def assign(
+        self, request: CreateAssignment, *, correlator: str | None = None, access: Access | None = None
+    ) -> SandboxSession:
+        """Assign a profile to a device until revoked; at most one assignment per device (409).
+
+        A device may hold a session and an assignment at once: they are two APIs, and the link
+        follows whichever lifts it more.
+        """
+        named = access is not None and access.device is not None
+        device = (
+            _token_device(request.device, access.device) if access is not None and access.device else request.device
+        )
+        owner = access.client_id if access is not None else None
+        token, jwt = self._check_notification_target(request, owner)  # type: ignore[arg-type]
+        with self._lock:
+            self.advance()
+            profile = self._usable_profile(request)  # type: ignore[arg-type]
+            if device is None:
+                raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+            tested = self.identify(device)
+            if tested is not None and not tested.allows(profile.name):
+                msg = f"The requested QoS Profile {profile.name} is not applicable for the device."
+                raise EngineError(422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", msg)
+            self._check_conflict(device, "assignment")
+            echo = {k: v for k, v in to_wire(request).items() if k in ("qosProfile", "sink")}
+            if not named:
+                echo["device"] = to_wire(device.single())
+            now = self.clock.now()
+            assignment = SandboxSession(
+                id=uuid.uuid4(), echo=json.dumps(echo), profile=request.qos_profile,
+                device_keys=tuple(device.identifiers()), sink=request.sink, duration=0, created_at=now,
+                flavor="qos-provisioning", correlator=correlator, token=token, owner=owner, jwt=jwt,
+                kind="assignment",
+            )  # fmt: skip
+            self._sessions[assignment.id] = assignment
+            for key in assignment.device_keys:
+                self._by_key.setdefault(key, set()).add(assignment.id)
+            delay = self._provisioning_delay(tested)
+            if self.faults.fails_at_creation(assignment.profile, owner):
+                self._end(assignment, StatusInfo.NETWORK_TERMINATED, now)
+            elif delay <= 0:
+                self._provision(assignment, now)
+            else:
+                self._schedule(now + delay, assignment, _Timer.PROVISION)
+            return assignment
+
+    def revoke(self, assignment_id: uuid.UUID, access: Access | None = None) -> tuple[SandboxSession, bool]:
+        """Revoke an assignment: (it, True) while the revocation is under way (202), (it, False) once done (204).
+
+        An AVAILABLE one stays AVAILABLE / DELETE_REQUESTED for `revocation_delay` sandbox seconds, then
+        ends UNAVAILABLE / DELETE_REQUESTED (notified) and stays readable for the retention time; a
+        REQUESTED one ends at once; an UNAVAILABLE one is forgotten.
+        """
+        with self._lock:
+            self.advance()
+            assignment = self._get(assignment_id, access, "assignment")
+            if assignment.status is QosStatus.UNAVAILABLE:
+                self._forget(assignment)
+                return assignment, False
+            if assignment.status is QosStatus.AVAILABLE and self.revocation_delay > 0:
+                if assignment.status_info is not StatusInfo.DELETE_REQUESTED:
+                    assignment.status_info = StatusInfo.DELETE_REQUESTED
+                    self._schedule(self.clock.now() + self.revocation_delay, assignment, _Timer.REVOKE)
+                return assignment, True
+            self._end(assignment, StatusInfo.DELETE_REQUESTED, self.clock.now())
+            return assignment, False
+
+    def assignment_for(self, device: Device | None, access: Access | None = None) -> SandboxSession:
+        """A device's assignment, or EngineError 404 when it has none."""
+        if access is not None and access.device is not None:
+            device = _token_device(device, access.device)
+        if device is None:
+            raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+        self.identify(device)
+        with self._lock:
+            self.advance()
+            for key in device.identifiers():
+                for found in sorted((self._sessions[i] for i in self._by_key.get(key, ())), key=lambda s: s.created_at):
+                    if found.kind == "assignment" and (access is None or found.owner in (None, access.client_id)):
+                        return found
+        raise EngineError(404, "NOT_FOUND", "The device has no QoS profile assignment.")
 
     def delete(self, session_id: uuid.UUID, access: Access | None = None) -> None:
         """Delete a session; a live one notifies UNAVAILABLE / DELETE_REQUESTED first."""
@@ -336,16 +433,17 @@ class Engine:
             ids: set[uuid.UUID] = set()
             for key in device.identifiers():
                 ids |= self._by_key.get(key, set())
-            found = (self._sessions[i] for i in ids)
+            found = (self._sessions[i] for i in ids if self._sessions[i].kind == "session")
             if access is not None:
                 found = (s for s in found if s.owner in (None, access.client_id))
             return sorted(found, key=lambda s: s.created_at)
 
     def terminate(self, session_id: uuid.UUID) -> SandboxSession:
-        """The network ends a REQUESTED or AVAILABLE session: UNAVAILABLE / NETWORK_TERMINATED."""
+        """The network ends a REQUESTED or AVAILABLE session (or assignment): UNAVAILABLE / NETWORK_TERMINATED."""
         with self._lock:
             self.advance()
-            session = self._get(session_id)
+            found = self._sessions.get(session_id)
+            session = self._get(session_id, kind=found.kind if found is not None else "session")
             if session.status is QosStatus.UNAVAILABLE:
                 msg = f"Session {session_id} is already UNAVAILABLE."
                 raise EngineError(409, "CONFLICT", msg)
@@ -407,16 +505,19 @@ class Engine:
                     self._provision(session, due)
                 elif kind is _Timer.EXPIRE:
                     self._end(session, StatusInfo.DURATION_EXPIRED, due)
+                elif kind is _Timer.REVOKE:
+                    self._end(session, StatusInfo.DELETE_REQUESTED, due)
                 else:
                     self._forget(session)
         return ran
 
     # -- internals -----------------------------------------------------------------------
 
-    def _get(self, session_id: uuid.UUID, access: Access | None = None) -> SandboxSession:
+    def _get(self, session_id: uuid.UUID, access: Access | None = None, kind: str = "session") -> SandboxSession:
         session = self._sessions.get(session_id)
-        if session is None:
-            raise EngineError(404, "NOT_FOUND", f"Session {session_id} does not exist.")
+        if session is None or session.kind != kind:
+            what = "Session" if kind == "session" else "QoS profile assignment"
+            raise EngineError(404, "NOT_FOUND", f"{what} {session_id} does not exist.")
         if access is not None and session.owner not in (None, access.client_id):
             raise EngineError(403, "PERMISSION_DENIED", "This session was created by another API client.")
         if access is not None and access.device is not None and access.device not in session.device_keys:
@@ -440,8 +541,9 @@ class Engine:
             return
         session.status = QosStatus.AVAILABLE
         session.started_at = at
-        session.expires_at = at + session.duration
-        self._schedule(session.expires_at, session, _Timer.EXPIRE)
+        if session.kind == "session":  # an assignment lasts until revoked
+            session.expires_at = at + session.duration
+            self._schedule(session.expires_at, session, _Timer.EXPIRE)
         self._publish(session, at)
 
     def _test_failure(self, session: SandboxSession) -> bool:
@@ -451,7 +553,7 @@ class Engine:
     def _end(self, session: SandboxSession, reason: StatusInfo, at: float) -> None:
         session.status = QosStatus.UNAVAILABLE
         session.status_info = reason
-        if session.started_at is not None and reason is not StatusInfo.DURATION_EXPIRED:
+        if session.kind == "session" and session.started_at is not None and reason is not StatusInfo.DURATION_EXPIRED:
             session.duration = max(1, round(at - session.started_at))
         session.expires_at = at
         self._schedule(at + self.retention, session, _Timer.REMOVE)
@@ -511,11 +613,11 @@ class Engine:
             msg = f"duration: {duration} s is outside {profile.name}'s range [{low:g}, {high:g}] s."
             raise EngineError(400, "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE", msg)
 
-    def _check_conflict(self, device: Device) -> None:
+    def _check_conflict(self, device: Device, kind: str = "session") -> None:
         for key in device.identifiers():
             for other in self._by_key.get(key, ()):
                 session = self._sessions[other]
-                if session.blocks_device:
+                if session.kind == kind and session.blocks_device:
                     msg = (
                         f"Device already has session {other} "
                         f"({session.status.value}); delete it before creating another."

@@ -34,6 +34,10 @@ SCOPES = {
     "update": "quality-on-demand:sessions:update",
     "retrieve": "quality-on-demand:sessions:retrieve-by-device",
     "profiles": "qos-profiles:read",
+    "assign": "qos-provisioning:qos-assignments:create",
+    "assignment": "qos-provisioning:qos-assignments:read",
+    "revoke": "qos-provisioning:qos-assignments:delete",
+    "assignment-by-device": "qos-provisioning:qos-assignments:read-by-device",
 }
 CIBA_GRANT = "urn:openid:params:grant-type:ciba"
 _KID = "qodlab-sandbox-1"

@@ -41,14 +41,16 @@ from ..engine import EngineError
 
 __all__ = ["STRICT", "Api", "check", "check_value", "load", "nac_gateway", "no_nulls", "undeclared"]
 
-Api = Literal["qod", "profiles", "qod-1.2", "profiles-1.2"]
+Api = Literal["qod", "profiles", "qod-1.2", "profiles-1.2", "provisioning-0.3", "provisioning-0.4"]
 _FILES: dict[str, str] = {
     "qod": "quality-on-demand.yaml",  # 1.1.0, CAMARA r3.2
     "profiles": "qos-profiles.yaml",
     "qod-1.2": "r4.1/quality-on-demand.yaml",  # 1.2.0-rc.3, CAMARA r4.1
     "profiles-1.2": "r4.1/qos-profiles.yaml",
+    "provisioning-0.3": "qos-provisioning-0.3.yaml",  # QoS Provisioning 0.3.0, r3.2
+    "provisioning-0.4": "r4.1/qos-provisioning.yaml",  # 0.4.0-rc.1, r4.1
 }
-STRICT: frozenset[str] = frozenset({"qod-1.2", "profiles-1.2"})
+STRICT: frozenset[str] = frozenset({"qod-1.2", "profiles-1.2", "provisioning-0.4"})
 """The APIs that refuse a request body with a property they do not declare (Commonalities r4.3)."""
 _HERE = Path(__file__).parent
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
@@ -143,6 +145,10 @@ _REQUESTS: tuple[tuple[Api, str], ...] = tuple(
         (profiles, "QosProfileDeviceRequest"),
         (profiles, "QosProfileName"),
     )
+) + tuple(
+    (api, schema)
+    for api in ("provisioning-0.3", "provisioning-0.4")
+    for schema in ("CreateAssignment", "RetrieveAssignmentByDevice")
 )
 
 
