@@ -13,6 +13,7 @@ import typing
 __version__ = "0.1.0"
 
 if typing.TYPE_CHECKING:
+    from .assignments import Assignment, AsyncAssignment
     from .classroom import Classroom
     from .client import AsyncQodClient, QodClient, create_request
     from .errors import (
@@ -36,6 +37,8 @@ if typing.TYPE_CHECKING:
     from .models import (
         AccessTokenCredential,
         ApplicationServer,
+        AssignmentInfo,
+        CreateAssignment,
         CreateSession,
         Device,
         DeviceIpv4Addr,
@@ -62,6 +65,10 @@ if typing.TYPE_CHECKING:
     from .workbench import Workbench
 
 _LAZY = {
+    "Assignment": "qodlab.assignments",
+    "AssignmentInfo": "qodlab.models",
+    "AsyncAssignment": "qodlab.assignments",
+    "CreateAssignment": "qodlab.models",
     "AccessTokenCredential": "qodlab.models",
     "ApiError": "qodlab.errors",
     "ApplicationServer": "qodlab.models",
@@ -137,12 +144,16 @@ __all__ = [
     "AccessTokenCredential",
     "ApiError",
     "ApplicationServer",
+    "Assignment",
+    "AssignmentInfo",
+    "AsyncAssignment",
     "AsyncQodClient",
     "AsyncSession",
     "AuthError",
     "Classroom",
     "ClassroomView",
     "Conflict",
+    "CreateAssignment",
     "CreateSession",
     "Dashboard",
     "Device",

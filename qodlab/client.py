@@ -26,6 +26,7 @@ import httpx
 
 from . import __version__
 from ._http import parse_retry_after
+from .assignments import Assignment, AsyncAssignment
 from .errors import ApiError, QodTimeout, TransportError
 from .models import (
     AccessTokenCredential,
@@ -51,6 +52,7 @@ NAC_HOST = NAC_GATEWAY  # the host requests go to; `X-RapidAPI-Host` names NAC_A
 RETRY_STATUSES = (429, 503)
 T = TypeVar("T")
 S = TypeVar("S", Session, AsyncSession)
+A = TypeVar("A", Assignment, AsyncAssignment)
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,11 @@ class _Call(Generic[T]):
     parse: Callable[[httpx.Response], T]
 
 
-class _BaseClient(Generic[S]):
+class _BaseClient(Generic[S, A]):
     """URLs, headers, bodies, retries and parsing shared by both clients; no I/O."""
 
     _session_class: type[S]
+    _assignment_class: type[A]
 
     def __init__(
         self,
@@ -95,6 +98,8 @@ class _BaseClient(Generic[S]):
         self.base_url = root
         self.qod_url = root + qod_path
         self.profiles_url = root + profiles_path if profiles_path else self.qod_url
+        self.provisioning_url = root + self.api.provisioning_path if self.api.provisioning_path else None
+        """QoS Provisioning of the same CAMARA release (assignments), where it has one."""
         self.profile_catalogue = tuple(profiles) if profiles is not None else None
         """Profile names a provider documents instead of serving a profiles API (Network as Code), or None."""
         self.timeout = timeout
@@ -205,6 +210,38 @@ class _BaseClient(Generic[S]):
         found = [QosProfile(name=n, status=ProfileStatus.ACTIVE) for n in self.profile_catalogue]
         return [p for p in found if name in (None, p.name) and wanted in (None, p.status)]
 
+    def _provisioning(self) -> str:
+        if self.provisioning_url is None:
+            msg = f"QoD {self.api.name} has no QoS Provisioning API beside it"
+            raise ValueError(msg)
+        return self.provisioning_url
+
+    def _assign_call(self, device: Device | Mapping[str, Any] | None, profile: str, fields: dict[str, Any]) -> _Call[A]:
+        made = create_request(None, device=device, application_server="0.0.0.0", qos_profile=profile, duration=1,
+                              **fields)  # fmt: skip  # the same friendly fields; server and duration are dropped
+        body = {k: v for k, v in to_wire(made).items() if k in ("device", "qosProfile", "sink", "sinkCredential")}
+        if self.three_legged and "device" in body:
+            msg = "this client's access token names the device (three-legged): leave `device` out of the request"
+            raise ValueError(msg)
+        return _Call("POST", f"{self._provisioning()}/qos-assignments", body, self._parse_assignment)
+
+    def _assignment_call(self, assignment_id: uuid.UUID | str) -> _Call[A]:
+        url = f"{self._provisioning()}/qos-assignments/{_sid(assignment_id)}"
+        return _Call("GET", url, None, self._parse_assignment)
+
+    def _revoke_call(self, assignment_id: uuid.UUID | str) -> _Call[A | None]:
+        url = f"{self._provisioning()}/qos-assignments/{_sid(assignment_id)}"
+        return _Call("DELETE", url, None, lambda r: self._parse_assignment(r) if r.status_code == 202 else None)
+
+    def _assignment_for_call(self, device: Device | Mapping[str, Any] | None) -> _Call[A]:
+        body = to_wire(RetrieveSessions(device=_device(device) if device is not None else None))
+        return _Call("POST", f"{self._provisioning()}/retrieve-qos-assignment", body, self._parse_assignment)
+
+    def _parse_assignment(self, response: httpx.Response) -> A:
+        assignment = self._assignment_class.model_validate(response.json())
+        assignment._client = self  # type: ignore[assignment]
+        return assignment
+
     def _profile_call(self, name: str) -> _Call[QosProfile]:
         url = f"{self.profiles_url}/qos-profiles/{name}"
         return _Call("GET", url, None, lambda r: QosProfile.model_validate(r.json()))
@@ -264,10 +301,11 @@ def _transport_error(exc: httpx.TransportError, call: _Call[Any]) -> TransportEr
     return TransportError(f"{where} failed: {type(exc).__name__}")
 
 
-class QodClient(_BaseClient[Session]):
+class QodClient(_BaseClient[Session, Assignment]):
     """Synchronous client; use as a context manager or call `close()`."""
 
     _session_class = Session
+    _assignment_class = Assignment
 
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
@@ -355,11 +393,28 @@ class QodClient(_BaseClient[Session]):
         """A QoS profile by name."""
         return self._run(self._profile_call(name))
 
+    def assign_qos(self, device: Device | Mapping[str, Any] | None, profile: str, **fields: Any) -> Assignment:
+        """Assign `profile` to a device until revoked (QoS Provisioning); `sink=`, `sink_token=` as for sessions."""
+        return self._run(self._assign_call(device, profile, fields))
 
-class AsyncQodClient(_BaseClient[AsyncSession]):
+    def get_assignment(self, assignment_id: uuid.UUID | str) -> Assignment:
+        """An assignment by id."""
+        return self._run(self._assignment_call(assignment_id))
+
+    def revoke_assignment(self, assignment_id: uuid.UUID | str) -> Assignment | None:
+        """Revoke an assignment: its state while the revocation is under way (202), None once done (204)."""
+        return self._run(self._revoke_call(assignment_id))
+
+    def assignment_for(self, device: Device | Mapping[str, Any] | None = None) -> Assignment:
+        """A device's assignment (NotFound when it has none); with a three-legged token, its device's."""
+        return self._run(self._assignment_for_call(device))
+
+
+class AsyncQodClient(_BaseClient[AsyncSession, AsyncAssignment]):
     """Asynchronous client; use as an async context manager or call `aclose()`."""
 
     _session_class = AsyncSession
+    _assignment_class = AsyncAssignment
 
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
@@ -446,6 +501,24 @@ class AsyncQodClient(_BaseClient[AsyncSession]):
     async def get_profile(self, name: str) -> QosProfile:
         """A QoS profile by name."""
         return await self._run(self._profile_call(name))
+
+    async def assign_qos(
+        self, device: Device | Mapping[str, Any] | None, profile: str, **fields: Any
+    ) -> AsyncAssignment:
+        """Assign `profile` to a device until revoked (QoS Provisioning); `sink=`, `sink_token=` as for sessions."""
+        return await self._run(self._assign_call(device, profile, fields))
+
+    async def get_assignment(self, assignment_id: uuid.UUID | str) -> AsyncAssignment:
+        """An assignment by id."""
+        return await self._run(self._assignment_call(assignment_id))
+
+    async def revoke_assignment(self, assignment_id: uuid.UUID | str) -> AsyncAssignment | None:
+        """Revoke an assignment: its state while the revocation is under way (202), None once done (204)."""
+        return await self._run(self._revoke_call(assignment_id))
+
+    async def assignment_for(self, device: Device | Mapping[str, Any] | None = None) -> AsyncAssignment:
+        """A device's assignment (NotFound when it has none); with a three-legged token, its device's."""
+        return await self._run(self._assignment_for_call(device))
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Generation:
     profiles_path: str | None  # None: the profiles are read under the QoD path (`GET /qos-profiles`)
     webhook: bool  # the create body says `webhook: {notificationUrl, notificationAuthToken}`
     notification_type: str
+    provisioning_path: str | None = None  # QoS Provisioning of the same CAMARA release, if any
 
     @property
     def profiles_lookup(self) -> str:
@@ -67,6 +68,7 @@ GENERATIONS: dict[str, Generation] = {
         "/qos-profiles/v1",
         webhook=False,
         notification_type="org.camaraproject.quality-on-demand.v1.qos-status-changed",
+        provisioning_path="/qos-provisioning/v0.3",
     ),
     "1.2.0-rc.3": Generation(
         "1.2.0-rc.3",
@@ -74,6 +76,7 @@ GENERATIONS: dict[str, Generation] = {
         "/qos-profiles/v1rc3",
         webhook=False,
         notification_type="org.camaraproject.quality-on-demand.v1.qos-status-changed",
+        provisioning_path="/qos-provisioning/v0.4rc1",
     ),
     "0.10": Generation(
         "0.10", "/qod/v0", None, webhook=True, notification_type="org.camaraproject.qod.v0.qos-status-changed"

@@ -54,12 +54,14 @@ def test_dtypes_are_declared() -> None:
         "source",
         "shape",
         "raw",
+        "kind",  # session, or assignment (QoS Provisioning)
     ]
+    assert list(dtypes["kind"].categories) == ["session", "assignment"]
 
 
 def test_empty_log_has_the_columns() -> None:
     log = EventLog()
-    assert log.df.empty and len(log.df.columns) == 10
+    assert log.df.empty and len(log.df.columns) == 11
     assert log.intervals().empty and list(log.intervals().columns) == [
         "session_id",
         "qos_status",

@@ -20,8 +20,9 @@ __all__ = ["COLUMNS", "INTERVAL_COLUMNS", "NAT", "Codes", "dt"]
 
 COLUMNS = (
     "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
-    "type", "source", "shape", "raw",
+    "type", "source", "shape", "raw", "kind",
 )  # fmt: skip
+KIND_DTYPE_NAMES = ("session", "assignment")  # `kind`: a QoS session, or a QoS Provisioning assignment
 INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
 STATUSES = [s.value for s in QosStatus]
 INFOS = [s.value for s in StatusInfo]

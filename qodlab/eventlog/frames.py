@@ -18,6 +18,7 @@ from .codes import (
     INFO_CODE,
     INFOS,
     INTERVAL_COLUMNS,
+    KIND_DTYPE_NAMES,
     NAT,
     SHAPE_CODE,
     SHAPE_NAMES,
@@ -52,6 +53,7 @@ def times(ns: array[int]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(values).tz_localize("UTC")
 
 
+KIND_DTYPE = pd.CategoricalDtype(list(KIND_DTYPE_NAMES))
 STRING = pd.StringDtype("python")  # references the log's own str objects: no copy
 
 
@@ -94,4 +96,5 @@ def frame(
         "source": categories(sources),
         "shape": categorical(int8s(shape), SHAPE_DTYPE),
         "raw": pd.Series(raw_column, dtype=object),
+        "kind": categorical((int8s(shape) == SHAPE_CODE["qos-provisioning"]).astype(np.int8), KIND_DTYPE),
     })  # fmt: skip
