@@ -25,7 +25,7 @@ from ._http import is_loopback
 from .client import QodClient
 from .errors import ApiError, QodError
 from .eventlog import EventLog
-from .models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
+from .models import AssignmentInfo, CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
 from .watcher import Watcher
 
@@ -86,6 +86,7 @@ class Workbench:
         self.sandbox = sandbox
         self.profiles: list[QosProfile] = []
         self._sessions: dict[str, Tracked] = {}
+        self._assignments: set[str] = set()  # the followed ids that are QoS Provisioning assignments
         self._lock = threading.Lock()
         self.notifications: Notifications = self._mode(notifications)
         """How notifications reach the log: direct, relay or poll (never auto)."""
@@ -135,6 +136,16 @@ class Workbench:
         """The followed sessions, newest first."""
         with self._lock:
             return sorted(self._sessions.values(), key=lambda t: t.updated, reverse=True)
+
+    def kinds(self) -> dict[str, str]:
+        """ "assignment" by id for the followed assignments (a timeline's groups: their rows say so)."""
+        with self._lock:
+            return dict.fromkeys(sorted(self._assignments), "assignment")
+
+    def is_assignment(self, session_id: str) -> bool:
+        """Whether a followed id is an assignment (Delete revokes it; nothing to extend)."""
+        with self._lock:
+            return session_id in self._assignments
 
     def infos(self) -> dict[str, SessionInfo]:
         """The followed sessions' last known state by id (a timeline's row labels)."""
@@ -212,12 +223,37 @@ class Workbench:
         """Extend a session by `seconds`."""
         return self._call(lambda: self.client.extend_session(session_id, seconds))
 
+    def assign(self, device: Device | None, profile: str) -> ActionResult:
+        """Assign a profile to a device until revoked (QoS Provisioning), notified to the listener."""
+        sink = self.sink
+        fields = {"sink": sink[0], "sink_token": sink[1]} if sink else {}
+        try:
+            assignment = self.client.assign_qos(device, profile, **fields)
+        except (QodError, ValueError) as exc:
+            code = exc.code if isinstance(exc, ApiError) else None
+            return ActionResult(error=_describe(exc) if isinstance(exc, QodError) else str(exc), code=code)
+        info = _as_session(assignment)
+        with self._lock:  # followed by its notifications: the Watcher polls sessions only (not yet assignments)
+            self._assignments.add(str(info.session_id))
+            self._sessions[str(info.session_id)] = Tracked(info, datetime.now(UTC))
+        if info.qos_status is QosStatus.REQUESTED:
+            self._record_requested(info, self.now())
+        return ActionResult(session=info)
+
     def delete(self, session_id: str) -> ActionResult:
-        """Delete a session; it stays listed as UNAVAILABLE / DELETE_REQUESTED."""
+        """Delete a session (revoke an assignment); it stays listed as UNAVAILABLE / DELETE_REQUESTED."""
         with self._lock:
             tracked = self._sessions.get(session_id)
         try:
-            self.client.delete_session(session_id)
+            if self.is_assignment(session_id):
+                under_way = self.client.revoke_assignment(session_id)
+                if under_way is not None:  # 202: AVAILABLE / DELETE_REQUESTED until the notification
+                    shown = _as_session(under_way)
+                    with self._lock:
+                        self._sessions[session_id] = Tracked(shown, datetime.now(UTC))
+                    return ActionResult(session=shown)
+            else:
+                self.client.delete_session(session_id)
         except QodError as exc:
             return ActionResult(error=_describe(exc))
         if tracked is None:
@@ -284,6 +320,15 @@ class Workbench:
             event_time=at, type="qodlab.session-created", source="qodlab-client", shape="client",
             raw={"sessionId": sid, "qosStatus": "REQUESTED"},
         ))  # fmt: skip
+
+
+def _as_session(assignment: AssignmentInfo) -> SessionInfo:
+    """An assignment as the panels and the timeline show a session: no duration, no expiry."""
+    return SessionInfo.model_construct(
+        session_id=assignment.assignment_id, duration=0, qos_status=assignment.status,
+        status_info=assignment.status_info, started_at=assignment.started_at, expires_at=None,
+        device=assignment.device, qos_profile=assignment.qos_profile, sink=assignment.sink,
+    )  # fmt: skip
 
 
 def _describe(exc: QodError) -> str:

@@ -455,3 +455,30 @@ def test_a_rendered_figure_stays_interactive() -> None:
     assert plot._timer is not None
     plot._timer.join(5)  # the detection has run (0.2 s after shown): it found the figure drawn
     assert not plot._timer.is_alive() and plot.rendered and plot.renderer == "widget"
+
+
+def test_the_form_assigns_a_profile_and_the_panel_revokes_it() -> None:
+    from qodlab.plots.frame import timeline_frame
+    from qodlab.widgets.forms import SessionForm
+    from qodlab.widgets.panels import SessionsPanel
+
+    with Sandbox(speed=60, reuse=False) as sandbox, Listener(EventLog()) as listener, sandbox.client() as client:
+        workbench = Workbench(client, listener.log, listener, sandbox)
+        form, panel = SessionForm(workbench), SessionsPanel(workbench)
+        assert form.what.layout.display is None  # the API has QoS Provisioning beside it
+        form.what.value = "assignment"
+        assert form.duration.layout.display == "none" and form.create.description == "Assign profile"
+        form.device.phone.value = "+36721601239101"
+        outcome = form.submit()
+        assert outcome is not None and outcome.ok and outcome.session is not None, outcome
+        assignment_id = str(outcome.session.session_id)
+        listener.log.wait_for(assignment_id, "AVAILABLE", timeout=10)
+        workbench.apply([])
+        panel.render()
+        row = panel.rows[assignment_id]
+        assert row.delete.description == "Revoke" and row.extend.layout.display == "none"
+        label = timeline_frame(listener.log.intervals(), sandbox.now(), workbench.infos(), workbench.kinds()).labels[0]
+        assert label.startswith("assignment · +3672") and label.endswith("QOS_L")
+        revoked = panel.act(assignment_id, "delete")
+        assert revoked.ok and revoked.session is not None and revoked.session.status_info == "DELETE_REQUESTED"
+        listener.log.wait_for(assignment_id, "UNAVAILABLE", timeout=10)

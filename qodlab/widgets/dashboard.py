@@ -40,7 +40,7 @@ class Dashboard(w.VBox):
         clock = "time (UTC)" if workbench.sandbox is None else "sandbox clock (UTC; it runs at the sandbox's speed)"
         self.timeline = TimelinePlot(
             workbench.log, now=workbench.now, axis_title=clock, sessions=workbench.infos, metrics=workbench.sandbox,
-            renderer=plot,
+            renderer=plot, groups=workbench.kinds,  # an assignment's row reads "assignment · …"
         )  # fmt: skip
         self.timeline.poke = poke
         self.events = EventLogView(workbench)

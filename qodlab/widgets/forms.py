@@ -273,6 +273,13 @@ class SessionForm(w.VBox):
     ) -> None:
         self.workbench = workbench
         self.on_created = on_created
+        # QoS Provisioning beside sessions, where the API has it: a profile until revoked, no duration
+        self.what = w.ToggleButtons(
+            options=[("QoS session", "session"), ("QoS assignment (until revoked)", "assignment")], value="session",
+            style={"button_width": "220px"},
+        )  # fmt: skip
+        self.what.add_class("qodlab-what")
+        self.what.layout.display = None if workbench.client.provisioning_url else "none"
         self.device = DeviceForm(workbench.test_devices())
         if workbench.client.three_legged:  # the access token names the device: nothing to fill in
             self.device.layout.display = "none"
@@ -315,7 +322,8 @@ class SessionForm(w.VBox):
         self.result = w.HTML("")
         self.result.add_class("qodlab-create-result")
         super().__init__([
-            w.HTML("<b>New QoS session</b>"), self.device, self.profile, self.errors["profile"], self.profile_source,
+            w.HTML("<b>New QoS session</b>"), self.what, self.device, self.profile, self.errors["profile"],
+            self.profile_source,
             self.server_ipv4, self.server_ipv6, self.server_list, self.errors["server"],
             self.device_ports, self.errors["device_ports"], self.server_ports, self.errors["server_ports"],
             self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.credential, self.token,
@@ -337,6 +345,7 @@ class SessionForm(w.VBox):
             self.credential,
         ):
             field.observe(lambda _: self.validate(), names="value")
+        self.what.observe(lambda _: self._show_fields(), names="value")
         self.profile.observe(lambda _: self._bound_duration(), names="value")
         self.create.on_click(lambda _: self.submit())
         self.find.on_click(lambda _: self.find_sessions())
@@ -344,6 +353,15 @@ class SessionForm(w.VBox):
         self.validate()
         if unreachable is not None:
             self.result.value = _refused(f"Could not load the QoS profiles: {unreachable}")
+
+    def _show_fields(self) -> None:
+        """An assignment has no duration, server or ports: only the device and the profile."""
+        hidden = "none" if self.what.value == "assignment" else None
+        for field in (self.server_ipv4, self.server_ipv6, self.device_ports, self.server_ports, self.duration):
+            field.layout.display = hidden
+        self.server_list.layout.display = hidden if self.version.startswith("1.2") else "none"
+        self.create.description = "Assign profile" if self.what.value == "assignment" else "Create session"
+        self.validate()
 
     def _selected(self) -> QosProfile | None:
         return next((p for p in self.workbench.profiles if p.name == self.profile.value), None)
@@ -421,7 +439,11 @@ class SessionForm(w.VBox):
             return None
         self.create.disabled = True
         try:
-            outcome = self.workbench.create(self.request)  # type: ignore[arg-type]
+            if self.what.value == "assignment":
+                device = None if self.workbench.client.three_legged else self.device.value
+                outcome = self.workbench.assign(device, str(self.profile.value))
+            else:
+                outcome = self.workbench.create(self.request)  # type: ignore[arg-type]
         finally:
             self.create.disabled = False
         self._beside(outcome)
@@ -429,9 +451,10 @@ class SessionForm(w.VBox):
             self.result.value = _refused(outcome.error)
         elif outcome.session is not None:
             s = outcome.session
+            what = "until revoked" if self.what.value == "assignment" else f"{s.duration} s"
             self.result.value = (
                 f'<span style="color:#2e7d32">Created {s.session_id} '
-                f"({s.qos_profile}, {s.duration} s): {s.qos_status.value}</span>"
+                f"({s.qos_profile}, {what}): {s.qos_status.value}</span>"
             )
         if self.on_created is not None:
             self.on_created(outcome)

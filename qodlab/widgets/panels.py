@@ -66,8 +66,11 @@ class _Row(w.HBox):
         self.add_class("qodlab-session-row")
         self.add_class(f"qodlab-session-{session_id}")
 
-    def show(self, tracked: Tracked, seconds_left: float | None) -> None:
+    def show(self, tracked: Tracked, seconds_left: float | None, assignment: bool = False) -> None:
         info = tracked.info
+        if assignment:  # until revoked: nothing to extend, Delete revokes
+            self.delete.description, self.extend.layout.display, self.seconds.layout.display = "Revoke", "none", "none"
+            self.add_class("qodlab-assignment-row")
         self.profile.value = html.escape(info.qos_profile or "")
         self.status.value = _badge(info.qos_status.value, info.status_info.value if info.status_info else None)
         self.left.value = f"{seconds_left:.0f} s left" if seconds_left is not None else ""
@@ -133,7 +136,7 @@ class SessionsPanel(w.VBox):
             row = self.rows.get(sid)
             if row is None:
                 row = self.rows[sid] = _Row(self, sid)
-            row.show(item, self.workbench.seconds_left(item.info))
+            row.show(item, self.workbench.seconds_left(item.info), self.workbench.is_assignment(sid))
         order = [self.rows[str(t.info.session_id)] for t in tracked]
         if list(self.table.children) != order:
             self.table.children = order
