@@ -17,7 +17,7 @@ CACHE = ROOT / ".cache" / "binder-venv"
 
 
 def test_the_notebooks_are_there() -> None:
-    assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]
+    assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"]
 
 
 def test_notebooks_are_committed_without_outputs() -> None:
