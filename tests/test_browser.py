@@ -255,6 +255,28 @@ def test_voila_dashboard_create_then_delete(browser: Any, voila: str) -> None:
         page.close()
 
 
+def test_an_assignment_on_the_timeline_in_voila(browser: Any, voila: str) -> None:
+    """QoS Provisioning in the dashboard: assign a profile, see its row say so and its bar, revoke it."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    try:
+        page.goto(voila, timeout=120_000)
+        page.wait_for_selector(".qodlab-session-form", timeout=120_000)
+        page.locator(".qodlab-what button", has_text="QoS assignment").click()
+        playwright.expect(page.locator("button.qodlab-create")).to_have_text(re.compile("Assign profile"))
+        _create(page, "+36721609876545")
+        row = page.locator(".qodlab-assignment-row").first
+        playwright.expect(row).to_contain_text("AVAILABLE", timeout=30_000)
+        timeline = page.locator(".qodlab-timeline")
+        playwright.expect(timeline.get_by_text(re.compile(r"^assignment · \+3672"))).to_have_count(1, timeout=30_000)
+        playwright.expect(timeline.locator("g.trace.bars path").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "voila-assignment.png"), full_page=True)
+        row.locator("button.qodlab-delete", has_text="Revoke").click()
+        playwright.expect(row).to_contain_text("DELETE_REQUESTED", timeout=30_000)
+        assert "Traceback" not in page.content()
+    finally:
+        page.close()
+
+
 def test_without_the_plotly_and_anywidget_extensions_the_timeline_is_a_picture(browser: Any, bare_lab: Jupyter) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     try:

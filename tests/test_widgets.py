@@ -477,6 +477,7 @@ def test_the_form_assigns_a_profile_and_the_panel_revokes_it() -> None:
         panel.render()
         row = panel.rows[assignment_id]
         assert row.delete.description == "Revoke" and row.extend.layout.display == "none"
+        assert row.left.value == "until revoked"
         label = timeline_frame(listener.log.intervals(), sandbox.now(), workbench.infos(), workbench.kinds()).labels[0]
         assert label.startswith("assignment · +3672") and label.endswith("QOS_L")
         revoked = panel.act(assignment_id, "delete")

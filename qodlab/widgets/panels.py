@@ -74,6 +74,8 @@ class _Row(w.HBox):
         self.profile.value = html.escape(info.qos_profile or "")
         self.status.value = _badge(info.qos_status.value, info.status_info.value if info.status_info else None)
         self.left.value = f"{seconds_left:.0f} s left" if seconds_left is not None else ""
+        if assignment:
+            self.left.value = "until revoked" if info.qos_status is not QosStatus.UNAVAILABLE else ""
         live = info.qos_status is not QosStatus.UNAVAILABLE
         self.extend.disabled = info.qos_status is not QosStatus.AVAILABLE
         self.delete.disabled = (
