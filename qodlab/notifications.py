@@ -34,10 +34,18 @@ __all__ = [
     "parse_notification",
 ]
 
-Shape = Literal["cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning"]
+Shape = Literal[
+    "cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning",
+    "poll-assignment",
+]  # fmt: skip
 SHAPES: tuple[Shape, ...] = (
-    "cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning"
+    "cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning",
+    "poll-assignment",
 )  # fmt: skip
+ASSIGNMENT_SHAPES: tuple[Shape, ...] = ("qos-provisioning", "poll-assignment")
+"""The shapes of an assignment's events (QoS Provisioning): the event log's `kind` says so."""
+POLL_SHAPES: tuple[Shape, ...] = ("poll", "poll-assignment")
+"""The shapes of what a Watcher saw by polling (not notified)."""
 """Every shape; `client` marks what qodlab's own client recorded (a session it created, REQUESTED),
 `poll` what its `Watcher` saw by polling."""
 NOTIFICATION_SHAPES: tuple[Shape, ...] = SHAPES[:4]

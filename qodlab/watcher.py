@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .assignments import as_session_info
 from .errors import NotFound, QodError, RateLimited, describe
 from .models import Device, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
@@ -59,6 +60,7 @@ class WallClock:
 @dataclass
 class _Followed:
     due: float  # time.monotonic() of the next poll
+    assignment: bool = False  # a QoS Provisioning assignment (polled with get_assignment)
     last: _Status | None = None  # the last status recorded (or found in the log)
     seen: _Status | None = None  # a status seen but not recorded yet (only_missing's grace)
 
@@ -99,6 +101,7 @@ class Watcher:
         self._followed: dict[str, _Followed] = {}
         self._devices: dict[tuple[tuple[str, str], ...], tuple[Device, float]] = {}
         self._done: set[str] = set()  # ended or gone: not followed again when a device's sessions are listed
+        self._assignments: set[str] = set()  # the followed ids that are assignments (recorded as such)
         self._paused_until = 0.0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -125,6 +128,15 @@ class Watcher:
         if known is not None:
             self._observe(sid, followed, known)
         with self._cond:
+            self._cond.notify()
+
+    def watch_assignment(self, assignment_id: str | Any) -> None:
+        """Follow a QoS Provisioning assignment until it ends or is gone, like a session (no expiry to look for)."""
+        sid = str(assignment_id)
+        with self._cond:
+            self._done.discard(sid)
+            self._assignments.add(sid)
+            self._followed.setdefault(sid, _Followed(due=time.monotonic(), assignment=True))
             self._cond.notify()
 
     def watch_device(self, device: Device | dict[str, Any]) -> None:
@@ -230,7 +242,10 @@ class Watcher:
             return
         self.calls += 1
         try:
-            info = self.client.get_session(session_id)
+            if followed.assignment:
+                info = as_session_info(self.client.get_assignment(session_id))
+            else:
+                info = self.client.get_session(session_id)
         except NotFound:
             self._gone(session_id, followed)
             return
@@ -313,7 +328,7 @@ class Watcher:
             event_time=when,
             type=POLL_TYPE,
             source=self.client.qod_url,
-            shape="poll",
+            shape="poll-assignment" if session_id in self._assignments else "poll",
             raw=raw,
         )
         try:

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from ._http import is_loopback
+from .assignments import as_session_info
 from .client import QodClient
 from .errors import ApiError, QodError
 from .eventlog import EventLog
-from .models import AssignmentInfo, CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
+from .models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
 from .watcher import Watcher
 
@@ -232,10 +233,12 @@ class Workbench:
         except (QodError, ValueError) as exc:
             code = exc.code if isinstance(exc, ApiError) else None
             return ActionResult(error=_describe(exc) if isinstance(exc, QodError) else str(exc), code=code)
-        info = _as_session(assignment)
-        with self._lock:  # followed by its notifications: the Watcher polls sessions only (not yet assignments)
+        info = as_session_info(assignment)
+        with self._lock:
             self._assignments.add(str(info.session_id))
             self._sessions[str(info.session_id)] = Tracked(info, datetime.now(UTC))
+        if self.watcher is not None and info.qos_status is not QosStatus.UNAVAILABLE:
+            self.watcher.watch_assignment(info.session_id)
         if info.qos_status is QosStatus.REQUESTED:
             self._record_requested(info, self.now())
         return ActionResult(session=info)
@@ -248,7 +251,7 @@ class Workbench:
             if self.is_assignment(session_id):
                 under_way = self.client.revoke_assignment(session_id)
                 if under_way is not None:  # 202: AVAILABLE / DELETE_REQUESTED until the notification
-                    shown = _as_session(under_way)
+                    shown = as_session_info(under_way)
                     with self._lock:
                         self._sessions[session_id] = Tracked(shown, datetime.now(UTC))
                     return ActionResult(session=shown)
@@ -320,15 +323,6 @@ class Workbench:
             event_time=at, type="qodlab.session-created", source="qodlab-client", shape="client",
             raw={"sessionId": sid, "qosStatus": "REQUESTED"},
         ))  # fmt: skip
-
-
-def _as_session(assignment: AssignmentInfo) -> SessionInfo:
-    """An assignment as the panels and the timeline show a session: no duration, no expiry."""
-    return SessionInfo.model_construct(
-        session_id=assignment.assignment_id, duration=0, qos_status=assignment.status,
-        status_info=assignment.status_info, started_at=assignment.started_at, expires_at=None,
-        device=assignment.device, qos_profile=assignment.qos_profile, sink=assignment.sink,
-    )  # fmt: skip
 
 
 def _describe(exc: QodError) -> str:

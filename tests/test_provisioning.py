@@ -97,3 +97,22 @@ def test_with_access_tokens_each_operation_needs_its_scope() -> None:
         assert refused.status_code == 403 and "qos-provisioning:qos-assignments:create" in refused.json()["message"]
         with oidc.client() as client:  # its own client asks for the provisioning scopes too
             assert client.assign_qos(body["device"], "QOS_E").status == "REQUESTED"
+
+
+def test_a_watcher_polls_an_assignment_into_the_log(sandbox: Sandbox) -> None:
+    from qodlab import Watcher
+
+    log = EventLog()
+    with sandbox.client() as client:
+        assignment = client.assign_qos({"phoneNumber": "+36721601235005"}, "QOS_M")
+        watcher = Watcher(client, log, interval=0.2, clock=sandbox.clock)  # its times on the sandbox clock
+        try:
+            watcher.watch_assignment(assignment.assignment_id)
+            log.wait_for(str(assignment.assignment_id), "AVAILABLE", timeout=10)
+            client.revoke_assignment(assignment.assignment_id)
+            ended = log.wait_for(str(assignment.assignment_id), "UNAVAILABLE", timeout=10)
+        finally:
+            watcher.stop()
+    assert ended.status_info == "DELETE_REQUESTED" and ended.shape == "poll-assignment"
+    assert set(log.df["kind"]) == {"assignment"}
+    assert list(log.intervals()["qos_status"].astype(str))[-2:] == ["AVAILABLE", "UNAVAILABLE"]

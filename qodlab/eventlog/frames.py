@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..notifications import ASSIGNMENT_SHAPES
 from .codes import (
     COLUMNS,
     INFO_CODE,
@@ -54,6 +55,7 @@ def times(ns: array[int]) -> pd.DatetimeIndex:
 
 
 KIND_DTYPE = pd.CategoricalDtype(list(KIND_DTYPE_NAMES))
+ASSIGNMENT_CODES = [SHAPE_CODE[name] for name in ASSIGNMENT_SHAPES]
 STRING = pd.StringDtype("python")  # references the log's own str objects: no copy
 
 
@@ -96,5 +98,5 @@ def frame(
         "source": categories(sources),
         "shape": categorical(int8s(shape), SHAPE_DTYPE),
         "raw": pd.Series(raw_column, dtype=object),
-        "kind": categorical((int8s(shape) == SHAPE_CODE["qos-provisioning"]).astype(np.int8), KIND_DTYPE),
+        "kind": categorical(np.isin(int8s(shape), ASSIGNMENT_CODES).astype(np.int8), KIND_DTYPE),
     })  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..notifications import POLL_SHAPES
 from .frames import INFO_DTYPE, NAT, SHAPE_CODE, STATUS_DTYPE, categorical, categories, int8s
 
 __all__ = ["intervals"]
@@ -30,7 +31,7 @@ def intervals(
     """
     codes, names = sessions
     st, si = int8s(status), int8s(info)
-    polled = int8s(shape) == SHAPE_CODE["poll"]
+    polled = np.isin(int8s(shape), [SHAPE_CODE[name] for name in POLL_SHAPES])
     received = np.frombuffer(received_ns, dtype=np.int64) if len(received_ns) else np.array([], np.int64)
     when = np.frombuffer(event_ns, dtype=np.int64) if len(event_ns) else np.array([], np.int64)
     when = np.where(when == NAT, received, when)  # no event time: use arrival

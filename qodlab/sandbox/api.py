@@ -408,7 +408,9 @@ def _provisioning_router(sandbox: Sandbox, api: Api) -> APIRouter:
     @router.delete("/qos-assignments/{assignmentId}", status_code=204, summary="Revoke a QoS profile assignment")
     async def revoke(assignment_id: AssignmentId, request: Request) -> Response:
         revoked, under_way = engine.revoke(assignment_id, access(request))
-        return _json(revoked.info(), 202) if under_way else Response(status_code=204)
+        if not under_way:
+            return Response(status_code=204)
+        return _json({**revoked.info(), "statusInfo": "DELETE_REQUESTED"}, 202)  # AVAILABLE while under way
 
     @router.post("/retrieve-qos-assignment", summary="A device's assignment",
                  dependencies=schema("RetrieveAssignmentByDevice"))  # fmt: skip

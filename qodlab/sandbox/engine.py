@@ -151,7 +151,8 @@ class SandboxSession:
         body: dict[str, Any] = json.loads(self.echo)
         if self.kind == "assignment":
             body.update(assignmentId=str(self.id), status=self.status.value)
-            if self.status_info is not None:
+            # statusInfo only once UNAVAILABLE (CAMARA's test definitions); the 202 of a revocation adds it
+            if self.status_info is not None and self.status is QosStatus.UNAVAILABLE:
                 body["statusInfo"] = self.status_info.value
             if self.started_at is not None:
                 body["startedAt"] = rfc3339(self.started_at)
