@@ -116,3 +116,13 @@ def test_a_watcher_polls_an_assignment_into_the_log(sandbox: Sandbox) -> None:
     assert ended.status_info == "DELETE_REQUESTED" and ended.shape == "poll-assignment"
     assert set(log.df["kind"]) == {"assignment"}
     assert list(log.intervals()["qos_status"].astype(str))[-2:] == ["AVAILABLE", "UNAVAILABLE"]
+
+
+def test_a_synchronous_revocation_is_204_and_notified(listener: Listener) -> None:
+    with Sandbox(speed=60, revocation_delay=0, reuse=False) as sandbox, sandbox.client() as client:
+        assignment = client.assign_qos({"phoneNumber": "+36721601235006"}, "QOS_E", sink=listener.url,
+                                       sink_token=listener.token)  # fmt: skip
+        listener.log.wait_for(str(assignment.assignment_id), "AVAILABLE", timeout=10)
+        assert assignment.revoke() is False  # 204: done at once
+        ended = listener.log.wait_for(str(assignment.assignment_id), "UNAVAILABLE", timeout=10)
+        assert ended.status_info == "DELETE_REQUESTED"

@@ -56,6 +56,8 @@ class Sandbox(BackgroundServer):
         auth: "oidc" makes it an OpenID provider whose signed access tokens every API request needs
             (scopes per operation, sessions owned by their client, the device from a three-legged
             token); `oauth_client()` registers a client. Tokens live `token_ttl` sandbox seconds.
+        revocation_delay: sandbox seconds a revoked QoS Provisioning assignment stays AVAILABLE /
+            DELETE_REQUESTED (DELETE answers 202); 0 revokes at once (204).
         unsupported_identifiers: device identifier types this network does not support (e.g.
             `networkAccessIdentifier`): a request naming a device only by them is 422
             UNSUPPORTED_IDENTIFIER.
@@ -107,6 +109,7 @@ class Sandbox(BackgroundServer):
         gate: Gate | None = None,
         routers: Sequence[Callable[[Sandbox], APIRouter]] = (),
         unsupported_identifiers: Sequence[str] = (),
+        revocation_delay: float = 1.0,
     ) -> None:
         if self._initialised:
             self.speed = speed
@@ -132,6 +135,7 @@ class Sandbox(BackgroundServer):
             retention=retention,
             strict=strict,
             devices=TestDevices(unsupported=unsupported_identifiers),
+            revocation_delay=revocation_delay,
         )
         self.gate = gate
         """Who may call (a classroom's keys and rates), when something other than `api_key` decides."""
