@@ -38,7 +38,9 @@ qod = schemathesis.openapi.from_path(CONTRACT / "quality-on-demand.yaml")
 profiles = schemathesis.openapi.from_path(CONTRACT / "qos-profiles.yaml")
 qod_rc3 = schemathesis.openapi.from_path(CONTRACT / "r4.1" / "quality-on-demand.yaml")  # 1.2.0-rc.3
 profiles_rc3 = schemathesis.openapi.from_path(CONTRACT / "r4.1" / "qos-profiles.yaml")
-for schema in (qod, profiles, qod_rc3, profiles_rc3):
+provisioning_0_3 = schemathesis.openapi.from_path(CONTRACT / "qos-provisioning-0.3.yaml")
+provisioning_0_4 = schemathesis.openapi.from_path(CONTRACT / "r4.1" / "qos-provisioning.yaml")
+for schema in (qod, profiles, qod_rc3, profiles_rc3, provisioning_0_3, provisioning_0_4):
     schema.config.generation.update(modes=list(GenerationMode), max_examples=EXAMPLES)
 
 
@@ -87,6 +89,16 @@ def test_quality_on_demand_1_2_conforms(case: Any, stand_in: Sandbox) -> None:
 @profiles_rc3.parametrize()
 def test_qos_profiles_1_2_conform(case: Any, stand_in: Sandbox) -> None:
     _check(case, f"{stand_in.url}/qos-profiles/v1rc3", verify=stand_in.cafile)
+
+
+@provisioning_0_3.parametrize()
+def test_qos_provisioning_0_3_conforms(case: Any, strict_sandbox: Sandbox) -> None:
+    _check(case, f"{strict_sandbox.url}/qos-provisioning/v0.3")
+
+
+@provisioning_0_4.parametrize()
+def test_qos_provisioning_0_4_conforms(case: Any, stand_in: Sandbox) -> None:
+    _check(case, f"{stand_in.url}/qos-provisioning/v0.4rc1", verify=stand_in.cafile)
 
 
 # -- the cases an outside run found, by hand ---------------------------------------------------
@@ -159,8 +171,12 @@ def test_the_packaged_contract_is_camaras_unmodified() -> None:
         "qos-profiles.yaml",
         "r4.1/quality-on-demand.yaml",
         "r4.1/qos-profiles.yaml",
+        "r4.1/qos-provisioning.yaml",
     ):
         assert (CONTRACT / name).read_bytes() == (SHARED / name).read_bytes(), name
+    assert (CONTRACT / "qos-provisioning-0.3.yaml").read_bytes() == (
+        SHARED / "r3.2" / "qos-provisioning.yaml"
+    ).read_bytes()
 
 
 _JSON = st.recursive(
