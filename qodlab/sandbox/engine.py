@@ -380,18 +380,10 @@ class Engine:
 
     def assignment_for(self, device: Device | None, access: Access | None = None) -> SandboxSession:
         """A device's assignment, or EngineError 404 when it has none."""
-        if access is not None and access.device is not None:
-            device = _token_device(device, access.device)
-        if device is None:
-            raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
-        self.identify(device)
-        with self._lock:
-            self.advance()
-            for key in device.identifiers():
-                for found in sorted((self._sessions[i] for i in self._by_key.get(key, ())), key=lambda s: s.created_at):
-                    if found.kind == "assignment" and (access is None or found.owner in (None, access.client_id)):
-                        return found
-        raise EngineError(404, "NOT_FOUND", "The device has no QoS profile assignment.")
+        found = self._of_device(device, access, "assignment")
+        if not found:
+            raise EngineError(404, "NOT_FOUND", "The device has no QoS profile assignment.")
+        return found[0]
 
     def delete(self, session_id: uuid.UUID, access: Access | None = None) -> None:
         """Delete a session; a live one notifies UNAVAILABLE / DELETE_REQUESTED first."""
@@ -424,6 +416,10 @@ class Engine:
 
         With `access`: only its client's sessions, of the device its three-legged token names.
         """
+        return self._of_device(device, access, "session")
+
+    def _of_device(self, device: Device | None, access: Access | None, kind: str) -> list[SandboxSession]:
+        """A device's readable sessions or assignments (`kind`), oldest first, as `access` may see them."""
         if access is not None and access.device is not None:
             device = _token_device(device, access.device)
         if device is None:
@@ -434,7 +430,7 @@ class Engine:
             ids: set[uuid.UUID] = set()
             for key in device.identifiers():
                 ids |= self._by_key.get(key, set())
-            found = (self._sessions[i] for i in ids if self._sessions[i].kind == "session")
+            found = (self._sessions[i] for i in ids if self._sessions[i].kind == kind)
             if access is not None:
                 found = (s for s in found if s.owner in (None, access.client_id))
             return sorted(found, key=lambda s: s.created_at)
