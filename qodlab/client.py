@@ -31,6 +31,7 @@ from .errors import ApiError, QodTimeout, TransportError
 from .models import (
     AccessTokenCredential,
     ApplicationServer,
+    CreateAssignment,
     CreateSession,
     Device,
     ExtendSession,
@@ -217,9 +218,13 @@ class _BaseClient(Generic[S, A]):
         return self.provisioning_url
 
     def _assign_call(self, device: Device | Mapping[str, Any] | None, profile: str, fields: dict[str, Any]) -> _Call[A]:
-        made = create_request(None, device=device, application_server="0.0.0.0", qos_profile=profile, duration=1,
-                              **fields)  # fmt: skip  # the same friendly fields; server and duration are dropped
-        body = {k: v for k, v in to_wire(made).items() if k in ("device", "qosProfile", "sink", "sinkCredential")}
+        fields = dict(fields)
+        credential = _sink_credential(fields.pop("sink_token", None), fields.pop("sink_token_expires", None))
+        made = CreateAssignment.model_validate({
+            k: v for k, v in {"device": device, "qos_profile": profile, "sink_credential": credential, **fields}.items()
+            if v is not None
+        })  # fmt: skip
+        body = to_wire(made)
         if self.three_legged and "device" in body:
             msg = "this client's access token names the device (three-legged): leave `device` out of the request"
             raise ValueError(msg)
@@ -555,9 +560,16 @@ def create_request(
         device=device, application_server=application_server, qos_profile=qos_profile, duration=duration, sink=sink
     )
     if sink_token is not None:
-        expiry = {"access_token_expires_utc": sink_token_expires} if sink_token_expires is not None else {}
-        fields["sink_credential"] = AccessTokenCredential.model_validate({"access_token": sink_token, **expiry})
+        fields["sink_credential"] = _sink_credential(sink_token, sink_token_expires)
     return CreateSession.model_validate({k: v for k, v in fields.items() if v is not None})
+
+
+def _sink_credential(token: str | None, expires: datetime | str | None) -> AccessTokenCredential | None:
+    """A bearer sink credential for `token` (None without one), valid until `expires` (two days by default)."""
+    if token is None:
+        return None
+    expiry = {"access_token_expires_utc": expires} if expires is not None else {}
+    return AccessTokenCredential.model_validate({"access_token": token, **expiry})
 
 
 def _device(device: Device | Mapping[str, Any]) -> Device:

@@ -166,23 +166,24 @@ def _parse_cloud_event(body: dict[str, Any], event: dict[str, Any] | None) -> St
     data = body.get("data")
     if not isinstance(data, dict) and event is not None:
         data = event.get("eventDetail")
-    if not isinstance(data, dict):
-        raise NotificationError(422, "data: a QoS status event needs a 'data' object")
-    event_id = body.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        raise NotificationError(422, "id: a CloudEvent needs a non-empty string 'id'")
+    data, event_id = _data_and_id(body, data, "a QoS status event")
     when = body.get("time") or (event or {}).get("eventTime")
     return _event(event_id, data, when, str(kind), str(body.get("source") or ""), shape, body, "data")
 
 
-def _parse_provisioning(body: dict[str, Any]) -> StatusEvent:
-    """A QoS Provisioning event: its assignment is the event's session; `status`, or 0.3.0's `qosStatus`."""
-    data = body.get("data")
+def _data_and_id(body: dict[str, Any], data: Any, what: str) -> tuple[dict[str, Any], str]:
+    """A CloudEvent's `data` object and `id`, or NotificationError naming what is missing."""
     if not isinstance(data, dict):
-        raise NotificationError(422, "data: a QoS Provisioning event needs a 'data' object")
+        raise NotificationError(422, f"data: {what} needs a 'data' object")
     event_id = body.get("id")
     if not isinstance(event_id, str) or not event_id:
         raise NotificationError(422, "id: a CloudEvent needs a non-empty string 'id'")
+    return data, event_id
+
+
+def _parse_provisioning(body: dict[str, Any]) -> StatusEvent:
+    """A QoS Provisioning event: its assignment is the event's session; `status`, or 0.3.0's `qosStatus`."""
+    data, event_id = _data_and_id(body, body.get("data"), "a QoS Provisioning event")
     status = data.get("status", data.get("qosStatus"))
     detail = {"sessionId": data.get("assignmentId"), "qosStatus": status, "statusInfo": data.get("statusInfo")}
     detail = {k: v for k, v in detail.items() if v is not None}

@@ -324,10 +324,10 @@ class Engine:
             _token_device(request.device, access.device) if access is not None and access.device else request.device
         )
         owner = access.client_id if access is not None else None
-        token, jwt = self._check_notification_target(request, owner)  # type: ignore[arg-type]
+        token, jwt = self._check_notification_target(request, owner)
         with self._lock:
             self.advance()
-            profile = self._usable_profile(request)  # type: ignore[arg-type]
+            profile = self._usable_profile(request)
             if device is None:
                 raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
             tested = self.identify(device)
@@ -584,7 +584,7 @@ class Engine:
         for subscriber in list(self._subscribers):
             subscriber(change)
 
-    def _usable_profile(self, request: CreateSession) -> QosProfile:
+    def _usable_profile(self, request: CreateSession | CreateAssignment) -> QosProfile:
         profile = self.profiles.get(request.qos_profile)
         if profile is None:
             msg = f"qosProfile: {request.qos_profile!r} is not a profile of this API."
@@ -622,7 +622,7 @@ class Engine:
                     raise EngineError(409, "CONFLICT", msg)
 
     def _check_notification_target(
-        self, request: CreateSession, owner: str | None
+        self, request: CreateSession | CreateAssignment, owner: str | None
     ) -> tuple[str | None, JwtTarget | None]:
         """The static token, or where a PRIVATE_KEY_JWT token is to be fetched; EngineError when refused."""
         if request.sink is not None:
