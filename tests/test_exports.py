@@ -3,9 +3,12 @@
 from __future__ import annotations
 import __future__
 
+import ast
+import importlib
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import qodlab
 
@@ -21,6 +24,22 @@ def test_all_is_sorted_and_complete() -> None:
     assert qodlab.__all__ == sorted(qodlab.__all__)
     for name in qodlab.__all__:
         assert getattr(qodlab, name) is not None
+
+
+def test_the_three_lists_of_public_names_agree() -> None:
+    """`__init__.py` writes each public name three times (imports for type checkers, `_LAZY` for
+    the loader, `__all__`): the same names, and each loaded from the module type checkers read."""
+    tree = ast.parse(Path(qodlab.__file__).read_text())
+    (guard,) = [
+        node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "typing.TYPE_CHECKING"
+    ]
+    typed: dict[str, str] = {}
+    for statement in guard.body:
+        assert isinstance(statement, ast.ImportFrom) and statement.level == 1, ast.unparse(statement)
+        typed |= {alias.asname or alias.name: f"qodlab.{statement.module}" for alias in statement.names}
+    assert sorted(typed) == sorted(qodlab._LAZY) == [name for name in qodlab.__all__ if name != "__version__"]
+    for name, module in typed.items():
+        assert getattr(qodlab, name) is getattr(importlib.import_module(module), name), name
 
 
 def test_import_does_not_load_widgets_or_plots() -> None:

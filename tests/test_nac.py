@@ -24,6 +24,8 @@ from qodlab.client import NAC_HOST
 from qodlab.providers import NAC_API_HOST
 from qodlab.sandbox.nac_sdk import qos_base_url
 
+from .conftest import cache_lock
+
 HERE = Path(__file__).parent
 CACHE = HERE.parent / ".cache" / "nac-venvs"
 DEVICE = {"networkAccessIdentifier": "device@testcsp.net", "phoneNumber": "36721601234567"}
@@ -146,31 +148,21 @@ def sdk_python(version: str) -> Path:
     venv = CACHE / version
     python = venv / "bin" / "python"
     ready = venv / ".ready"
-    if not ready.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                f"network-as-code=={version}",
-            ],
+    with cache_lock(venv):  # another worker (or worktree) may be building the same environment
+        if not ready.exists():
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            subprocess.run([*pip, f"network-as-code=={version}"], check=True, timeout=900)
+            ready.touch()
+        site = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
             check=True,
-            timeout=900,
-        )
-        ready.touch()
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
-    lines = [f"import site; site.addsitedir({path!r})" for path in ours]
-    (Path(site) / "qodlab-suite.pth").write_text("\n".join(lines) + "\n")
+        ).stdout.strip()
+        ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+        lines = [f"import site; site.addsitedir({path!r})" for path in ours]
+        (Path(site) / "qodlab-suite.pth").write_text("\n".join(lines) + "\n")
     return python
 
 

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .conftest import cache_lock
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -36,51 +40,38 @@ def test_binder_files() -> None:
     assert "urlpath=voila%2Frender%2Fnotebooks%2F03-dashboard.ipynb" in readme
 
 
-def _binder_python() -> Path:
-    """A fresh virtual environment with binder/requirements.txt, as repo2docker would build it."""
+@contextlib.contextmanager
+def _binder_python() -> Iterator[Path]:
+    """A fresh virtual environment with binder/requirements.txt, as repo2docker would build it.
+
+    Locked while in use: it holds one checkout's qodlab at a time (a worktree sharing `.cache/`
+    waits for its turn), and two processes never build it at once."""
     requirements = (ROOT / "binder" / "requirements.txt").read_text()
     digest = hashlib.sha256((requirements + (ROOT / "pyproject.toml").read_text()).encode()).hexdigest()[:12]
     venv = CACHE / digest
     python = venv / "bin" / "python"
     ready = venv / ".ready"
-    if not ready.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-r", "binder/requirements.txt"], cwd=ROOT, check=True, timeout=1500)
-        subprocess.run([*pip, "pytest", "nbval"], check=True, timeout=600)
-        ready.touch()
-    else:  # the cache is keyed by the requirements: qodlab itself is this checkout's, on every run
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "--no-deps", "--force-reinstall", "."], cwd=ROOT, check=True, timeout=600)
-    return python
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    with cache_lock(venv):
+        if not ready.exists():
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run([*pip, "-r", "binder/requirements.txt"], cwd=ROOT, check=True, timeout=1500)
+            subprocess.run([*pip, "pytest", "nbval"], check=True, timeout=600)
+            ready.touch()
+        else:  # the cache is keyed by the requirements: qodlab itself is this checkout's, on every run
+            subprocess.run([*pip, "--no-deps", "--force-reinstall", "."], cwd=ROOT, check=True, timeout=600)
+        yield python
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_notebooks_run_in_a_fresh_binder_environment() -> None:
-    python = _binder_python()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    out = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--nbval-lax",
-            "--nbval-current-env",
-            "-o",
-            "addopts=",
-            "-o",
-            "testpaths=notebooks",
-            "notebooks",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=env,
-    )
+    arguments = ["-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env"]
+    arguments += ["-o", "addopts=", "-o", "testpaths=notebooks", "notebooks"]
+    with _binder_python() as python:
+        out = subprocess.run(
+            [str(python), "-m", "pytest", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env
+        )
     assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
     assert "passed" in out.stdout
