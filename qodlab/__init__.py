@@ -31,6 +31,8 @@ if typing.TYPE_CHECKING:
         TransportError,
         Unauthenticated,
         Unprocessable,
+        WaitError,
+        WaitTimeout,
     )
     from .eventlog import EventLog
     from .listener import Listener
@@ -112,6 +114,8 @@ _LAZY = {
     "TransportError": "qodlab.errors",
     "Unauthenticated": "qodlab.errors",
     "Unprocessable": "qodlab.errors",
+    "WaitError": "qodlab.errors",
+    "WaitTimeout": "qodlab.errors",
     "Watcher": "qodlab.watcher",
     "Workbench": "qodlab.workbench",
     "build_notification": "qodlab.notifications",
@@ -188,6 +192,8 @@ __all__ = [
     "TransportError",
     "Unauthenticated",
     "Unprocessable",
+    "WaitError",
+    "WaitTimeout",
     "Watcher",
     "Workbench",
     "__version__",

@@ -1,4 +1,4 @@
-"""Assignments returned by the clients (QoS Provisioning): AssignmentInfo plus `refresh()` and `revoke()`.
+"""Assignments returned by the clients (QoS Provisioning): AssignmentInfo plus `refresh()`, `revoke()`, `wait_for()`.
 
 An assignment holds a QoS profile for a device until it is revoked or the network ends it: no
 duration, no extend. `revoke()` may be accepted before it is done (202: AVAILABLE /
@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import PrivateAttr
 
-from .models import AssignmentInfo, SessionInfo
+from .models import AssignmentInfo, QosStatus, SessionInfo
+from .waiting import Target, wait_async, wait_sync
 
 if TYPE_CHECKING:
     from .client import AsyncQodClient, QodClient
+    from .eventlog import EventLog
+    from .listener import Listener
 
 __all__ = ["Assignment", "AsyncAssignment", "as_session_info"]
 
@@ -56,6 +59,23 @@ class Assignment(AssignmentInfo):
         _update(self, answer)
         return answer is not None
 
+    def wait_for(
+        self,
+        status: QosStatus | str,
+        timeout: float = 30.0,
+        *,
+        log: EventLog | Listener | None = None,
+        interval: float = 1.0,
+    ) -> Assignment:
+        """Wait until the assignment is `status`; returns self, refreshed. As `Session.wait_for`.
+
+        Waiting for UNAVAILABLE after a revocation under way (202) ends when it is done; a 404 (a
+        revoked assignment the provider forgot) counts as UNAVAILABLE.
+        """
+        target = Target(self, "assignment", "assignment_id", "status")
+        wait_sync(target, self.refresh, status, timeout, log, interval)
+        return self
+
 
 class AsyncAssignment(AssignmentInfo):
     """An assignment bound to the `AsyncQodClient` that fetched it."""
@@ -78,3 +98,16 @@ class AsyncAssignment(AssignmentInfo):
         answer = await self._bound().revoke_assignment(self.assignment_id)
         _update(self, answer)
         return answer is not None
+
+    async def wait_for(
+        self,
+        status: QosStatus | str,
+        timeout: float = 30.0,
+        *,
+        log: EventLog | Listener | None = None,
+        interval: float = 1.0,
+    ) -> AsyncAssignment:
+        """`Assignment.wait_for`, awaited."""
+        target = Target(self, "assignment", "assignment_id", "status")
+        await wait_async(target, self.refresh, status, timeout, log, interval)
+        return self

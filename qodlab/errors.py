@@ -5,6 +5,8 @@ QodError
 │   └── QodTimeout
 ├── ServerStartError         a sandbox or listener could not start (port in use, ...)
 ├── AuthError                no access token: the authorization server refused (.error)
+├── WaitError                a session or assignment will not reach the awaited status (.wanted .status)
+│   └── WaitTimeout          ... not within the timeout (also a TimeoutError)
 └── ApiError                 the API answered with an error (.status .code .message .response)
     ├── InvalidArgument      400
     ├── Unauthenticated      401
@@ -38,6 +40,8 @@ __all__ = [
     "TransportError",
     "Unauthenticated",
     "Unprocessable",
+    "WaitError",
+    "WaitTimeout",
     "describe",
 ]
 
@@ -67,6 +71,21 @@ class AuthError(QodError):
     def __init__(self, message: str, error: str | None = None) -> None:
         super().__init__(message)
         self.error = error
+
+
+class WaitError(QodError):
+    """`wait_for()` cannot succeed: the session or assignment is past the status awaited (it ended first).
+
+    `.ident` is its id, `.wanted` the status awaited, `.status` and `.status_info` the last seen.
+    """
+
+    def __init__(self, message: str, ident: str, wanted: str, status: str, status_info: str | None = None) -> None:
+        super().__init__(message)
+        self.ident, self.wanted, self.status, self.status_info = ident, wanted, status, status_info
+
+
+class WaitTimeout(WaitError, TimeoutError):
+    """`wait_for()` ran out of time; the message says the status it was in (and, with a listener, its refusals)."""
 
 
 class ApiError(QodError):

@@ -1,4 +1,4 @@
-"""Sessions returned by the clients: SessionInfo plus `refresh()`, `extend()`, `delete()`."""
+"""Sessions returned by the clients: SessionInfo plus `refresh()`, `extend()`, `delete()`, `wait_for()`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import PrivateAttr
 
-from .models import SessionInfo
+from .models import QosStatus, SessionInfo
+from .waiting import Target, wait_async, wait_sync
 
 if TYPE_CHECKING:
     from .client import AsyncQodClient, QodClient
+    from .eventlog import EventLog
+    from .listener import Listener
 
 __all__ = ["AsyncSession", "Session"]
 
@@ -44,6 +47,24 @@ class Session(SessionInfo):
         """Delete the session."""
         self._bound().delete_session(self.session_id)
 
+    def wait_for(
+        self,
+        status: QosStatus | str,
+        timeout: float = 30.0,
+        *,
+        log: EventLog | Listener | None = None,
+        interval: float = 1.0,
+    ) -> Session:
+        """Wait until the session is `status` (REQUESTED, AVAILABLE, UNAVAILABLE); returns self, refreshed.
+
+        With `log=` (an EventLog or a Listener) it returns on the status's notification; otherwise it
+        polls the API (0.05 s at first, doubling up to `interval`). Raises `WaitTimeout` after `timeout`
+        seconds, saying what status it was in, and `WaitError` at once when the session is past the
+        status (UNAVAILABLE while AVAILABLE was awaited).
+        """
+        wait_sync(Target(self, "session", "session_id", "qos_status"), self.refresh, status, timeout, log, interval)
+        return self
+
 
 class AsyncSession(SessionInfo):
     """A session bound to the `AsyncQodClient` that fetched it."""
@@ -69,3 +90,16 @@ class AsyncSession(SessionInfo):
     async def delete(self) -> None:
         """Delete the session."""
         await self._bound().delete_session(self.session_id)
+
+    async def wait_for(
+        self,
+        status: QosStatus | str,
+        timeout: float = 30.0,
+        *,
+        log: EventLog | Listener | None = None,
+        interval: float = 1.0,
+    ) -> AsyncSession:
+        """`Session.wait_for`, awaited: the event loop runs on while it waits."""
+        target = Target(self, "session", "session_id", "qos_status")
+        await wait_async(target, self.refresh, status, timeout, log, interval)
+        return self
