@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..sandbox.api import CONTROLS
-from ..sandbox.engine import Access, EngineError
+from ..sandbox.engine import Access
 from ..sandbox.oidc import Provider
+from ..sandbox.refusals import EngineError
 from .roster import INSTRUCTOR, Roster
 
 __all__ = ["Gate", "Tally", "TokenBucket"]

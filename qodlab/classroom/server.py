@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from ..models import ProfileStatus, QosStatus
 from ..sandbox import Sandbox, StatusChange
 from ..sandbox.clock import rfc3339
-from ..sandbox.engine import EngineError
 from ..sandbox.faults import NoticeFaultKind
+from ..sandbox.refusals import EngineError
 from .gate import Gate
 from .history import History
 from .roster import INSTRUCTOR, Roster

@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 from .clock import Clock
-from .engine import Engine, EngineError, SandboxSession, StatusChange
+from .engine import Engine, SandboxSession, StatusChange
 from .faults import Faults, NoticeFaultKind
 from .nac_sdk import NetworkAsCodePatch, use_with_network_as_code
 from .notifier import Delivery, Notifier, Outcome
+from .refusals import EngineError
 from .server import Sandbox
 
 __all__ = [

@@ -35,12 +35,13 @@ from ..providers import NAC_API_HOST
 from . import contract
 from .clock import rfc3339
 from .contract import Api
-from .engine import Access, EngineError
+from .engine import Access
 from .faults import NoticeFaultKind
 from .nac_api import legacy_routers
 from .oidc import SCOPES
 from .oidc_api import oidc_router
 from .params import SessionId, access, conforming
+from .refusals import EngineError
 from .versions import V1, VERSIONS, Version, code_for
 
 if TYPE_CHECKING:

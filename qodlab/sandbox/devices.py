@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..models import Device
-from .engine import EngineError
+from .refusals import EngineError
 
 __all__ = ["SLOW_PROVISIONING", "Behaviour", "TestDevice", "TestDevices"]
 

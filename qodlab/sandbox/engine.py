@@ -31,6 +31,7 @@ from ..models import (
 )
 from .clock import Clock, rfc3339
 from .faults import Faults
+from .refusals import EngineError
 
 if TYPE_CHECKING:
     from .devices import TestDevice, TestDevices
@@ -47,15 +48,6 @@ class JwtTarget:
 
     client_id: str
     token_uri: str
-
-
-class EngineError(Exception):
-    """A request the lifecycle rules refuse; becomes a CAMARA error response."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers  # e.g. Retry-After on a 429
 
 
 @dataclass(frozen=True, slots=True)

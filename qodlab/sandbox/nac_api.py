@@ -34,8 +34,8 @@ from ..models import (
     RetrieveSessions,
     to_wire,
 )
-from .engine import EngineError
 from .params import SessionId, access, without_nulls
+from .refusals import EngineError
 from .versions import V1
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from .clock import Clock
-from .engine import EngineError
+from .refusals import EngineError
 
 __all__ = ["CIBA_GRANT", "SCOPES", "Caller", "OAuthClient", "OAuthError", "Provider", "device_from_hint"]
 

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..models import Device
-from .engine import EngineError
 from .oidc import CIBA_GRANT, SCOPES, OAuthClient, OAuthError
+from .refusals import EngineError
 
 if TYPE_CHECKING:
     from .server import Sandbox

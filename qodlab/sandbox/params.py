@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 
 from . import contract
-from .engine import Access, EngineError
+from .engine import Access
+from .refusals import EngineError
 
 __all__ = ["SessionId", "access", "conforming", "json_body", "without_nulls"]
 

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import jsonschema_rs
 import yaml
 
-from ..engine import EngineError
+from ..refusals import EngineError
 
 __all__ = ["STRICT", "Api", "check", "check_value", "load", "nac_gateway", "no_nulls", "undeclared"]
 
