@@ -129,13 +129,16 @@ def test_create_answers_unavailable_at_once_when_the_network_knows(sandbox: Sand
         assert (created.json()["qosStatus"], created.json()["statusInfo"]) == ("UNAVAILABLE", "NETWORK_TERMINATED")
 
 
+UNKNOWN = "3fa85f64-5717-4562-b3fc-2c963f66afa6"  # a fixed id: parallel workers must collect the same tests
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
         ("POST", f"{QOD}/sessions", "create"),
-        ("GET", f"{QOD}/sessions/{uuid.uuid4()}", None),
-        ("DELETE", f"{QOD}/sessions/{uuid.uuid4()}", None),
-        ("POST", f"{QOD}/sessions/{uuid.uuid4()}/extend", {"requestedAdditionalDuration": 60}),
+        ("GET", f"{QOD}/sessions/{UNKNOWN}", None),
+        ("DELETE", f"{QOD}/sessions/{UNKNOWN}", None),
+        ("POST", f"{QOD}/sessions/{UNKNOWN}/extend", {"requestedAdditionalDuration": 60}),
         ("POST", f"{QOD}/retrieve-sessions", {"device": {"phoneNumber": "+36721601234567"}}),
         ("POST", f"{PROFILES}/retrieve-qos-profiles", {}),
         ("GET", f"{PROFILES}/qos-profiles/QOS_L", None),
