@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
+import inspect
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
+import warnings
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from .errors import ServerStartError
+from .errors import ServerStartError, SettingsChanged
 
 if TYPE_CHECKING:
     import uvicorn
@@ -173,47 +177,153 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class BackgroundServer:
-    """A server on a ServerThread, with the notebook conventions the sandbox and listener share.
+    """A server on a ServerThread, with the notebook conventions the sandbox, listener and relay share.
 
-    Constructing one with the settings (`key`) of one already running returns the running one, so
-    a re-run cell does not start a second server; `stop()` frees the port; `start()` comes back on
-    the same port; it is a context manager.
+    Every construction is first turned into a settings record (`settings`: a frozen dataclass whose
+    fields are the parameters of the subclass's `__init__`, all of them but `reuse`, built from its
+    signature), so that a re-run cell is recognised by everything it asked for:
+
+    - the same settings as the one running at that address (host and port as given: port 0 is
+      one address, "a free port") give the running one, unchanged;
+    - a change to a setting in `_live` (the sandbox's `speed`) is applied to the running one,
+      with a `SettingsChanged` warning naming it;
+    - any other change stops the running one and starts a new one in its place (on the same port,
+      so its URL stays), with a `SettingsChanged` warning naming what changed. A running one inside
+      an open `with` block is never stopped that way: the new one starts beside it.
+    - `reuse=False` always starts a new one beside the others, which no later call reuses.
+
+    `stop()` frees the port; `start()` comes back on the same port; as a context manager it stops
+    on exit only what that construction started (not a running one it was given).
     """
 
     _running: ClassVar[dict[tuple[Any, ...], Any]]
     _registry_lock: ClassVar[threading.Lock]
+    _signature: ClassVar[inspect.Signature]
+    Settings: ClassVar[type]
+    """The settings record's class: one field per `__init__` parameter but `reuse`."""
+    _live: ClassVar[frozenset[str]] = frozenset()
+    """Settings a running server takes as they are (an attribute of that name), without a restart."""
+    _secret: ClassVar[frozenset[str]] = frozenset()
+    """Settings never shown (a key, a token): a change is named, its value never."""
+    _held: ClassVar[str] = "its state"
+    """What a restart loses, in words."""
     _initialised: bool
     _server: ServerThread
-    _key: tuple[Any, ...]
+    _reusable: bool  # registered for later constructions to reuse (reuse=True, not started beside a `with`'s)
+    _given: bool  # the last construction was handed this one running
+    _withs: list[bool]  # open `with` blocks, innermost last: whether each owns it (stops it on exit)
+    _replacing: tuple[BackgroundServer, dict[str, tuple[Any, Any]]] | None  # what start() stops first, and why
+    settings: Any
+    """What it was started with (its settings record); secrets are left out of its repr."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._running = {}
         cls._registry_lock = threading.Lock()
+        cls._signature = inspect.signature(cls.__init__)
+        names = [name for name in cls._signature.parameters if name not in _NOT_SETTINGS]
+        fields = [(name, Any, dataclasses.field(repr=name not in cls._secret)) for name in names]
+        cls.Settings = dataclasses.make_dataclass(f"{cls.__name__}Settings", fields, frozen=True)
 
     @classmethod
-    def _running_or_new(cls, key: tuple[Any, ...] | None) -> Self:
-        """For `__new__`: the running instance with this key, or a new one (None: always new)."""
+    def settings_for(cls, *args: Any, **kwargs: Any) -> Any:
+        """The settings record a construction with these arguments gives (TypeError as the call would)."""
+        return cls._bind(args, kwargs)[0]
+
+    @classmethod
+    def _bind(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, bool]:
+        bound = cls._signature.bind(None, *args, **kwargs)  # None stands for self
+        bound.apply_defaults()
+        given = {name: _comparable(value) for name, value in bound.arguments.items() if name not in _NOT_SETTINGS}
+        return cls.Settings(**given), bool(bound.arguments.get("reuse", True))
+
+    @classmethod
+    def _found(cls, settings: Any) -> Any:
+        """The running server at the address these settings ask for: host and port as given, or the
+        one serving on that port now (a free port it was given, asked for by number in a re-run)."""
         with cls._registry_lock:
-            running = cls._running.get(key) if key is not None else None
-            if running is not None and running.running:
+            found = cls._running.get(_address(settings))
+            if found is None and settings.port:
+                at = _address(settings)
+                found = next((s for s in cls._running.values() if (s.settings.host, s.port) == at), None)
+        return found if found is not None and found.running else None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        settings, reuse = cls._bind(args, kwargs)
+        running = cls._found(settings) if reuse else None
+        if running is not None:
+            changed = _changes(running, settings)
+            if not changed or set(changed) <= cls._live:
+                running._take_live(settings, changed)
                 return running  # type: ignore[no-any-return]
         instance = super().__new__(cls)
         instance._initialised = False
+        instance.settings = settings
+        instance._reusable = reuse
+        instance._given = False
+        instance._withs = []
+        instance._replacing = None
+        if running is not None:
+            if any(running._withs):  # a `with` block owns it: leave it running, start beside it
+                if settings.port:  # ... which cannot be on the port it holds
+                    name = cls.__name__
+                    msg = (f"{name}(port={settings.port}): the {name} on that port has other settings"
+                           f" ({_describe(changed, cls._secret)}) and a `with` block holds it: stop it first,"
+                           " or ask for another port")  # fmt: skip
+                    raise ServerStartError(msg)
+                instance._reusable = False
+            else:
+                instance._replacing = (running, changed)
         return instance
+
+    @property
+    def _previous(self) -> BackgroundServer | None:
+        """The running server this one replaces when it starts (a re-run with other settings), if any."""
+        return self._replacing[0] if self._replacing is not None else None
+
+    def _take_live(self, settings: Any, changed: dict[str, tuple[Any, Any]]) -> None:
+        """Hand this running server to a construction that asked for `settings` (differing only in live ones)."""
+        self._given = True
+        for name, (_, new) in changed.items():
+            setattr(self, name, new)
+        self.settings = settings
+        if changed:
+            changes = _describe(changed, self._secret)
+            _warn(f"{type(self).__name__} at {self._url()}: {changes}, applied to the running one")
 
     def start(self) -> Self:
         """Start serving (a no-op when running; after a stop, on the same port)."""
-        self._server.start()
+        replacing, self._replacing = self._replacing, None
+        inherited = False
+        if replacing is not None:
+            old = replacing[0]
+            old.stop()
+            if self._server._requested_port == 0:  # a free port was asked for: the old one's, so its URL stays
+                self._server._requested_port, inherited = old.port, True
+        try:
+            self._server.start()
+        except ServerStartError:
+            if not inherited:
+                raise
+            self._server._requested_port = 0  # taken meanwhile: another free port
+            self._server.start()
         with self._registry_lock:
-            self._running[self._key] = self
+            address = _address(self.settings)
+            current = self._running.get(address)
+            if self._reusable and (current is None or current is self or not current.running):
+                self._running[address] = self
+        if replacing is not None:
+            changes = _describe(replacing[1], self._secret)
+            _warn(f"{type(self).__name__} restarted at {self._url()} with {changes}: the previous one is stopped,"
+                  f" with what it held ({self._held}); reuse=False starts another beside it instead")  # fmt: skip
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
         with self._registry_lock:
-            if self._running.get(self._key) is self:
-                del self._running[self._key]
+            address = _address(self.settings)
+            if self._running.get(address) is self:
+                del self._running[address]
         self._server.stop()
 
     @property
@@ -226,8 +336,80 @@ class BackgroundServer:
         """The port it listens on."""
         return self._server.port
 
+    def _url(self) -> str:
+        return str(getattr(self, "url", self._server.url))
+
     def __enter__(self) -> Self:
+        self._withs.append(not self._given)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        owned = self._withs.pop() if self._withs else True
+        if owned:  # stop only what this block's construction started, not a running one it was given
+            self.stop()
+
+
+_NOT_SETTINGS = ("self", "reuse")
+
+
+def _comparable(value: Any) -> Any:
+    """A setting as compared: a list is its tuple, a set its frozenset, a path its string."""
+    if isinstance(value, list):
+        return tuple(_comparable(v) for v in value)
+    if isinstance(value, set):
+        return frozenset(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _address(settings: Any) -> tuple[Any, ...]:
+    """Where a server is reused or replaced: host and port as given (port 0: "a free port")."""
+    return (getattr(settings, "host", None), getattr(settings, "port", None))
+
+
+def _changes(running: BackgroundServer, settings: Any) -> dict[str, tuple[Any, Any]]:
+    """The settings that differ from what the running server has: name, (old, new)."""
+    changed = {}
+    for field in dataclasses.fields(settings):
+        new = getattr(settings, field.name)
+        old = getattr(running, field.name) if field.name in running._live else getattr(running.settings, field.name)
+        if not _same(old, new):
+            changed[field.name] = (old, new)
+    return changed
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a is b or a == b)
+    except Exception:  # a value whose == is not a bool (an array): only itself is the same
+        return False
+
+
+def _describe(changed: dict[str, tuple[Any, Any]], secret: frozenset[str]) -> str:
+    """`seed=7 (was 0), api_key changed`: what changed, never a secret's value."""
+    return ", ".join(_change(name, old, new, secret) for name, (old, new) in changed.items())
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _change(name: str, old: Any, new: Any, secret: frozenset[str]) -> str:
+    if name in secret:
+        return f"{name} changed"
+    if getattr(type(new), "__eq__", None) is object.__eq__:  # told apart by identity only (an EventLog): another object
+        return f"another {name} ({_short(new)}, was {_short(old)})"
+    return f"{name}={_short(new)} (was {_short(old)})"
+
+
+def _warn(message: str) -> None:
+    """A SettingsChanged warning, attributed to the first caller outside qodlab (the notebook's cell)."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2: _warn's caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    warnings.warn(message, SettingsChanged, stacklevel=level)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

@@ -16,6 +16,9 @@ QodError
     ├── Unprocessable        422
     ├── RateLimited          429
     └── ServiceUnavailable   500, 502, 503, 504
+
+SettingsChanged (a UserWarning): a re-run `Sandbox(...)`, `Listener(...)` or `Relay(...)` asked for
+other settings than the running one's, and got them (applied, or by a restart); it names what changed.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "RateLimited",
     "ServerStartError",
     "ServiceUnavailable",
+    "SettingsChanged",
     "TransportError",
     "Unauthenticated",
     "Unprocessable",
@@ -60,6 +64,10 @@ class QodTimeout(TransportError):
 
 class ServerStartError(QodError):
     """A background server could not start."""
+
+
+class SettingsChanged(UserWarning):
+    """A construction found a running server with other settings: they were applied, or it was restarted."""
 
 
 class AuthError(QodError):

@@ -78,9 +78,12 @@ class _Refused(Exception):
 class Listener(BackgroundServer):
     """Receives notifications on `url` (127.0.0.1, a free port) and feeds `log`.
 
-    Re-running `Listener(...)` for the same host, port, path, relay and public URL returns the running one (given a
-    new `log` or `token`, it switches to them). `stop()` frees the port; `start()` comes back on
-    the same one.
+    Re-running `Listener(...)` with the same arguments (the same `log` object) returns the running
+    one. Other arguments never give it silently: it is restarted in its place with them (the same
+    URL, unless it follows a relay), with a `SettingsChanged` warning naming what changed, so a
+    `Listener(log_b)` feeds `log_b` and the old listener no longer feeds `log_a`. `reuse=False`
+    starts another one beside it. `stop()` frees the port; `start()` comes back on the same one;
+    a `with` block stops it on exit only if that call started it.
 
     Parameters:
         log: the EventLog to feed (a new in-memory one by default).
@@ -93,20 +96,16 @@ class Listener(BackgroundServer):
         public_url: the URL the network should POST to, when a tunnel or proxy forwards it here.
         certfile, keyfile: serve HTTPS with this certificate.
         cafile: trust this CA when connecting to an https relay.
+        relay_timeout: seconds `start()` waits for the relay stream to open.
+        jwks_uri: accept PRIVATE_KEY_JWT tokens from the provider whose keys are there (`accept_private_key_jwt`).
+        reuse: False starts a new listener even when one with these settings runs, and no later
+            `Listener(...)` is given it.
     """
 
-    def __new__(
-        cls,
-        log: EventLog | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        path: str = "/qod",
-        relay: str | bool | None = None,
-        public_url: str | None = None,
-        **_: Any,
-    ) -> Listener:
-        return cls._running_or_new((host, port, path, relay, public_url))
+    _secret = frozenset({"token"})
+    token_generated: bool
+    """Whether its token was made at random (no `token=` given)."""
+    _held = "its relay stream and rejections; events stay in their log"
 
     def __init__(
         self,
@@ -125,19 +124,19 @@ class Listener(BackgroundServer):
         cafile: str | None = None,
         relay_timeout: float = 15.0,
         jwks_uri: str | None = None,
+        reuse: bool = True,
     ) -> None:
-        if self._initialised:
-            if log is not None:
-                self.log = log
-            if token is not None:
-                self._token = _bare(token)
+        if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
         self._initialised = True
-        self._key = (host, port, path, relay, public_url)
         self.log = log if log is not None else EventLog()
         self.path = path if path.startswith("/") else f"/{path}"
         self.require_token = require_token
-        self._token = _bare(token) if token else secrets.token_urlsafe(24)
+        # A restart keeps what the unchanged settings made at random (the token, the relay channel),
+        # so sessions that already name this listener as their sink still reach it.
+        previous = self._previous if isinstance(self._previous, Listener) else None
+        kept = previous.token if previous is not None and previous.token_generated and token is None else None
+        self._token = _bare(token) if token else kept or secrets.token_urlsafe(24)
         self.token_generated = token is None
         self._rejections: deque[Rejection] = deque(maxlen=max_rejections)
         self._pending: list[tuple[StatusEvent, str, asyncio.Future[bool]]] = []
@@ -149,7 +148,10 @@ class Listener(BackgroundServer):
         self.subscription: Subscription | None = None
         """The relay channel it follows (None without a relay)."""
         if relay:
-            channel = new_channel(default_relay(), cafile=cafile) if relay is True else str(relay)
+            channel = str(relay)
+            if relay is True:
+                followed = previous.subscription if previous is not None and previous.settings.relay is True else None
+                channel = followed.url if followed is not None else new_channel(default_relay(), cafile=cafile)
             self.subscription = Subscription(channel, self._relayed, cafile=cafile)
         self._cafile = cafile
         self.tokens: TokenServer | None = None

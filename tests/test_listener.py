@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from qodlab import EventLog, Listener, QodClient, QosStatus, Sandbox, ServerStartError, StatusInfo
+from qodlab import EventLog, Listener, QodClient, QosStatus, Sandbox, ServerStartError, SettingsChanged, StatusInfo
 from qodlab.listener import MAX_BODY
 from qodlab.notifications import NOTIFICATION_SHAPES, Shape, build_notification, content_type
 
@@ -199,14 +199,18 @@ def test_many_concurrent_senders_lose_and_double_nothing(listener: Listener) -> 
     assert frame["event_id"].is_unique
 
 
-def test_rerun_reuses_and_switches_log() -> None:
+def test_rerun_reuses_and_a_new_log_restarts() -> None:
     first = Listener(port=0, path="/rerun")
     try:
+        assert Listener(port=0, path="/rerun") is first
         new_log = EventLog()
-        again = Listener(new_log, port=0, path="/rerun")
-        assert again is first and again.log is new_log
+        with pytest.warns(SettingsChanged, match="another log"):
+            again = Listener(new_log, port=0, path="/rerun")
+        assert again is not first and again.log is new_log and first.log is not new_log
+        assert again.url == first.url and not first.running
     finally:
         first.stop()
+        again.stop()
 
 
 def test_stop_frees_the_port_and_start_comes_back_on_it(listener: Listener) -> None:

@@ -17,6 +17,7 @@ from qodlab import (
     QosStatus,
     Sandbox,
     ServerStartError,
+    SettingsChanged,
     StatusInfo,
     Unprocessable,
 )
@@ -482,7 +483,9 @@ def test_unprocessable_is_catchable(client: QodClient) -> None:
 def test_rerun_reuses_the_running_sandbox() -> None:
     first = Sandbox(speed=10)
     try:
-        second = Sandbox(speed=20)
+        assert Sandbox(speed=10) is first
+        with pytest.warns(SettingsChanged, match=r"speed=20 \(was 10"):
+            second = Sandbox(speed=20)
         assert second is first and first.speed == 20
     finally:
         first.stop()

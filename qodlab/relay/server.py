@@ -25,7 +25,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qsl
 
 from .._asgi import Receive, Scope, Send, lifespan
@@ -281,10 +280,13 @@ class Relay(BackgroundServer):
         buffer: messages each channel keeps for subscribers that reconnect.
         max_bytes, max_channels, idle: the limits (see the module's docstring).
         certfile, keyfile: serve HTTPS with this certificate.
+        reuse: False starts a new relay even when one with these settings runs.
+
+    Re-running `Relay(...)` with the same arguments returns the running one; other arguments restart
+    it in its place (same URL; its channels are gone), with a `SettingsChanged` warning naming them.
     """
 
-    def __new__(cls, host: str = "127.0.0.1", port: int = 0, **_: Any) -> Relay:
-        return cls._running_or_new((host, port))
+    _held = "its channels"
 
     def __init__(
         self,
@@ -297,11 +299,11 @@ class Relay(BackgroundServer):
         idle: float = IDLE,
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
+        reuse: bool = True,
     ) -> None:
-        if self._initialised:
+        if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
         self._initialised = True
-        self._key = (host, port)
         self.app = RelayApp(buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle)
         self._server = ServerThread(self.app, host, port, name="qodlab-relay", certfile=certfile, keyfile=keyfile)
         self.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from datetime import UTC, datetime
@@ -40,9 +39,12 @@ RELAY_PATH = "/_relay"
 class Sandbox(BackgroundServer):
     """A CAMARA QoD API simulator on `127.0.0.1`, started on construction.
 
-    Re-running `Sandbox(...)` with the same settings returns the one already running (a
-    re-run notebook cell does not start a second server); a changed `speed` is applied to it.
-    Use it as a context manager, or call `stop()`, to free its port.
+    Re-running `Sandbox(...)` with the same arguments returns the one already running (a re-run
+    notebook cell does not start a second server). Other arguments never give it silently: a
+    changed `speed` alone is applied to it; any other change restarts it in its place (same URL;
+    its sessions are gone), each with a `SettingsChanged` warning naming what changed.
+    `reuse=False` starts another one beside it. Use it as a context manager (which stops only a
+    sandbox that call started), or call `stop()`, to free its port.
 
     Parameters:
         speed: sandbox seconds per real second (60: a ten-minute session lasts ten seconds).
@@ -61,6 +63,8 @@ class Sandbox(BackgroundServer):
         unsupported_identifiers: device identifier types this network does not support (e.g.
             `networkAccessIdentifier`): a request naming a device only by them is 422
             UNSUPPORTED_IDENTIFIER.
+        reuse: False starts a new sandbox even when one with these settings runs, and no later
+            `Sandbox(...)` is given it.
 
     Its documented test devices (`test_devices()`, `qodlab.sandbox.devices`) answer as a real
     network answers for devices it does not know, does not serve, or offers few profiles.
@@ -69,23 +73,9 @@ class Sandbox(BackgroundServer):
     listener can take its notifications the way it would from a real network: through a relay.
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Sandbox:
-        return cls._running_or_new(cls._settings(*args, **kwargs) if kwargs.get("reuse", True) else None)
-
-    @staticmethod
-    def _settings(
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        strict: bool = False,
-        api_key: str | None = None,
-        provisioning_delay: float = 1.0,
-        auth: str = "key",
-        unsupported_identifiers: Sequence[str] = (),
-        **_: Any,
-    ) -> tuple[Any, ...]:
-        digest = hashlib.sha256(api_key.encode()).hexdigest() if api_key else None
-        return (host, port, strict, digest, provisioning_delay, auth, frozenset(unsupported_identifiers))
+    _live = frozenset({"speed"})  # a clock's speed changes on the running sandbox: its sessions go on
+    _secret = frozenset({"api_key"})
+    _held = "its sessions"
 
     def __init__(
         self,
@@ -111,19 +101,9 @@ class Sandbox(BackgroundServer):
         unsupported_identifiers: Sequence[str] = (),
         revocation_delay: float = 1.0,
     ) -> None:
-        if self._initialised:
-            self.speed = speed
+        if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
         self._initialised = True
-        self._key = self._settings(
-            host,
-            port,
-            strict=strict,
-            api_key=api_key,
-            provisioning_delay=provisioning_delay,
-            auth=auth,
-            unsupported_identifiers=unsupported_identifiers,
-        )
         self.api_key = api_key
         self.clock = Clock(speed)
         self.faults = Faults()

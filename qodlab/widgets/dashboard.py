@@ -33,6 +33,8 @@ class Dashboard(w.VBox):
         self, workbench: Workbench, pump: Pump | None = None, *, plot: Renderer = "auto", **kwargs: Any
     ) -> None:
         self.workbench = workbench
+        self.started: list[Listener] = []
+        """The listeners `dashboard()` started for this dashboard alone, which `close()` stops."""
         self.pump = pump or Pump(tick=1.0)
         poke = self.pump.poke
         self.form = SessionForm(workbench, on_created=lambda _: poke())
@@ -65,11 +67,14 @@ class Dashboard(w.VBox):
         return super()._repr_mimebundle_(**kwargs)
 
     def close(self) -> None:
-        """Stop the pump and the polling, and close the widgets (servers keep running: they may be shared)."""
+        """Stop the pump, the polling and the listener started for it alone, and close the widgets
+        (a sandbox keeps running: it may be shared)."""
         if self.pump.state is PumpState.RUNNING:
             self.workbench.log.on_event(self.pump.submit, remove=True)
             self.pump.stop()
         self.workbench.close()
+        for server in self.started:
+            server.stop()
         super().close()
 
 
@@ -101,9 +106,12 @@ def dashboard(
 ) -> Dashboard:
     """One widget with everything wired together.
 
-    With no arguments it starts (or reuses) a sandbox at `speed`, a listener and an event log, so
-    it runs anywhere, Binder included (`plot="png"` draws the timeline as a picture from the start;
-    by default it becomes one where plotly's widget does not render); `sandbox=` uses one already
+    With no arguments it starts a listener and an event log of its own, and a sandbox at `speed` (the
+    one an earlier `dashboard()` started, if it still runs), so it runs anywhere, Binder included
+    (`plot="png"` draws the timeline as a picture from the start; by default it becomes one where
+    plotly's widget does not render). It never takes or changes a sandbox or listener it did not
+    start (a running `Sandbox(speed=60)` keeps its speed, a `Listener(log)` its log): pass yours as
+    `sandbox=` and `listener=`; `sandbox=` uses one already
     running (with auth="oidc" its client registers itself and takes two-legged tokens). `url=` and
     `api_key=` (or `auth=`, e.g. a `qodlab.auth.ClientCredentials`) name another API (a classroom's):
     notifications come straight to a listener when it is on this machine, else through the relay
@@ -119,15 +127,19 @@ def dashboard(
         if listener is None and notifications in ("auto", "direct", "relay"):
             listener = _listener_for(url, notifications)
     if client is None:
-        sandbox = Sandbox(speed=speed)
+        sandbox = _own_sandbox(speed)
         client = sandbox.client()
+    given = listener
     if listener is None:
         relay = notifications == "relay" or (notifications == "auto" and sandbox is None and default_relay_set())
         if relay or notifications == "direct" or sandbox is not None:
-            listener = Listener(EventLog(), relay=True if relay else None)
+            listener = Listener(EventLog(), relay=True if relay else None, reuse=False)
     log = listener.log if listener is not None else EventLog()
     workbench = Workbench(client, log, listener, sandbox, notifications=notifications, poll_interval=poll_interval)
-    return Dashboard(workbench, **kwargs)
+    board = Dashboard(workbench, **kwargs)
+    if listener is not None and listener is not given:
+        board.started.append(listener)  # its own: close() stops it
+    return board
 
 
 def _listener_for(url: str, notifications: Notifications) -> Listener | None:
@@ -137,12 +149,25 @@ def _listener_for(url: str, notifications: Notifications) -> Listener | None:
     machine (JupyterHub) follows a channel there, outbound only, and polls as a safety net.
     """
     if notifications == "direct" or (notifications == "auto" and is_loopback(urlsplit(url).hostname or "")):
-        return Listener(EventLog())
+        return Listener(EventLog(), reuse=False)
     try:
         channel = new_channel(f"{url.rstrip('/')}/_relay", timeout=5.0)
     except (ValueError, httpx.HTTPError):
         return None  # not a qodlab API: the default relay, or polling, as for any other
-    return Listener(EventLog(), relay=channel)
+    return Listener(EventLog(), relay=channel, reuse=False)
+
+
+_started: list[Sandbox] = []  # the sandbox dashboard() started, which the next dashboard() call may reuse
+
+
+def _own_sandbox(speed: float) -> Sandbox:
+    """The sandbox an earlier dashboard() started, at `speed`; else a new one. Never one the user started:
+    its speed stays theirs (`Sandbox(...)` there would give or restart the user's own)."""
+    if _started and _started[-1].running:
+        _started[-1].speed = speed  # ours: shared only by dashboards
+        return _started[-1]
+    _started[:] = [Sandbox(speed=speed, reuse=False)]
+    return _started[0]
 
 
 def default_relay_set() -> bool:

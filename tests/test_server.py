@@ -1,0 +1,302 @@
+"""Re-running a cell: `Sandbox(...)`, `Listener(...)` and `Relay(...)` as a notebook constructs them.
+
+Each test runs its cells one after another in one namespace, as a kernel does, with real servers
+on 127.0.0.1: the same arguments give the running server, other arguments never give it silently
+(applied or restarted, and said in one `SettingsChanged` line), `reuse=False` starts another,
+a `with` block stops only what it started, and `dashboard()` leaves alone what it did not start.
+"""
+
+from __future__ import annotations
+
+import inspect
+import ssl
+import textwrap
+import uuid
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from qodlab import Listener, QosStatus, Relay, Sandbox, ServerStartError, SettingsChanged
+from qodlab._server import BackgroundServer
+from qodlab.notifications import build_notification, content_type
+from qodlab.sandbox.tls import LocalCertificates
+
+from .conftest import wait_until
+
+SERVERS: tuple[type[BackgroundServer], ...] = (Sandbox, Listener, Relay)
+
+
+class Notebook:
+    """Cells run in order in one namespace, as a kernel runs them; `run` returns a cell's SettingsChanged lines."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"__name__": "__main__"}
+        self.run("from qodlab import EventLog, Listener, Relay, Sandbox")
+
+    def run(self, source: str) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            exec(compile(textwrap.dedent(source), "<cell>", "exec"), self.namespace)
+        said = [w for w in caught if issubclass(w.category, SettingsChanged)]
+        assert all(w.filename == "<cell>" for w in said), "a warning must point at the cell, not at qodlab"
+        return [str(w.message) for w in said]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.namespace[name]
+
+
+@pytest.fixture
+def notebook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Notebook]:
+    """A fresh kernel: no server from another test is running for these cells to find."""
+    for cls in SERVERS:
+        monkeypatch.setattr(cls, "_running", {})
+    book = Notebook()
+    yield book
+    for cls in SERVERS:
+        for server in list(cls._running.values()):
+            server.stop()
+    for value in book.namespace.values():
+        if isinstance(value, BackgroundServer):
+            value.stop()
+
+
+# -- the same arguments ------------------------------------------------------------------------------
+
+
+def test_the_same_arguments_give_the_running_sandbox_silently(notebook: Notebook) -> None:
+    assert notebook.run("first = Sandbox(speed=60)") == []
+    assert notebook.run("again = Sandbox(speed=60)") == []
+    assert notebook["again"] is notebook["first"] and notebook["first"].running
+
+
+def test_the_same_arguments_give_the_running_listener_and_relay(notebook: Notebook) -> None:
+    notebook.run("log = EventLog()\nfirst, relay = Listener(log, path='/hook'), Relay(buffer=5)")
+    assert notebook.run("again, relay_again = Listener(log, path='/hook'), Relay(buffer=5)") == []
+    assert notebook["again"] is notebook["first"] and notebook["relay_again"] is notebook["relay"]
+
+
+# -- the sandbox --------------------------------------------------------------------------------------
+
+
+def test_a_new_speed_is_applied_to_the_running_sandbox_and_said(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(speed=10)\nclient = sandbox.client()")
+    notebook.run(
+        "session = client.create_session(device={'phoneNumber': '+36721601234567'},"
+        " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)"
+    )
+    [said] = notebook.run("faster = Sandbox(speed=20)")
+    assert "speed=20 (was 10" in said and "applied to the running one" in said
+    assert notebook["faster"] is notebook["sandbox"] and notebook["sandbox"].speed == 20
+    notebook.run("client.get_session(session.session_id)")  # its sessions go on
+    notebook.run("client.close()")
+
+
+def test_a_new_revocation_delay_restarts_the_sandbox_and_holds(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(speed=60)\nold = sandbox")
+    [said] = notebook.run("sandbox = Sandbox(speed=60, revocation_delay=0)")
+    new, old = notebook["sandbox"], notebook["old"]
+    assert new is not old and new.running and not old.running
+    assert new.url == old.url  # a free port was asked for: the old one's, so clients made before still reach it
+    assert "restarted" in said and "revocation_delay=0 (was 1.0)" in said and new.url in said
+    with new.client() as client:
+        assignment = client.assign_qos({"phoneNumber": "+36721601235006"}, "QOS_E")
+        assert assignment.revoke() is False  # 204: the new setting holds (1.0 would answer 202)
+
+
+def test_a_new_seed_restarts_the_sandbox_with_all_its_arguments(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(speed=60)")
+    [said] = notebook.run("sandbox = Sandbox(seed=7)")
+    assert "seed=7 (was 0)" in said and "speed=1.0 (was 60" in said
+    assert notebook["sandbox"].settings.seed == 7 and notebook["sandbox"].speed == 1.0
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("max_attempts", 2), ("retry_backoff", 0.1), ("token_ttl", 60.0), ("provisioning_delay", 0), ("strict", True)],
+)
+def test_every_other_sandbox_setting_restarts_it(notebook: Notebook, argument: str, value: object) -> None:
+    notebook.run("sandbox = Sandbox(speed=60)")
+    [said] = notebook.run(f"sandbox = Sandbox(speed=60, {argument}={value!r})")
+    assert f"{argument}={value!r}" in said
+    assert getattr(notebook["sandbox"].settings, argument) == value
+
+
+def test_new_certificates_restart_the_sandbox_on_https(notebook: Notebook, tls: LocalCertificates) -> None:
+    notebook.run("sandbox = Sandbox()")
+    notebook.namespace["tls"] = tls
+    [said] = notebook.run("sandbox = Sandbox(certfile=tls.certfile, keyfile=tls.keyfile, cafile=tls.cafile)")
+    assert "certfile=" in said and notebook["sandbox"].url.startswith("https://")
+    trusted = ssl.create_default_context(cafile=str(tls.cafile))
+    assert httpx.get(f"{notebook['sandbox'].url}/health", verify=trusted).status_code == 200
+
+
+def test_a_changed_api_key_is_named_never_shown(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(api_key='first-secret')")
+    [said] = notebook.run("sandbox = Sandbox(api_key='second-secret')")
+    assert "api_key changed" in said and "secret" not in said
+    assert "secret" not in repr(notebook["sandbox"].settings)
+
+
+# -- the listener ---------------------------------------------------------------------------------------
+
+
+def _post(listener: Listener, token: str | None, session_id: str = "s-1") -> httpx.Response:
+    body = build_notification("cloudevent-v1", event_id=str(uuid.uuid4()), session_id=session_id,
+                              qos_status="AVAILABLE", time="2026-11-26T10:00:00.000Z")  # fmt: skip
+    headers = {"content-type": content_type("cloudevent-v1")}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    return httpx.post(listener.local_url, json=body, headers=headers)
+
+
+def test_a_new_log_restarts_the_listener_feeding_it(notebook: Notebook, sandbox: Sandbox) -> None:
+    notebook.namespace["client"] = sandbox.client()
+    notebook.run("log_a = EventLog()\nlistener = Listener(log_a)\nfirst = listener")
+    notebook.run(
+        "session = client.create_session(device={'phoneNumber': '+36721601234567'}, application_server='233.252.0.2',"
+        " qos_profile='QOS_L', duration=60, sink=listener.url, sink_token=listener.token)"
+    )
+    [said] = notebook.run("log_b = EventLog()\nlistener = Listener(log_b)")
+    listener, first = notebook["listener"], notebook["first"]
+    assert "another log" in said and listener is not first and not first.running
+    assert listener.log is notebook["log_b"] and first.log is notebook["log_a"]  # nothing moved under log_a
+    # The same URL and token: the session made before the re-run notifies the new listener, into log_b.
+    assert listener.url == first.url and listener.token == first.token
+    ended = notebook["log_b"].wait_for(str(notebook["session"].session_id), QosStatus.UNAVAILABLE, timeout=20)
+    assert ended.qos_status is QosStatus.UNAVAILABLE
+    notebook.run("client.close()")
+
+
+def test_require_token_false_restarts_the_listener_and_holds(notebook: Notebook) -> None:
+    notebook.run("listener = Listener()")
+    assert _post(notebook["listener"], None).status_code == 401
+    [said] = notebook.run("listener = Listener(require_token=False)")
+    assert "require_token=False (was True)" in said
+    assert _post(notebook["listener"], None).status_code == 204
+
+
+def test_a_new_token_is_named_never_shown_and_holds(notebook: Notebook) -> None:
+    notebook.run("listener = Listener(token='first-secret')")
+    [said] = notebook.run("listener = Listener(token='second-secret')")
+    assert "token changed" in said and "secret" not in said
+    assert _post(notebook["listener"], "first-secret").status_code == 401
+    assert _post(notebook["listener"], "second-secret").status_code == 204
+
+
+def test_certificates_restart_the_listener_on_https(notebook: Notebook, tls: LocalCertificates) -> None:
+    notebook.namespace["tls"] = tls
+    notebook.run("listener = Listener()")
+    [said] = notebook.run("listener = Listener(certfile=tls.certfile, keyfile=tls.keyfile)")
+    assert "certfile=" in said and "keyfile=" in said and notebook["listener"].url.startswith("https://")
+
+
+def test_reuse_false_starts_another_listener_beside_the_running_one(notebook: Notebook) -> None:
+    notebook.run("listener = Listener()")
+    assert notebook.run("other = Listener(reuse=False)") == []
+    assert notebook["other"] is not notebook["listener"] and notebook["listener"].running and notebook["other"].running
+    notebook.run("again = Listener()")
+    assert notebook["again"] is notebook["listener"]  # the reuse=False one is never handed out
+
+
+def test_a_new_buffer_restarts_the_relay_and_reuse_false_starts_another(notebook: Notebook) -> None:
+    notebook.run("relay = Relay()\nfirst = relay")
+    [said] = notebook.run("relay = Relay(buffer=10)")
+    assert "buffer=10 (was 1000)" in said and notebook["relay"].url == notebook["first"].url
+    assert notebook["relay"].app.buffer == 10 and not notebook["first"].running
+    notebook.run("other = Relay(reuse=False)")
+    assert notebook["other"] is not notebook["relay"] and notebook["relay"].running
+
+
+# -- every parameter is a setting -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", SERVERS, ids=lambda cls: cls.__name__)
+def test_every_parameter_is_in_the_settings_record(cls: type[BackgroundServer]) -> None:
+    parameters = [name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "reuse")]
+    assert [field.name for field in cls.Settings.__dataclass_fields__.values()] == parameters
+    default = cls.settings_for()
+    for name in parameters:
+        changed = cls.settings_for(**{name: object()})
+        assert changed != default, f"{cls.__name__}({name}=...) would be given the running one"
+
+
+def test_a_parameter_added_later_is_a_setting_too(notebook: Notebook) -> None:
+    notebook.run("""
+        class Tuned(Relay):  # a server grows a parameter: nothing else to change for a re-run to see it
+            def __init__(self, host="127.0.0.1", port=0, *, knob=1, reuse=True):
+                super().__init__(host, port, reuse=reuse)
+                self.knob = knob
+
+        tuned = Tuned()
+    """)
+    assert notebook.run("same = Tuned()") == [] and notebook["same"] is notebook["tuned"]
+    [said] = notebook.run("tuned = Tuned(knob=2)")
+    assert "knob=2 (was 1)" in said and notebook["tuned"].knob == 2
+    notebook.run("tuned.stop()")
+
+
+# -- with blocks ----------------------------------------------------------------------------------------
+
+
+def test_a_with_block_given_the_running_sandbox_leaves_it_running(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(speed=60)")
+    notebook.run("with Sandbox(speed=60) as same:\n    same_url = same.url")
+    assert notebook["same"] is notebook["sandbox"] and notebook["sandbox"].running
+
+
+def test_a_with_block_stops_what_it_started(notebook: Notebook) -> None:
+    notebook.run("with Sandbox(speed=60) as sandbox, Listener() as listener:\n    pass")
+    assert not notebook["sandbox"].running and not notebook["listener"].running
+
+
+def test_other_settings_inside_a_with_block_start_beside_it(notebook: Notebook) -> None:
+    said = notebook.run("with Listener() as outer:\n    inner = Listener(path='/other')\n    both = outer.running")
+    assert said == [] and notebook["both"] and notebook["inner"] is not notebook["outer"]
+    assert notebook["inner"].running and not notebook["outer"].running
+
+
+def test_a_port_held_by_a_with_block_is_a_clear_error(notebook: Notebook) -> None:
+    with Relay() as held:
+        notebook.namespace["port"] = held.port
+        with pytest.raises(ServerStartError, match=r"buffer=5 \(was 1000\).*stop it first"):
+            notebook.run("Relay(port=port, buffer=5)")
+        assert held.running
+
+
+# -- the dashboard --------------------------------------------------------------------------------------
+
+
+def test_the_dashboard_changes_nothing_it_did_not_start(notebook: Notebook) -> None:
+    pytest.importorskip("ipywidgets")
+    notebook.run("sandbox = Sandbox(speed=60)\nlog = EventLog()\nlistener = Listener(log)")
+    said = notebook.run("import qodlab\nboard = qodlab.dashboard()")
+    board, sandbox, listener = notebook["board"], notebook["sandbox"], notebook["listener"]
+    try:
+        assert said == []
+        assert sandbox.speed == 60 and listener.log is notebook["log"] and listener.running and sandbox.running
+        assert board.workbench.sandbox is not sandbox and board.workbench.listener is not listener
+        again = notebook.run("board2 = qodlab.dashboard()")
+        assert again == [] and notebook["board2"].workbench.sandbox is board.workbench.sandbox  # its own, reused
+        assert sandbox.speed == 60
+    finally:
+        for shown in (board, notebook.namespace.get("board2")):
+            if shown is not None:
+                shown.close()
+        board.workbench.sandbox.stop()
+    assert not board.workbench.listener.running  # close() stopped the listener it started
+    assert listener.running and listener.log is notebook["log"]
+
+
+def test_a_restarted_listener_keeps_its_relay_channel_and_token(notebook: Notebook) -> None:
+    with Relay(reuse=False) as relay:
+        notebook.namespace["relay"] = relay
+        notebook.run("channel = relay.new_channel()\nlistener = Listener(EventLog(), relay=channel)\nfirst = listener")
+        [said] = notebook.run("listener = Listener(EventLog(), relay=channel)")
+        listener, first = notebook["listener"], notebook["first"]
+        assert "another log" in said and listener.url == first.url and listener.token == first.token
+        name = notebook["channel"].rsplit("/", 1)[1]
+        wait_until(lambda: len(relay.app.channels[name].subscribers) == 1, message="one subscriber: the new listener")
+        notebook.run("listener.stop()")
