@@ -405,11 +405,17 @@ def _change(name: str, old: Any, new: Any, secret: frozenset[str]) -> str:
 
 
 def _warn(message: str) -> None:
-    """A SettingsChanged warning, attributed to the first caller outside qodlab (the notebook's cell)."""
-    frame, level = sys._getframe(1), 2  # stacklevel 2: _warn's caller
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
-    warnings.warn(message, SettingsChanged, stacklevel=level)
+    """A SettingsChanged warning, attributed to the first caller outside qodlab (the notebook's cell).
+
+    Shown every time, not once per line as `warnings.warn` would: ipykernel names a cell's code after
+    its text, so the second run of the same cell would otherwise say nothing (a filter still rules).
+    """
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    where = frame.f_globals
+    warnings.warn_explicit(message, SettingsChanged, frame.f_code.co_filename, frame.f_lineno,
+                           module=where.get("__name__"), registry=None, module_globals=where)  # fmt: skip
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

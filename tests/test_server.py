@@ -78,6 +78,17 @@ def test_the_same_arguments_give_the_running_listener_and_relay(notebook: Notebo
     assert notebook["again"] is notebook["first"] and notebook["relay_again"] is notebook["relay"]
 
 
+def test_a_change_is_said_every_time_the_same_cell_runs(notebook: Notebook) -> None:
+    toggle = "sandbox = Sandbox(seed=7)"  # the same cell text, run again: ipykernel gives it the same name
+    notebook.run("sandbox = Sandbox()")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own: once per location, for warnings.warn
+        for _ in range(2):
+            exec(compile(toggle, "<the same cell>", "exec"), notebook.namespace)
+            exec(compile("sandbox = Sandbox()", "<the other cell>", "exec"), notebook.namespace)
+    assert [str(w.message).split(" with ")[1][:6] for w in caught] == ["seed=7", "seed=0"] * 2
+
+
 # -- the sandbox --------------------------------------------------------------------------------------
 
 

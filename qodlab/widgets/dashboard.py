@@ -33,8 +33,8 @@ class Dashboard(w.VBox):
         self, workbench: Workbench, pump: Pump | None = None, *, plot: Renderer = "auto", **kwargs: Any
     ) -> None:
         self.workbench = workbench
-        self.started: list[Listener] = []
-        """The listeners `dashboard()` started for this dashboard alone, which `close()` stops."""
+        self.started: list[Listener | QodClient] = []
+        """What `dashboard()` started for this dashboard alone (its listener, its client): `close()` ends them."""
         self.pump = pump or Pump(tick=1.0)
         poke = self.pump.poke
         self.form = SessionForm(workbench, on_created=lambda _: poke())
@@ -67,14 +67,17 @@ class Dashboard(w.VBox):
         return super()._repr_mimebundle_(**kwargs)
 
     def close(self) -> None:
-        """Stop the pump, the polling and the listener started for it alone, and close the widgets
+        """Stop the pump, the polling, and the listener and client started for it alone; close the widgets
         (a sandbox keeps running: it may be shared)."""
         if self.pump.state is PumpState.RUNNING:
             self.workbench.log.on_event(self.pump.submit, remove=True)
             self.pump.stop()
         self.workbench.close()
-        for server in self.started:
-            server.stop()
+        for started in self.started:
+            if isinstance(started, Listener):
+                started.stop()
+            else:
+                started.close()
         super().close()
 
 
@@ -120,6 +123,7 @@ def dashboard(
     `notifications` says (`Workbench`): with "auto", through a relay when $QODLAB_RELAY names one,
     else by polling, since a real network cannot reach this machine.
     """
+    given = client, listener
     if client is None and sandbox is not None:
         client = sandbox.client()
     if client is None and url is not None:  # a classroom's, or any API at that root, with that key
@@ -129,7 +133,6 @@ def dashboard(
     if client is None:
         sandbox = _own_sandbox(speed)
         client = sandbox.client()
-    given = listener
     if listener is None:
         relay = notifications == "relay" or (notifications == "auto" and sandbox is None and default_relay_set())
         if relay or notifications == "direct" or sandbox is not None:
@@ -137,8 +140,7 @@ def dashboard(
     log = listener.log if listener is not None else EventLog()
     workbench = Workbench(client, log, listener, sandbox, notifications=notifications, poll_interval=poll_interval)
     board = Dashboard(workbench, **kwargs)
-    if listener is not None and listener is not given:
-        board.started.append(listener)  # its own: close() stops it
+    board.started += [made for made in (client, listener) if made is not None and all(made is not g for g in given)]
     return board
 
 
