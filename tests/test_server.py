@@ -9,16 +9,19 @@ a `with` block stops only what it started, and `dashboard()` leaves alone what i
 from __future__ import annotations
 
 import inspect
+import os
 import ssl
 import textwrap
 import uuid
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import qodlab
 from qodlab import Listener, QosStatus, Relay, Sandbox, ServerStartError, SettingsChanged
 from qodlab._server import BackgroundServer
 from qodlab.notifications import build_notification, content_type
@@ -311,3 +314,41 @@ def test_a_restarted_listener_keeps_its_relay_channel_and_token(notebook: Notebo
         name = notebook["channel"].rsplit("/", 1)[1]
         wait_until(lambda: len(relay.app.channels[name].subscribers) == 1, message="one subscriber: the new listener")
         notebook.run("listener.stop()")
+
+
+# -- in a real kernel ------------------------------------------------------------------------------------
+
+
+def test_in_a_kernel_each_rerun_says_what_changed_every_time() -> None:
+    """ipykernel names a cell's code after its text: the second run of a cell must still say it."""
+    from jupyter_client.manager import start_new_kernel
+
+    root = str(Path(qodlab.__file__).resolve().parent.parent)
+    manager, kernel = start_new_kernel(kernel_name="python3", env={**os.environ, "PYTHONPATH": root})
+
+    def cell(code: str) -> str:
+        said: list[str] = []
+
+        def seen(message: dict[str, Any]) -> None:
+            content = message["content"]
+            if message["msg_type"] == "stream" and content["name"] == "stderr":
+                said.append(content["text"])
+            elif message["msg_type"] == "error":
+                said.append(f"error: {content['evalue']}")
+
+        kernel.execute_interactive(code, output_hook=seen, timeout=60)
+        return "".join(said)
+
+    try:
+        assert cell("from qodlab import EventLog, Listener, Sandbox\nsandbox = Sandbox(speed=60)") == ""
+        assert cell("sandbox = Sandbox(speed=60)") == ""
+        for _ in range(2):  # the same two cells, run again: both lines each time
+            assert "SettingsChanged: Sandbox restarted" in cell("sandbox = Sandbox(speed=60, revocation_delay=0)")
+            assert "revocation_delay=1.0 (was 0)" in cell("sandbox = Sandbox(speed=60)")
+        assert cell("log_a = EventLog()\nlistener = Listener(log_a)") == ""
+        assert "another log" in cell("log_b = EventLog()\nlistener = Listener(log_b)")
+        assert cell("with Sandbox(speed=60) as same:\n    pass\nassert sandbox.running and same is sandbox") == ""
+        assert cell("listener.stop()\nsandbox.stop()") == ""
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)
