@@ -413,9 +413,9 @@ def _warn(message: str) -> None:
     frame = sys._getframe(1)
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
-    where = frame.f_globals
-    warnings.warn_explicit(message, SettingsChanged, frame.f_code.co_filename, frame.f_lineno,
-                           module=where.get("__name__"), registry=None, module_globals=where)  # fmt: skip
+    # No module_globals: a loader without sources (a script on stdin's BuiltinImporter) would raise.
+    module = frame.f_globals.get("__name__")
+    warnings.warn_explicit(message, SettingsChanged, frame.f_code.co_filename, frame.f_lineno, module, registry=None)
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 import os
 import ssl
+import subprocess
+import sys
 import textwrap
 import uuid
 import warnings
@@ -352,3 +354,13 @@ def test_in_a_kernel_each_rerun_says_what_changed_every_time() -> None:
     finally:
         kernel.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_a_script_on_stdin_gets_the_line_too() -> None:
+    """`python -` runs `__main__` from a loader with no sources: the warning must still be shown, not raise."""
+    script = "from qodlab import Relay\nRelay()\nRelay(buffer=5).stop()\n"
+    root = str(Path(qodlab.__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": root})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "<stdin>:3: SettingsChanged: Relay restarted" in done.stderr and "buffer=5 (was 1000)" in done.stderr
