@@ -8,38 +8,68 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (2, with one line on stderr, for what it cannot do)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     handler: Any = args.handler
-    return int(handler(args))
+    from .errors import QodError
+
+    try:
+        return int(handler(args))
+    except (QodError, ValueError, OSError) as exc:  # a busy port, an unreachable relay, a missing file
+        print(f"qodlab {args.command}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
+        return 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (and where to read more) instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _positive(text: str) -> float:
+    """A number above 0 (a speed: sandbox seconds per real second)."""
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"not a number: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not value > 0:
+        msg = f"must be above 0, got {text} (sandbox seconds per real second: 1 is real time, 60 a minute a second)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
     from . import __version__  # the package imports nothing heavy: --help and --version answer at once
 
-    parser = argparse.ArgumentParser(prog="qodlab", description="Explore network Quality on Demand.")
+    parser = _Parser(prog="qodlab", description="Explore network Quality on Demand.")
     parser.add_argument("--version", action="version", version=f"qodlab {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     demo = sub.add_parser("demo", help="run a scripted scenario on the embedded sandbox")
-    demo.add_argument("--speed", type=float, default=60.0, help="sandbox seconds per real second (default 60)")
+    demo.add_argument("--speed", type=_positive, default=60.0, help="sandbox seconds per real second (default 60)")
     demo.add_argument("--out", default="qodlab-demo", help="folder for the demo's files (default qodlab-demo)")
     demo.set_defaults(handler=_demo)
 
     sandbox = sub.add_parser("sandbox", help="serve the QoD sandbox until interrupted")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    sandbox.add_argument("--speed", type=float, default=1.0, help="sandbox seconds per real second")
+    sandbox.add_argument("--speed", type=_positive, default=1.0, help="sandbox seconds per real second")
     sandbox.add_argument("--strict", action="store_true", help="require https sinks, as CAMARA v1.1 does")
     sandbox.add_argument("--api-key", default=None, help="require this key (Bearer or X-RapidAPI-Key)")
     sandbox.add_argument(
@@ -83,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     classroom.add_argument("--names", default=None, help="a CSV file whose first column names the students")
     classroom.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: the whole room)")
     classroom.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    classroom.add_argument("--speed", type=float, default=10.0, help="sandbox seconds per real second (default 10)")
+    classroom.add_argument("--speed", type=_positive, default=10.0, help="sandbox seconds per real second (default 10)")
     classroom.add_argument("--rate", type=float, default=10.0, help="requests a second per key (default 10)")
     classroom.add_argument("--roster", default="roster.csv", help="where to write name,api_key (mode 0600)")
     classroom.add_argument(
@@ -185,6 +215,8 @@ def _listen(args: argparse.Namespace) -> int:
         keyfile=args.keyfile,
         cafile=args.cafile,
     )
+    # Each refused request in one line (why, from where; never a token), so a forgotten sink token shows at once.
+    listener.on_rejection(lambda rejection: print(rejection, flush=True))
     print(f"qodlab listener on {listener.local_url}", flush=True)
     if listener.url != listener.local_url:
         print(f"  give the network this URL: {listener.url} ({listener.how})", flush=True)

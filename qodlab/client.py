@@ -26,10 +26,10 @@ import httpx
 
 from . import __version__
 from ._http import parse_retry_after
+from ._keywords import checked, no_unknown, profile_keyword, sink_fields
 from .assignments import Assignment, AsyncAssignment
-from .errors import ApiError, QodTimeout, TransportError
+from .errors import ApiError, InvalidRequest, QodTimeout, TransportError
 from .models import (
-    AccessTokenCredential,
     ApplicationServer,
     CreateAssignment,
     CreateSession,
@@ -45,6 +45,7 @@ from .providers import NAC_API_HOST, NAC_GATEWAY, PRESETS, Generation, generatio
 from .sessions import AsyncSession, Session
 
 if TYPE_CHECKING:
+    from .listener import Listener
     from .sandbox import Sandbox
 
 __all__ = ["NAC_HOST", "AsyncQodClient", "QodClient"]
@@ -89,6 +90,8 @@ class _BaseClient(Generic[S, A]):
         auth: httpx.Auth | None = None,
         profiles: Sequence[str] | None = None,
     ) -> None:
+        # a key copied with its line end (a roster line, a file read whole) is the key
+        token, api_key = (token or "").strip() or None, (api_key or "").strip() or None
         self.api = generation(api)
         """The API generation it speaks (`qodlab.providers.GENERATIONS`)."""
         qod_path = qod_path or self.api.qod_path
@@ -176,7 +179,8 @@ class _BaseClient(Generic[S, A]):
         return _Call("DELETE", f"{self.qod_url}/sessions/{_sid(session_id)}", None, lambda _: None)
 
     def _extend_call(self, session_id: uuid.UUID | str, seconds: int) -> _Call[S]:
-        body = to_wire(ExtendSession(requested_additional_duration=seconds))
+        with checked("seconds"):
+            body = to_wire(ExtendSession(requested_additional_duration=seconds))
         return _Call("POST", f"{self.qod_url}/sessions/{_sid(session_id)}/extend", body, self._parse_session)
 
     def _retrieve_call(self, device: Device | Mapping[str, Any] | None) -> _Call[list[S]]:
@@ -189,11 +193,12 @@ class _BaseClient(Generic[S, A]):
     def _profiles_call(
         self, name: str | None, status: ProfileStatus | str | None, device: Device | Mapping[str, Any] | None
     ) -> _Call[list[QosProfile]]:
-        query = RetrieveProfiles(
-            name=name,
-            status=ProfileStatus(status) if status is not None else None,
-            device=_device(device) if device is not None else None,
-        )
+        with checked():
+            query = RetrieveProfiles(
+                name=name,
+                status=_status(status) if status is not None else None,
+                device=_device(device) if device is not None else None,
+            )
         parse = _parse_profiles
         if self.api.profiles_lookup == "list":  # 0.10: GET /qos-profiles?name=&status=, no device filter
             if device is not None:
@@ -207,7 +212,7 @@ class _BaseClient(Generic[S, A]):
         """The documented catalogue, filtered as the API would (None: ask the API)."""
         if self.profile_catalogue is None:
             return None
-        wanted = ProfileStatus(status) if status is not None else None
+        wanted = _status(status) if status is not None else None
         found = [QosProfile(name=n, status=ProfileStatus.ACTIVE) for n in self.profile_catalogue]
         return [p for p in found if name in (None, p.name) and wanted in (None, p.status)]
 
@@ -217,13 +222,17 @@ class _BaseClient(Generic[S, A]):
             raise ValueError(msg)
         return self.provisioning_url
 
-    def _assign_call(self, device: Device | Mapping[str, Any] | None, profile: str, fields: dict[str, Any]) -> _Call[A]:
+    def _assign_call(
+        self, device: Device | Mapping[str, Any] | None, profile: str | None, fields: dict[str, Any]
+    ) -> _Call[A]:
         fields = dict(fields)
-        credential = _sink_credential(fields.pop("sink_token", None), fields.pop("sink_token_expires", None))
-        made = CreateAssignment.model_validate({
-            k: v for k, v in {"device": device, "qos_profile": profile, "sink_credential": credential, **fields}.items()
-            if v is not None
-        })  # fmt: skip
+        no_unknown(fields, _ASSIGNMENT_KEYWORDS, "assign_qos()")
+        profile = profile_keyword(profile, fields.pop("profile", None))
+        sink, credential = sink_fields(fields.pop("sink", None), fields.pop("sink_token", None),
+                                       fields.pop("sink_token_expires", None))  # fmt: skip
+        given = {"device": device, "qos_profile": profile, "sink": sink, "sink_credential": credential, **fields}
+        with checked():
+            made = CreateAssignment.model_validate({k: v for k, v in given.items() if v is not None})
         body = to_wire(made)
         if self.three_legged and "device" in body:
             msg = "this client's access token names the device (three-legged): leave `device` out of the request"
@@ -398,9 +407,14 @@ class QodClient(_BaseClient[Session, Assignment]):
         """A QoS profile by name."""
         return self._run(self._profile_call(name))
 
-    def assign_qos(self, device: Device | Mapping[str, Any] | None, profile: str, **fields: Any) -> Assignment:
-        """Assign `profile` to a device until revoked (QoS Provisioning); `sink=`, `sink_token=` as for sessions."""
-        return self._run(self._assign_call(device, profile, fields))
+    def assign_qos(
+        self, device: Device | Mapping[str, Any] | None, qos_profile: str | None = None, **fields: Any
+    ) -> Assignment:
+        """Assign `qos_profile` to a device until revoked (QoS Provisioning); `sink=`, `sink_token=` as for sessions.
+
+        `profile=` is another spelling of `qos_profile=`.
+        """
+        return self._run(self._assign_call(device, qos_profile, fields))
 
     def get_assignment(self, assignment_id: uuid.UUID | str) -> Assignment:
         """An assignment by id."""
@@ -508,10 +522,13 @@ class AsyncQodClient(_BaseClient[AsyncSession, AsyncAssignment]):
         return await self._run(self._profile_call(name))
 
     async def assign_qos(
-        self, device: Device | Mapping[str, Any] | None, profile: str, **fields: Any
+        self, device: Device | Mapping[str, Any] | None, qos_profile: str | None = None, **fields: Any
     ) -> AsyncAssignment:
-        """Assign `profile` to a device until revoked (QoS Provisioning); `sink=`, `sink_token=` as for sessions."""
-        return await self._run(self._assign_call(device, profile, fields))
+        """Assign `qos_profile` to a device until revoked (QoS Provisioning); `sink=`, `sink_token=` as for sessions.
+
+        `profile=` is another spelling of `qos_profile=`.
+        """
+        return await self._run(self._assign_call(device, qos_profile, fields))
 
     async def get_assignment(self, assignment_id: uuid.UUID | str) -> AsyncAssignment:
         """An assignment by id."""
@@ -536,44 +553,68 @@ def create_request(
     application_server: ApplicationServer | Mapping[str, Any] | str | Sequence[str] | None = None,
     qos_profile: str | None = None,
     duration: int | None = None,
-    sink: str | None = None,
+    sink: str | Listener | None = None,
     sink_token: str | None = None,
     sink_token_expires: datetime | str | None = None,
+    profile: str | None = None,
     **extra: Any,
 ) -> CreateSession:
     """A `CreateSession` from a model or from friendly fields.
 
     `application_server` may be an address string (IPv4 or IPv6, optionally with a mask), or
     (QoD 1.2) a list of up to 16 single addresses;
+    `sink` a URL, or a `Listener` (its URL, and the credential it checks);
     `sink_token` becomes an ACCESSTOKEN bearer credential, valid until `sink_token_expires`
-    (RFC 3339; two days from now by default).
+    (RFC 3339; two days from now by default); `profile` is another spelling of `qos_profile`.
+
+    Raises InvalidRequest (a QodError and a ValueError) naming the keyword at fault and what it takes.
     """
     if request is not None:
         return request
+    no_unknown(extra, _SESSION_KEYWORDS, "create_session()")
     fields: dict[str, Any] = dict(extra)
     if isinstance(application_server, str):
         key = "ipv6Address" if ":" in application_server else "ipv4Address"
         application_server = {key: application_server}
     elif isinstance(application_server, list | tuple):  # QoD 1.2: a list of single addresses
         application_server = {"ipAddresses": list(application_server)}
+    url, credential = sink_fields(sink, sink_token, sink_token_expires)
     fields.update(
-        device=device, application_server=application_server, qos_profile=qos_profile, duration=duration, sink=sink
+        device=device,
+        application_server=application_server,
+        qos_profile=profile_keyword(qos_profile, profile),
+        duration=duration,
+        sink=url,
     )
-    if sink_token is not None:
-        fields["sink_credential"] = _sink_credential(sink_token, sink_token_expires)
-    return CreateSession.model_validate({k: v for k, v in fields.items() if v is not None})
-
-
-def _sink_credential(token: str | None, expires: datetime | str | None) -> AccessTokenCredential | None:
-    """A bearer sink credential for `token` (None without one), valid until `expires` (two days by default)."""
-    if token is None:
-        return None
-    expiry = {"access_token_expires_utc": expires} if expires is not None else {}
-    return AccessTokenCredential.model_validate({"access_token": token, **expiry})
+    if credential is not None:
+        fields["sink_credential"] = credential
+    with checked():
+        return CreateSession.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
 def _device(device: Device | Mapping[str, Any]) -> Device:
-    return device if isinstance(device, Device) else Device.model_validate(dict(device))
+    if isinstance(device, Device):
+        return device
+    with checked("device"):
+        return Device.model_validate(dict(device))
+
+
+def _status(status: ProfileStatus | str) -> ProfileStatus:
+    try:
+        return ProfileStatus(status)
+    except ValueError:
+        msg = f"status: {status!r} is not a profile status (status takes ACTIVE, INACTIVE or DEPRECATED)"
+        raise InvalidRequest(msg, "status") from None
+
+
+def _keywords(model: type[CreateSession | CreateAssignment], *friendly: str) -> frozenset[str]:
+    """What a call takes: its friendly keywords, and the model's fields by name and by wire name."""
+    names = {alias for field in model.model_fields.values() if (alias := field.alias)}
+    return frozenset({*friendly, *model.model_fields, *names})
+
+
+_SESSION_KEYWORDS = _keywords(CreateSession, "sink_token", "sink_token_expires", "profile")
+_ASSIGNMENT_KEYWORDS = _keywords(CreateAssignment, "sink_token", "sink_token_expires", "profile")
 
 
 def _sid(session_id: uuid.UUID | str) -> str:

@@ -3,6 +3,7 @@
 QodError
 ├── TransportError           the request did not get an answer (connection, timeout)
 │   └── QodTimeout
+├── InvalidRequest           refused before sending: a keyword's value (.field), and what it accepts
 ├── ServerStartError         a sandbox or listener could not start (port in use, ...)
 ├── AuthError                no access token: the authorization server refused (.error)
 ├── WaitError                a session or assignment will not reach the awaited status (.wanted .status)
@@ -33,6 +34,7 @@ __all__ = [
     "AuthError",
     "Conflict",
     "InvalidArgument",
+    "InvalidRequest",
     "NotFound",
     "PermissionDenied",
     "QodError",
@@ -60,6 +62,19 @@ class TransportError(QodError):
 
 class QodTimeout(TransportError):
     """The request timed out."""
+
+
+class InvalidRequest(QodError, ValueError):
+    """A value qodlab refused before sending or starting anything: `.field` names the Python keyword.
+
+    The message says what the keyword accepts. It is a ValueError too, as pydantic's errors are.
+    `.problems` holds every (keyword, message) found, the first one being `.field`'s.
+    """
+
+    def __init__(self, message: str, field: str | None = None, problems: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.field = field
+        self.problems = problems or ((field or "", message),)
 
 
 class ServerStartError(QodError):
@@ -120,6 +135,11 @@ class ApiError(QodError):
             code = httpx.codes.get_reason_phrase(status).upper().replace(" ", "_") or "ERROR"
         if not message:
             message = response.text[:200] if body is None else ""
+        return cls.of(status, code, message, response)
+
+    @classmethod
+    def of(cls, status: int, code: str, message: str, response: httpx.Response | None = None) -> ApiError:
+        """The most specific error for a status (the sandbox's own methods raise these too)."""
         for sub in _SUBCLASSES:
             if status in sub.statuses:
                 return sub(status, code, message, response)

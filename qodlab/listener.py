@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
@@ -37,13 +38,16 @@ from .relay.protocol import to_request
 from .tokenserver import GrantRefused, TokenServer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
-__all__ = ["MAX_BODY", "Listener", "Rejection"]
+__all__ = ["MAX_BODY", "Listener", "Rejection", "listener_at"]
 
 MAX_BODY = 1024 * 1024  # bytes
 _GROUP_COMMIT = 0.0002  # seconds a durable event waits for others to share its commit
 _JSON_TYPES = (b"application/json", b"application/cloudevents+json")
+logger = logging.getLogger("qodlab")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,10 @@ class Rejection:
     client: str
     content_type: str
     size: int
+
+    def __str__(self) -> str:
+        """One line: what was refused and why (as `qodlab listen` prints it)."""
+        return f"refused {self.method} {self.path} from {self.client}: {self.status} {self.code} {self.reason}"
 
 
 class _Answer(Exception):
@@ -130,6 +138,8 @@ class Listener(BackgroundServer):
             return
         self._initialised = True
         self.log = log if log is not None else EventLog()
+        self.log.fed_by(self)  # a wait on the log that times out can then say what this listener refused
+        self._on_rejection: list[Callable[[Rejection], None]] = []
         self.path = path if path.startswith("/") else f"/{path}"
         self.require_token = require_token
         # A restart keeps what the unchanged settings made at random (the token, the relay channel),
@@ -261,6 +271,28 @@ class Listener(BackgroundServer):
         """The newest refused requests first."""
         with self._lock:
             return list(self._rejections)[-limit:][::-1]
+
+    def on_rejection(self, callback: Callable[[Rejection], None], remove: bool = False) -> None:
+        """Call `callback(rejection)` on the server's thread for each refused request (`remove` to stop)."""
+        if remove:
+            self._on_rejection.remove(callback)
+        else:
+            self._on_rejection.append(callback)
+
+    def refusals_note(self) -> str | None:
+        """What it refused, in a sentence for an error message (a wait that timed out), or None."""
+        with self._lock:
+            count, newest = len(self._rejections), self._rejections[-1] if self._rejections else None
+        if newest is None:
+            return None
+        what = f"{count} request{'s' if count != 1 else ''}"
+        note = (
+            f"the listener at {_masked(self.url) if self.subscription else self.url} refused {what}, the newest "
+            f"at {newest.time:%H:%M:%S} UTC: {newest.status} {newest.code} {newest.reason}"
+        )
+        if newest.status == 401:
+            note += " Was the sink given without its token? Pass sink=listener, or sink_token=listener.token."
+        return f"{note} (listener.rejections lists them)"
 
     # -- the ASGI app ----------------------------------------------------------------------
 
@@ -436,6 +468,23 @@ class Listener(BackgroundServer):
         )
         with self._lock:
             self._rejections.append(rejection)
+        for callback in list(self._on_rejection):
+            try:
+                callback(rejection)
+            except Exception:  # a callback's failure never changes the answer
+                logger.exception("on_rejection callback failed")
+
+
+def listener_at(url: str) -> Listener | None:
+    """The running listener in this process that `url` reaches (its local, public or relay URL), or None."""
+    wanted = url.rstrip("/")
+    with Listener._registry_lock:
+        running = list(Listener._running.values())
+    for listener in running:
+        urls = (listener.url, listener.local_url, listener.public_url)
+        if listener.running and any(u is not None and u.rstrip("/") == wanted for u in urls):
+            return listener  # type: ignore[no-any-return]
+    return None
 
 
 def _unusable(exc: Exception) -> str:

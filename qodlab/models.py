@@ -471,6 +471,11 @@ class AssignmentInfo(_Model):
     started_at: datetime | None = None
     """When it became AVAILABLE."""
 
+    @property
+    def id(self) -> str:
+        """`assignment_id` as a string, the name the official SDK's objects use."""
+        return str(self.assignment_id)
+
 
 class SessionInfo(_Model):
     """A QoS session as the API returns it."""
@@ -499,6 +504,11 @@ class SessionInfo(_Model):
     """Name of the QoS profile."""
     sink: str | None = None
     """Notification address."""
+
+    @property
+    def id(self) -> str:
+        """`session_id` as a string, the name the official SDK's sessions use (`session.id`)."""
+        return str(self.session_id)
 
 
 class ExtendSession(_Model):

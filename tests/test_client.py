@@ -17,6 +17,7 @@ from qodlab import (
     Conflict,
     CreateSession,
     InvalidArgument,
+    InvalidRequest,
     NotFound,
     QodClient,
     QodError,
@@ -107,10 +108,9 @@ def test_api_errors_carry_status_code_message_response(client: QodClient) -> Non
 
 
 def test_bad_fields_fail_before_sending(client: QodClient) -> None:
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError, match="ipv4Address"):
+    with pytest.raises(InvalidRequest, match="ipv4Address") as refused:
         client.create_session(**session_fields(device={"ipv4Address": {"publicAddress": "1.2.3.4"}}))
+    assert refused.value.field == "device" and isinstance(refused.value, QodError | ValueError)
 
 
 def test_retries_honour_retry_after(sandbox: Sandbox, client: QodClient) -> None:

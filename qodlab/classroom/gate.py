@@ -114,5 +114,5 @@ def _key(headers: Mapping[str, str]) -> str:
     key = headers.get("x-rapidapi-key")
     if key is None:
         auth = headers.get("authorization", "")
-        key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-    return key
+        key = auth[7:] if auth[:7].lower() == "bearer " else ""
+    return key.strip()

@@ -60,8 +60,11 @@ class Roster:
         return [s.name for s in self.students]
 
     def who(self, key: str) -> str | None:
-        """The name a key belongs to (`INSTRUCTOR` for the instructor's), or None."""
-        return self._by_digest.get(_digest(key))
+        """The name a key belongs to (`INSTRUCTOR` for the instructor's), or None.
+
+        Whitespace around it is not part of a key (a line copied from the roster with its line end).
+        """
+        return self._by_digest.get(_digest(key.strip()))
 
     def key(self, name: str) -> str:
         """A student's key (or the instructor's), e.g. to hand it out."""
@@ -79,7 +82,7 @@ class Roster:
         descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.chmod(target, 0o600)  # an existing file keeps its mode through O_CREAT: set it anyway
         with os.fdopen(descriptor, "w", newline="") as file:
-            writer = csv.writer(file)
+            writer = csv.writer(file, lineterminator="\n")  # csv's default is \r\n: a key copied would carry \r
             if oauth:
                 writer.writerow(["name", "api_key", "client_id", "client_secret"])
                 writer.writerows((s.name, "", s.name, s.key) for s in self.students)

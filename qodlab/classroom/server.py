@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -171,8 +172,8 @@ class Classroom:
             ended = [str(s.id) for s in sandbox.engine.sessions()
                      if s.status is not QosStatus.UNAVAILABLE and (event.profile in (None, s.profile))
                      and (student in (None, s.owner))]  # fmt: skip
-            for session_id in ended:
-                sandbox.terminate(session_id)
+            for session_id in ended:  # the engine's own: a refusal here is this request's (CAMARA error)
+                sandbox.engine.terminate(uuid.UUID(session_id))
             return {"staged": event.kind, "terminated": ended}
         if event.kind == "fail_provisioning":
             if event.profile is not None:

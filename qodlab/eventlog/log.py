@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -71,6 +72,7 @@ class EventLog:
         self._version = 0
         self._cache: tuple[int, pd.DataFrame] | None = None
         self._callbacks: list[Callable[[StatusEvent], None]] = []
+        self._feeders: weakref.WeakSet[Any] = weakref.WeakSet()  # listeners writing here: their refusals
         self._db: sqlite3.Connection | None = None
         self._db_seq = 0
         if self.path is not None:
@@ -180,6 +182,13 @@ class EventLog:
         self._types.append(kind)
         self._sources.append(source)
         self._version += 1
+
+    def fed_by(self, source: Any) -> None:
+        """Note a listener that writes here: a `wait_for` that times out says what it refused.
+
+        `source` has `refusals_note() -> str | None`; it is held weakly (a stopped listener is forgotten).
+        """
+        self._feeders.add(source)
 
     def on_event(self, callback: Callable[[StatusEvent], None], remove: bool = False) -> None:
         """Call `callback(event)` for every new event (from the appending thread)."""
@@ -303,8 +312,13 @@ class EventLog:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     msg = f"no {want[0]} event for session {session_id} within {timeout} s"
-                    raise TimeoutError(msg)
+                    raise TimeoutError("; ".join([msg, *self._refusals()]))
                 self._cond.wait(min(left, 0.2) if self.readonly else left)
+
+    def _refusals(self) -> list[str]:
+        """What the listeners feeding this log refused, a sentence each (none: nothing refused)."""
+        notes = (feeder.refusals_note() for feeder in list(self._feeders) if feeder.log is self)
+        return [note for note in notes if note]
 
     def _find(self, session_id: str, want: tuple[str, str | None], start: int) -> int | None:
         status, session = STATUS_CODE[want[0]], self._sessions.index.get(session_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import ssl
 import threading
 from collections import deque
@@ -21,20 +22,38 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
+from ..errors import TransportError
+
 __all__ = ["Subscription", "new_channel"]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def new_channel(server: str, *, cafile: str | None = None, timeout: float = 10.0) -> str:
-    """A fresh channel on a relay server: `GET {server}/new` and the redirect's `Location`."""
-    with httpx.Client(verify=_verify(cafile), timeout=timeout, trust_env=False) as client:
-        response = client.get(f"{server.rstrip('/')}/new")
+    """A fresh channel on a relay server: `GET {server}/new` and the redirect's `Location`.
+
+    Raises TransportError (a QodError) naming the server and $QODLAB_RELAY when it cannot be reached.
+    """
+    try:
+        with httpx.Client(verify=_verify(cafile), timeout=timeout, trust_env=False) as client:
+            response = client.get(f"{server.rstrip('/')}/new")
+    except httpx.TransportError as exc:
+        raise TransportError(_unreachable(server, exc)) from None
     location = response.headers.get("location")
     if not response.is_redirect or not location:
         msg = f"{server}/new did not answer with a channel (HTTP {response.status_code})"
         raise ValueError(msg)
     return str(response.url.join(location))
+
+
+def _unreachable(server: str, exc: httpx.TransportError) -> str:
+    named = os.environ.get("QODLAB_RELAY", "").rstrip("/") == server.rstrip("/")
+    source = "$QODLAB_RELAY names it" if named else "the default; $QODLAB_RELAY names another"
+    return (
+        f"cannot open a relay channel on {server} ({source}): {type(exc).__name__}. Without the internet, set "
+        "$QODLAB_RELAY to a relay you can reach (`qodlab relay`, or a sandbox's relay_url), or pass "
+        "relay=<a channel URL>, e.g. sandbox.new_channel()"
+    )
 
 
 class Subscription:

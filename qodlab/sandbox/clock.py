@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ..errors import InvalidRequest
+
 __all__ = ["Clock", "rfc3339"]
 
 
@@ -33,8 +35,8 @@ class Clock:
     @staticmethod
     def _check(speed: float) -> None:
         if not speed > 0:
-            msg = f"speed must be positive, got {speed!r}"
-            raise ValueError(msg)
+            msg = f"speed must be above 0, got {speed!r} (sandbox seconds per real second: 1 is real time, 60 fast)"
+            raise InvalidRequest(msg, "speed")
 
     def now(self) -> float:
         """Current sandbox time, epoch seconds."""

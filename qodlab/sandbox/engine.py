@@ -664,8 +664,17 @@ def check_sink(sink: str, *, strict: bool) -> None:
         return
     if parts.scheme == "http" and parts.hostname and not strict and is_loopback(parts.hostname):
         return
-    allowed = "an https URL" if strict else "an https URL, or an http URL on loopback"
-    raise EngineError(400, "INVALID_SINK", f"sink must be {allowed}, got {sink!r}.")
+    if strict:
+        msg = (
+            f"sink must be an https URL, got {sink!r}: this API is strict, as CAMARA v1.1 and real networks are "
+            "(a listener on this machine takes notifications through a relay, or poll the session instead)."
+        )
+    else:
+        msg = (
+            f"sink must be an https URL, or an http URL on loopback (127.0.0.1, ::1, localhost) such as a "
+            f"qodlab Listener's, got {sink!r}."
+        )
+    raise EngineError(400, "INVALID_SINK", msg)
 
 
 def _token_device(given: Device | None, named: tuple[str, str]) -> Device:

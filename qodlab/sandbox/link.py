@@ -104,11 +104,16 @@ class Links:
             self._forget_before(change.time - self.window)
 
     def congest(self, start: float, seconds: float, factor: float, device: DeviceKey | None = None) -> Episode:
-        """Load the cell `factor` times more from `start` for `seconds` (one device, or all)."""
+        """Load the cell `factor` times more from `start` for `seconds` (one device, or all).
+
+        It starts with the sample `start` falls in (rounded down to `step`): a read right after
+        shows it, as its last sample is the one now falls in.
+        """
         if not (factor > 0 and seconds > 0):
             msg = f"congestion needs factor > 0 and seconds > 0, got {factor!r} and {seconds!r}"
             raise ValueError(msg)
-        episode = Episode(start, start + seconds, factor, device)
+        first = math.floor(start / self.step) * self.step
+        episode = Episode(first, start + seconds, factor, device)
         with self._lock:
             self._episodes.append(episode)
             self._forget_before(start - self.window)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._asgi import mounted
+from .._keywords import checked
 from .._server import BackgroundServer, ServerThread
+from ..errors import ApiError, InvalidRequest
 from ..models import Device
 from ..relay import RelayApp, channel_name
 from .api import JWKS_PATH, create_app
@@ -20,10 +23,11 @@ from .link import SAMPLE_COLUMNS, Episode, Links
 from .notifier import Delivery, Notifier
 from .oidc import OAuthClient, Provider
 from .profiles import default_profiles
+from .refusals import EngineError
 from .scheduler import Scheduler
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     import pandas as pd
     from fastapi import APIRouter
@@ -286,12 +290,17 @@ class Sandbox(BackgroundServer):
     # -- faults -----------------------------------------------------------------------------
 
     def terminate(self, session_id: uuid.UUID | str) -> SandboxSession:
-        """The network ends a session: UNAVAILABLE / NETWORK_TERMINATED, notified."""
-        return self.engine.terminate(uuid.UUID(str(session_id)))
+        """The network ends a session (or an assignment): UNAVAILABLE / NETWORK_TERMINATED, notified.
+
+        Raises NotFound for an id this sandbox does not hold, Conflict for one already ended.
+        """
+        with _as_api_error():
+            return self.engine.terminate(_uuid(session_id))
 
     def fail_provisioning(self, device: Device | dict[str, Any] | None = None, profile: str | None = None) -> None:
         """Sessions for `device`, or with `profile`, end NETWORK_TERMINATED instead of AVAILABLE."""
-        dev = Device.model_validate(device) if isinstance(device, dict) else device
+        with checked("device"):
+            dev = Device.model_validate(device) if isinstance(device, dict) else device
         self.faults.fail_provisioning(dev, profile)
 
     def fail_at_creation(self, count: int = 1, profile: str | None = None) -> None:
@@ -346,5 +355,24 @@ class Sandbox(BackgroundServer):
 
 def _key(device: Device | dict[str, Any]) -> tuple[str, str]:
     """A device's preferred identifier, the key its link is kept under (as the engine keys sessions)."""
-    found = device if isinstance(device, Device) else Device.model_validate(device)
-    return found.identifiers()[0]
+    if isinstance(device, Device):
+        return device.identifiers()[0]
+    with checked("device"):
+        return Device.model_validate(device).identifiers()[0]
+
+
+def _uuid(session_id: uuid.UUID | str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(session_id))
+    except ValueError:
+        msg = f"session_id: {session_id!r} is not a session id (a UUID, such as session.session_id)"
+        raise InvalidRequest(msg, "session_id") from None
+
+
+@contextlib.contextmanager
+def _as_api_error() -> Iterator[None]:
+    """The engine's refusal as the error the same request over HTTP raises (NotFound, Conflict, ...)."""
+    try:
+        yield
+    except EngineError as exc:
+        raise ApiError.of(exc.status, exc.code, exc.message) from None

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import jsonschema_rs
 import yaml
 
+from ..engine import check_sink
 from ..refusals import EngineError
 
 __all__ = ["STRICT", "Api", "check", "check_value", "load", "nac_gateway", "no_nulls", "undeclared"]
@@ -188,6 +189,9 @@ def check(body: Any, api: Api, schema: str, *, gateway: bool = False, http_sinks
             raise EngineError(400, "INVALID_ARGUMENT", msg)
     if gateway:
         body = _with_plus(body)
+    sink = body.get("sink") if isinstance(body, dict) else None
+    if isinstance(sink, str):  # the engine words what this sandbox's mode accepts (no schema pattern quoted)
+        check_sink(sink, strict=not http_sinks)
     if http_sinks:
         body = _with_https(body)
     check_value(body, api, schema)
