@@ -73,7 +73,8 @@ def _log_of(log: EventLog | Listener | None) -> tuple[EventLog | None, Listener 
 
     if isinstance(log, Listener):
         return log.log, log
-    return log, None
+    feeding = log.feeders() if log is not None else []  # the listener writing into it: what it refused
+    return log, feeding[0] if feeding else None
 
 
 def _reached(target: Target, wanted: QosStatus) -> bool:

@@ -30,6 +30,7 @@ from qodlab import (
     QodError,
     Sandbox,
     TransportError,
+    WaitTimeout,
     create_request,
 )
 from qodlab.classroom import INSTRUCTOR, Classroom, Roster
@@ -181,15 +182,18 @@ def test_sink_listener_fills_its_url_and_token(lab: Sandbox, listener: Listener)
 
 
 def test_a_listener_url_without_its_token_warns_and_the_timeout_says_why(lab: Sandbox, listener: Listener) -> None:
-    with lab.client() as client, pytest.warns(UserWarning, match="no sink_token was given") as caught:
-        session = client.create_session(**session_fields(sink=listener.url))
-    line = str(caught[0].message)
-    assert "\n" not in line and listener.token not in line and caught[0].filename == __file__
-    wait_until(lambda: not listener.rejections.empty, message="the listener refuses the notification")
-    with pytest.raises(TimeoutError) as waited:
-        listener.log.wait_for(session.id, "AVAILABLE", timeout=0.5)
-    text = str(waited.value)
-    assert "401 UNAUTHENTICATED" in text and "sink=listener" in text and listener.token not in text
+    with lab.client() as client:
+        with pytest.warns(UserWarning, match="no sink_token was given") as caught:
+            session = client.create_session(**session_fields(sink=listener.url, duration=600))
+        line = str(caught[0].message)
+        assert "\n" not in line and listener.token not in line and caught[0].filename == __file__
+        wait_until(lambda: not listener.rejections.empty, message="the listener refuses the notification")
+        with pytest.raises(TimeoutError) as waited:
+            listener.log.wait_for(session.id, "AVAILABLE", timeout=0.5)
+        text = str(waited.value)
+        assert "401 UNAUTHENTICATED" in text and "sink=listener" in text and listener.token not in text
+        with pytest.raises(WaitTimeout, match="the listener refused requests"):  # given only the log, too
+            session.wait_for("UNAVAILABLE", timeout=0.5, log=listener.log)
 
 
 def test_no_warning_when_the_token_is_given_or_none_is_needed(lab: Sandbox, listener: Listener) -> None:

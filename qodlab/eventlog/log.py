@@ -315,9 +315,13 @@ class EventLog:
                     raise TimeoutError("; ".join([msg, *self._refusals()]))
                 self._cond.wait(min(left, 0.2) if self.readonly else left)
 
+    def feeders(self) -> list[Any]:
+        """The running listeners that write into this log (`fed_by`), e.g. to read what they refused."""
+        return [feeder for feeder in list(self._feeders) if feeder.log is self and feeder.running]
+
     def _refusals(self) -> list[str]:
         """What the listeners feeding this log refused, a sentence each (none: nothing refused)."""
-        notes = (feeder.refusals_note() for feeder in list(self._feeders) if feeder.log is self)
+        notes = (feeder.refusals_note() for feeder in self.feeders())
         return [note for note in notes if note]
 
     def _find(self, session_id: str, want: tuple[str, str | None], start: int) -> int | None:
