@@ -168,7 +168,7 @@ class _BaseClient(Generic[S, A]):
         made = create_request(request, **fields)
         if self.three_legged and made.device is not None:
             msg = "this client's access token names the device (three-legged): leave `device` out of the request"
-            raise ValueError(msg)
+            raise InvalidRequest(msg, "device")
         body = _webhook_body(made) if self.api.webhook else to_wire(made)
         return _Call("POST", f"{self.qod_url}/sessions", body, self._parse_session)
 
@@ -186,7 +186,7 @@ class _BaseClient(Generic[S, A]):
     def _retrieve_call(self, device: Device | Mapping[str, Any] | None) -> _Call[list[S]]:
         if self.three_legged and device is not None:
             msg = "this client's access token names the device (three-legged): call retrieve_sessions() without one"
-            raise ValueError(msg)
+            raise InvalidRequest(msg, "device")
         body = to_wire(RetrieveSessions(device=_device(device) if device is not None else None))
         return _Call("POST", f"{self.qod_url}/retrieve-sessions", body, self._parse_sessions)
 
@@ -203,7 +203,7 @@ class _BaseClient(Generic[S, A]):
         if self.api.profiles_lookup == "list":  # 0.10: GET /qos-profiles?name=&status=, no device filter
             if device is not None:
                 msg = f"QoD {self.api.name} cannot filter profiles by device"
-                raise ValueError(msg)
+                raise InvalidRequest(msg, "device")
             params = {k: v for k, v in to_wire(query).items() if k in ("name", "status")}
             return _Call("GET", str(httpx.URL(f"{self.profiles_url}/qos-profiles", params=params)), None, parse)
         return _Call("POST", f"{self.profiles_url}/retrieve-qos-profiles", to_wire(query), parse)
@@ -219,7 +219,7 @@ class _BaseClient(Generic[S, A]):
     def _provisioning(self) -> str:
         if self.provisioning_url is None:
             msg = f"QoD {self.api.name} has no QoS Provisioning API beside it"
-            raise ValueError(msg)
+            raise InvalidRequest(msg, "api")
         return self.provisioning_url
 
     def _assign_call(
@@ -236,7 +236,7 @@ class _BaseClient(Generic[S, A]):
         body = to_wire(made)
         if self.three_legged and "device" in body:
             msg = "this client's access token names the device (three-legged): leave `device` out of the request"
-            raise ValueError(msg)
+            raise InvalidRequest(msg, "device")
         return _Call("POST", f"{self._provisioning()}/qos-assignments", body, self._parse_assignment)
 
     def _assignment_call(self, assignment_id: uuid.UUID | str) -> _Call[A]:
@@ -649,7 +649,7 @@ def _preset_args(name: str, needs: Mapping[str, Any]) -> dict[str, Any]:
     preset = PRESETS.get(name)
     if preset is None:
         msg = f"unknown provider {name!r}: one of {', '.join(PRESETS)}"
-        raise ValueError(msg)
+        raise InvalidRequest(msg, "name")
     given = {k: v for k, v in needs.items() if v is not None}
     if preset.auth == "rapidapi-key":
         given.setdefault("key", os.environ.get("NAC_TOKEN"))
@@ -657,7 +657,7 @@ def _preset_args(name: str, needs: Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         hint = " (or set NAC_TOKEN)" if "key" in missing else ""
         msg = f"{preset.title} needs {', '.join(f'{m}=...' for m in missing)}{hint}"
-        raise ValueError(msg)
+        raise InvalidRequest(msg, missing[0])
     args: dict[str, Any] = {"base_url": preset.base_url, "api": preset.api, "profiles": preset.profiles}
     if preset.qod_path:
         args["qod_path"] = preset.qod_path

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import InvalidRequest
+
 __all__ = [
     "GENERATIONS",
     "NAC_API_HOST",
@@ -101,7 +103,7 @@ def generation(name: str | Generation) -> Generation:
     found = GENERATIONS.get(_ALIASES.get(name, name))
     if found is None:
         msg = f"unknown API generation {name!r}: one of {', '.join(GENERATIONS)}"
-        raise ValueError(msg)
+        raise InvalidRequest(msg, "api")
     return found
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from ..errors import InvalidRequest
 from ..models import Device
 
 __all__ = ["ApiFault", "Faults", "NoticeFault", "NoticeFaultKind"]
@@ -85,15 +86,15 @@ class Faults:
         _positive(count)
         if status not in (429, 503):
             msg = f"status must be 429 or 503, got {status}"
-            raise ValueError(msg)
+            raise InvalidRequest(msg, "status")
         with self._lock:
             self._api.append(_Pending(ApiFault(status, retry_after), count))
 
     def fail_provisioning(self, device: Device | None = None, profile: str | None = None) -> None:
         """Sessions for this device, or with this profile, become NETWORK_TERMINATED instead of AVAILABLE."""
         if device is None and profile is None:
-            msg = "name a device or a profile whose provisioning should fail"
-            raise ValueError(msg)
+            msg = "name a device or a profile whose provisioning should fail (device=... or profile=...)"
+            raise InvalidRequest(msg, "device")
         with self._lock:
             if device is not None:
                 self._fail_devices.update(device.identifiers())
@@ -152,4 +153,4 @@ class Faults:
 def _positive(count: int) -> None:
     if count < 1:
         msg = f"count must be at least 1, got {count}"
-        raise ValueError(msg)
+        raise InvalidRequest(msg, "count")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import InvalidRequest
 from ..models import QosProfile, QosStatus
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ class Links:
         """
         if not (factor > 0 and seconds > 0):
             msg = f"congestion needs factor > 0 and seconds > 0, got {factor!r} and {seconds!r}"
-            raise ValueError(msg)
+            raise InvalidRequest(msg, "factor" if not factor > 0 else "seconds")
         first = math.floor(start / self.step) * self.step
         episode = Episode(first, start + seconds, factor, device)
         with self._lock:
@@ -144,8 +145,8 @@ class Links:
         first, last = math.ceil(start / self.step), math.floor(end / self.step)
         count = max(0, last - first + 1)
         if count > self.window / self.step:
-            msg = f"at most {self.window:g} s of samples at a time, asked for {end - start:g} s"
-            raise ValueError(msg)
+            msg = f"at most {self.window:g} s of samples at a time, asked for {end - start:g} s (read it in parts)"
+            raise InvalidRequest(msg, "start")
         t = (first + np.arange(count)) * self.step
         cell = self._cell(device)
         noise = self._noise(device, first, count)

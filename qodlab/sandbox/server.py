@@ -223,7 +223,7 @@ class Sandbox(BackgroundServer):
         """Register an OAuth client (auth="oidc"): its `client_id` and `secret`."""
         if self.provider is None:
             msg = 'this sandbox checks API keys, not OAuth tokens: start it with Sandbox(auth="oidc")'
-            raise RuntimeError(msg)
+            raise InvalidRequest(msg, "auth")
         return self.provider.register(client_id)
 
     @property
