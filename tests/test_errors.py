@@ -188,9 +188,10 @@ def test_a_listener_url_without_its_token_warns_and_the_timeout_says_why(lab: Sa
         line = str(caught[0].message)
         assert "\n" not in line and listener.token not in line and caught[0].filename == __file__
         wait_until(lambda: not listener.rejections.empty, message="the listener refuses the notification")
-        with pytest.raises(TimeoutError) as waited:
-            listener.log.wait_for(session.id, "AVAILABLE", timeout=0.5)
+        with pytest.raises(WaitTimeout) as waited:  # a QodError and a TimeoutError
+            listener.log.wait_for(session.id, "available", timeout=0.5)
         text = str(waited.value)
+        assert isinstance(waited.value, TimeoutError) and "no event for it here at all" in text
         assert "401 UNAUTHENTICATED" in text and "sink=listener" in text and listener.token not in text
         with pytest.raises(WaitTimeout, match="the listener refused requests"):  # given only the log, too
             session.wait_for("UNAVAILABLE", timeout=0.5, log=listener.log)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidRequest, WaitTimeout
 from ..models import QosStatus, StatusInfo
 from ..notifications import SHAPES, Shape, StatusEvent
 from . import store
@@ -286,7 +287,7 @@ class EventLog:
 
     def has(self, session_id: str, status: QosStatus | str, status_info: StatusInfo | str | None = None) -> bool:
         """Whether `session_id` has an event with `status` (and `status_info`, when given)."""
-        want = (QosStatus(status).value, StatusInfo(status_info).value if status_info else None)
+        want = (_status(status).value, StatusInfo(status_info).value if status_info else None)
         self.refresh()
         with self._cond:
             return self._find(str(session_id), want, 0) is not None
@@ -298,8 +299,12 @@ class EventLog:
         timeout: float = 10.0,
         status_info: StatusInfo | str | None = None,
     ) -> StatusEvent:
-        """Wait until `session_id` has an event with `status` (and `status_info`); returns it."""
-        want = (QosStatus(status).value, StatusInfo(status_info).value if status_info else None)
+        """Wait until `session_id` has an event with `status` (and `status_info`); returns it.
+
+        Raises WaitTimeout (a QodError and a TimeoutError) saying the last status the log has for it
+        and what the listeners feeding the log refused.
+        """
+        want = (_status(status).value, StatusInfo(status_info).value if status_info else None)
         deadline = time.monotonic() + timeout
         checked = 0
         with self._cond:
@@ -311,9 +316,20 @@ class EventLog:
                 checked = len(self._ids)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    msg = f"no {want[0]} event for session {session_id} within {timeout} s"
-                    raise TimeoutError("; ".join([msg, *self._refusals()]))
+                    last = self._last_status(str(session_id))
+                    seen = f"its last event here: {last}" if last else "no event for it here at all"
+                    msg = f"no {want[0]} event for session {session_id} within {timeout:g} s ({seen})"
+                    text = "; ".join([msg, *self._refusals()])
+                    raise WaitTimeout(text, str(session_id), want[0], last or "unknown")
                 self._cond.wait(min(left, 0.2) if self.readonly else left)
+
+    def _last_status(self, session_id: str) -> str | None:
+        session = self._sessions.index.get(session_id)
+        codes = self._sessions.codes
+        for i in range(len(self._ids) - 1, -1, -1):
+            if codes[i] == session:
+                return STATUSES[self._status[i]]
+        return None
 
     def feeders(self) -> list[Any]:
         """The running listeners that write into this log (`fed_by`), e.g. to read what they refused."""
@@ -391,3 +407,11 @@ class EventLog:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+
+def _status(status: QosStatus | str) -> QosStatus:
+    try:
+        return QosStatus(str(status.value if isinstance(status, QosStatus) else status).upper())
+    except ValueError:
+        msg = f"status: {status!r} is not a status (status takes REQUESTED, AVAILABLE or UNAVAILABLE)"
+        raise InvalidRequest(msg, "status") from None
