@@ -414,7 +414,9 @@ def _warn(message: str) -> None:
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
     # No module_globals: a loader without sources (a script on stdin's BuiltinImporter) would raise.
-    module = frame.f_globals.get("__name__")
+    # A module name, never None: the C warn_explicit drops a warning whose module is None (code run
+    # by exec() in a namespace without __name__, as Sybil runs the README's blocks).
+    module = frame.f_globals.get("__name__") or "__main__"
     warnings.warn_explicit(message, SettingsChanged, frame.f_code.co_filename, frame.f_lineno, module, registry=None)
 
 

@@ -364,3 +364,12 @@ def test_a_script_on_stdin_gets_the_line_too() -> None:
                           env={**os.environ, "PYTHONPATH": root})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "<stdin>:3: SettingsChanged: Relay restarted" in done.stderr and "buffer=5 (was 1000)" in done.stderr
+
+
+def test_a_change_is_said_to_code_run_in_a_namespace_without_a_name(notebook: Notebook) -> None:
+    # Sybil runs the README's blocks by exec() in a namespace with no __name__; the C warn_explicit
+    # dropped a warning whose module was None, so such a restart went unsaid.
+    notebook.namespace.pop("__name__")
+    notebook.run("first = Sandbox(speed=60)")
+    said = notebook.run("second = Sandbox(speed=60, seed=7)")
+    assert len(said) == 1 and "seed=7 (was 0)" in said[0]

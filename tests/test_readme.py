@@ -1,0 +1,234 @@
+"""README.md's Python blocks are tests: every ```python block, in order, in one interpreter, as written.
+
+How it works (read this before adding a block to the README):
+
+- **What runs.** Every fenced ```python block of README.md, top to bottom, each in the namespace
+  the blocks before it left (as a reader pastes them into one notebook), exactly as written: no
+  hidden setup, no rewriting. A block may use what an earlier block defined (`sandbox`, `client`,
+  `log`); a block that rebinds such a name changes it for every block after it.
+- **Where.** One test starts one fresh interpreter (this file run as a script) with the
+  repository's qodlab on its path, in a temporary directory (blocks may write `events.sqlite`),
+  with `NAC_TOKEN` and every `QODLAB_*` variable removed: a machine with no key, as a first-time
+  reader has. Being one test, the blocks stay in one pytest-xdist worker and in order whatever the
+  `--dist` mode; being a fresh interpreter, a `Sandbox(speed=60)` in a block can never be handed
+  a running sandbox that another test in the same worker left behind (servers are reused by
+  their settings). The interpreter stops every server and watcher the blocks left running, and exits.
+- **Needs.** A block must run on any machine with this repository installed: no key, no
+  internet, no fixed port (two runs at once must not collide). What a real network needs is
+  written *visibly* in the block: `if os.environ.get("NAC_TOKEN"): <the real service> else:
+  <Sandbox.stand_in(), the strict HTTPS stand-in, and its relay instead of smee.io>`; without the
+  variable (always, here) the stand-in branch runs, and `STAND_INS` below says which sections do
+  that, so that the test can check the branch it took.
+- **Skipping.** A block that truly cannot run here gets `<!-- skip: next "why" -->` on the line
+  above it (Sybil's skip directive). A skip without a reason fails the test; each skip is a
+  `ReadmeBlockSkipped` warning in pytest's summary, never silent. Today no block is skipped.
+- **Warnings** a block raises are printed (the test shows them when it fails). A block that
+  makes qodlab warn `SettingsChanged` (it replaced a server an earlier block started, as a
+  re-run cell with other arguments does) fails, unless its source names `SettingsChanged` (a block
+  that shows it on purpose): a reader running the README top to bottom keeps every server it made.
+- **Checks.** The blocks' comments say what a reader should see; `CHECKS` turns some of them into
+  asserts, run in the same namespace right after the last block of the named section. A section
+  named there that has no block any more fails the test (rename the key with the heading).
+- **A failure** names the block (its line in README.md and its section), shows its source and the
+  traceback, whose frames carry README.md's own line numbers; the blocks after it are not run.
+  The test also fails if the number of blocks run and skipped differs from the number of ```python
+  fences in the file (a block the parser missed would otherwise pass unseen).
+
+Why Sybil (10.x): it is actively maintained (Chris Withers; releases since 2016, 10.1 in 2025),
+parses Markdown fences and HTML-comment directives itself, evaluates a document's examples in
+order in one shared namespace (exactly the reader's model), compiles each block with its README
+line numbers, and has a skip directive that carries a reason. pytest-markdown-docs isolates
+blocks unless each is marked as a continuation, and mktestdocs is a thin single-author helper
+without skips or line numbers. Sybil's own pytest plugin makes one item per block, which xdist
+may spread over workers; running the document from one test keeps the order guaranteed.
+
+Ten runs in a row: `for i in $(seq 10); do pytest tests/test_readme.py -q -p no:cacheprovider || break; done`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+FENCE = re.compile(r"^```python\s*$", re.MULTILINE)
+
+# Sections whose blocks run on Sandbox.stand_in() because this machine has no key and no internet.
+STAND_INS = {
+    "Notifications from anywhere: relay, polling, public URL": "a real network and smee.io",
+}
+
+# Asserts run in the blocks' namespace after the last block of each section (keys: the heading's text).
+CHECKS = {
+    "The sandbox": [
+        "session.qos_status == 'AVAILABLE' and session.duration > 600",  # waited, then extended
+        "sandbox.running",
+    ],
+    "CAMARA authentication: OAuth 2 and OpenID Connect": [
+        "any(p.name == 'QOS_L' for p in profiles)",
+        "app.secret not in repr(two_legged) + repr(auth) + two_legged.authentication",
+    ],
+    "The listener and the event log": [
+        "log.has(str(session.session_id), 'UNAVAILABLE', 'DURATION_EXPIRED')",
+        "listener.rejections.empty",
+    ],
+    "Notifications from anywhere: relay, polling, public URL": [
+        "network is not None and network.url.startswith('https://')",  # the stand-in branch ran
+        "listener.log.has(str(session.session_id), 'AVAILABLE') and listener.rejections.empty",
+        "'cloudevent-v1' in set(listener.log.df['shape'])",  # notified through the relay (the watcher adds polls)
+    ],
+}
+
+
+class ReadmeBlockSkipped(UserWarning):
+    """A README block was skipped, with its reason (shown in pytest's warnings summary)."""
+
+
+def test_readme_python_blocks_run_in_order_as_written(tmp_path: Path) -> None:
+    report = tmp_path / "report.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "NAC_TOKEN" and not k.startswith("QODLAB_")}
+    root = str(README.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    started = time.monotonic()
+    process = subprocess.run(
+        [sys.executable, __file__, str(README), str(report)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=160,
+    )
+    results = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
+    output = f"--- its stdout ---\n{process.stdout[-3000:]}\n--- its stderr ---\n{process.stderr[-3000:]}"
+    failed = [r for r in results if r["outcome"] == "failed"]
+    if failed:
+        r = failed[0]
+        where = f"README.md block {r['index']} at line {r['line']} (in '{r['section']}')"
+        pytest.fail(f"{where} failed:\n\n{r['source']}\n{r['traceback']}\n{output}", pytrace=False)
+    assert process.returncode == 0, f"the README runner exited {process.returncode}\n{output}"
+    fences = len(FENCE.findall(README.read_text(encoding="utf-8")))
+    ran = [r for r in results if r["outcome"] == "passed"]
+    skipped = [r for r in results if r["outcome"] == "skipped"]
+    assert len(ran) + len(skipped) == fences, f"{fences} python fences, {len(ran)} run, {len(skipped)} skipped"
+    assert ran, "no README block ran"
+    for r in skipped:
+        warnings.warn(f"README.md line {r['line']} ({r['section']}): {r['reason']}", ReadmeBlockSkipped, stacklevel=1)
+    print(f"{len(ran)} README blocks ran, {len(skipped)} skipped, in {time.monotonic() - started:.1f} s")
+
+
+def test_the_sections_named_by_the_checks_and_stand_ins_have_python_blocks() -> None:
+    blocks = _sections_with_blocks(README.read_text(encoding="utf-8"))
+    missing = sorted(set(CHECKS) - blocks) + sorted(set(STAND_INS) - blocks)
+    assert not missing, f"sections with no python block any more (rename the key): {missing}"
+
+
+# -- the runner: this file run as a script, in a fresh interpreter -------------------------------------
+
+
+def _sections_with_blocks(text: str) -> set[str]:
+    return {_section(text, m.start()) for m in FENCE.finditer(text)}
+
+
+def _section(text: str, offset: int) -> str:
+    """The heading a position of the README is under (fenced lines are not headings)."""
+    heading, fenced = "(top)", False
+    for line in text[:offset].splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            heading = line.lstrip("#").strip()
+    return heading
+
+
+def _run(readme: Path, report: Path) -> int:
+    from unittest import SkipTest
+
+    from sybil import Sybil
+    from sybil.evaluators.skip import Skipper
+    from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+
+    document = Sybil(parsers=[PythonCodeBlockParser(), SkipParser()]).parse(readme)
+    text = readme.read_text(encoding="utf-8")
+    examples = list(document)
+    last_of = {
+        _section(text, e.start): i for i, e in enumerate(examples) if not isinstance(e.region.evaluator, Skipper)
+    }
+    index, status = 0, 0
+    with report.open("w") as out:
+
+        def record(example: Any, outcome: str, **extra: Any) -> None:
+            source = "" if isinstance(example.region.evaluator, Skipper) else str(example.parsed)
+            row = {"index": index, "line": example.line, "section": _section(text, example.start)}
+            out.write(json.dumps({**row, "outcome": outcome, "source": source, **extra}) + "\n")
+            out.flush()
+
+        for i, example in enumerate(examples):
+            if isinstance(example.region.evaluator, Skipper):
+                action, reason = example.parsed
+                if action in ("next", "start") and not reason:
+                    record(example, "failed", traceback=f"'skip: {action}' needs a reason: <!-- skip: next \"why\" -->")
+                    return 1
+                example.evaluate()
+                continue
+            index += 1
+            started = time.monotonic()
+            try:
+                with warnings.catch_warnings(record=True) as said:
+                    warnings.simplefilter("always")
+                    try:
+                        example.evaluate()
+                    finally:
+                        for w in said:
+                            print(
+                                f"{Path(w.filename).name}:{w.lineno}: {w.category.__name__}: {w.message}",
+                                file=sys.stderr,
+                            )
+                restarted = [str(w.message) for w in said if w.category.__name__ == "SettingsChanged"]
+                if restarted and "SettingsChanged" not in str(example.parsed):
+                    msg = f"a block replaced a server an earlier block started (give it reuse=False): {restarted}"
+                    raise AssertionError(msg)
+                section = _section(text, example.start)
+                if last_of[section] == i:
+                    for check in CHECKS.get(section, []):
+                        assert eval(check, example.namespace), f"README check failed after '{section}': {check}"
+            except SkipTest as skip:
+                record(example, "skipped", reason=str(skip))
+            except BaseException:
+                record(example, "failed", traceback=traceback.format_exc())
+                status = 1
+                break
+            else:
+                record(example, "passed", seconds=round(time.monotonic() - started, 2))
+    _stop_everything(document.namespace)
+    return status
+
+
+def _stop_everything(namespace: dict[str, Any]) -> None:
+    """Close and stop what the blocks left open, as a kernel's shutdown does: clients, watchers, listeners, servers.
+
+    Clients first: a server stopped while a client holds a keep-alive TLS connection to it waits out
+    uvicorn's graceful-shutdown timeout (2 s, and an ERROR line) for that connection.
+    """
+    from qodlab import Listener, QodClient, Watcher
+    from qodlab._server import BackgroundServer
+
+    values = list(namespace.values())
+    for client in (v for v in values if isinstance(v, QodClient)):
+        client.close()
+    running = [v for v in values if isinstance(v, Watcher | BackgroundServer) and v.running]
+    for value in sorted(running, key=lambda v: 0 if isinstance(v, Watcher) else 1 if isinstance(v, Listener) else 2):
+        value.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(_run(Path(sys.argv[1]), Path(sys.argv[2])))
