@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import http.client
 import inspect
 import os
@@ -170,7 +171,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(2048)
     except OSError as exc:
         sock.close()
-        msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        busy = exc.errno == errno.EADDRINUSE
+        hint = " (another server has it: choose another port, or 0 for a free one)" if busy else ""
+        msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}"
         raise ServerStartError(msg) from None
     sock.set_inheritable(True)
     return sock
