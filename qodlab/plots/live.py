@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._extras import require_notebook_extra
 from ..models import QosProfile, SessionInfo
 from .frame import COLORS, ENDINGS, iso_times, timeline_frame
 from .metrics import MAX_DEVICES, MetricsSource, metric_rows
@@ -89,6 +90,7 @@ class TimelinePlot:
         renderer: Renderer = "auto",
         detect_after: float = 10.0,
     ) -> None:
+        require_notebook_extra("qodlab.TimelinePlot (the live timeline; qodlab.timeline_png draws one without it)")
         import ipywidgets as w
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
