@@ -42,6 +42,9 @@ blocks unless each is marked as a continuation, and mktestdocs is a thin single-
 without skips or line numbers. Sybil's own pytest plugin makes one item per block, which xdist
 may spread over workers; running the document from one test keeps the order guaranteed.
 
+Two more tests hold the README's notebook table to `notebooks/`: every notebook, in number order,
+and a static timeline at the end of each the README says ends with one.
+
 Ten runs in a row: `for i in $(seq 10); do pytest tests/test_readme.py -q -p no:cacheprovider || break; done`.
 """
 
@@ -130,6 +133,28 @@ def test_the_sections_named_by_the_checks_and_stand_ins_have_python_blocks() -> 
     blocks = _sections_with_blocks(README.read_text(encoding="utf-8"))
     missing = sorted(set(CHECKS) - blocks) + sorted(set(STAND_INS) - blocks)
     assert not missing, f"sections with no python block any more (rename the key): {missing}"
+
+
+def test_the_notebook_table_lists_every_notebook_in_number_order() -> None:
+    text = README.read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(\d\d-[\w-]+)` \|", text, re.MULTILINE)
+    on_disk = sorted(p.stem for p in (README.parent / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    assert listed == on_disk
+
+
+# What the README says after the notebook table: all but these end with a static timeline.
+NO_STATIC_TIMELINE = {"03": "the dashboard, live", "07": "the classroom view, live", "09": "tokens, nothing to draw"}
+
+
+def test_the_notebooks_the_readme_says_end_with_a_static_timeline_do() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "All but three end with a static timeline" in text
+    assert all(f"`{number}`" in text for number in NO_STATIC_TIMELINE)
+    for path in sorted((README.parent / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+        cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+        last = ["".join(c["source"]) for c in cells[-3:]]  # the picture, then the asserts and the clean-up
+        draws = any("timeline_png(" in source for source in last)
+        assert draws is (path.stem[:2] not in NO_STATIC_TIMELINE), path.name
 
 
 # -- the runner: this file run as a script, in a fresh interpreter -------------------------------------
