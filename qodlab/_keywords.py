@@ -124,12 +124,13 @@ def profile_keyword(qos_profile: str | None, profile: str | None) -> str | None:
     return qos_profile if qos_profile is not None else profile
 
 
-def sink_fields(sink: Any, token: str | None, expires: Any) -> tuple[str | None, Any]:
+def sink_fields(sink: Any, token: str | None, expires: Any, *, credential: bool = False) -> tuple[str | None, Any]:
     """The sink URL and its credential (a wire dict, an AccessTokenCredential, or None).
 
     A `Listener` gives both: its URL and the credential it checks. A URL a running listener serves,
     given without a token while that listener requires one, is warned about: every notification
-    would be refused (401) and the session would look silent.
+    would be refused (401) and the session would look silent. `credential`: one is given otherwise
+    (`sink_credential=`), so there is nothing to warn about.
     """
     listener = _as_listener(sink)
     if listener is not None:
@@ -141,7 +142,7 @@ def sink_fields(sink: Any, token: str | None, expires: Any) -> tuple[str | None,
     if sink is not None and not isinstance(sink, str):
         msg = f"sink: expected a URL or a Listener, got {type(sink).__name__} ({ACCEPTS['sink']})"
         raise InvalidRequest(msg, "sink")
-    if sink is not None and token is None:
+    if sink is not None and token is None and not credential:
         _warn_if_listener(sink)
     return sink, sink_credential(token, expires)
 

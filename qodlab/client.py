@@ -228,8 +228,9 @@ class _BaseClient(Generic[S, A]):
         fields = dict(fields)
         no_unknown(fields, _ASSIGNMENT_KEYWORDS, "assign_qos()")
         profile = profile_keyword(profile, fields.pop("profile", None))
+        explicit = any(k in fields for k in ("sink_credential", "sinkCredential"))
         sink, credential = sink_fields(fields.pop("sink", None), fields.pop("sink_token", None),
-                                       fields.pop("sink_token_expires", None))  # fmt: skip
+                                       fields.pop("sink_token_expires", None), credential=explicit)  # fmt: skip
         given = {"device": device, "qos_profile": profile, "sink": sink, "sink_credential": credential, **fields}
         with checked():
             made = CreateAssignment.model_validate({k: v for k, v in given.items() if v is not None})
@@ -578,7 +579,8 @@ def create_request(
         application_server = {key: application_server}
     elif isinstance(application_server, list | tuple):  # QoD 1.2: a list of single addresses
         application_server = {"ipAddresses": list(application_server)}
-    url, credential = sink_fields(sink, sink_token, sink_token_expires)
+    explicit = any(k in extra for k in ("sink_credential", "sinkCredential"))
+    url, credential = sink_fields(sink, sink_token, sink_token_expires, credential=explicit)
     fields.update(
         device=device,
         application_server=application_server,

@@ -147,6 +147,18 @@ def test_sandbox_methods_raise_what_the_api_raises(lab: Sandbox) -> None:
     assert device.value.field == "device"
     with pytest.raises(InvalidRequest, match="speed must be above 0"):
         lab.speed = 0
+    with pytest.raises(InvalidArgument, match="'not a url'"):
+        lab.share_private_key_jwt("qodlab-client", "not a url")
+
+
+def test_a_classroom_stage_raises_what_the_api_raises(tmp_path: Path) -> None:
+    with Classroom(students=2, speed=60, roster=tmp_path / "roster.csv") as room:
+        with pytest.raises(NotFound, match="'nobody'"):
+            room.stage("terminate", student="nobody")
+        with pytest.raises(InvalidRequest) as bogus:
+            room.stage("explode")
+        assert bogus.value.field == "kind" and "errors.pydantic.dev" not in str(bogus.value)
+        assert room.stage("terminate") == {"staged": "terminate", "terminated": []}
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from .._keywords import checked
 from ..models import ProfileStatus, QosStatus
 from ..sandbox import Sandbox, StatusChange
 from ..sandbox.clock import rfc3339
 from ..sandbox.faults import NoticeFaultKind
-from ..sandbox.refusals import EngineError
+from ..sandbox.refusals import EngineError, as_api_error
 from .gate import Gate
 from .history import History
 from .roster import INSTRUCTOR, Roster
@@ -161,8 +162,14 @@ class Classroom:
         return {"students": students, "sessions": every, "clock": clock}
 
     def stage(self, kind: str, **what: Any) -> dict[str, Any]:
-        """Make something happen for the class (see `StagedEvent`); returns what it did."""
-        event = StagedEvent.model_validate({"kind": kind, **what})
+        """Make something happen for the class (see `StagedEvent`); returns what it did.
+
+        Raises what the same request to `/_classroom/events` raises (NotFound for an unknown student, ...).
+        """
+        with checked(), as_api_error():
+            return self._stage(StagedEvent.model_validate({"kind": kind, **what}))
+
+    def _stage(self, event: StagedEvent) -> dict[str, Any]:
         sandbox, student = self.sandbox, event.student
         if student is not None and student not in self.roster.names:
             raise EngineError(404, "NOT_FOUND", f"No student {student!r} in this class.")
@@ -215,7 +222,7 @@ class Classroom:
 
         @router.post("/events", summary="Stage an event for the class or one student")
         async def events(body: StagedEvent) -> JSONResponse:
-            return JSONResponse(self.stage(**body.model_dump(exclude_none=True)))
+            return JSONResponse(self._stage(body))
 
         return router
 

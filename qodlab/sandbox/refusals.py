@@ -7,7 +7,12 @@ the test devices used to import it from the engine, which types them.
 
 from __future__ import annotations
 
-__all__ = ["EngineError"]
+import contextlib
+from collections.abc import Iterator
+
+from ..errors import ApiError
+
+__all__ = ["EngineError", "as_api_error"]
 
 
 class EngineError(Exception):
@@ -17,3 +22,16 @@ class EngineError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers  # e.g. Retry-After on a 429
+
+
+@contextlib.contextmanager
+def as_api_error() -> Iterator[None]:
+    """Inside: an EngineError leaves as the error the same request over HTTP raises (NotFound, Conflict, ...).
+
+    For the sandbox's Python methods (`sandbox.terminate`, `room.stage`): a person calling them
+    meets the same QodError tree as over the API.
+    """
+    try:
+        yield
+    except EngineError as exc:
+        raise ApiError.of(exc.status, exc.code, exc.message) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._asgi import mounted
 from .._keywords import checked
 from .._server import BackgroundServer, ServerThread
-from ..errors import ApiError, InvalidRequest
+from ..errors import InvalidRequest
 from ..models import Device
 from ..relay import RelayApp, channel_name
 from .api import JWKS_PATH, create_app
@@ -23,11 +22,11 @@ from .link import SAMPLE_COLUMNS, Episode, Links
 from .notifier import Delivery, Notifier
 from .oidc import OAuthClient, Provider
 from .profiles import default_profiles
-from .refusals import EngineError
+from .refusals import as_api_error
 from .scheduler import Scheduler
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
     import pandas as pd
     from fastapi import APIRouter
@@ -249,7 +248,8 @@ class Sandbox(BackgroundServer):
         """Onboarding for PRIVATE_KEY_JWT: sessions that ask for it without naming a client id and token
         endpoint get their tokens at `token_uri` as `client_id`. Per API client (a token's client id under
         auth="oidc"); with `api_client` None, for every caller the sandbox does not tell apart."""
-        self.engine.share_private_key_jwt(client_id, token_uri, api_client)
+        with as_api_error():
+            self.engine.share_private_key_jwt(client_id, token_uri, api_client)
 
     def client(self, **kwargs: Any) -> QodClient:
         """A `QodClient` for this sandbox."""
@@ -294,7 +294,7 @@ class Sandbox(BackgroundServer):
 
         Raises NotFound for an id this sandbox does not hold, Conflict for one already ended.
         """
-        with _as_api_error():
+        with as_api_error():
             return self.engine.terminate(_uuid(session_id))
 
     def fail_provisioning(self, device: Device | dict[str, Any] | None = None, profile: str | None = None) -> None:
@@ -367,12 +367,3 @@ def _uuid(session_id: uuid.UUID | str) -> uuid.UUID:
     except ValueError:
         msg = f"session_id: {session_id!r} is not a session id (a UUID, such as session.session_id)"
         raise InvalidRequest(msg, "session_id") from None
-
-
-@contextlib.contextmanager
-def _as_api_error() -> Iterator[None]:
-    """The engine's refusal as the error the same request over HTTP raises (NotFound, Conflict, ...)."""
-    try:
-        yield
-    except EngineError as exc:
-        raise ApiError.of(exc.status, exc.code, exc.message) from None
