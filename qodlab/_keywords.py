@@ -10,12 +10,11 @@ without the token it checks.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -95,21 +94,28 @@ def invalid_request(exc: ValidationError, where: str | None = None) -> InvalidRe
     return InvalidRequest(message, first_field, problems)
 
 
-@contextlib.contextmanager
-def checked(where: str | None = None) -> Iterator[None]:
+class checked:  # noqa: N801 (used as `with checked():`, like contextlib's lower-case helpers)
     """Inside: a ValidationError leaves as an InvalidRequest (`where`: the keyword, when it is one value)."""
-    try:
-        yield
-    except ValidationError as exc:
-        raise invalid_request(exc, where) from None
+
+    __slots__ = ("where",)
+
+    def __init__(self, where: str | None = None) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, ValidationError):
+            raise invalid_request(exc, self.where) from None
 
 
 def no_unknown(fields: Iterable[str], known: Iterable[str], call: str) -> None:
     """Refuse a keyword the call does not take, suggesting the nearest one it does."""
-    accepted = set(known)
-    offered = sorted(k for k in accepted if k == to_snake(k))  # the Python spellings; wire names pass too
+    accepted = known if isinstance(known, frozenset | set) else frozenset(known)
     for name in fields:
         if name not in accepted:
+            offered = sorted(k for k in accepted if k == to_snake(k))  # the Python spellings; wire names pass too
             near = difflib.get_close_matches(name, offered, n=1)
             hint = f"did you mean {near[0]}? " if near else ""
             msg = f"{call} got an unknown keyword {name!r}: {hint}it takes {', '.join(offered)}"
