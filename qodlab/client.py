@@ -42,6 +42,7 @@ from .models import (
     to_wire,
 )
 from .providers import NAC_API_HOST, NAC_GATEWAY, PRESETS, Generation, generation
+from .pump import pause
 from .sessions import AsyncSession, Session
 
 if TYPE_CHECKING:
@@ -369,7 +370,7 @@ class QodClient(_BaseClient[Session, Assignment]):
                 break
             self._backing_off(response, delay)
             try:
-                time.sleep(delay)
+                pause(delay)  # time.sleep that keeps a kernel's widgets redrawing ("retrying in 2.0 s")
             finally:
                 self._backing_off(None)
         return self._result(call, response)

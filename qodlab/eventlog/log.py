@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import pump
 from ..errors import InvalidRequest, WaitTimeout
 from ..models import QosStatus, StatusInfo
 from ..notifications import SHAPES, Shape, StatusEvent
@@ -302,13 +303,14 @@ class EventLog:
         """Wait until `session_id` has an event with `status` (and `status_info`); returns it.
 
         Raises WaitTimeout (a QodError and a TimeoutError) saying the last status the log has for it
-        and what the listeners feeding the log refused.
+        and what the listeners feeding the log refused. In a kernel cell the dashboard keeps redrawing
+        meanwhile (`qodlab.pump.run_pending`).
         """
         want = (_status(status).value, StatusInfo(status_info).value if status_info else None)
         deadline = time.monotonic() + timeout
         checked = 0
-        with self._cond:
-            while True:
+        while True:
+            with self._cond:
                 self.refresh()
                 found = self._find(str(session_id), want, checked)
                 if found is not None:
@@ -321,7 +323,8 @@ class EventLog:
                     msg = f"no {want[0]} event for session {session_id} within {timeout:g} s ({seen})"
                     text = "; ".join([msg, *self._refusals()])
                     raise WaitTimeout(text, str(session_id), want[0], last or "unknown")
-                self._cond.wait(min(left, 0.2) if self.readonly else left)
+                self._cond.wait(pump.wait_slice(min(left, 0.2) if self.readonly else left))
+            pump.run_pending()  # outside the lock: the views read this log
 
     def _last_status(self, session_id: str) -> str | None:
         session = self._sessions.index.get(session_id)
