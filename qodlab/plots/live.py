@@ -334,8 +334,24 @@ def _figure_widget_class() -> type[Any]:
     view that connects later asks for every widget's whole state and got that old snapshot: Voila
     renders a page after the notebook ran, a reloaded page reconnects, and a figure inside a box is
     never displayed itself. The classroom view's browser test showed no bars and the old title.
+
+    plotly's widget imports nbformat, hence jsonschema, whose optional `rfc3987-syntax` (installed
+    wherever JupyterLab is) compiles 38 grammars at import: 2 to 4 s of every dashboard's first paint
+    (Voila included) for an IRI check nothing here uses. It is kept out of that import, as in
+    `qodlab.sandbox.contract.wording`.
     """
-    import plotly.graph_objects as go
+    import sys
+
+    grammar = "rfc3987_syntax" in sys.modules or "jsonschema" in sys.modules
+    if not grammar:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # an ImportError for jsonschema
+    try:
+        import plotly.graph_objects as go
+
+        go.FigureWidget  # noqa: B018  # plotly imports it lazily: now, without the grammar
+    finally:
+        if not grammar:
+            del sys.modules["rfc3987_syntax"]
 
     class LiveFigureWidget(go.FigureWidget):  # type: ignore[misc]
         on_state_request: Callable[[], None] | None = None  # a page connecting (see TimelinePlot._connected)
