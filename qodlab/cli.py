@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=["phoneNumber", "networkAccessIdentifier", "ipv4Address", "ipv6Address"],
         help="a device identifier type this network does not support (repeatable): 422 UNSUPPORTED_IDENTIFIER",
     )
+    sandbox.add_argument(
+        "--no-notifications",
+        dest="notifications",
+        action="store_false",
+        help="deliver no notifications: a create with a sink is 422 EVENT_NOTIFICATIONS_NOT_SUPPORTED",
+    )
     sandbox.set_defaults(handler=_sandbox)
 
     listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
@@ -169,6 +175,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         auth=args.auth,
         token_ttl=args.token_ttl,
         unsupported_identifiers=args.unsupported_identifier,
+        notifications=args.notifications,
     )
 
     def show(change: StatusChange) -> None:
@@ -181,6 +188,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"  OpenAPI docs: {sandbox.url}/docs", flush=True)
     print(f"  relay:        {sandbox.relay_url}/new opens a channel", flush=True)
     print(f"  test devices: {sandbox.url}/_sandbox/test-devices", flush=True)
+    if not args.notifications:
+        print("  notifications: none (a create with a sink is 422 EVENT_NOTIFICATIONS_NOT_SUPPORTED)", flush=True)
     if args.api_key:
         print("  requests need the API key given with --api-key", flush=True)
     if sandbox.provider is not None:

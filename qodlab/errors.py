@@ -15,6 +15,7 @@ QodError
     ├── NotFound             404
     ├── Conflict             409
     ├── Unprocessable        422
+    │   └── NotificationsNotSupported   422 EVENT_NOTIFICATIONS_NOT_SUPPORTED: create it without a sink
     ├── RateLimited          429
     └── ServiceUnavailable   500, 502, 503, 504
 
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidRequest",
     "NotFound",
+    "NotificationsNotSupported",
     "PermissionDenied",
     "QodError",
     "QodTimeout",
@@ -140,6 +142,9 @@ class ApiError(QodError):
     @classmethod
     def of(cls, status: int, code: str, message: str, response: httpx.Response | None = None) -> ApiError:
         """The most specific error for a status (the sandbox's own methods raise these too)."""
+        for special in _BY_CODE:
+            if status in special.statuses and code == special.code_name:
+                return special(status, code, message, response)
         for sub in _SUBCLASSES:
             if status in sub.statuses:
                 return sub(status, code, message, response)
@@ -189,6 +194,21 @@ class Unprocessable(ApiError):
     statuses = (422,)
 
 
+class NotificationsNotSupported(Unprocessable):
+    """422 EVENT_NOTIFICATIONS_NOT_SUPPORTED: the provider delivers no notifications to a `sink`, and created nothing.
+
+    CAMARA Commonalities r4.4: send the request again without `sink` (and `sinkCredential`) and
+    follow the status by reading it (`qodlab.Watcher` polls; a Workbench on "auto" does so itself).
+    """
+
+    code_name: ClassVar[str] = "EVENT_NOTIFICATIONS_NOT_SUPPORTED"
+    FIX: ClassVar[str] = "send it again with sink=None and poll its status (qodlab.Watcher; a dashboard does it itself)"
+
+    def __init__(self, status: int, code: str, message: str, response: httpx.Response | None = None):
+        super().__init__(status, code, message, response)
+        self.args = (f"{status} {code}: {message} Fix: {self.FIX}.",)
+
+
 class RateLimited(ApiError):
     """429: too many requests or quota exceeded."""
 
@@ -211,6 +231,9 @@ _SUBCLASSES: tuple[type[ApiError], ...] = (
     RateLimited,
     ServiceUnavailable,
 )
+
+
+_BY_CODE: tuple[type[NotificationsNotSupported], ...] = (NotificationsNotSupported,)  # a code with its own class
 
 
 def describe(exc: QodError) -> str:

@@ -10,7 +10,9 @@ It also decides how notifications reach the log (`notifications`):
   it for a sandbox, an API on this machine, or a listener with a public URL.
 - relay: the network POSTs to a relay channel the listener follows. `auto` picks it for a
   listener with `relay=`, and then also polls, as a safety net, for what the relay missed.
-- poll: a `Watcher` GETs each session every few seconds; sessions get no sink. `auto`'s last resort.
+- poll: a `Watcher` GETs each session every few seconds; sessions get no sink. `auto`'s last resort,
+  and where it goes when the provider refuses a sink (422 EVENT_NOTIFICATIONS_NOT_SUPPORTED,
+  Commonalities r4.4): the create is sent again without one, and `how` says why it polls.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 from ._http import is_loopback
 from .assignments import as_session_info
 from .client import QodClient
-from .errors import ApiError, QodError
+from .errors import ApiError, NotificationsNotSupported, QodError
 from .eventlog import EventLog
 from .models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
@@ -56,6 +58,7 @@ class ActionResult:
     error: str | None = None
     found: tuple[SessionInfo, ...] = ()  # what a search by device returned
     code: str | None = None  # the API error's CAMARA code, so a form can show it beside its field
+    note: str | None = None  # how it was done, when not as asked (e.g. sent again without a sink)
 
     @property
     def ok(self) -> bool:
@@ -91,12 +94,22 @@ class Workbench:
         self._lock = threading.Lock()
         self.notifications: Notifications = self._mode(notifications)
         """How notifications reach the log: direct, relay or poll (never auto)."""
+        self.auto = notifications == "auto"
+        """Whether it chose `notifications` itself (and may change its mind: a provider that refuses sinks)."""
+        self.refused: str | None = None
+        """The error code with which the provider refused a sink, once it has (then it polls)."""
         self.watcher: Watcher | None = None
         """The poller: the only path in poll mode, a safety net under an automatic relay."""
-        if self.notifications == "poll" or (self.notifications == "relay" and notifications == "auto"):
-            grace = None if self.notifications == "poll" else SAFETY_NET_GRACE
-            clock = sandbox.clock if sandbox is not None else None
-            self.watcher = Watcher(client, log, poll_interval, clock=clock, only_missing=grace)
+        self._poll_interval = poll_interval
+        if self.notifications == "poll" or (self.notifications == "relay" and self.auto):
+            self._start_polling(None if self.notifications == "poll" else SAFETY_NET_GRACE)
+
+    def _start_polling(self, grace: float | None) -> Watcher:
+        if self.watcher is None:
+            clock = self.sandbox.clock if self.sandbox is not None else None
+            self.watcher = Watcher(self.client, self.log, self._poll_interval, clock=clock, only_missing=grace)
+        self.watcher.only_missing = grace
+        return self.watcher
 
     def _mode(self, wanted: Notifications) -> Notifications:
         listener = self.listener
@@ -121,7 +134,8 @@ class Workbench:
         """How notifications reach the log, in words (the dashboard's header)."""
         if self.notifications == "poll":
             assert self.watcher is not None
-            return f"polling every {self.watcher.interval:g} s: no public URL"
+            why = f"the API delivers none (422 {self.refused})" if self.refused else "no public URL"
+            return f"polling every {self.watcher.interval:g} s: {why}"
         assert self.listener is not None
         net = f", polling every {self.watcher.interval:g} s as a safety net" if self.watcher is not None else ""
         return f"{self.listener.how}{net}"
@@ -197,6 +211,13 @@ class Workbench:
         self.profiles = self.client.list_profiles()
         return self.profiles
 
+    def profiles_for(self, device: Device | dict[str, Any]) -> list[QosProfile]:
+        """The profiles offered to a device (restricted ones included, where it may use them); [] if the API refuses."""
+        try:
+            return self.client.list_profiles(device=device)
+        except QodError:
+            return []
+
     def test_devices(self) -> list[dict[str, Any]]:
         """The sandbox's documented test devices (`GET /_sandbox/test-devices` entries); none elsewhere."""
         devices = self.sandbox.engine.devices if self.sandbox is not None else None
@@ -213,7 +234,13 @@ class Workbench:
     def create(self, request: CreateSession) -> ActionResult:
         """Create a session; a REQUESTED one is recorded in the log as a `client` event."""
         before = self.now()
+        if self.refused is not None and request.sink is not None:  # refused before: do not ask again
+            request = _without_sink(request)
         outcome = self._call(lambda: self.client.create_session(request))
+        if outcome.code == NotificationsNotSupported.code_name and self._poll_instead(outcome.code):
+            before = self.now()
+            outcome = replace(self._call(lambda: self.client.create_session(_without_sink(request))),
+                              note=self.how)  # fmt: skip
         if outcome.session is not None and outcome.session.qos_status is QosStatus.REQUESTED:
             # The API does not say when it created the session: the middle of the call is the
             # best estimate (off by half the request's latency, times the sandbox's speed).
@@ -228,8 +255,14 @@ class Workbench:
         """Assign a profile to a device until revoked (QoS Provisioning), notified to the listener."""
         sink = self.sink
         fields = {"sink": sink[0], "sink_token": sink[1]} if sink else {}
+        note = None
         try:
-            assignment = self.client.assign_qos(device, profile, **fields)
+            try:
+                assignment = self.client.assign_qos(device, profile, **fields)
+            except NotificationsNotSupported as exc:
+                if not (fields and self._poll_instead(exc.code)):
+                    raise
+                assignment, note = self.client.assign_qos(device, profile), self.how
         except (QodError, ValueError) as exc:
             code = exc.code if isinstance(exc, ApiError) else None
             return ActionResult(error=_describe(exc) if isinstance(exc, QodError) else str(exc), code=code)
@@ -241,7 +274,7 @@ class Workbench:
             self.watcher.watch_assignment(info.session_id)
         if info.qos_status is QosStatus.REQUESTED:
             self._record_requested(info, self.now())
-        return ActionResult(session=info)
+        return ActionResult(session=info, note=note)
 
     def delete(self, session_id: str) -> ActionResult:
         """Delete a session (revoke an assignment); it stays listed as UNAVAILABLE / DELETE_REQUESTED."""
@@ -302,6 +335,15 @@ class Workbench:
         with self._lock:
             self._sessions.pop(session_id, None)
 
+    def _poll_instead(self, code: str) -> bool:
+        """On "auto", the provider refused a sink: poll from now on (False: not on auto, the refusal stands)."""
+        if not self.auto:
+            return False
+        self.refused = code
+        self.notifications = "poll"
+        self._start_polling(None)
+        return True
+
     def _call(self, action: Any) -> ActionResult:
         try:
             session = action()
@@ -323,6 +365,10 @@ class Workbench:
             event_time=at, type="qodlab.session-created", source="qodlab-client", shape="client",
             raw={"sessionId": sid, "qosStatus": "REQUESTED"},
         ))  # fmt: skip
+
+
+def _without_sink(request: CreateSession) -> CreateSession:
+    return request.model_copy(update={"sink": None, "sink_credential": None})
 
 
 def _describe(exc: QodError) -> str:

@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from qodlab import AsyncQodClient, AuthError, QodClient, QosStatus, Sandbox
-from qodlab.auth import Ciba, ClientCredentials
-from qodlab.sandbox.oidc import OAuthClient
+from qodlab.auth import PROVISIONING_SCOPES, QOD_SCOPES, Ciba, ClientCredentials
+from qodlab.sandbox.oidc import SCOPES, OAuthClient
 
 PHONE = "+36721601234567"
 OTHER = "+36721601234599"
+ALL_SCOPES = QOD_SCOPES + PROVISIONING_SCOPES
 BODY: dict[str, Any] = {"applicationServer": {"ipv4Address": "233.252.0.2"}, "qosProfile": "QOS_L", "duration": 600}
 
 
@@ -216,3 +217,86 @@ def test_a_dashboard_on_an_oidc_sandbox_needs_no_setup() -> None:
             board.close()
             if board.workbench.listener is not None:
                 board.workbench.listener.stop()
+
+
+# -- CAMARA's 403 scenarios, operation by operation ------------------------------------------------
+
+RELEASES = {  # release: (QoD, QoS Profiles, QoS Provisioning) base paths
+    "r3.2": ("/quality-on-demand/v1", "/qos-profiles/v1", "/qos-provisioning/v0.3"),
+    "r4.1": ("/quality-on-demand/v1rc3", "/qos-profiles/v1rc3", "/qos-provisioning/v0.4rc1"),
+}
+
+
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_every_403_scenario_of_the_test_definitions(provider: Sandbox, release: str) -> None:
+    """Each operation's 403.1 (a token without its scope) and, where there is one, 403.2 (a token of a
+    client that did not create the resource), as code/Test_definitions/*.feature at tags r3.2 and r4.1
+    have them: PERMISSION_DENIED, and the resource untouched (its client still reads it)."""
+    qod, profiles, provisioning = RELEASES[release]
+    owner = _token(provider, client="app-1")
+    phone = {"phoneNumber": "+36721601234" + ("301" if release == "r3.2" else "401")}
+    assign = {"device": phone, "qosProfile": "QOS_E"}
+    created = httpx.post(f"{provider.url}{qod}/sessions", json={**BODY, "device": phone}, headers=owner)
+    assigned = httpx.post(f"{provider.url}{provisioning}/qos-assignments", json=assign, headers=owner)
+    assert created.status_code == assigned.status_code == 201, (created.text, assigned.text)
+    session = f"{qod}/sessions/{created.json()['sessionId']}"
+    assignment = f"{provisioning}/qos-assignments/{assigned.json()['assignmentId']}"
+    by_device = f"{provisioning}/retrieve-qos-assignment"
+    operations: dict[str, tuple[str, str, Any, str, bool]] = {  # id: method, path, body, scope, has 403.2
+        "quality_on_demand_createSession": ("POST", f"{qod}/sessions", {**BODY, "device": phone}, "create", False),
+        "quality_on_demand_getSession": ("GET", session, None, "read", True),
+        "quality_on_demand_extendQosSessionDuration": ("POST", f"{session}/extend", {"requestedAdditionalDuration": 60},
+                                                       "update", True),
+        "quality_on_demand_deleteSession": ("DELETE", session, None, "delete", True),
+        "quality_on_demand_retrieveSessionsByDevice": ("POST", f"{qod}/retrieve-sessions", {"device": phone},
+                                                       "retrieve", False),
+        "qos_profiles_getQosProfile": ("GET", f"{profiles}/qos-profiles/QOS_E", None, "profiles", False),
+        "qos_profiles_retrieveQoSProfiles": ("POST", f"{profiles}/retrieve-qos-profiles", {}, "profiles", False),
+        "qos_provisioning_createQosAssignment": ("POST", f"{provisioning}/qos-assignments", assign, "assign", False),
+        "qos_provisioning_getQosAssignmentById": ("GET", assignment, None, "assignment", True),
+        "qos_provisioning_revokeQosAssignment": ("DELETE", assignment, None, "revoke", True),
+        "qos_provisioning_getQosAssignmentByDevice": ("POST", by_device, {"device": phone}, "assignment-by-device",
+                                                      True),
+    }  # fmt: skip
+    stranger = _token(provider, client="app-2")  # every scope, another client
+    for operation, (method, path, body, scope, owned) in operations.items():
+        without = _token(provider, client="app-1", scopes=[s for k, s in SCOPES.items() if k != scope])
+        for scenario, headers in (("403.1", without), *((("403.2", stranger),) if owned else ())):
+            headers = {**headers, "x-correlator": "c-1"}
+            answer = httpx.request(method, f"{provider.url}{path}", json=body, headers=headers)
+            where = f"{operation}_{scenario} ({release})"
+            assert answer.status_code == 403, f"{where}: {answer.status_code} {answer.text}"
+            assert answer.json()["code"] == "PERMISSION_DENIED" and answer.json()["status"] == 403, where
+            assert answer.json()["message"] and answer.headers["x-correlator"] == "c-1", where
+            assert answer.headers["content-type"] == "application/json", where
+    for path in (session, assignment):  # nothing a refused call asked for happened
+        assert httpx.get(f"{provider.url}{path}", headers=owner).json().get("statusInfo") is None, path
+
+
+def test_a_device_whose_assignment_another_client_made_is_403_and_one_with_none_404(provider: Sandbox) -> None:
+    """getQosAssignmentByDevice 403.2 and 404.1, both releases, with the client's own error classes."""
+    from qodlab import NotFound, PermissionDenied
+
+    phone = {"phoneNumber": "+36721601234501"}
+    mine, theirs = _token(provider, client="app-1"), _token(provider, client="app-2")
+    for _, _, provisioning in RELEASES.values():
+        url = f"{provider.url}{provisioning}"
+        made = httpx.post(f"{url}/qos-assignments", json={"device": phone, "qosProfile": "QOS_E"}, headers=mine)
+        assert made.status_code == 201, made.text
+        refused = httpx.post(f"{url}/retrieve-qos-assignment", json={"device": phone}, headers=theirs)
+        _camara(refused, 403, "PERMISSION_DENIED")
+        assert "another API client" in refused.json()["message"]
+        own = httpx.post(f"{url}/retrieve-qos-assignment", json={"device": phone}, headers=mine)
+        assert own.status_code == 200 and own.json()["assignmentId"] == made.json()["assignmentId"]
+        httpx.delete(f"{url}/qos-assignments/{made.json()['assignmentId']}", headers=mine)
+        provider.advance(5)  # the revocation is done: the next one is the device's (the ended one stays readable)
+    app = provider.oauth_client()
+    flow = ClientCredentials(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret,
+                             scopes=ALL_SCOPES)  # fmt: skip
+    with QodClient(provider.url, auth=flow) as client:
+        with pytest.raises(NotFound):  # 404.1: a device without an assignment
+            client.assignment_for({"phoneNumber": "+36721601234502"})
+        other = {"device": {"phoneNumber": "+36721601234503"}, "qosProfile": "QOS_E"}
+        httpx.post(f"{url}/qos-assignments", json=other, headers=_token(provider, client="app-3"))
+        with pytest.raises(PermissionDenied, match="another API client"):
+            client.assignment_for(other["device"])

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from qodlab import QodClient, Sandbox
-from qodlab.auth import Ciba, ClientCredentials
+from qodlab.auth import PROVISIONING_SCOPES, QOD_SCOPES, Ciba, ClientCredentials
 from qodlab.sandbox.devices import CATALOGUE, Behaviour
 
 from .conftest import qodlab_process, wait_until
@@ -23,6 +23,7 @@ from .conftest import qodlab_process, wait_until
 PROFILES = "/qos-profiles/v1/retrieve-qos-profiles"
 SESSIONS = "/quality-on-demand/v1/sessions"
 APP = {"ipv4Address": "233.252.0.2"}
+SCOPES = QOD_SCOPES + PROVISIONING_SCOPES
 
 
 def _number(behaviour: Behaviour) -> str:
@@ -50,9 +51,9 @@ def _http(oidc_sandbox: tuple[str, str, str], login_hint: str | None = None) -> 
     root, client_id, secret = oidc_sandbox
     flow: httpx.Auth
     if login_hint is None:
-        flow = ClientCredentials(issuer=root, client_id=client_id, client_secret=secret)
+        flow = ClientCredentials(issuer=root, client_id=client_id, client_secret=secret, scopes=SCOPES)
     else:
-        flow = Ciba(issuer=root, client_id=client_id, client_secret=secret, login_hint=login_hint)
+        flow = Ciba(issuer=root, client_id=client_id, client_secret=secret, login_hint=login_hint, scopes=SCOPES)
     return httpx.Client(base_url=root, auth=flow, timeout=10)
 
 
@@ -75,7 +76,10 @@ def test_the_test_devices_are_listed_as_specified(oidc_sandbox: tuple[str, str, 
     for entry in listed:
         assert set(entry) == {"device", "behaviour", "description"} | ({"profiles"} if "profiles" in entry else set())
         assert entry["device"]["phoneNumber"].startswith("+999") and entry["description"]
-    assert next(e for e in listed if e["behaviour"] == "restricted")["profiles"] == ["QOS_E", "QOS_S"]
+    restricted = next(e for e in listed if e["behaviour"] == "restricted")
+    assert restricted["profiles"] == ["QOS_CRITICAL"]  # the profiles restricted to it, in CAMARA's sense
+    assert "only device that may use QOS_CRITICAL" in restricted["description"]
+    assert "QOS_PROVISIONING.QOS_PROFILE_NOT_APPLICABLE" in restricted["description"]
 
 
 def test_an_unknown_device_is_404_identifier_not_found(oidc_sandbox: tuple[str, str, str]) -> None:
@@ -96,16 +100,37 @@ def test_a_device_the_service_does_not_apply_to_is_422(oidc_sandbox: tuple[str, 
         assert _code(http.post(PROFILES, json={"device": device})) == (422, "SERVICE_NOT_APPLICABLE")
 
 
-def test_a_restricted_device_lists_and_takes_only_its_profiles(oidc_sandbox: tuple[str, str, str]) -> None:
+def test_a_profile_restricted_to_certain_devices_is_listed_for_them_only(oidc_sandbox: tuple[str, str, str]) -> None:
+    """retrieveQoSProfiles 04 (listed for a device suitable for it) and 05 (absent without a device), r3.2 and r4.1;
+    another device may neither list it nor use it (createSession 422.1, createQosAssignment 422.1)."""
     device = {"phoneNumber": _number(Behaviour.RESTRICTED)}
+    other = {"phoneNumber": "+36721601234010"}
     with _http(oidc_sandbox) as http:
-        assert [p["name"] for p in http.post(PROFILES, json={"device": device}).json()] == ["QOS_E", "QOS_S"]
-        assert len(http.post(PROFILES, json={}).json()) > 2  # no device: the whole catalogue
-        refused = _create(http, device, "QOS_L")
-        assert _code(refused) == (422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE")
-        created = _create(http, device, "QOS_E")
+        for profiles in (PROFILES, "/qos-profiles/v1rc3/retrieve-qos-profiles"):
+            for_it = [p["name"] for p in http.post(profiles, json={"device": device}).json()]
+            assert "QOS_CRITICAL" in for_it and {"QOS_E", "QOS_L"} <= set(for_it)  # 04; the rest as usual
+            everyone = [p["name"] for p in http.post(profiles, json={}).json()]
+            assert "QOS_CRITICAL" not in everyone and "QOS_L" in everyone  # 05
+            assert "QOS_CRITICAL" not in [p["name"] for p in http.post(profiles, json={"device": other}).json()]
+            assert http.post(profiles, json={"name": "QOS_CRITICAL"}).json() == []
+        assert http.get("/qos-profiles/v1/qos-profiles/QOS_CRITICAL").json()["name"] == "QOS_CRITICAL"  # it exists
+        for sessions in (SESSIONS, "/quality-on-demand/v1rc3/sessions"):
+            body = {"device": other, "applicationServer": APP, "qosProfile": "QOS_CRITICAL", "duration": 60}
+            refused = http.post(sessions, json=body)
+            assert _code(refused) == (422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE")
+            assert http.post(sessions.replace("/sessions", "/retrieve-sessions"), json={"device": other}).json() == []
+        for provisioning in ("/qos-provisioning/v0.3", "/qos-provisioning/v0.4rc1"):
+            refused = http.post(f"{provisioning}/qos-assignments", json={"device": other, "qosProfile": "QOS_CRITICAL"})
+            assert _code(refused) == (422, "QOS_PROVISIONING.QOS_PROFILE_NOT_APPLICABLE")
+            assert refused.json()["status"] == 422 and "QOS_CRITICAL" in refused.json()["message"]
+            assert http.post(f"{provisioning}/retrieve-qos-assignment", json={"device": other}).status_code == 404
+        created = _create(http, device, "QOS_CRITICAL")
         assert created.status_code == 201, created.text
         assert http.delete(f"{SESSIONS}/{created.json()['sessionId']}").status_code == 204
+        provisioning = "/qos-provisioning/v0.4rc1/qos-assignments"
+        assigned = http.post(provisioning, json={"device": device, "qosProfile": "QOS_CRITICAL"})
+        assert assigned.status_code == 201, assigned.text
+        assert http.delete(f"{provisioning}/{assigned.json()['assignmentId']}").status_code in (202, 204)
 
 
 def test_a_device_with_no_profile_gets_an_empty_list(oidc_sandbox: tuple[str, str, str]) -> None:
@@ -135,8 +160,9 @@ def test_three_legged_profiles_and_sessions_follow_camara(oidc_sandbox: tuple[st
     with _http(oidc_sandbox, login_hint=f"tel:{restricted}") as http:
         unnecessary = http.post(PROFILES, json={"device": {"phoneNumber": restricted}})
         assert _code(unnecessary) == (422, "UNNECESSARY_IDENTIFIER")
-        assert [p["name"] for p in http.post(PROFILES, json={}).json()] == ["QOS_E", "QOS_S"]  # the token's device
-        created = _create(http, None, "QOS_S")
+        listed = [p["name"] for p in http.post(PROFILES, json={}).json()]
+        assert "QOS_CRITICAL" in listed  # the token's device: retrieveQoSProfiles 04, identified by the token
+        created = _create(http, None, "QOS_CRITICAL")
         assert created.status_code == 201, created.text
         session_id = created.json()["sessionId"]
         assert "device" not in created.json()  # the request did not carry it

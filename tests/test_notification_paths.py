@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from qodlab import EventLog, InvalidArgument, Listener, QodClient, Relay, Sandbox, Watcher, Workbench
+from qodlab import CreateSession, EventLog, InvalidArgument, Listener, QodClient, Relay, Sandbox, Watcher, Workbench
 from qodlab.sandbox.tls import LocalCertificates as Tls
 
-from .conftest import session_fields
+from .conftest import session_fields, wait_until
 
 
 @pytest.fixture
@@ -130,3 +130,47 @@ def test_auto_polls_a_real_network_without_a_relay() -> None:
 def test_an_impossible_choice_says_why() -> None:
     with pytest.raises(ValueError, match="relay"):
         Workbench(QodClient("https://api.operator.example"), EventLog(), notifications="relay")
+
+
+def test_auto_polls_when_the_provider_refuses_a_sink_and_says_why() -> None:
+    """Commonalities r4.4: a create with a sink is 422 EVENT_NOTIFICATIONS_NOT_SUPPORTED; on "auto" the
+    workbench sends it again without one and polls, for sessions and assignments alike."""
+    from qodlab.widgets.dashboard import dashboard
+
+    with Sandbox(speed=60, notifications=False, reuse=False) as silent:
+        board = dashboard(sandbox=silent, poll_interval=0.2)
+        try:
+            bench = board.workbench
+            assert bench.notifications == "direct" and bench.sink is not None  # nothing refused yet
+            board.form.device.phone.value = "+36721601237001"
+            outcome = board.form.submit()
+            assert outcome is not None and outcome.ok and outcome.session is not None, outcome
+            assert bench.notifications == "poll" and bench.refused == "EVENT_NOTIFICATIONS_NOT_SUPPORTED"
+            assert bench.how == "polling every 0.2 s: the API delivers none (422 EVENT_NOTIFICATIONS_NOT_SUPPORTED)"
+            assert "EVENT_NOTIFICATIONS_NOT_SUPPORTED" in board.form.result.value and board.form.sink.value == ""
+            session_id = str(outcome.session.session_id)
+            assert silent.engine.get(outcome.session.session_id).sink is None  # created without one
+            bench.log.wait_for(session_id, "AVAILABLE", timeout=15)  # polled into the log
+            wait_until(lambda: "EVENT_NOTIFICATIONS_NOT_SUPPORTED" in board.header.value, timeout=10)
+            assignment = bench.assign({"phoneNumber": "+36721601237002"}, "QOS_E")  # no sink offered any more
+            assert assignment.ok and assignment.session is not None
+            bench.log.wait_for(str(assignment.session.session_id), "AVAILABLE", timeout=15)
+            assert len(silent.engine.sessions()) == 2 and silent.deliveries() == []
+        finally:
+            board.close()
+
+
+def test_a_chosen_way_of_notification_is_not_changed_behind_the_users_back() -> None:
+    with Sandbox(speed=60, notifications=False, reuse=False) as silent, Listener(EventLog()) as listener:
+        bench = Workbench(silent.client(), listener.log, listener, silent, notifications="direct")
+        refused = bench.create(CreateSession.model_validate({**_wire_fields(), "sink": listener.url}))
+        assert refused.code == "EVENT_NOTIFICATIONS_NOT_SUPPORTED" and "422" in (refused.error or "")
+        assert bench.notifications == "direct" and silent.engine.sessions() == []
+        assigned = bench.assign({"phoneNumber": "+36721601237004"}, "QOS_E")
+        assert assigned.code == "EVENT_NOTIFICATIONS_NOT_SUPPORTED" and silent.engine.sessions() == []
+        bench.close()
+
+
+def _wire_fields() -> dict[str, object]:
+    return {"device": {"phoneNumber": "+36721601237003"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
+            "qosProfile": "QOS_L", "duration": 60}  # fmt: skip

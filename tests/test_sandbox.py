@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 import httpx
@@ -23,7 +25,7 @@ from qodlab import (
 )
 from qodlab.sandbox import Outcome
 
-from .conftest import PHONE, Receiver, session_fields, wait_until
+from .conftest import PHONE, Receiver, qodlab_process, session_fields, wait_until
 
 TYPE_V1 = "org.camaraproject.quality-on-demand.v1.qos-status-changed"
 
@@ -518,3 +520,88 @@ def test_openapi_docs_are_served(sandbox: Sandbox) -> None:
     assert "/quality-on-demand/v1/sessions" in schema["paths"]
     assert "/qos-profiles/v1/retrieve-qos-profiles" in schema["paths"]
     assert httpx.get(f"{sandbox.url}/docs").status_code == 200
+
+
+# -- a provider that delivers no notifications (Commonalities r4.4) -----------------------------------
+
+SINK = "https://consumer.example/notifications"
+_SERVER = {"ipv4Address": "233.252.0.2"}
+# Every create the sandbox serves, with a sink in the request's own words: (path, body without the sink, sink fields)
+CREATES = {
+    "QoD 1.1.0": ("/quality-on-demand/v1/sessions", {"applicationServer": _SERVER, "qosProfile": "QOS_L",
+                  "duration": 60}, {"sink": SINK, "sinkCredential": {"credentialType": "ACCESSTOKEN",
+                  "accessToken": "t", "accessTokenType": "bearer", "accessTokenExpiresUtc": "2030-01-01T00:00:00Z"}}),
+    "QoD 1.2.0-rc.3": ("/quality-on-demand/v1rc3/sessions", {"applicationServer": {"ipAddresses": ["233.252.0.2"]},
+                       "qosProfile": "QOS_L", "duration": 60}, {"sink": SINK}),
+    "QoS Provisioning 0.3.0": ("/qos-provisioning/v0.3/qos-assignments", {"qosProfile": "QOS_E"}, {"sink": SINK}),
+    "QoS Provisioning 0.4.0-rc.1": ("/qos-provisioning/v0.4rc1/qos-assignments", {"qosProfile": "QOS_E"},
+                                    {"sink": SINK}),
+    "Network as Code /qod/v0 (SDK 4.x-7.x)": ("/qod/v0/sessions", {"applicationServer": _SERVER, "qosProfile": "QOS_L",
+                                              "duration": 60}, {"webhook": {"notificationUrl": SINK,
+                                              "notificationAuthToken": "Bearer t"}}),
+    "Network as Code root (SDK 1.x-3.x)": ("/sessions", {"applicationServer": _SERVER, "qosProfile": "QOS_L"},
+                                           {"notificationUrl": SINK}),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def silent() -> Iterator[Sandbox]:
+    """A sandbox that delivers no notifications: `Sandbox(notifications=False)`."""
+    with Sandbox(speed=600, notifications=False, reuse=False) as sb:
+        yield sb
+
+
+@pytest.mark.parametrize("api", list(CREATES))
+def test_without_notifications_a_create_with_a_sink_is_422_and_creates_nothing(silent: Sandbox, api: str) -> None:
+    path, body, sink = CREATES[api]
+    device = {"phoneNumber": f"+367216012360{list(CREATES).index(api):02d}"}
+    refused = httpx.post(
+        f"{silent.url}{path}", json={**body, "device": device, **sink}, headers={"x-correlator": "n-1"}
+    )
+    assert _camara(refused, 422, "EVENT_NOTIFICATIONS_NOT_SUPPORTED") and refused.headers["x-correlator"] == "n-1"
+    assert "without sink" in refused.json()["message"]
+    assert not [s for s in silent.engine.sessions() if s.device_keys == (("phoneNumber", device["phoneNumber"]),)]
+    made = httpx.post(f"{silent.url}{path}", json={**body, "device": device})  # the consumer retries without it
+    assert made.status_code == 201, made.text
+    assert made.json().get("qosStatus", made.json().get("status")) == "REQUESTED"
+    if "qos-provisioning" in path:  # the device has it now: the refused one did not block it
+        found = httpx.post(f"{silent.url}{path.replace('qos-assignments', 'retrieve-qos-assignment')}",
+                           json={"device": device})  # fmt: skip
+        assert found.status_code == 200 and found.json()["assignmentId"] == made.json()["assignmentId"]
+    assert silent.deliveries() == []
+
+
+def test_without_notifications_a_bad_sink_is_still_400_and_the_client_raises_the_code(silent: Sandbox) -> None:
+    from qodlab import NotificationsNotSupported
+
+    bad = _post(silent, "/sessions", json={**CREATES["QoD 1.1.0"][1],
+                "device": {"phoneNumber": PHONE}, "sink": "ftp://consumer.example"})  # fmt: skip
+    assert _camara(bad, 400, "INVALID_SINK")
+    with silent.client() as client:
+        with pytest.raises(NotificationsNotSupported) as refused:
+            client.create_session(**session_fields(SINK, "t"))
+        assert isinstance(refused.value, Unprocessable) and refused.value.status == 422
+        assert refused.value.code == "EVENT_NOTIFICATIONS_NOT_SUPPORTED"
+        assert "EVENT_NOTIFICATIONS_NOT_SUPPORTED" in str(refused.value) and "sink=None" in str(refused.value)
+        with pytest.raises(NotificationsNotSupported):
+            client.assign_qos({"phoneNumber": "+36721601236099"}, "QOS_E", sink=SINK)
+        session = client.create_session(**session_fields())
+        assert session.refresh().qos_status in ("REQUESTED", "AVAILABLE")
+        session.delete()
+    with Sandbox(speed=600, reuse=False) as notifying:  # the setting is part of what makes a sandbox
+        assert notifying is not silent and notifying.engine.notifications
+
+
+def test_sandbox_no_notifications_flag() -> None:
+    process, first = qodlab_process("sandbox", "--no-notifications")
+    try:
+        assert process.stdout is not None and "serving" in first, first
+        root = first.split()[3]
+        lines = [process.stdout.readline() for _ in range(5)]
+        assert any("EVENT_NOTIFICATIONS_NOT_SUPPORTED" in line for line in lines), lines
+        path, body, sink = CREATES["QoD 1.2.0-rc.3"]
+        refused = httpx.post(f"{root}{path}", json={**body, "device": {"phoneNumber": PHONE}, **sink})
+        assert _camara(refused, 422, "EVENT_NOTIFICATIONS_NOT_SUPPORTED")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)

@@ -394,7 +394,17 @@ def test_the_form_offers_the_test_devices_and_shows_the_answer_beside_the_field(
         outcome = form.submit()
         assert outcome is not None and outcome.code == "IDENTIFIER_NOT_FOUND"
         assert "IDENTIFIER_NOT_FOUND" in form.device.errors["device"].value  # beside the device
-        form.device.test_device.value = labels.index("a device offered only some profiles") - 1
+        assert "QOS_CRITICAL" not in [name for _, name in form.profile.options]  # restricted: not for everyone
+        form.device.test_device.value = labels.index("the only device that may use QOS_CRITICAL") - 1
+        assert "only device that may use QOS_CRITICAL" in form.device.test_info.value  # the hint, in CAMARA's terms
+        assert form.profile.value == "QOS_CRITICAL"  # offered, and chosen, for the device it is restricted to
+        assert form.duration.max == 12 * 3600  # its own maxDuration bounds the duration
+        created = form.submit()
+        assert created is not None and created.session is not None and created.session.qos_profile == "QOS_CRITICAL"
+        client.delete_session(created.session.session_id)
+        form.device.test_device.value = -1  # your own device again: the restricted profile is not offered
+        assert "QOS_CRITICAL" not in [name for _, name in form.profile.options]
+        form.device.test_device.value = labels.index("a device offered no profile") - 1
         form.profile.value = "QOS_L"
         outcome = form.submit()
         assert outcome is not None and outcome.code == "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE"

@@ -7,8 +7,11 @@ The phone numbers use country code +999, which E.164 reserves and no network ass
 - +99900000404 `not_found`: 404 IDENTIFIER_NOT_FOUND on create, retrieve-sessions and
   retrieve-qos-profiles.
 - +99900000422 `not_applicable`: 422 SERVICE_NOT_APPLICABLE on the same three.
-- +99900000001 `restricted`: retrieve-qos-profiles lists only QOS_E and QOS_S; a create with another
-  profile is 422 QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE.
+- +99900000001 `restricted`: the one device that may use QOS_CRITICAL, a profile restricted to certain
+  devices (CAMARA's retrieveQoSProfiles 04 and 05): retrieve-qos-profiles lists it for this device only,
+  never without a device or for another one; another device's create or assignment with it is 422
+  QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE (QoS Provisioning: QOS_PROVISIONING.QOS_PROFILE_NOT_APPLICABLE).
+  Every other profile is offered to it as to any device.
 - +99900000000 `no_profiles`: retrieve-qos-profiles answers 200 []; any create is 422
   QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE.
 - +99900000503 `provisioning_fails`: 201 REQUESTED, then UNAVAILABLE / NETWORK_TERMINATED.
@@ -35,7 +38,7 @@ class Behaviour(StrEnum):
 
     NOT_FOUND = "not_found"  # the network has never seen it
     NOT_APPLICABLE = "not_applicable"  # the service does not apply to it
-    RESTRICTED = "restricted"  # only some profiles are offered to it
+    RESTRICTED = "restricted"  # the device some profiles are restricted to (only it may use them)
     NO_PROFILES = "no_profiles"  # no profile at all
     PROVISIONING_FAILS = "provisioning_fails"  # every session ends NETWORK_TERMINATED before AVAILABLE
     SLOW_PROVISIONING = "slow_provisioning"  # provisioning takes SLOW_PROVISIONING sandbox seconds
@@ -51,7 +54,7 @@ class TestDevice:
     behaviour: Behaviour
     description: str
     label: str  # a short name for a form's choice
-    profiles: tuple[str, ...] = field(default=())  # only for RESTRICTED
+    profiles: tuple[str, ...] = field(default=())  # RESTRICTED: the restricted profiles this device may use
 
     def as_dict(self) -> dict[str, Any]:
         """The `GET /_sandbox/test-devices` entry."""
@@ -70,11 +73,9 @@ class TestDevice:
         """Sandbox seconds from REQUESTED to AVAILABLE for this device."""
         return max(usual, SLOW_PROVISIONING) if self.behaviour is Behaviour.SLOW_PROVISIONING else usual
 
-    def allows(self, profile: str) -> bool:
-        """Whether `profile` is offered to this device."""
-        if self.behaviour is Behaviour.NO_PROFILES:
-            return False
-        return self.behaviour is not Behaviour.RESTRICTED or profile in self.profiles
+    def may_use(self, restricted: str) -> bool:
+        """Whether `restricted`, a profile restricted to certain devices, is one this device may use."""
+        return self.behaviour is Behaviour.RESTRICTED and restricted in self.profiles
 
 
 CATALOGUE: tuple[TestDevice, ...] = (
@@ -93,9 +94,12 @@ CATALOGUE: tuple[TestDevice, ...] = (
     TestDevice(
         {"phoneNumber": "+99900000001"},
         Behaviour.RESTRICTED,
-        "A device offered only QOS_E and QOS_S; any other profile: 422 QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE.",
-        "a device offered only QOS_E and QOS_S",
-        ("QOS_E", "QOS_S"),
+        "The only device that may use QOS_CRITICAL, a profile restricted to certain devices: listed for it, "
+        "absent from a list without a device or for another device, whose create or assignment with it is 422 "
+        "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE (QoS Provisioning: QOS_PROVISIONING.QOS_PROFILE_NOT_APPLICABLE). "
+        "Every other profile as usual.",
+        "the only device that may use QOS_CRITICAL",
+        ("QOS_CRITICAL",),
     ),
     TestDevice(
         {"phoneNumber": "+99900000000"},
@@ -132,6 +136,14 @@ class TestDevices:
             msg = f"not a CAMARA device identifier type: {', '.join(sorted(unknown))}"
             raise ValueError(msg)
         self._by_key = {key: d for d in self.devices for key in Device.model_validate(d.device).identifiers()}
+        self.restricted = frozenset(p for d in self.devices if d.behaviour is Behaviour.RESTRICTED for p in d.profiles)
+        """The profiles restricted to certain devices: only a `restricted` device naming one may use it."""
+
+    def allows(self, device: TestDevice | None, profile: str) -> bool:
+        """Whether `profile` is offered to `device` (None: an ordinary device, or no device given)."""
+        if device is not None and device.behaviour is Behaviour.NO_PROFILES:
+            return False
+        return profile not in self.restricted or (device is not None and device.may_use(profile))
 
     def find(self, keys: Iterable[tuple[str, str]]) -> TestDevice | None:
         """The test device with any of these identifier keys, if any."""

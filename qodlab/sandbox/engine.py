@@ -197,7 +197,11 @@ class Engine:
         strict: bool = False,
         devices: TestDevices | None = None,
         revocation_delay: float = 1.0,
+        notifications: bool = True,
     ) -> None:
+        self.notifications = notifications
+        """False: this provider delivers no notifications, and a create naming a `sink` is 422
+        EVENT_NOTIFICATIONS_NOT_SUPPORTED (Commonalities r4.4); one without a sink is as usual."""
         self.revocation_delay = revocation_delay
         """Sandbox seconds a revoked assignment stays AVAILABLE / DELETE_REQUESTED (the 202) before it ends."""
         self.clock = clock
@@ -263,9 +267,7 @@ class Engine:
             if request.device is None:
                 raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
             tested = self.identify(request.device)
-            if tested is not None and not tested.allows(profile.name):
-                msg = f"The requested QoS Profile {profile.name} is not applicable for the device."
-                raise EngineError(422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", msg)
+            self._check_applicable(tested, profile)
             self._check_duration(profile, request.duration)
             self._check_conflict(request.device)
             now = self.clock.now()
@@ -323,9 +325,7 @@ class Engine:
             if device is None:
                 raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
             tested = self.identify(device)
-            if tested is not None and not tested.allows(profile.name):
-                msg = f"The requested QoS Profile {profile.name} is not applicable for the device."
-                raise EngineError(422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", msg)
+            self._check_applicable(tested, profile)
             self._check_conflict(device, "assignment")
             echo = {k: v for k, v in to_wire(request).items() if k in ("qosProfile", "sink")}
             if not named:
@@ -371,11 +371,18 @@ class Engine:
             return assignment, False
 
     def assignment_for(self, device: Device | None, access: Access | None = None) -> SandboxSession:
-        """A device's assignment, or EngineError 404 when it has none."""
-        found = self._of_device(device, access, "assignment")
+        """A device's assignment, or EngineError 404 when it has none (403 when another API client made it:
+        getQosAssignmentByDevice 403.2)."""
+        found = self._of_device(device, access, "assignment", any_client=True)
         if not found:
             raise EngineError(404, "NOT_FOUND", "The device has no QoS profile assignment.")
-        return found[0]
+        mine = [a for a in found if access is None or a.owner in (None, access.client_id)]
+        if not mine:
+            msg = "The device's QoS profile assignment was made by another API client."
+            raise EngineError(403, "PERMISSION_DENIED", msg)
+        return max(
+            mine, key=lambda a: (a.status is not QosStatus.UNAVAILABLE, a.created_at)
+        )  # the live one, or the last
 
     def delete(self, session_id: uuid.UUID, access: Access | None = None) -> None:
         """Delete a session; a live one notifies UNAVAILABLE / DELETE_REQUESTED first."""
@@ -410,8 +417,11 @@ class Engine:
         """
         return self._of_device(device, access, "session")
 
-    def _of_device(self, device: Device | None, access: Access | None, kind: str) -> list[SandboxSession]:
-        """A device's readable sessions or assignments (`kind`), oldest first, as `access` may see them."""
+    def _of_device(
+        self, device: Device | None, access: Access | None, kind: str, *, any_client: bool = False
+    ) -> list[SandboxSession]:
+        """A device's readable sessions or assignments (`kind`), oldest first, as `access` may see them
+        (`any_client`: every client's, for the device `access` names or may name)."""
         if access is not None and access.device is not None:
             device = _token_device(device, access.device)
         if device is None:
@@ -423,7 +433,7 @@ class Engine:
             for key in device.identifiers():
                 ids |= self._by_key.get(key, set())
             found = (self._sessions[i] for i in ids if self._sessions[i].kind == kind)
-            if access is not None:
+            if access is not None and not any_client:
                 found = (s for s in found if s.owner in (None, access.client_id))
             return sorted(found, key=lambda s: s.created_at)
 
@@ -463,6 +473,8 @@ class Engine:
     ) -> list[QosProfile]:
         """Profiles filtered by name and status, and to those a device is offered.
 
+        A profile restricted to certain devices is listed only for such a device: never without a
+        device (CAMARA's retrieveQoSProfiles 05), nor for another one.
         A three-legged token names the device: the request must then leave `device` out (422
         UNNECESSARY_IDENTIFIER), and the answer is for the token's device.
         """
@@ -474,7 +486,7 @@ class Engine:
             for p in self.profiles.values()
             if (name is None or p.name == name)
             and (status is None or p.status is status)
-            and (tested is None or tested.allows(p.name))
+            and self._allows(tested, p.name)
         ]
 
     # -- time ----------------------------------------------------------------------------
@@ -576,15 +588,25 @@ class Engine:
         for subscriber in list(self._subscribers):
             subscriber(change)
 
+    def _allows(self, tested: TestDevice | None, profile: str) -> bool:
+        """Whether `profile` is offered to a device (`tested`: its test device; None: an ordinary one, or none)."""
+        return self.devices is None or self.devices.allows(tested, profile)
+
+    def _check_applicable(self, tested: TestDevice | None, profile: QosProfile) -> None:
+        if not self._allows(tested, profile.name):
+            msg = f"The requested QoS Profile {profile.name} is not applicable for the device."
+            raise EngineError(422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", msg)
+
     def _usable_profile(self, request: CreateSession | CreateAssignment) -> QosProfile:
         profile = self.profiles.get(request.qos_profile)
         if profile is None:
             msg = f"qosProfile: {request.qos_profile!r} is not a profile of this API."
             raise EngineError(400, "INVALID_ARGUMENT", msg)
         if profile.status is not ProfileStatus.ACTIVE:
+            what = "a QoS assignment" if isinstance(request, CreateAssignment) else "session creation"
             msg = (
                 f"The requested QoS Profile {profile.name} is currently not available for "
-                f"session creation (status {profile.status.value})."
+                f"{what} (status {profile.status.value})."
             )
             raise EngineError(422, "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE", msg)
         return profile
@@ -619,6 +641,9 @@ class Engine:
         """The static token, or where a PRIVATE_KEY_JWT token is to be fetched; EngineError when refused."""
         if request.sink is not None:
             check_sink(request.sink, strict=self.strict)
+            if not self.notifications:  # refused before anything is created: the consumer may retry without it
+                msg = "This API provider cannot deliver event notifications: create it without sink and sinkCredential."
+                raise EngineError(422, "EVENT_NOTIFICATIONS_NOT_SUPPORTED", msg)
         credential = request.sink_credential
         if credential is None:
             return None, None

@@ -1,4 +1,10 @@
-"""The sandbox's QoS profile catalogue: the four CAMARA labels plus the 422 paths."""
+"""The sandbox's QoS profile catalogue: the four CAMARA labels, one restricted to certain devices, and the 422 paths.
+
+QOS_CRITICAL is restricted to certain devices (CAMARA's retrieveQoSProfiles 04 and 05): only the
+`restricted` test device may use it (`devices.TestDevices.restricted`), so it is listed for that device
+alone, never in a list without a device. `GET /qos-profiles/QOS_CRITICAL` answers it as it answers any
+profile: the name exists.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +71,17 @@ DEFAULT_PROFILES: list[dict[str, Any]] = [
         priority=40,
         packetDelayBudget={"value": 100, "unit": "Milliseconds"},
         packetErrorLossRate=4,
+        maxDuration={"value": 12, "unit": "Hours"},
+    ),
+    _profile(
+        "QOS_CRITICAL",
+        "ACTIVE",
+        "Mission-critical, about 50 Mbps at the lowest latency; restricted to certain devices",
+        50,
+        priority=5,
+        packetDelayBudget={"value": 10, "unit": "Milliseconds"},
+        jitter={"value": 2, "unit": "Milliseconds"},
+        packetErrorLossRate=6,
         maxDuration={"value": 12, "unit": "Hours"},
     ),
     _profile(

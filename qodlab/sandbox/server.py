@@ -68,9 +68,13 @@ class Sandbox(BackgroundServer):
             UNSUPPORTED_IDENTIFIER.
         reuse: False starts a new sandbox even when one with these settings runs, and no later
             `Sandbox(...)` is given it.
+        notifications: False makes it a provider that delivers no notifications (Commonalities r4.4):
+            a create naming a `sink` (a session on any version, an assignment, a Network as Code
+            `webhook` or `notificationUrl`) is 422 EVENT_NOTIFICATIONS_NOT_SUPPORTED and creates
+            nothing; without a sink it is as usual, to be followed by polling.
 
     Its documented test devices (`test_devices()`, `qodlab.sandbox.devices`) answer as a real
-    network answers for devices it does not know, does not serve, or offers few profiles.
+    network answers for devices it does not know or does not serve, and for profiles restricted to some.
 
     It also serves a relay at `/_relay/` (`relay_url`), speaking smee.io's protocol, so that a
     listener can take its notifications the way it would from a real network: through a relay.
@@ -103,6 +107,7 @@ class Sandbox(BackgroundServer):
         routers: Sequence[Callable[[Sandbox], APIRouter]] = (),
         unsupported_identifiers: Sequence[str] = (),
         revocation_delay: float = 1.0,
+        notifications: bool = True,
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
@@ -119,6 +124,7 @@ class Sandbox(BackgroundServer):
             strict=strict,
             devices=TestDevices(unsupported=unsupported_identifiers),
             revocation_delay=revocation_delay,
+            notifications=notifications,
         )
         self.gate = gate
         """Who may call (a classroom's keys and rates), when something other than `api_key` decides."""

@@ -82,7 +82,14 @@ V1RC3 = Version(
 VERSIONS = (V1, V1RC3)
 
 
+# QoS Provisioning (0.3.0 and 0.4.0-rc.1) names its own 422 for a profile it cannot assign
+# (createQosAssignment 422.1).
+PROVISIONING_CODES = {"QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE": "QOS_PROVISIONING.QOS_PROFILE_NOT_APPLICABLE"}
+
+
 def code_for(path: str, code: str) -> str:
-    """The error code the version serving `path` gives for an engine error's `code`."""
+    """The error code the API version serving `path` gives for an engine error's `code`."""
+    if path.startswith("/qos-provisioning/"):
+        return PROVISIONING_CODES.get(code, code)
     version = next((v for v in VERSIONS if v.serves(path)), None)
     return version.codes.get(code, code) if version is not None else code

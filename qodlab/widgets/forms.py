@@ -59,15 +59,26 @@ def _messages(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
 TEST_DEVICE_LABELS = {
     "not_found": "an unknown device (404)",
     "not_applicable": "a device the service does not apply to (422)",
-    "restricted": "a device offered only some profiles",
+    "restricted": "the only device that may use {profiles}",
     "no_profiles": "a device offered no profile",
     "provisioning_fails": "a device whose provisioning fails",
     "slow_provisioning": "a device whose provisioning is slow",
 }
+
+
+def device_choice(entry: Mapping[str, Any]) -> str:
+    """A test device's choice in the form (a `GET /_sandbox/test-devices` entry)."""
+    label = TEST_DEVICE_LABELS.get(entry["behaviour"])
+    if label is None:
+        return str(entry["description"])
+    return label.format(profiles=", ".join(entry.get("profiles", ())) or "some profiles")
+
+
 # CAMARA error codes about the device, the profile or the duration: shown beside that field.
 DEVICE_CODES = ("IDENTIFIER_NOT_FOUND", "SERVICE_NOT_APPLICABLE", "UNSUPPORTED_IDENTIFIER", "MISSING_IDENTIFIER")
 FIELD_CODES = {
     "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE": "profile",
+    "QOS_PROVISIONING.QOS_PROFILE_NOT_APPLICABLE": "profile",
     "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE": "duration",
     "INVALID_SINK": "sink",
 }
@@ -108,8 +119,7 @@ class DeviceForm(w.VBox):
         }
         self.fields = w.VBox([self._groups["phone number"]])
         self.test_device = w.Dropdown(
-            options=[("your own device", -1)]
-            + [(TEST_DEVICE_LABELS.get(d["behaviour"], d["description"]), i) for i, d in enumerate(self.test_devices)],
+            options=[("your own device", -1)] + [(device_choice(d), i) for i, d in enumerate(self.test_devices)],
             value=-1,
             description="or try",
             layout=_LAYOUT,
@@ -285,6 +295,8 @@ class SessionForm(w.VBox):
             self.device.layout.display = "none"
         unreachable = None if workbench.profiles else workbench.try_load_profiles()
         profiles = workbench.profiles
+        self.offered: list[QosProfile] = list(profiles)
+        """The profiles the dropdown offers: the catalogue, plus those restricted to a chosen test device."""
         self.profile = w.Dropdown(
             options=[(profile_label(p), p.name) for p in profiles],
             description="QoS profile",
@@ -347,6 +359,7 @@ class SessionForm(w.VBox):
             field.observe(lambda _: self.validate(), names="value")
         self.what.observe(lambda _: self._show_fields(), names="value")
         self.profile.observe(lambda _: self._bound_duration(), names="value")
+        self.device.test_device.observe(self._offer_restricted, names="value")
         self.create.on_click(lambda _: self.submit())
         self.find.on_click(lambda _: self.find_sessions())
         self._bound_duration()
@@ -364,7 +377,19 @@ class SessionForm(w.VBox):
         self.validate()
 
     def _selected(self) -> QosProfile | None:
-        return next((p for p in self.workbench.profiles if p.name == self.profile.value), None)
+        return next((p for p in self.offered if p.name == self.profile.value), None)
+
+    def _offer_restricted(self, change: Any) -> None:
+        """A test device some profiles are restricted to: offer them too, chosen (only it may use them)."""
+        entry = self.device.test_devices[change["new"]] if change["new"] >= 0 else {}
+        known = {p.name for p in self.workbench.profiles}
+        found = self.workbench.profiles_for(entry["device"]) if entry.get("profiles") else []
+        extra = [p for p in found if p.name not in known]  # listed for this device alone
+        self.offered = [*self.workbench.profiles, *extra]
+        chosen = extra[0].name if extra else self.profile.value
+        self.profile.options = [(profile_label(p), p.name) for p in self.offered]
+        if chosen in {p.name for p in self.offered}:
+            self.profile.value = chosen
 
     def _bound_duration(self) -> None:
         profile = self._selected()
@@ -456,6 +481,9 @@ class SessionForm(w.VBox):
                 f'<span style="color:#2e7d32">Created {s.session_id} '
                 f"({s.qos_profile}, {what}): {s.qos_status.value}</span>"
             )
+            if outcome.note:  # e.g. sent again without a sink: the API delivers no notifications
+                self.result.value += f'<br><span style="color:#555">{html.escape(outcome.note)}</span>'
+                self.sink.value = self.token.value = ""  # what the API refuses is not offered again
         if self.on_created is not None:
             self.on_created(outcome)
         return outcome
