@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import signal
 import sys
 import threading
@@ -132,7 +133,14 @@ def _parser() -> argparse.ArgumentParser:
 
     relay = sub.add_parser("relay", help="serve a relay (smee.io's protocol) until interrupted")
     relay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    relay.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    relay.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT") or 0), help="port (default: $PORT, else a free one)"
+    )
+    relay.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS"),
+        help="trust X-Forwarded-Proto/Host from these proxy addresses (comma-separated, '*': any) for /new",
+    )
     relay.add_argument("--buffer", type=int, default=1000, help="messages each channel keeps for reconnections")
     relay.add_argument(
         "--max-bytes", type=_size, default="64MiB", help="messages kept in all, e.g. 64MiB (default) or 500000"
@@ -272,6 +280,7 @@ def _relay(args: argparse.Namespace) -> int:
         idle=args.idle,
         certfile=args.certfile,
         keyfile=args.keyfile,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     print(f"qodlab relay serving {relay.url}", flush=True)
     limits = f"{args.max_bytes / 2**20:g} MiB of messages, {args.max_channels} channels, idle ones dropped after"

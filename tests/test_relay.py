@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +102,44 @@ def test_new_redirects_to_a_fresh_unguessable_channel(relay: Relay) -> None:
     first, second = new_channel(relay.url), new_channel(relay.url)
     assert first != second and first.startswith(f"{relay.url}/")
     assert len(first.rsplit("/", 1)[1]) >= 24  # 144 random bits
+
+
+def test_new_redirects_to_the_forwarded_origin_only_behind_a_trusted_proxy() -> None:
+    behind_proxy = {"x-forwarded-proto": "https", "x-forwarded-host": "relay.example.org"}
+    trusted = Relay(port=0, forwarded_allow_ips="127.0.0.1")
+    try:
+        via_proxy = httpx.get(f"{trusted.url}/new", headers=behind_proxy, trust_env=False)
+        assert via_proxy.status_code == 307
+        assert via_proxy.headers["location"].startswith("https://relay.example.org/")
+    finally:
+        trusted.stop()
+    untrusted = Relay(port=0, forwarded_allow_ips="192.0.2.1")  # another proxy's address: not this client
+    try:
+        spoofed = httpx.get(f"{untrusted.url}/new", headers=behind_proxy, trust_env=False)
+        assert spoofed.headers["location"].startswith(f"{untrusted.url}/")  # a client cannot steer it
+    finally:
+        untrusted.stop()
+
+
+def test_qodlab_relay_takes_its_port_from_dollar_port() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qodlab", "relay", "--forwarded-allow-ips", "*"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == f"qodlab relay serving http://127.0.0.1:{port}"
+        answer = httpx.get(f"http://127.0.0.1:{port}/new", headers={"x-forwarded-proto": "https"}, trust_env=False)
+        assert answer.headers["location"].startswith(f"https://127.0.0.1:{port}/")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
 
 
 @pytest.mark.parametrize(

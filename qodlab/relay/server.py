@@ -124,8 +124,11 @@ class RelayApp:
         max_channels: int = MAX_CHANNELS,
         idle: float = IDLE,
         clock: Callable[[], float] = time.time,
+        forwarded_allow_ips: str | None = None,
     ) -> None:
         self.buffer = buffer
+        self.forwarded_allow = frozenset(i.strip() for i in (forwarded_allow_ips or "").split(",") if i.strip())
+        """Proxies whose X-Forwarded-Proto/Host the `/new` redirect follows ("*": any); none by default."""
         self.ping = ping
         self.max_bytes, self.max_channels, self.idle = max_bytes, max_channels, idle
         self.clock = clock
@@ -202,7 +205,8 @@ class RelayApp:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         method = scope["method"]
         if name == "new" and method == "GET":
-            location = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}{root}/{channel_name()}"
+            scheme, host = self._origin(scope, headers)
+            location = f"{scheme}://{host}{root}/{channel_name()}"
             await _respond(send, 307, b"", [(b"location", location.encode())])
         elif not _CHANNEL.match(name):
             await _respond(send, 404, b"No such channel: channel names are letters, digits, '-' and '_'.\n")
@@ -219,6 +223,17 @@ class RelayApp:
             await _respond(send, 200, b"qodlab relay channel: POST to it, or GET it with Accept: text/event-stream\n")
         else:
             await _respond(send, 405, b"POST or GET\n", [(b"allow", b"GET, POST")])
+
+    def _origin(self, scope: Scope, headers: dict[str, str]) -> tuple[str, str]:
+        """The scheme and host a client reached us at: a trusted proxy's X-Forwarded-Proto/Host, else our own."""
+        scheme, host = scope.get("scheme", "http"), headers.get("host", "localhost")
+        client = (scope.get("client") or ("", 0))[0]
+        if "*" in self.forwarded_allow or client in self.forwarded_allow:
+            proto = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+            forwarded_host = headers.get("x-forwarded-host", "").split(",")[0].strip()
+            scheme = proto if proto in ("http", "https") else scheme
+            host = forwarded_host if re.fullmatch(r"[A-Za-z0-9.\-\[\]:]{1,255}", forwarded_host) else host
+        return scheme, host
 
     async def _post(self, name: str, scope: Scope, headers: dict[str, str], receive: Receive, send: Send) -> None:
         body = await _read_body(receive)
@@ -284,6 +299,8 @@ class Relay(BackgroundServer):
 
     Re-running `Relay(...)` with the same arguments returns the running one; other arguments restart
     it in its place (same URL; its channels are gone), with a `SettingsChanged` warning naming them.
+        forwarded_allow_ips: behind a TLS-terminating proxy, its addresses (comma-separated, "*" for any):
+            `/new` then redirects to the scheme and host it forwards (X-Forwarded-Proto/Host).
     """
 
     _held = "its channels"
@@ -300,11 +317,14 @@ class Relay(BackgroundServer):
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
         reuse: bool = True,
+        forwarded_allow_ips: str | None = None,
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
         self._initialised = True
-        self.app = RelayApp(buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle)
+        self.app = RelayApp(
+            buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle, forwarded_allow_ips=forwarded_allow_ips
+        )
         self._server = ServerThread(self.app, host, port, name="qodlab-relay", certfile=certfile, keyfile=keyfile)
         self.start()
 
