@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -180,18 +182,47 @@ def test_retrieve_sessions_by_device(client: QodClient) -> None:
 # -- timing -------------------------------------------------------------------------------------
 
 
+class _Stalls:
+    """How late this process's threads wake up while a block runs: what the OS, not the design, adds.
+
+    The suite runs in parallel workers on few cores, so a timing guarantee is checked beyond the
+    longest stall a plain sleeping thread of the same process saw in the same window."""
+
+    def __init__(self, tick: float = 0.005) -> None:
+        self.tick, self.longest_ms, self._stop = tick, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, name="test-stalls", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            start = time.monotonic()
+            time.sleep(self.tick)
+            self.longest_ms = max(self.longest_ms, (time.monotonic() - start - self.tick) * 1000)
+
+    def __enter__(self) -> _Stalls:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def test_status_changes_happen_on_time_at_high_speed(sandbox: Sandbox, client: QodClient, receiver: Receiver) -> None:
     sandbox.speed = 60
-    for i in range(10):
-        client.create_session(**session_fields(receiver.url, device={"phoneNumber": f"+3671000{i:04d}"}, duration=30))
-    receiver.wait_for(20, timeout=15)
-    wait_until(lambda: len(sandbox.deliveries()) == 20, message="20 delivery records")
+    with _Stalls() as stalls:
+        for i in range(10):
+            fields = session_fields(receiver.url, device={"phoneNumber": f"+3671000{i:04d}"}, duration=30)
+            client.create_session(**fields)
+        receiver.wait_for(20, timeout=15)
+        wait_until(lambda: len(sandbox.deliveries()) == 20, message="20 delivery records")
     first_attempts = [d for d in sandbox.deliveries() if d.attempt == 1]
     assert len(first_attempts) == 20
     lags = sorted(d.lag_ms for d in first_attempts)
-    # Within 100 ms of due; one stop-the-world GC pause in this busy test process may hold up a
-    # few (benchmarks/sandbox.py measures the figure in a clean process: all of 10,000 on time).
-    assert lags[int(0.9 * len(lags))] < 100 and lags[-1] < 1000
+    # Within 100 ms of due, beyond the longest stall the OS gave this process meanwhile (other
+    # workers share the cores); one GC pause in this busy test process may hold up a few
+    # (benchmarks/sandbox.py measures the figure in a clean process: all of 10,000 on time).
+    slack = stalls.longest_ms
+    assert lags[int(0.9 * len(lags))] < 100 + slack and lags[-1] < 1000 + slack, (lags, slack)
 
 
 # -- retries --------------------------------------------------------------------------------------
