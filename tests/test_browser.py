@@ -377,3 +377,47 @@ def test_the_classroom_view_on_a_projector_in_voila(browser: Any, tmp_path: Path
                     page.close()
         finally:
             del os.environ["QODLAB_CLASSROOM"], os.environ["QODLAB_INSTRUCTOR_KEY"]
+
+
+def _listening(process: Any) -> int:
+    return sum(1 for c in process.net_connections(kind="tcp") if c.status == "LISTEN")
+
+
+def _waiting_kernel(voila: subprocess.Popen[bytes], port: int) -> Any:
+    """The pooled kernel, once it is blocked in wait_for_request (connected to Voila's /voila/query)."""
+    psutil = pytest.importorskip("psutil")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for child in psutil.Process(voila.pid).children(recursive=True):
+            try:
+                if any(c.raddr and c.raddr.port == port for c in child.net_connections(kind="tcp")):
+                    return child
+            except psutil.Error:
+                continue
+        time.sleep(0.2)
+    raise AssertionError("no preheated kernel reached wait_for_request within 120 s")
+
+
+def test_voila_preheat_pool_starts_nothing_before_a_visitor(browser: Any, tmp_path: Path) -> None:
+    """Voila's --preheat_kernel runs notebook 03 before anyone visits: it stops at wait_for_request,
+    so a pooled kernel holds no sandbox or listener (only its own kernel sockets) until a visitor
+    takes it, and then the dashboard starts them."""
+    port = _free_port()
+    shutil.copy(ROOT / "notebooks" / "03-dashboard.ipynb", tmp_path)
+    command = [sys.executable, "-m", "voila", "03-dashboard.ipynb", "--no-browser", f"--port={port}",
+               "--Voila.ip=127.0.0.1", "--preheat_kernel=True", "--pool_size=1"]  # fmt: skip
+    for process in _serve(command, lambda: _accepts(port), tmp_path):
+        kernel = _waiting_kernel(process, port)
+        before = _listening(kernel)  # the kernel's own zmq sockets
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        try:
+            started = time.monotonic()
+            page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+            page.wait_for_selector("button.qodlab-create", timeout=120_000)
+            print(f"Voila dashboard from a preheated pool of 1: first paint {time.monotonic() - started:.1f} s")
+            wait_until_listening = time.monotonic() + 30
+            while _listening(kernel) < before + 2 and time.monotonic() < wait_until_listening:
+                time.sleep(0.1)
+            assert _listening(kernel) >= before + 2, "the visitor's kernel should now serve a sandbox and a listener"
+        finally:
+            page.close()
