@@ -199,10 +199,25 @@ class Watcher:
                 if now < self._paused_until or not (sessions or devices):
                     self._cond.wait(self._next_wake(now))
                     continue
-            for device in devices:
-                self._find(device)
-            for session_id in sessions:
-                self._poll(session_id)
+            try:
+                for device in devices:
+                    self._find(device)
+                for session_id in sessions:
+                    self._poll(session_id)
+            except Exception as exc:  # never into the notebook, and never a tight loop
+                if getattr(getattr(self.client, "_http", None), "is_closed", False):
+                    self.errors.append("the client was closed: polling stopped")
+                    with self._cond:
+                        self._stopping = True
+                    return
+                self.errors.append(f"polling failed ({type(exc).__name__}); trying again in {self.interval:g} s")
+                later = time.monotonic() + self.interval
+                with self._cond:
+                    for session_id in sessions:
+                        if (followed := self._followed.get(session_id)) is not None:
+                            followed.due = max(followed.due, later)
+                    for key, (device, due) in list(self._devices.items()):
+                        self._devices[key] = (device, max(due, later))
 
     def _next_wake(self, now: float) -> float:
         dues = [f.due for f in self._followed.values()] + [due for _, due in self._devices.values()]

@@ -159,3 +159,18 @@ def test_as_a_safety_net_it_records_only_what_notifications_missed(quick: Sandbo
             ("AVAILABLE", None, "poll"),
             ("UNAVAILABLE", "DURATION_EXPIRED", "cloudevent-v1"),
         ]
+
+
+def test_a_closed_client_stops_the_watcher_quietly(sandbox: Sandbox) -> None:
+    """A notebook closes its client before the watcher: the watcher says so in errors and stops,
+    with no exception in its thread."""
+    client = sandbox.client()
+    session = client.create_session(**session_fields())
+    log = EventLog()
+    watcher = Watcher(client, log, interval=0.05)
+    client.close()
+    watcher.watch(session.session_id)
+    watcher.start()
+    wait_until(lambda: "the client was closed: polling stopped" in watcher.errors, message="the watcher to notice")
+    wait_until(lambda: not watcher.running, message="the watcher thread to end")
+    watcher.stop()
