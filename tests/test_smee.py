@@ -1,0 +1,134 @@
+"""Against smee.io's own server (../shared/relays/, unmodified): the relay people use.
+
+It is started once per worker with `run-smee.sh` on a free port, its npm install under a file
+lock in the repo's git-ignored `.cache/relays/smee.io` (shared by worktrees and xdist workers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qodlab import EventLog, Listener
+from qodlab.notifications import build_notification
+
+from .conftest import cache_lock, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+RELAYS = ROOT.parent / "shared" / "relays"
+WORKDIR = ROOT / ".cache" / "relays" / "smee.io"
+TOKEN = "smee-test-token"
+
+pytestmark = pytest.mark.skipif(not (ROOT.parent / "shared").is_dir(), reason="../shared (smee.io's server) is absent")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def smee() -> Iterator[str]:
+    """The base URL of a running smee.io server; stopped by its PID at the end."""
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"smee.io's server needs {' and '.join(missing)}, not found on PATH")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with cache_lock(WORKDIR):  # the npm install (first run only) and the start, one process at a time
+        process = subprocess.Popen(
+            ["bash", str(RELAYS / "run-smee.sh"), str(WORKDIR), str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 300  # a first npm ci on a loaded machine
+            while True:
+                if process.poll() is not None:
+                    err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    pytest.fail(f"run-smee.sh exited with {process.returncode}: {err[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/new", timeout=2.0).is_redirect:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("smee.io's server did not answer GET /new within 300 s")
+                time.sleep(0.1)
+        except BaseException:
+            _stop(process)
+            raise
+    try:
+        yield url
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # its own session: bash exec'd node, nothing else
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _channel(smee: str) -> str:
+    response = httpx.get(f"{smee}/new", timeout=10.0)
+    assert response.is_redirect, response.status_code
+    return str(response.url.join(response.headers["location"]))
+
+
+def _notification(session: str) -> bytes:
+    body = build_notification(
+        "cloudevent-v1",
+        event_id=str(uuid.uuid4()),
+        session_id=session,
+        qos_status="AVAILABLE",
+        time="2026-12-02T09:00:00Z",
+    )
+    return json.dumps(body).encode()
+
+
+def _post(channel: str, body: bytes, kind: str) -> httpx.Response:
+    return httpx.post(channel, content=body, headers={"content-type": kind, "authorization": f"Bearer {TOKEN}"})
+
+
+def test_a_cloudevent_sent_as_application_json_reaches_the_log_exactly_once(smee: str) -> None:
+    with Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener:
+        session = str(uuid.uuid4())
+        response = _post(listener.url, _notification(session), "application/json")
+        assert response.status_code == 200, response.text
+        listener.log.wait_for(session, "AVAILABLE", timeout=15)
+        other = str(uuid.uuid4())  # a later message through the same stream: nothing came twice before it
+        assert _post(listener.url, _notification(other), "application/json").status_code == 200
+        listener.log.wait_for(other, "AVAILABLE", timeout=15)
+        assert list(listener.log.df["session_id"]) == [session, other]
+        assert listener.duplicates == 0 and len(listener.rejections) == 0
+
+
+def test_smee_refuses_application_cloudevents_json_with_415_and_relays_nothing(smee: str) -> None:
+    with Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener:
+        refused = str(uuid.uuid4())
+        response = _post(listener.url, _notification(refused), "application/cloudevents+json")
+        assert response.status_code == 415
+        assert "FST_ERR_CTP_INVALID_MEDIA_TYPE" in response.text
+        passed = str(uuid.uuid4())  # the stream works: what follows as application/json arrives, alone
+        assert _post(listener.url, _notification(passed), "application/json").status_code == 200
+        listener.log.wait_for(passed, "AVAILABLE", timeout=15)
+        wait_until(lambda: len(listener.log) == 1, message="the one relayed notification")
+        assert refused not in set(listener.log.df["session_id"])
