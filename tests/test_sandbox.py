@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import threading
@@ -621,6 +622,25 @@ def test_without_notifications_a_bad_sink_is_still_400_and_the_client_raises_the
         session.delete()
     with Sandbox(speed=600, reuse=False) as notifying:  # the setting is part of what makes a sandbox
         assert notifying is not silent and notifying.engine.notifications
+
+
+def test_without_notifications_the_async_client_raises_the_code_too(silent: Sandbox) -> None:
+    from qodlab import NotificationsNotSupported
+
+    async def scenario() -> tuple[str, str, str]:
+        async with silent.async_client() as client:
+            with pytest.raises(NotificationsNotSupported) as refused:
+                await client.create_session(**session_fields(SINK, "t"))
+            with pytest.raises(NotificationsNotSupported) as refused_assignment:
+                await client.assign_qos({"phoneNumber": "+36721601236098"}, "QOS_E", sink=SINK)
+            session = await client.create_session(**session_fields())  # retried without a sink: made
+            status = (await session.refresh()).qos_status
+            await session.delete()
+            return refused.value.code, refused_assignment.value.code, status
+
+    session_code, assignment_code, status = asyncio.run(scenario())
+    assert session_code == assignment_code == "EVENT_NOTIFICATIONS_NOT_SUPPORTED"
+    assert status in ("REQUESTED", "AVAILABLE")
 
 
 def test_sandbox_no_notifications_flag() -> None:
