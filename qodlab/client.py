@@ -569,12 +569,17 @@ def create_request(
     `sink_token` becomes an ACCESSTOKEN bearer credential, valid until `sink_token_expires`
     (RFC 3339; two days from now by default); `profile` is another spelling of `qos_profile`.
 
+    With a `request` too, the fields given replace its own (`create_session(request, duration=600)`
+    re-runs a request with another duration).
+
     Raises InvalidRequest (a QodError and a ValueError) naming the keyword at fault and what it takes.
     """
-    if request is not None:
+    given = (device, application_server, qos_profile, duration, sink, sink_token, sink_token_expires, profile)
+    if request is not None and not extra and all(value is None for value in given):
         return request
     no_unknown(extra, _SESSION_KEYWORDS, "create_session()")
-    fields: dict[str, Any] = dict(extra)
+    fields: dict[str, Any] = dict(request or {})
+    fields.update(extra)
     if isinstance(application_server, str):
         key = "ipv6Address" if ":" in application_server else "ipv4Address"
         application_server = {key: application_server}
@@ -582,13 +587,14 @@ def create_request(
         application_server = {"ipAddresses": list(application_server)}
     explicit = any(k in extra for k in ("sink_credential", "sinkCredential"))
     url, credential = sink_fields(sink, sink_token, sink_token_expires, credential=explicit)
-    fields.update(
-        device=device,
-        application_server=application_server,
-        qos_profile=profile_keyword(qos_profile, profile),
-        duration=duration,
-        sink=url,
-    )
+    named = {
+        "device": device,
+        "application_server": application_server,
+        "qos_profile": profile_keyword(qos_profile, profile),
+        "duration": duration,
+        "sink": url,
+    }
+    fields.update((name, value) for name, value in named.items() if value is not None)
     if credential is not None:
         fields["sink_credential"] = credential
     with checked():

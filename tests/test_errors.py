@@ -113,6 +113,22 @@ def test_every_call_refuses_in_the_same_words(lab: Sandbox) -> None:
     assert create_request(**session_fields()).duration == 60  # the public helper: the same checks
 
 
+def test_a_request_sent_again_with_another_field_takes_the_new_value(lab: Sandbox) -> None:
+    request = create_request(**session_fields(duration=60))
+    with lab.client() as client:
+        again = client.create_session(request, duration=600, qos_profile="QOS_M")  # the cell re-run with changes
+        assert (again.duration, again.qos_profile) == (600, "QOS_M")
+        assert again.device.phone_number == request.device.phone_number
+        again.delete()
+    assert request.duration == 60 and create_request(request) is request  # the model itself is left as it was
+    with pytest.raises(InvalidRequest, match="did you mean duration") as typo:
+        create_request(request, duraton=600)
+    assert typo.value.field == "duraton"
+    with pytest.raises(InvalidRequest, match=r"^duration: ") as zero:
+        create_request(request, duration=0)
+    assert zero.value.field == "duration"
+
+
 def test_the_async_client_refuses_the_same_way(lab: Sandbox) -> None:
     import asyncio
 
