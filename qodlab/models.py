@@ -36,6 +36,7 @@ __all__ = [
     "Duration",
     "ErrorInfo",
     "ExtendSession",
+    "Kind",
     "PortRange",
     "PortsSpec",
     "PrivateKeyJwtCredential",
@@ -55,6 +56,11 @@ __all__ = [
 TOKEN_VALIDITY = timedelta(days=2)  # a session lasts at most its profile's maxDuration (24 h here)
 _E164 = re.compile(r"^\+[1-9][0-9]{4,14}$")
 _PROFILE_NAME = r"^[a-zA-Z0-9_.-]+$"
+
+
+Kind = Literal["session", "assignment"]
+"""What an id names: a QoS session, or a QoS Provisioning assignment (a profile until revoked); the
+event log's `kind` column holds these values."""
 
 
 class QosStatus(StrEnum):

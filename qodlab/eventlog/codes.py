@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from array import array
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
-from ..models import QosStatus, StatusInfo
+from ..models import Kind, QosStatus, StatusInfo
 from ..notifications import SHAPES
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ COLUMNS = (
     "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
     "type", "source", "shape", "raw", "kind",
 )  # fmt: skip
-KIND_DTYPE_NAMES = ("session", "assignment")  # `kind`: a QoS session, or a QoS Provisioning assignment
+KIND_DTYPE_NAMES: tuple[Kind, ...] = get_args(Kind)  # `kind`: a QoS session, or a QoS Provisioning assignment
 INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
 STATUSES = [s.value for s in QosStatus]
 INFOS = [s.value for s in StatusInfo]

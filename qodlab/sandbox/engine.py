@@ -22,6 +22,7 @@ from ..models import (
     CreateAssignment,
     CreateSession,
     Device,
+    Kind,
     PrivateKeyJwtCredential,
     ProfileStatus,
     QosProfile,
@@ -29,6 +30,7 @@ from ..models import (
     StatusInfo,
     to_wire,
 )
+from ..notifications import Shape
 from .clock import Clock, rfc3339
 from .faults import Faults
 from .refusals import EngineError
@@ -98,26 +100,33 @@ class SandboxSession:
     status_info: StatusInfo | None = None
     started_at: float | None = None
     expires_at: float | None = None
-    flavor: str = "cloudevent-v1"  # which notification shape its sink gets (see notifications)
+    flavor: Shape = "cloudevent-v1"  # which notification shape its sink gets (see notifications)
     correlator: str | None = None
     version: int = 0  # bumped when its timers change, so stale heap entries are skipped
     token: str | None = field(default=None, repr=False)
     owner: str | None = None  # the client that created it, when the sandbox checks tokens
     jwt: JwtTarget | None = None  # PRIVATE_KEY_JWT: where the notifier gets its token
-    kind: str = "session"  # or "assignment" (QoS Provisioning: a profile until revoked, no duration)
+    kind: Kind = "session"  # or "assignment" (QoS Provisioning: a profile until revoked, no duration)
 
     @classmethod
-    def new(cls, request: CreateSession, now: float, *, echo_device: bool = True, **extra: Any) -> SandboxSession:
-        """A REQUESTED session for a validated request.
+    def new(
+        cls, request: CreateSession | CreateAssignment, now: float, *, echo_device: bool = True, **extra: Any
+    ) -> SandboxSession:
+        """A REQUESTED session for a validated request; an assignment (`kind="assignment"`) for a CreateAssignment.
 
         `echo_device`: False when an access token named the device, which responses then leave
         out (CAMARA: `device` is returned only when the request carried it).
         """
-        echo = to_wire(request)
-        echo.pop("sinkCredential", None)
-        echo.pop("duration", None)
+        if isinstance(request, CreateSession):
+            echo = to_wire(request)
+            echo.pop("sinkCredential", None)
+            echo.pop("duration", None)
+            echo.pop("device", None)
+            duration = request.duration
+        else:  # an assignment echoes its profile and sink alone
+            echo = {k: v for k, v in to_wire(request).items() if k in ("qosProfile", "sink")}
+            duration = 0
         device = request.device
-        echo.pop("device", None)
         if device is not None and echo_device:
             echo["device"] = to_wire(device.single())
         return cls(
@@ -126,7 +135,7 @@ class SandboxSession:
             profile=request.qos_profile,
             device_keys=tuple(device.identifiers()) if device is not None else (),
             sink=request.sink,
-            duration=request.duration,
+            duration=duration,
             created_at=now,
             **extra,
         )
@@ -170,7 +179,7 @@ class StatusChange:
     status_info: StatusInfo | None
     time: float  # sandbox time of the change
     sink: str | None
-    flavor: str
+    flavor: Shape
     correlator: str | None
     token: str | None = field(default=None, repr=False)
     jwt: JwtTarget | None = None  # PRIVATE_KEY_JWT: the token comes from the consumer's token endpoint
@@ -247,7 +256,7 @@ class Engine:
         self,
         request: CreateSession,
         *,
-        flavor: str = "cloudevent-v1",
+        flavor: Shape = "cloudevent-v1",
         correlator: str | None = None,
         access: Access | None = None,
     ) -> SandboxSession:
@@ -256,36 +265,7 @@ class Engine:
         With `access`, the session belongs to its client, and a three-legged token names the
         device: the request must then leave `device` out (CAMARA: 422 UNNECESSARY_IDENTIFIER).
         """
-        named = access is not None and access.device is not None
-        if access is not None and access.device is not None:
-            request = request.model_copy(update={"device": _token_device(request.device, access.device)})
-        owner = access.client_id if access is not None else None
-        token, jwt = self._check_notification_target(request, owner)
-        with self._lock:
-            self.advance()
-            profile = self._usable_profile(request)
-            if request.device is None:
-                raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
-            tested = self.identify(request.device)
-            self._check_applicable(tested, profile)
-            self._check_duration(profile, request.duration)
-            self._check_conflict(request.device)
-            now = self.clock.now()
-            session = SandboxSession.new(
-                request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner,
-                jwt=jwt,
-            )  # fmt: skip
-            self._sessions[session.id] = session
-            for key in session.device_keys:
-                self._by_key.setdefault(key, set()).add(session.id)
-            delay = self._provisioning_delay(tested)
-            if self.faults.fails_at_creation(session.profile, owner):  # 201 UNAVAILABLE / NETWORK_TERMINATED
-                self._end(session, StatusInfo.NETWORK_TERMINATED, now)
-            elif delay <= 0:
-                self._provision(session, now)
-            else:
-                self._schedule(now + delay, session, _Timer.PROVISION)
-            return session
+        return self._open(request, "session", flavor, correlator, access)
 
     def share_private_key_jwt(self, client_id: str, token_uri: str, api_client: str | None = None) -> None:
         """Onboarding: PRIVATE_KEY_JWT sessions of `api_client` (the token's client; None: any caller without
@@ -297,7 +277,7 @@ class Engine:
         """The test device a request names (None: an ordinary one), or EngineError as a real network answers."""
         return self.devices.identify(device) if self.devices is not None else None
 
-    def get(self, session_id: uuid.UUID, access: Access | None = None, kind: str = "session") -> SandboxSession:
+    def get(self, session_id: uuid.UUID, access: Access | None = None, kind: Kind = "session") -> SandboxSession:
         """The session (or assignment), or EngineError 404 (403 when `access` may not see it)."""
         with self._lock:
             self.advance()
@@ -313,41 +293,7 @@ class Engine:
         A device may hold a session and an assignment at once: they are two APIs, and the link
         follows whichever lifts it more.
         """
-        named = access is not None and access.device is not None
-        device = (
-            _token_device(request.device, access.device) if access is not None and access.device else request.device
-        )
-        owner = access.client_id if access is not None else None
-        token, jwt = self._check_notification_target(request, owner)
-        with self._lock:
-            self.advance()
-            profile = self._usable_profile(request)
-            if device is None:
-                raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
-            tested = self.identify(device)
-            self._check_applicable(tested, profile)
-            self._check_conflict(device, "assignment")
-            echo = {k: v for k, v in to_wire(request).items() if k in ("qosProfile", "sink")}
-            if not named:
-                echo["device"] = to_wire(device.single())
-            now = self.clock.now()
-            assignment = SandboxSession(
-                id=uuid.uuid4(), echo=json.dumps(echo), profile=request.qos_profile,
-                device_keys=tuple(device.identifiers()), sink=request.sink, duration=0, created_at=now,
-                flavor="qos-provisioning", correlator=correlator, token=token, owner=owner, jwt=jwt,
-                kind="assignment",
-            )  # fmt: skip
-            self._sessions[assignment.id] = assignment
-            for key in assignment.device_keys:
-                self._by_key.setdefault(key, set()).add(assignment.id)
-            delay = self._provisioning_delay(tested)
-            if self.faults.fails_at_creation(assignment.profile, owner):
-                self._end(assignment, StatusInfo.NETWORK_TERMINATED, now)
-            elif delay <= 0:
-                self._provision(assignment, now)
-            else:
-                self._schedule(now + delay, assignment, _Timer.PROVISION)
-            return assignment
+        return self._open(request, "assignment", "qos-provisioning", correlator, access)
 
     def revoke(self, assignment_id: uuid.UUID, access: Access | None = None) -> tuple[SandboxSession, bool]:
         """Revoke an assignment: (it, True) while the revocation is under way (202), (it, False) once done (204).
@@ -418,7 +364,7 @@ class Engine:
         return self._of_device(device, access, "session")
 
     def _of_device(
-        self, device: Device | None, access: Access | None, kind: str, *, any_client: bool = False
+        self, device: Device | None, access: Access | None, kind: Kind, *, any_client: bool = False
     ) -> list[SandboxSession]:
         """A device's readable sessions or assignments (`kind`), oldest first, as `access` may see them
         (`any_client`: every client's, for the device `access` names or may name)."""
@@ -514,7 +460,50 @@ class Engine:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _get(self, session_id: uuid.UUID, access: Access | None = None, kind: str = "session") -> SandboxSession:
+    def _open(
+        self,
+        request: CreateSession | CreateAssignment,
+        kind: Kind,
+        flavor: Shape,
+        correlator: str | None,
+        access: Access | None,
+    ) -> SandboxSession:
+        """What a create and an assignment share: the device (the token's, or the request's), the
+        notification target, the profile, the test device's answer, one per device, then REQUESTED
+        until provisioned (or ended at once by an injected creation fault)."""
+        named = access is not None and access.device is not None
+        if access is not None and access.device is not None:
+            request = request.model_copy(update={"device": _token_device(request.device, access.device)})
+        owner = access.client_id if access is not None else None
+        token, jwt = self._check_notification_target(request, owner)
+        with self._lock:
+            self.advance()
+            profile = self._usable_profile(request)
+            if request.device is None:
+                raise EngineError(422, "MISSING_IDENTIFIER", "The device cannot be identified.")
+            tested = self.identify(request.device)
+            self._check_applicable(tested, profile)
+            if isinstance(request, CreateSession):  # an assignment has no duration
+                self._check_duration(profile, request.duration)
+            self._check_conflict(request.device, kind)
+            now = self.clock.now()
+            opened = SandboxSession.new(
+                request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner,
+                jwt=jwt, kind=kind,
+            )  # fmt: skip
+            self._sessions[opened.id] = opened
+            for key in opened.device_keys:
+                self._by_key.setdefault(key, set()).add(opened.id)
+            delay = self._provisioning_delay(tested)
+            if self.faults.fails_at_creation(opened.profile, owner):  # 201 UNAVAILABLE / NETWORK_TERMINATED
+                self._end(opened, StatusInfo.NETWORK_TERMINATED, now)
+            elif delay <= 0:
+                self._provision(opened, now)
+            else:
+                self._schedule(now + delay, opened, _Timer.PROVISION)
+            return opened
+
+    def _get(self, session_id: uuid.UUID, access: Access | None = None, kind: Kind = "session") -> SandboxSession:
         session = self._sessions.get(session_id)
         if session is None or session.kind != kind:
             what = "Session" if kind == "session" else "QoS profile assignment"
@@ -624,7 +613,7 @@ class Engine:
             msg = f"duration: {duration} s is outside {profile.name}'s range [{low:g}, {high:g}] s."
             raise EngineError(400, "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE", msg)
 
-    def _check_conflict(self, device: Device, kind: str = "session") -> None:
+    def _check_conflict(self, device: Device, kind: Kind = "session") -> None:
         for key in device.identifiers():
             for other in self._by_key.get(key, ()):
                 session = self._sessions[other]

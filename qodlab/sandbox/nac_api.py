@@ -34,6 +34,7 @@ from ..models import (
     RetrieveSessions,
     to_wire,
 )
+from ..notifications import Shape
 from .params import SessionId, access, without_nulls
 from .refusals import EngineError
 from .versions import V1
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_DURATION", "legacy_routers"]
 
 DEFAULT_DURATION = 3600  # seconds, for the root generation, whose create body has no duration
-NAC_SHAPE = "nac-hybrid"
+NAC_SHAPE: Shape = "nac-hybrid"
 GENERATED_CLIENT = "x-fern-language"  # the header SDK 10.x (a Fern-generated client) sends
 
 

@@ -199,7 +199,7 @@ class Notifier:
 
     def _request(self, notice: _Notice) -> tuple[bytes, dict[str, str]]:
         change = notice.change
-        shape: Shape = change.flavor  # type: ignore[assignment]
+        shape: Shape = change.flavor
         body = build_notification(
             shape,
             event_id=notice.event_id,
