@@ -9,11 +9,13 @@ a `with` block stops only what it started, and `dashboard()` leaves alone what i
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import ssl
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -373,3 +375,25 @@ def test_a_change_is_said_to_code_run_in_a_namespace_without_a_name(notebook: No
     notebook.run("first = Sandbox(speed=60)")
     said = notebook.run("second = Sandbox(speed=60, seed=7)")
     assert len(said) == 1 and "seed=7 (was 0)" in said[0]
+
+
+def test_an_https_server_stops_at_once_with_an_idle_client_connected(tls: LocalCertificates) -> None:
+    """An idle keep-alive client never sends TLS close_notify: stop() must not wait for it.
+
+    uvicorn's graceful timeout (2 s) is what it used to wait, with an ERROR line in the cell below.
+    """
+    said: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = said.append  # type: ignore[method-assign]
+    with Sandbox(certfile=tls.certfile, keyfile=tls.keyfile, reuse=False) as sandbox:
+        logging.getLogger("uvicorn.error").addHandler(handler)
+        try:
+            with httpx.Client(verify=ssl.create_default_context(cafile=str(tls.cafile))) as client:
+                assert client.get(f"{sandbox.url}/_sandbox/test-devices").status_code == 200  # and kept alive
+                started = time.monotonic()
+                sandbox.stop()
+                stopped = time.monotonic() - started
+        finally:
+            logging.getLogger("uvicorn.error").removeHandler(handler)
+    assert [record.getMessage() for record in said] == []
+    assert stopped < 2, f"stop() took {stopped:.2f} s: it waited out the graceful timeout"
