@@ -94,7 +94,7 @@ class _BaseClient(Generic[S, A]):
         # a key copied with its line end (a roster line, a file read whole) is the key
         token, api_key = (token or "").strip() or None, (api_key or "").strip() or None
         self.api = generation(api)
-        """The API generation it speaks (`qodlab.providers.GENERATIONS`)."""
+        """The release it speaks: a row of `qodlab.apis.RELEASES` (paths, flags such as `address_list`)."""
         qod_path = qod_path or self.api.qod_path
         profiles_path = profiles_path or self.api.profiles_path
         root = base_url.rstrip("/")

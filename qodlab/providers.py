@@ -1,13 +1,9 @@
-"""Real providers: the API generations a QoD endpoint may speak, and presets for documented operators.
+"""Real providers: presets for documented operators, and the API generation a QoD endpoint speaks.
 
 A preset is thin: a base URL, an auth flow and an API generation, each taken from the provider's
 public documentation (cited beside it). Nothing here is sent anywhere until a client is used.
-
-- `1.1.0`: `/quality-on-demand/v1` and `/qos-profiles/v1`; a create names `sink`, `sinkCredential`.
-- `1.2.0-rc.3` (CAMARA r4.1): `/quality-on-demand/v1rc3`, `/qos-profiles/v1rc3`; application servers
-  as a list of addresses, PRIVATE_KEY_JWT sink credentials, strict request bodies.
-- `0.10`: `/qod/v0`, profiles at `/qod/v0/qos-profiles`; a create names `webhook: {notificationUrl,
-  notificationAuthToken}` (Telefonica's and Orange's public sandboxes and betas still serve it).
+The generations are the rows of `qodlab.apis.RELEASES` the client speaks (`1.1.0`, `1.2.0-rc.3`,
+`0.10`); `generation(name)` finds one by any of its spellings.
 """
 
 from __future__ import annotations
@@ -15,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .apis import Release, release
 from .errors import InvalidRequest
 
 __all__ = [
-    "GENERATIONS",
     "NAC_API_HOST",
     "NAC_GATEWAY",
     "NAC_PROFILES",
@@ -46,65 +42,16 @@ NAC_PROFILES = (
 )
 
 
-@dataclass(frozen=True)
-class Generation:
-    """One generation of the CAMARA QoD API: where its operations live and how a create names its sink."""
-
-    name: str
-    qod_path: str
-    profiles_path: str | None  # None: the profiles are read under the QoD path (`GET /qos-profiles`)
-    webhook: bool  # the create body says `webhook: {notificationUrl, notificationAuthToken}`
-    notification_type: str
-    provisioning_path: str | None = None  # QoS Provisioning of the same CAMARA release, if any
-
-    @property
-    def profiles_lookup(self) -> str:
-        """`retrieve` (POST retrieve-qos-profiles, 1.x) or `list` (GET qos-profiles, 0.10)."""
-        return "list" if self.profiles_path is None else "retrieve"
-
-
-GENERATIONS: dict[str, Generation] = {
-    "1.1.0": Generation(
-        "1.1.0",
-        "/quality-on-demand/v1",
-        "/qos-profiles/v1",
-        webhook=False,
-        notification_type="org.camaraproject.quality-on-demand.v1.qos-status-changed",
-        provisioning_path="/qos-provisioning/v0.3",
-    ),
-    "1.2.0-rc.3": Generation(
-        "1.2.0-rc.3",
-        "/quality-on-demand/v1rc3",
-        "/qos-profiles/v1rc3",
-        webhook=False,
-        notification_type="org.camaraproject.quality-on-demand.v1.qos-status-changed",
-        provisioning_path="/qos-provisioning/v0.4rc1",
-    ),
-    "0.10": Generation(
-        "0.10", "/qod/v0", None, webhook=True, notification_type="org.camaraproject.qod.v0.qos-status-changed"
-    ),
-}
-_ALIASES = {
-    "v1": "1.1.0",
-    "1.1": "1.1.0",
-    "1": "1.1.0",
-    "v1rc3": "1.2.0-rc.3",
-    "1.2": "1.2.0-rc.3",
-    "v0.10": "0.10",
-    "0.10.1": "0.10",
-    "v0": "0.10",
-}
+Generation = Release
+"""An API generation the client speaks: a row of `qodlab.apis.RELEASES`."""
 
 
 def generation(name: str | Generation) -> Generation:
     """The generation named `name` ("1.1.0", "0.10", or a spelling such as "v1", "v0.10")."""
-    if isinstance(name, Generation):
-        return name
-    found = GENERATIONS.get(_ALIASES.get(name, name))
-    if found is None:
-        msg = f"unknown API generation {name!r}: one of {', '.join(GENERATIONS)}"
-        raise InvalidRequest(msg, "api")
-    return found
+    try:
+        return release(name)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), "api") from None
 
 
 @dataclass(frozen=True)

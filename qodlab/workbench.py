@@ -186,14 +186,15 @@ class Workbench:
 
     @property
     def credential_types(self) -> tuple[str, ...]:
-        """The sink credentials a session may use here: ACCESSTOKEN, and PRIVATE_KEY_JWT where the API is
-        1.2 and the provider can reach the listener's token endpoint (not through a relay: it is one-way)."""
+        """The sink credentials a session may use here: ACCESSTOKEN, and PRIVATE_KEY_JWT where the API has
+        it (its release's `private_key_jwt`, 1.2) and the provider can reach the listener's token endpoint
+        (not through a relay: it is one-way)."""
         listener = self.listener
         reachable = listener is not None and (listener.subscription is None or listener.public_url is not None)
         known = self.sandbox is not None or (listener is not None and listener.tokens is not None)
         return (
             ("ACCESSTOKEN", "PRIVATE_KEY_JWT")
-            if self.client.api.name.startswith("1.2") and reachable and known
+            if self.client.api.private_key_jwt and reachable and known
             else ("ACCESSTOKEN",)
         )
 

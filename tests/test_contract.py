@@ -218,8 +218,8 @@ def test_the_fast_validator_agrees_with_the_reference(path: list[str], value: An
     from qodlab.sandbox.contract.wording import _validator
 
     body = _mutate(_VALID, path, value, delete)
-    assert _fast("qod", "CreateSession").is_valid(body) == (
-        not list(_validator("qod", "CreateSession").iter_errors(body))
+    assert _fast("quality-on-demand.yaml", "CreateSession").is_valid(body) == (
+        not list(_validator("quality-on-demand.yaml", "CreateSession").iter_errors(body))
     )
 
 
@@ -231,8 +231,8 @@ def test_the_fast_validator_agrees_with_the_reference(path: list[str], value: An
 def test_the_fast_validator_knows_the_discriminator(credential: dict[str, Any]) -> None:
     from qodlab.sandbox.contract import _fast
 
-    assert _fast("qod", "CreateSession").is_valid(_VALID)
-    assert not _fast("qod", "CreateSession").is_valid({**_VALID, "sinkCredential": credential})
+    assert _fast("quality-on-demand.yaml", "CreateSession").is_valid(_VALID)
+    assert not _fast("quality-on-demand.yaml", "CreateSession").is_valid({**_VALID, "sinkCredential": credential})
 
 
 def test_a_snake_case_sink_credential_is_refused_with_the_reason(strict_sandbox: Sandbox) -> None:

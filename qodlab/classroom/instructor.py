@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from .. import apis
 from ..errors import ApiError, QodError, TransportError, describe
 from ..eventlog import EventLog
 from ..models import QosStatus, SessionInfo, StatusInfo
@@ -127,7 +128,7 @@ class Instructor:
 
     def profiles(self) -> list[str]:
         """The names of the classroom's QoS profiles."""
-        answer = self._call("POST", "/qos-profiles/v1/retrieve-qos-profiles", json={})
+        answer = self._call("POST", f"{apis.default().profiles_path}/retrieve-qos-profiles", json={})
         return [p["name"] for p in answer]
 
     # -- acting ------------------------------------------------------------------------------

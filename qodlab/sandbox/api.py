@@ -22,6 +22,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import apis
+from ..apis import Release
 from ..models import (
     CreateAssignment,
     CreateSession,
@@ -34,36 +36,23 @@ from ..models import (
 from ..providers import NAC_API_HOST
 from . import contract
 from .clock import rfc3339
-from .contract import Api
 from .engine import Access
 from .faults import NoticeFaultKind
-from .nac_api import legacy_routers
+from .nac_api import legacy_router
 from .oidc import SCOPES
 from .oidc_api import oidc_router
 from .params import SessionId, access, conforming
 from .refusals import EngineError
-from .versions import V1, VERSIONS, Version, code_for
+from .versions import code_for, shaped
 
 if TYPE_CHECKING:
     from .engine import SandboxSession
     from .server import Sandbox
 
-__all__ = ["API_PREFIXES", "CONTROLS", "CamaraMiddleware", "create_app", "error_response"]
+__all__ = ["CONTROLS", "CamaraMiddleware", "api_prefixes", "create_app", "error_response"]
 
-QOD = V1.qod
-PROFILES = V1.profiles
 CONTROL = "/_sandbox"
 CONTROLS = (CONTROL, "/_classroom")  # the paths that change the sandbox: a classroom's instructor's only
-PROVISIONING: dict[str, Api] = {
-    "/qos-provisioning/v0.3": "provisioning-0.3",
-    "/qos-provisioning/v0.4rc1": "provisioning-0.4",
-}
-API_PREFIXES: tuple[str, ...] = (
-    *(prefix for version in VERSIONS for prefix in (version.qod, version.profiles)),
-    *PROVISIONING,
-    "/qod/v0",
-    "/sessions",
-)
 JWKS_PATH = "/.well-known/qodlab-notifications-jwks.json"  # the `jwksUri` of PRIVATE_KEY_JWT sessions
 _CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
 # The API hosts the official SDKs name in X-RapidAPI-Host: network-as-code 8.x and 10.x's docs (and
@@ -106,16 +95,23 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     )
     _install_error_handlers(app)
     app.add_middleware(CamaraMiddleware, sandbox=sandbox)
-    for version in VERSIONS:
-        app.include_router(_qod_router(sandbox, version), prefix=version.qod, tags=[f"QoS Sessions {version.name}"])
-        app.include_router(
-            _profiles_router(sandbox, version), prefix=version.profiles, tags=[f"QoS Profiles {version.name}"]
-        )
+    camara = [r for r in apis.RELEASES if r.contracts is not None and r.profiles_path is not None]
+    for release in camara:
+        qod, profiles, _ = release.contracts or ("", "", None)
+        app.include_router(_qod_router(sandbox, release, qod), prefix=release.qod_path,
+                           tags=[f"QoS Sessions {release.name}"])  # fmt: skip
+        app.include_router(_profiles_router(sandbox, release, profiles), prefix=release.profiles_path or "",
+                           tags=[f"QoS Profiles {release.name}"])  # fmt: skip
     app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
-    for prefix, api in PROVISIONING.items():
-        app.include_router(_provisioning_router(sandbox, api), prefix=prefix, tags=[f"QoS Provisioning ({api})"])
-    for prefix, router in legacy_routers(sandbox):
-        app.include_router(router, prefix=prefix, tags=["Network as Code (older generations)"])
+    for release in camara:
+        provisioning = release.contracts[2] if release.contracts else None
+        if release.provisioning_path is not None and provisioning is not None:
+            app.include_router(_provisioning_router(sandbox, release, provisioning), prefix=release.provisioning_path,
+                               tags=[f"QoS Provisioning {release.provisioning} ({release.name})"])  # fmt: skip
+    for release in apis.RELEASES:
+        if release.nac:
+            app.include_router(legacy_router(sandbox, release), prefix=release.qod_path,
+                               tags=["Network as Code (older generations)"])  # fmt: skip
     if sandbox.provider is not None:
         app.include_router(oidc_router(sandbox), tags=["OpenID provider (--auth oidc)"])
     for make_router in sandbox.routers:
@@ -192,6 +188,7 @@ class CamaraMiddleware:
     def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
         self.app = app
         self.sandbox = sandbox
+        self.prefixes = api_prefixes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -228,7 +225,7 @@ class CamaraMiddleware:
         sandbox = self.sandbox
         if correlator is not None and not _CORRELATOR.match(correlator):
             return 400, "INVALID_ARGUMENT", "x-correlator: invalid value.", {}
-        api = path.startswith(API_PREFIXES)
+        api = path.startswith(self.prefixes)
         if api:
             gateway = rapidapi_refusal(headers)
             if gateway is not None:
@@ -260,6 +257,11 @@ class CamaraMiddleware:
         if fault.status == 429:
             return 429, "TOO_MANY_REQUESTS", "Rate limit reached.", extra
         return 503, "UNAVAILABLE", "Service unavailable (injected fault).", extra
+
+
+def api_prefixes() -> tuple[str, ...]:
+    """The path prefixes of every served release's API requests (`qodlab.apis.RELEASES`)."""
+    return tuple(prefix for release in apis.RELEASES for prefix in release.prefixes)
 
 
 def rapidapi_refusal(headers: Headers) -> tuple[int, str, str, dict[str, str]] | None:
@@ -337,24 +339,24 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 # -- CAMARA QoD v1 ----------------------------------------------------------------------------
 
 
-def _qod_router(sandbox: Sandbox, version: Version) -> APIRouter:
+def _qod_router(sandbox: Sandbox, release: Release, api: contract.Api) -> APIRouter:
     router = APIRouter()
     engine = sandbox.engine
 
     def schema(name: str) -> Any:
-        return [conforming(version.qod_api, name, http_sinks=lambda: not engine.strict)]
+        return [conforming(api, name, strict=release.strict, http_sinks=lambda: not engine.strict)]
 
-    def shaped(session: SandboxSession) -> dict[str, Any]:
-        return version.session(session.info(), sandbox.jwks_uri)
+    def shown(session: SandboxSession) -> dict[str, Any]:
+        return shaped(release, session.info(), sandbox.jwks_uri)
 
     @router.post("/sessions", status_code=201, summary="Create a QoS session", dependencies=schema("CreateSession"))
     async def create_session(body: CreateSession, request: Request) -> JSONResponse:
         session = engine.create(body, correlator=request.headers.get("x-correlator"), access=access(request))
-        return _json(shaped(session), 201)
+        return _json(shown(session), 201)
 
     @router.get("/sessions/{sessionId}", summary="Get a QoS session")
     async def get_session(session_id: SessionId, request: Request) -> JSONResponse:
-        return _json(shaped(engine.get(session_id, access(request))))
+        return _json(shown(engine.get(session_id, access(request))))
 
     @router.delete("/sessions/{sessionId}", status_code=204, summary="Delete a QoS session")
     async def delete_session(session_id: SessionId, request: Request) -> Response:
@@ -367,12 +369,12 @@ def _qod_router(sandbox: Sandbox, version: Version) -> APIRouter:
         dependencies=schema("ExtendSessionDuration"),
     )
     async def extend_session(session_id: SessionId, body: ExtendSession, request: Request) -> JSONResponse:
-        return _json(shaped(engine.extend(session_id, body.requested_additional_duration, access(request))))
+        return _json(shown(engine.extend(session_id, body.requested_additional_duration, access(request))))
 
     @router.post("/retrieve-sessions", summary="A device's sessions", dependencies=schema("RetrieveSessionsInput"))
     async def retrieve_sessions(body: RetrieveSessions, request: Request) -> JSONResponse:
         sessions = engine.retrieve(body.device, access(request))
-        return _json([shaped(s) for s in sessions])
+        return _json([shown(s) for s in sessions])
 
     return router
 
@@ -383,7 +385,7 @@ def _qod_router(sandbox: Sandbox, version: Version) -> APIRouter:
 AssignmentId = Annotated[uuid.UUID, Path(alias="assignmentId", description="Assignment ID (UUID)")]
 
 
-def _provisioning_router(sandbox: Sandbox, api: Api) -> APIRouter:
+def _provisioning_router(sandbox: Sandbox, release: Release, api: contract.Api) -> APIRouter:
     """QoS Provisioning: a profile assigned to a device until revoked, on the same engine as sessions.
 
     DELETE answers 202 (AVAILABLE / DELETE_REQUESTED) while the revocation is under way, the
@@ -394,7 +396,7 @@ def _provisioning_router(sandbox: Sandbox, api: Api) -> APIRouter:
     engine = sandbox.engine
 
     def schema(name: str) -> Any:
-        return [conforming(api, name, http_sinks=lambda: not engine.strict)]
+        return [conforming(api, name, strict=release.strict, http_sinks=lambda: not engine.strict)]
 
     @router.post("/qos-assignments", status_code=201, summary="Assign a QoS profile to a device",
                  dependencies=schema("CreateAssignment"))  # fmt: skip
@@ -424,14 +426,14 @@ def _provisioning_router(sandbox: Sandbox, api: Api) -> APIRouter:
 # -- QoS Profiles v1 --------------------------------------------------------------------------
 
 
-def _profiles_router(sandbox: Sandbox, version: Version) -> APIRouter:
+def _profiles_router(sandbox: Sandbox, release: Release, api: contract.Api) -> APIRouter:
     router = APIRouter()
     engine = sandbox.engine
 
     @router.post(
         "/retrieve-qos-profiles",
         summary="Find QoS profiles",
-        dependencies=[conforming(version.profiles_api, "QosProfileDeviceRequest", http_sinks=lambda: False)],
+        dependencies=[conforming(api, "QosProfileDeviceRequest", strict=release.strict, http_sinks=lambda: False)],
     )
     async def retrieve_profiles(body: RetrieveProfiles, request: Request) -> JSONResponse:
         found = engine.find_profiles(body.name, body.status, body.device, access(request))
@@ -439,7 +441,7 @@ def _profiles_router(sandbox: Sandbox, version: Version) -> APIRouter:
 
     @router.get("/qos-profiles/{name}", summary="Get a QoS profile")
     async def get_profile(name: str) -> JSONResponse:
-        contract.check_value(name, version.profiles_api, "QosProfileName", where="name")  # malformed: 400; unknown: 404
+        contract.check_value(name, api, "QosProfileName", where="name")  # malformed: 400; unknown: 404
         return _json(to_wire(engine.profile(name)))
 
     return router

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..apis import Release
 from ..models import (
     AccessTokenCredential,
     ApplicationServer,
@@ -37,15 +38,14 @@ from ..models import (
 from ..notifications import Shape
 from .params import SessionId, access, without_nulls
 from .refusals import EngineError
-from .versions import V1
+from .versions import shaped
 
 if TYPE_CHECKING:
     from .engine import SandboxSession
     from .server import Sandbox
 
-__all__ = ["DEFAULT_DURATION", "legacy_routers"]
+__all__ = ["legacy_router"]
 
-DEFAULT_DURATION = 3600  # seconds, for the root generation, whose create body has no duration
 NAC_SHAPE: Shape = "nac-hybrid"
 GENERATED_CLIENT = "x-fern-language"  # the header SDK 10.x (a Fern-generated client) sends
 
@@ -105,17 +105,15 @@ class LegacyCreate(_Legacy):
         )
 
 
-def legacy_routers(sandbox: Sandbox) -> list[tuple[str, APIRouter]]:
-    """(prefix, router) for the root and /qod/v0 generations."""
-    return [("", _generation(sandbox, DEFAULT_DURATION)), ("/qod/v0", _generation(sandbox, None))]
-
-
-def _generation(sandbox: Sandbox, default_duration: int | None) -> APIRouter:
+def legacy_router(sandbox: Sandbox, release: Release) -> APIRouter:
+    """The router of a Network as Code generation (a row of `qodlab.apis.RELEASES` with `nac`): the root
+    generation (`default_duration`: its create body may leave the duration out) or /qod/v0."""
     router = APIRouter(dependencies=[without_nulls])
     engine = sandbox.engine
+    default_duration = release.default_duration
 
     def info(session: SandboxSession, request: Request) -> dict[str, Any]:
-        body = V1.session(session.info(), "")  # what 1.1 shows of a session made through 1.2
+        body = shaped(release, session.info(), "")  # no address list, no sinkCredential: as 1.1 shows it
         if body.get("sink"):
             body["webhook"] = {"notificationUrl": body["sink"]}
         if default_duration is None and GENERATED_CLIENT in request.headers:  # /qod/v0, SDK 10.x

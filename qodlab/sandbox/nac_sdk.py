@@ -7,6 +7,8 @@ import importlib.metadata
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ..apis import release
+
 if TYPE_CHECKING:
     from .server import Sandbox
 
@@ -24,9 +26,7 @@ def qos_base_url(root: str, sdk_version: str) -> str:
     major = int(sdk_version.split(".")[0])
     if major <= 3 or major >= GENERATED:
         return root
-    if major <= 7:
-        return f"{root}/qod/v0"
-    return f"{root}/quality-on-demand/v1"
+    return root + release("0.10" if major <= 7 else "1.1.0").qod_path
 
 
 class NetworkAsCodePatch:

@@ -34,8 +34,9 @@ async def json_body(request: Request, required: bool = True) -> Any:
         raise EngineError(400, "INVALID_ARGUMENT", f"malformed JSON body ({exc})") from None
 
 
-def conforming(api: contract.Api, schema: str, *, http_sinks: Callable[[], bool]) -> Any:
-    """A route dependency: the body must validate against the CAMARA contract's `schema`.
+def conforming(api: contract.Api, schema: str, *, strict: bool, http_sinks: Callable[[], bool]) -> Any:
+    """A route dependency: the body must validate against the CAMARA contract's `schema`
+    (`strict`: and declare every property it has, as the release requires).
 
     It runs before FastAPI validates the body into a model, so a schema violation is answered
     400 even where the model would have coerced it.
@@ -43,7 +44,8 @@ def conforming(api: contract.Api, schema: str, *, http_sinks: Callable[[], bool]
 
     async def check(request: Request) -> None:
         body = await json_body(request)
-        contract.check(body, api, schema, gateway=contract.nac_gateway(request.headers), http_sinks=http_sinks())
+        gateway = contract.nac_gateway(request.headers)
+        contract.check(body, api, schema, strict=strict, gateway=gateway, http_sinks=http_sinks())
 
     return Depends(check)
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from .. import apis
 from .._asgi import mounted
 from .._keywords import checked
 from .._server import BackgroundServer, ServerThread
@@ -190,7 +191,7 @@ class Sandbox(BackgroundServer):
     def start(self) -> Sandbox:
         """Start serving (a no-op when running)."""
         super().start()
-        self.notifier.source = f"{self.url}/quality-on-demand/v1"
+        self.notifier.source = f"{self.url}{apis.default().qod_path}"
         return self
 
     def stop(self) -> None:
@@ -242,8 +243,8 @@ class Sandbox(BackgroundServer):
 
     @property
     def qod_url(self) -> str:
-        """Base URL of the CAMARA QoD v1 API."""
-        return f"{self.url}/quality-on-demand/v1"
+        """Base URL of the default release's Quality on Demand API (`qodlab.apis.default()`: 1.1.0)."""
+        return f"{self.url}{apis.default().qod_path}"
 
     @property
     def jwks_uri(self) -> str:

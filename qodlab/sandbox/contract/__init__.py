@@ -31,28 +31,21 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema_rs
 import yaml
 
+from ... import apis
 from ..engine import check_sink
 from ..refusals import EngineError
 
-__all__ = ["STRICT", "Api", "check", "check_value", "load", "nac_gateway", "no_nulls", "undeclared"]
+__all__ = ["Api", "check", "contracts", "check_value", "load", "nac_gateway", "no_nulls", "undeclared"]
 
-Api = Literal["qod", "profiles", "qod-1.2", "profiles-1.2", "provisioning-0.3", "provisioning-0.4"]
-_FILES: dict[str, str] = {
-    "qod": "quality-on-demand.yaml",  # 1.1.0, CAMARA r3.2
-    "profiles": "qos-profiles.yaml",
-    "qod-1.2": "r4.1/quality-on-demand.yaml",  # 1.2.0-rc.3, CAMARA r4.1
-    "profiles-1.2": "r4.1/qos-profiles.yaml",
-    "provisioning-0.3": "qos-provisioning-0.3.yaml",  # QoS Provisioning 0.3.0, r3.2
-    "provisioning-0.4": "r4.1/qos-provisioning.yaml",  # 0.4.0-rc.1, r4.1
-}
-STRICT: frozenset[str] = frozenset({"qod-1.2", "profiles-1.2", "provisioning-0.4"})
-"""The APIs that refuse a request body with a property they do not declare (Commonalities r4.3)."""
+Api = str
+"""A contract: the path of one of its OpenAPI files under this directory, as a release names it
+(`qodlab.apis.Release.contracts`), e.g. `r4.1/quality-on-demand.yaml`."""
 _HERE = Path(__file__).parent
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 _GATEWAY_HEADERS = ("x-rapidapi-key", "x-rapidapi-host")
@@ -91,7 +84,7 @@ def _is_uri(value: object) -> bool:
 @functools.cache
 def _document(api: Api) -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document: dict[str, Any] = yaml.load((_HERE / _FILES[api]).read_text(), Loader=loader)
+    document: dict[str, Any] = yaml.load((_HERE / api).read_text(), Loader=loader)
     return document
 
 
@@ -135,22 +128,23 @@ def _format(check: Any) -> Any:
     return valid
 
 
-_PAIRS: tuple[tuple[Api, Api], ...] = (("qod", "profiles"), ("qod-1.2", "profiles-1.2"))
-_REQUESTS: tuple[tuple[Api, str], ...] = tuple(
-    request
-    for qod, profiles in _PAIRS
-    for request in (
-        (qod, "CreateSession"),
-        (qod, "ExtendSessionDuration"),
-        (qod, "RetrieveSessionsInput"),
-        (profiles, "QosProfileDeviceRequest"),
-        (profiles, "QosProfileName"),
-    )
-) + tuple(
-    (api, schema)
-    for api in ("provisioning-0.3", "provisioning-0.4")
-    for schema in ("CreateAssignment", "RetrieveAssignmentByDevice")
-)
+def contracts() -> tuple[Api, ...]:
+    """Every OpenAPI file a release names (`qodlab.apis.RELEASES`), once each."""
+    return tuple(dict.fromkeys(c for r in apis.RELEASES if r.contracts for c in r.contracts if c is not None))
+
+
+def _requests() -> tuple[tuple[Api, str], ...]:
+    """Each request schema the routes check, with its contract."""
+    found: list[tuple[Api, str]] = []
+    for release in apis.RELEASES:
+        if release.contracts is None:
+            continue
+        qod, profiles, provisioning = release.contracts
+        found += [(qod, "CreateSession"), (qod, "ExtendSessionDuration"), (qod, "RetrieveSessionsInput"),
+                  (profiles, "QosProfileDeviceRequest"), (profiles, "QosProfileName")]  # fmt: skip
+        if provisioning is not None:
+            found += [(provisioning, "CreateAssignment"), (provisioning, "RetrieveAssignmentByDevice")]
+    return tuple(dict.fromkeys(found))
 
 
 def load() -> None:
@@ -158,7 +152,7 @@ def load() -> None:
 
     jsonschema (which words a refusal) is imported only when a body is first refused.
     """
-    for api, name in _REQUESTS:
+    for api, name in _requests():
         _fast(api, name)
 
 
@@ -174,15 +168,18 @@ def check_value(value: Any, api: Api, schema: str, where: str = "") -> None:
         raise EngineError(400, _CODES.get(code, "INVALID_ARGUMENT"), message)
 
 
-def check(body: Any, api: Api, schema: str, *, gateway: bool = False, http_sinks: bool = False) -> None:
+def check(
+    body: Any, api: Api, schema: str, *, strict: bool = False, gateway: bool = False, http_sinks: bool = False
+) -> None:
     """Check a request body against the named schema.
 
+    `strict`: the release refuses a property its schema does not declare (Commonalities r4.3).
     `gateway`: it came through Network as Code, whose phone numbers may lack the '+'.
     `http_sinks`: the sandbox's development mode, where an `http://` sink passes the https-only
     pattern here and the engine decides (loopback and private hosts only).
     """
     _no_snake_credential(body)
-    if api in STRICT:
+    if strict:
         unknown = undeclared(body, api, schema)
         if unknown:
             msg = f"{unknown}: not a property of this API (unknown properties are refused, at any level)"

@@ -18,7 +18,7 @@ from typing import Any
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from . import _FAST_FORMATS, _FILES, Api, _document
+from . import _FAST_FORMATS, Api, _document, contracts
 
 _with_grammar = "rfc3987_syntax" in sys.modules
 if not _with_grammar:
@@ -64,12 +64,17 @@ _OpenApi30: Any = validators.extend(Draft4Validator, {"discriminator": _discrimi
 @functools.cache
 def _registry() -> Registry[Any]:
     registry: Registry[Any] = Registry()
-    for api in _FILES:
-        uri = f"urn:camara:{api}"
+    for api in contracts():
+        uri = _uri(api)
         document = copy.deepcopy(_document(api))
         _absolute_mappings(document, uri)
         registry = registry.with_resource(uri, DRAFT4.create_resource(document))
     return registry
+
+
+def _uri(api: Api) -> str:
+    """A contract's URI in the registry (`urn:camara:r4.1:quality-on-demand.yaml`)."""
+    return f"urn:camara:{api.replace('/', ':')}"
 
 
 def _absolute_mappings(node: Any, uri: str) -> None:
@@ -90,7 +95,7 @@ def _absolute_mappings(node: Any, uri: str) -> None:
 
 @functools.cache
 def _validator(api: Api, schema: str) -> Any:
-    ref = {"$ref": f"urn:camara:{api}#/components/schemas/{schema}"}
+    ref = {"$ref": f"{_uri(api)}#/components/schemas/{schema}"}
     return _OpenApi30(ref, registry=_registry(), format_checker=_formats)
 
 
