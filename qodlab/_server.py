@@ -408,8 +408,8 @@ def _change(name: str, old: Any, new: Any, secret: frozenset[str]) -> str:
     return f"{name}={_short(new)} (was {_short(old)})"
 
 
-def _warn(message: str) -> None:
-    """A SettingsChanged warning, attributed to the first caller outside qodlab (the notebook's cell).
+def _warn(message: str, category: type[Warning] = SettingsChanged) -> None:
+    """A warning (SettingsChanged by default), attributed to the first caller outside qodlab (the notebook's cell).
 
     Shown every time, not once per line as `warnings.warn` would: ipykernel names a cell's code after
     its text, so the second run of the same cell would otherwise say nothing (a filter still rules).
@@ -421,7 +421,7 @@ def _warn(message: str) -> None:
     # A module name, never None: the C warn_explicit drops a warning whose module is None (code run
     # by exec() in a namespace without __name__, as Sybil runs the README's blocks).
     module = frame.f_globals.get("__name__") or "__main__"
-    warnings.warn_explicit(message, SettingsChanged, frame.f_code.co_filename, frame.f_lineno, module, registry=None)
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno, module, registry=None)
 
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep

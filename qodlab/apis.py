@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 __all__ = ["RELEASES", "Release", "default", "release", "serving", "spoken", "table"]
 
 TYPE_V1 = "org.camaraproject.quality-on-demand.v1.qos-status-changed"
+CLOUDEVENTS = "application/cloudevents+json"  # CloudEvents' structured JSON format, CAMARA's since QoD 0.10
 # QoS Provisioning (0.3.0 and 0.4.0-rc.1) names its own 422 for a profile it cannot assign
 # (createQosAssignment 422.1).
 PROVISIONING_CODES = {"QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE": "QOS_PROVISIONING.QOS_PROFILE_NOT_APPLICABLE"}
@@ -46,6 +47,7 @@ class Release:
     nac: bool = False  # served by the Network as Code routers (`nac_api`): notified in the nac-hybrid shape
     default_duration: int | None = None  # seconds, where a create may leave the duration out
     notification_type: str | None = TYPE_V1  # the CloudEvent type of its notifications (None: not CAMARA's)
+    notification_content_type: str = CLOUDEVENTS  # the Content-Type its providers POST notifications with
     aliases: tuple[str, ...] = ()  # other spellings `release()` takes
     spoken: bool = True  # the client speaks it (the root generation is the old SDKs' alone)
 

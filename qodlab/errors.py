@@ -21,6 +21,8 @@ QodError
 
 SettingsChanged (a UserWarning): a re-run `Sandbox(...)`, `Listener(...)` or `Relay(...)` asked for
 other settings than the running one's, and got them (applied, or by a restart); it names what changed.
+RelayRefuses (a UserWarning): a listener's relay will not carry what providers send (smee.io and
+`application/cloudevents+json`); it says so and what to use instead.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "QodError",
     "QodTimeout",
     "RateLimited",
+    "RelayRefuses",
     "ServerStartError",
     "ServiceUnavailable",
     "SettingsChanged",
@@ -85,6 +88,10 @@ class ServerStartError(QodError):
 
 class SettingsChanged(UserWarning):
     """A construction found a running server with other settings: they were applied, or it was restarted."""
+
+
+class RelayRefuses(UserWarning):
+    """A relay refuses a content type providers send notifications with: they cannot come through it."""
 
 
 class AuthError(QodError):

@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -29,11 +30,12 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from ._asgi import Receive, Scope, Send
-from ._server import BackgroundServer, ServerThread
-from .errors import ServerStartError
+from ._server import BackgroundServer, ServerThread, _warn
+from .errors import RelayRefuses, ServerStartError
 from .eventlog import EventLog
 from .notifications import NotificationError, StatusEvent, parse_notification
 from .relay import Subscription, default_relay, new_channel
+from .relay.probe import CLOUDEVENTS, RELAY_ADVICE, Refusal
 from .relay.protocol import to_request
 from .tokenserver import GrantRefused, TokenServer
 
@@ -155,6 +157,7 @@ class Listener(BackgroundServer):
         self.duplicates = 0
         self.public_url = public_url
         self.relay_timeout = relay_timeout
+        self._warned = False
         self.subscription: Subscription | None = None
         """The relay channel it follows (None without a relay)."""
         if relay:
@@ -180,7 +183,11 @@ class Listener(BackgroundServer):
         return f"<Listener {self.url} token=*** {state}>"
 
     def start(self) -> Listener:
-        """Start serving, and following the relay; returns once the relay stream is open."""
+        """Start serving, and following the relay; returns once the relay stream is open and probed.
+
+        A relay that refuses `application/cloudevents+json` (smee.io) is a `RelayRefuses` warning.
+        """
+        started = time.monotonic()
         super().start()
         if self.subscription is not None and not self.subscription.connected.wait(self.relay_timeout):
             errors = list(self.subscription.errors)
@@ -188,7 +195,25 @@ class Listener(BackgroundServer):
             reason = errors[-1] if errors else "no answer"
             msg = f"cannot follow relay {_masked(self.subscription.url)} within {self.relay_timeout:g} s: {reason}"
             raise ServerStartError(msg)
+        if self.subscription is not None:
+            self._await_probe(self.subscription, started)
         return self
+
+    def _await_probe(self, subscription: Subscription, started: float) -> None:
+        """Wait (within relay_timeout) for what the relay said to the probe; warn once if it refuses CAMARA's type."""
+        subscription.probed.wait(max(0.0, started + self.relay_timeout - time.monotonic()))
+        refusal = subscription.refusal(CLOUDEVENTS)
+        if refusal is not None and not self._warned:
+            self._warned = True
+            said = (
+                f"{refusal}, which CAMARA QoD 0.10 and 1.x providers (and the sandbox) send: their notifications "
+                f"cannot come through it. {RELAY_ADVICE}; a Workbench polls meanwhile."
+            )
+            _warn(said, RelayRefuses)
+
+    def relay_refusal(self, content_type: str = CLOUDEVENTS) -> Refusal | None:
+        """Why its relay will not carry notifications sent as `content_type`, or None (it does; no relay; not known)."""
+        return self.subscription.refusal(content_type) if self.subscription is not None else None
 
     @property
     def url(self) -> str:
@@ -207,7 +232,9 @@ class Listener(BackgroundServer):
         """How notifications reach it, in words (for a dashboard's header)."""
         if self.subscription is not None:
             host = urlsplit(self.subscription.url).hostname or "?"
-            return f"relay via {host}, token checked"
+            refusal = self.relay_refusal()
+            refused = f": {refusal}, which CAMARA providers send" if refusal is not None else ""
+            return f"relay via {host}, token checked{refused}"
         if self.public_url is not None:
             return f"public URL {urlsplit(self.public_url).hostname}, token checked"
         return f"direct to {urlsplit(self.local_url).netloc}, token checked"

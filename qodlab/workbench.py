@@ -9,7 +9,10 @@ It also decides how notifications reach the log (`notifications`):
 - direct: the network POSTs to the listener (on loopback, or at its `public_url`). `auto` picks
   it for a sandbox, an API on this machine, or a listener with a public URL.
 - relay: the network POSTs to a relay channel the listener follows. `auto` picks it for a
-  listener with `relay=`, and then also polls, as a safety net, for what the relay missed.
+  listener with `relay=`, and then also polls, as a safety net, for what the relay missed; but
+  not when the relay refuses the content type this API's notifications come with (smee.io and
+  CAMARA's `application/cloudevents+json`: the listener's probe found out): then `auto` polls,
+  says why in `how` and a `RelayRefuses` warning, and "relay" is an InvalidRequest.
 - poll: a `Watcher` GETs each session every few seconds; sessions get no sink. `auto`'s last resort,
   and where it goes when the provider refuses a sink (422 EVENT_NOTIFICATIONS_NOT_SUPPORTED,
   Commonalities r4.4): the create is sent again without one, and `how` says why it polls.
@@ -24,12 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from ._http import is_loopback
+from ._server import _warn
 from .assignments import as_session_info
 from .client import QodClient
-from .errors import ApiError, NotificationsNotSupported, QodError
+from .errors import ApiError, InvalidRequest, NotificationsNotSupported, QodError, RelayRefuses
 from .eventlog import EventLog
 from .models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
+from .relay.probe import RELAY_ADVICE, Refusal
 from .watcher import Watcher
 
 if TYPE_CHECKING:
@@ -92,6 +97,8 @@ class Workbench:
         self._sessions: dict[str, Tracked] = {}
         self._assignments: set[str] = set()  # the followed ids that are QoS Provisioning assignments
         self._lock = threading.Lock()
+        self.relay_refused: Refusal | None = None
+        """Why the listener's relay cannot carry this API's notifications (then `auto` polls), or None."""
         self.notifications: Notifications = self._mode(notifications)
         """How notifications reach the log: direct, relay or poll (never auto)."""
         self.auto = notifications == "auto"
@@ -103,6 +110,8 @@ class Workbench:
         self._poll_interval = poll_interval
         if self.notifications == "poll" or (self.notifications == "relay" and self.auto):
             self._start_polling(None if self.notifications == "poll" else SAFETY_NET_GRACE)
+        if self.relay_refused is not None:
+            _warn(f"{self.how}. {RELAY_ADVICE}.", RelayRefuses)
 
     def _start_polling(self, grace: float | None) -> Watcher:
         if self.watcher is None:
@@ -114,8 +123,12 @@ class Workbench:
     def _mode(self, wanted: Notifications) -> Notifications:
         listener = self.listener
         relaying = listener is not None and listener.subscription is not None
+        refusal = listener.relay_refusal(self.client.api.notification_content_type) if relaying else None  # type: ignore[union-attr]
         if wanted == "auto":
             on_this_machine = self.sandbox is not None or is_loopback(urlsplit(self.client.base_url).hostname or "")
+            if refusal is not None:
+                self.relay_refused = refusal  # a provider retrying into a refusal helps nobody: no sink
+                return "poll"
             if relaying:
                 return "relay"
             if listener is not None and (on_this_machine or listener.public_url is not None):
@@ -124,6 +137,13 @@ class Workbench:
         if wanted == "relay" and not relaying:
             msg = "notifications='relay' needs a listener that follows a relay: Listener(relay=...)"
             raise ValueError(msg)
+        if wanted == "relay" and refusal is not None:
+            msg = (
+                f"notifications='relay': {refusal}, which QoD {self.client.api.name} notifications are sent as, so "
+                f"none would come through it. Run `qodlab relay` where the network can reach it and set "
+                f"$QODLAB_RELAY to its URL (then Listener(relay=True)), or use notifications='auto' or 'poll'"
+            )
+            raise InvalidRequest(msg, "notifications")
         if wanted == "direct" and listener is None:
             msg = "notifications='direct' needs a listener"
             raise ValueError(msg)
@@ -134,6 +154,8 @@ class Workbench:
         """How notifications reach the log, in words (the dashboard's header)."""
         if self.notifications == "poll":
             assert self.watcher is not None
+            if self.relay_refused is not None and not self.refused:
+                return f"{self.relay_refused}: notifications come by polling every {self.watcher.interval:g} s"
             why = f"the API delivers none (422 {self.refused})" if self.refused else "no public URL"
             return f"polling every {self.watcher.interval:g} s: {why}"
         assert self.listener is not None

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from httpx_sse import connect_sse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qodlab import EventLog, Listener, Relay, ServerStartError
+from qodlab import EventLog, Listener, Relay, RelayRefuses, Sandbox, ServerStartError, Workbench
 from qodlab.notifications import NOTIFICATION_SHAPES, Shape, build_notification, content_type
 from qodlab.relay import new_channel
 from qodlab.relay.protocol import message, to_request
@@ -212,6 +213,45 @@ def test_a_listener_down_then_up_gets_what_was_sent_meanwhile(relayed: Listener)
     for session in sessions:
         relayed.log.wait_for(session, "AVAILABLE", timeout=10)
     assert len(relayed.log) == 6 and relayed.duplicates == 0
+
+
+def test_qodlab_relay_carries_the_probe_which_is_dropped_and_never_warned_about(relay: Relay) -> None:
+    channel = relay.new_channel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RelayRefuses)  # it carries every content type: nothing to say
+        first = Listener(EventLog(), relay=channel, token=TOKEN)
+        second = Listener(EventLog(), relay=channel, token=TOKEN, reuse=False)  # replays the first's probes too
+    with first, second:
+        for listener in (first, second):
+            assert listener.subscription is not None and listener.subscription.probed.is_set()
+            assert listener.subscription.refusals == {} and listener.relay_refusal() is None
+            assert listener.how == "relay via 127.0.0.1, token checked"
+        stored = [json.loads(data) for _, data in relay.app.channel(channel.rsplit("/", 1)[1]).messages]
+        kinds = sorted(m["content-type"] for m in stored)
+        assert kinds == ["application/cloudevents+json"] * 2 + ["application/json"] * 2
+        assert all("authorization" not in m and TOKEN not in json.dumps(m) for m in stored)  # a probe holds no token
+        session = str(uuid.uuid4())
+        assert _post(channel, _notification(session)) == 200
+        for listener in (first, second):
+            listener.log.wait_for(session, "AVAILABLE", timeout=10)  # after the probes: they were handled first
+            assert len(listener.log) == 1 and len(listener.rejections) == 0 and listener.accepted == 1
+
+
+def test_a_workbench_on_auto_goes_through_qodlab_relay(relay: Relay) -> None:
+    with (
+        Sandbox(reuse=False) as sandbox,
+        sandbox.client() as client,
+        Listener(EventLog(), relay=relay.new_channel(), token=TOKEN) as listener,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("error", RelayRefuses)
+        bench = Workbench(client, listener.log, listener, sandbox)
+        try:
+            assert bench.notifications == "relay" and bench.relay_refused is None
+            assert bench.sink == (listener.url, TOKEN)
+            assert bench.how.startswith("relay via 127.0.0.1, token checked, polling every")
+        finally:
+            bench.close()
 
 
 def test_relay_true_opens_a_channel_on_the_configured_server(relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,10 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qodlab import EventLog, Listener
+from qodlab import EventLog, InvalidRequest, Listener, RelayRefuses, Sandbox, Workbench, create_request
 from qodlab.notifications import build_notification
+from qodlab.widgets.dashboard import Dashboard
 
-from .conftest import cache_lock, wait_until
+from .conftest import cache_lock, session_fields, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 RELAYS = ROOT.parent / "shared" / "relays"
@@ -109,7 +110,7 @@ def _post(channel: str, body: bytes, kind: str) -> httpx.Response:
 
 
 def test_a_cloudevent_sent_as_application_json_reaches_the_log_exactly_once(smee: str) -> None:
-    with Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener:
+    with pytest.warns(RelayRefuses), Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener:
         session = str(uuid.uuid4())
         response = _post(listener.url, _notification(session), "application/json")
         assert response.status_code == 200, response.text
@@ -122,7 +123,7 @@ def test_a_cloudevent_sent_as_application_json_reaches_the_log_exactly_once(smee
 
 
 def test_smee_refuses_application_cloudevents_json_with_415_and_relays_nothing(smee: str) -> None:
-    with Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener:
+    with pytest.warns(RelayRefuses), Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener:
         refused = str(uuid.uuid4())
         response = _post(listener.url, _notification(refused), "application/cloudevents+json")
         assert response.status_code == 415
@@ -132,3 +133,55 @@ def test_smee_refuses_application_cloudevents_json_with_415_and_relays_nothing(s
         listener.log.wait_for(passed, "AVAILABLE", timeout=15)
         wait_until(lambda: len(listener.log) == 1, message="the one relayed notification")
         assert refused not in set(listener.log.df["session_id"])
+
+
+REFUSES = "127.0.0.1 refuses application/cloudevents+json (HTTP 415)"
+
+
+def test_a_listener_learns_that_smee_refuses_cloudevents_and_says_so(smee: str) -> None:
+    with pytest.warns(RelayRefuses, match=r"127\.0\.0\.1 refuses application/cloudevents\+json \(HTTP 415\)") as said:
+        listener = Listener(EventLog(), relay=_channel(smee), token=TOKEN)
+    with listener:
+        assert "`qodlab relay`" in str(said[0].message) and "$QODLAB_RELAY" in str(said[0].message)
+        assert said[0].filename == __file__  # the warning points at the caller's line, not qodlab's
+        assert REFUSES in listener.how
+        refusal = listener.relay_refusal()
+        assert refusal is not None and refusal.status == 415
+        assert listener.relay_refusal("application/json") is None  # its probe came through, and was dropped
+        assert len(listener.log) == 0 and len(listener.rejections) == 0 and listener.accepted == 0
+
+
+def test_a_workbench_on_auto_polls_past_smee_and_says_why(smee: str) -> None:
+    with (
+        Sandbox(speed=60, reuse=False) as sandbox,
+        sandbox.client() as client,
+        pytest.warns(RelayRefuses),
+        Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener,
+    ):
+        with pytest.warns(RelayRefuses) as said:
+            bench = Workbench(client, listener.log, listener, sandbox, poll_interval=5)
+        try:
+            words = f"{REFUSES}: notifications come by polling every 5 s"
+            assert bench.how == words and str(said[0].message).startswith(words)
+            assert words in Dashboard(bench).header.value
+            assert bench.notifications == "poll" and bench.sink is None  # no sink for a relay that refuses it
+            created = bench.create(create_request(**session_fields(duration=3600)))
+            assert created.session is not None and created.session.sink is None
+            bench.log.wait_for(str(created.session.session_id), "AVAILABLE", timeout=30)
+            assert set(bench.log.df["shape"]) <= {"client", "poll"} and len(listener.rejections) == 0
+        finally:
+            bench.close()
+
+
+def test_notifications_relay_through_smee_is_a_clear_error(smee: str) -> None:
+    with (
+        Sandbox(reuse=False) as sandbox,
+        sandbox.client() as client,
+        pytest.warns(RelayRefuses),
+        Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener,
+        pytest.raises(InvalidRequest) as refused,
+    ):
+        Workbench(client, listener.log, listener, sandbox, notifications="relay")
+    message = str(refused.value)
+    assert refused.value.field == "notifications" and REFUSES in message
+    assert "`qodlab relay`" in message and "$QODLAB_RELAY" in message and "'poll'" in message

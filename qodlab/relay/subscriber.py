@@ -5,6 +5,10 @@ handled exactly like a POST that server received. It remembers the id of the las
 handled and sends it as `Last-Event-ID` when it reconnects (from 0 on the first connection, so a
 relay that buffers replays what was sent before anyone listened); the listener's log drops what
 it already has. smee.io ignores the header: what it relayed while nobody listened is gone.
+
+Once its stream first opens it probes the relay (`probe`): one POST per content type a provider
+sends, to its own channel; `refusals` says which the relay will not carry, and `probed` is set when
+it knows. The probes that come through the stream are dropped here, never handed to `handle`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import ssl
 import threading
 from collections import deque
@@ -23,6 +28,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from ..errors import TransportError
+from .probe import PROBED_TYPES, Refusal, probe_body, probe_of
 
 __all__ = ["Subscription", "new_channel"]
 
@@ -65,6 +71,8 @@ class Subscription:
         cafile: trust this CA for an https relay (the system's otherwise).
         backoff, max_backoff: seconds before reconnecting, doubling up to the maximum.
         read_timeout: a stream silent this long is dropped and reopened (relays ping every 20-30 s).
+        probe: the content types to probe the relay with once the stream opens (none: no probe).
+        probe_timeout: seconds a probe the relay took may take to come through the stream.
     """
 
     def __init__(
@@ -76,6 +84,8 @@ class Subscription:
         backoff: float = 0.25,
         max_backoff: float = 15.0,
         read_timeout: float = 90.0,
+        probe: tuple[str, ...] = PROBED_TYPES,
+        probe_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.handle = handle
@@ -89,7 +99,17 @@ class Subscription:
         self.connections = 0
         self.errors: deque[str] = deque(maxlen=100)
         """Why the stream was lost or could not be opened, newest last (no secrets: no URL)."""
+        self.probe_types, self.probe_timeout = probe, probe_timeout
+        self.refusals: dict[str, Refusal] = {}
+        """The probed content types the relay will not carry (none refused: empty)."""
+        self.probed = threading.Event()
+        """Set once the probe is over (at once without one): `refusals` is then what the relay said."""
+        if not probe:
+            self.probed.set()
+        self._nonce = secrets.token_urlsafe(12)
+        self._awaited: dict[str, asyncio.Event] = {}  # probes the relay took, set as each comes through
         self._task: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start following (call on the owning server's loop)."""
@@ -98,11 +118,16 @@ class Subscription:
 
     async def stop(self) -> None:
         """Stop following (on the same loop)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._probe, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.connected.clear()
+
+    def refusal(self, content_type: str) -> Refusal | None:
+        """Why the relay will not carry notifications of `content_type`, or None (it does, or it is not known)."""
+        return self.refusals.get(content_type.split(";")[0].strip().lower())
 
     async def _run(self) -> None:
         delay = self.backoff
@@ -126,6 +151,8 @@ class Subscription:
             source.response.raise_for_status()
             self.connections += 1
             self.connected.set()
+            if self._probe is None and not self.probed.is_set():
+                self._probe = asyncio.get_running_loop().create_task(self._run_probe(client), name="qodlab-relay-probe")
             async for event in source.aiter_sse():
                 if event.event != "message":
                     continue  # ready, ping: no request in them
@@ -134,10 +161,53 @@ class Subscription:
                 except json.JSONDecodeError:
                     self.errors.append(f"message {event.id or '?'} is not JSON: skipped")
                 else:
-                    # A handler that raises (the log could not store it) is retried from here on reconnection.
-                    await self.handle(data if isinstance(data, dict) else {"body": data})
+                    probe = probe_of(data) if isinstance(data, dict) else None
+                    if probe is not None:
+                        self._came_through(*probe)
+                    else:
+                        # A handler that raises (the log could not store it) is retried from here on reconnection.
+                        await self.handle(data if isinstance(data, dict) else {"body": data})
                 if event.id.isdigit():
                     self.last_id = int(event.id)
+
+    async def _run_probe(self, client: httpx.AsyncClient) -> None:
+        """POST a probe of each content type to the channel; a refusal, or one that never comes through, is kept."""
+        host = httpx.URL(self.url).host or "the relay"
+        try:
+            for kind in self.probe_types:
+                self._awaited[kind] = asyncio.Event()
+                try:
+                    answer = await client.post(self.url, content=probe_body(self._nonce, kind),
+                                               headers={"content-type": kind})  # fmt: skip
+                except httpx.HTTPError as exc:
+                    self.errors.append(f"the probe as {kind} got no answer ({type(exc).__name__}): not known")
+                    del self._awaited[kind]
+                    continue
+                if 400 <= answer.status_code < 500 and answer.status_code not in (408, 429):
+                    self.refusals[kind] = Refusal(host, kind, answer.status_code)
+                if not answer.is_success:  # a refusal, or a busy relay: nothing will come through
+                    del self._awaited[kind]
+            waits = {kind: asyncio.ensure_future(done.wait()) for kind, done in self._awaited.items()}
+            try:
+                if waits:
+                    await asyncio.wait(waits.values(), timeout=self.probe_timeout)
+            finally:
+                for wait in waits.values():
+                    wait.cancel()
+            for kind, done in self._awaited.items():
+                if not done.is_set():
+                    self.refusals[kind] = Refusal(host, kind, None)
+        except asyncio.CancelledError:
+            self._probe, self._awaited = None, {}  # stopped midway: the next stream probes again
+            self.refusals.clear()
+            raise
+        self.probed.set()
+
+    def _came_through(self, nonce: str, kind: str) -> None:
+        """A probe on the stream: dropped; ours tells that the relay carries its content type."""
+        awaited = self._awaited.get(kind) if nonce == self._nonce else None
+        if awaited is not None:
+            awaited.set()
 
 
 def _verify(cafile: str | None) -> ssl.SSLContext | bool:

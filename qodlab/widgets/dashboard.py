@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ import ipywidgets as w
 
 from .._http import is_loopback
 from ..client import QodClient
+from ..errors import InvalidRequest, RelayRefuses
 from ..eventlog import EventLog
 from ..listener import Listener
 from ..plots import TimelinePlot
@@ -136,9 +138,16 @@ def dashboard(
     if listener is None:
         relay = notifications == "relay" or (notifications == "auto" and sandbox is None and default_relay_set())
         if relay or notifications == "direct" or sandbox is not None:
-            listener = Listener(EventLog(), relay=True if relay else None, reuse=False)
+            with warnings.catch_warnings():  # the Workbench says what a refusing relay means for it
+                warnings.simplefilter("ignore", RelayRefuses)
+                listener = Listener(EventLog(), relay=True if relay else None, reuse=False)
     log = listener.log if listener is not None else EventLog()
-    workbench = Workbench(client, log, listener, sandbox, notifications=notifications, poll_interval=poll_interval)
+    try:
+        workbench = Workbench(client, log, listener, sandbox, notifications=notifications, poll_interval=poll_interval)
+    except InvalidRequest:  # e.g. "relay" through a relay that refuses the API's notifications
+        if listener is not None and listener is not given[1]:
+            listener.stop()
+        raise
     board = Dashboard(workbench, **kwargs)
     board.started += [made for made in (client, listener) if made is not None and all(made is not g for g in given)]
     return board
