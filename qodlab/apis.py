@@ -47,7 +47,10 @@ class Release:
     nac: bool = False  # served by the Network as Code routers (`nac_api`): notified in the nac-hybrid shape
     default_duration: int | None = None  # seconds, where a create may leave the duration out
     notification_type: str | None = TYPE_V1  # the CloudEvent type of its notifications (None: not CAMARA's)
-    notification_content_type: str = CLOUDEVENTS  # the Content-Type its providers POST notifications with
+    # The Content-Type its providers POST notifications with: CloudEvents' JSON format since CAMARA QoD
+    # 0.10 (Network as Code's own OpenAPI declares it for /qod/v0 and /quality-on-demand/v1 callbacks);
+    # plain JSON before (CAMARA 0.8.1 / 0.9.0, and Network as Code's root generation, SDK 1.x-3.x).
+    notification_content_type: str = CLOUDEVENTS
     aliases: tuple[str, ...] = ()  # other spellings `release()` takes
     spoken: bool = True  # the client speaks it (the root generation is the old SDKs' alone)
 
@@ -123,6 +126,7 @@ RELEASES: tuple[Release, ...] = (
         nac=True,
         default_duration=3600,
         notification_type=None,
+        notification_content_type="application/json",
         spoken=False,
     ),
 )

@@ -25,7 +25,9 @@ from qodlab import (
     SettingsChanged,
     StatusInfo,
     Unprocessable,
+    apis,
 )
+from qodlab.apis import Release
 from qodlab.sandbox import Outcome
 
 from .conftest import PHONE, Receiver, qodlab_process, session_fields, wait_until
@@ -656,3 +658,21 @@ def test_sandbox_no_notifications_flag() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(10)
+
+
+@pytest.mark.parametrize("release", apis.RELEASES, ids=lambda r: r.name)
+def test_each_release_notifies_with_its_content_type(sandbox: Sandbox, receiver: Receiver, release: Release) -> None:
+    """What the real providers send: application/json from Network as Code's root generation (as CAMARA
+    0.8/0.9 did), application/cloudevents+json from CAMARA 0.10 and 1.x (smee.io refuses the latter)."""
+    if release.spoken:
+        with sandbox.client(api=release.name) as client:
+            client.create_session(**session_fields(receiver.url, "t0ken"))
+    else:  # the root generation, spoken by network-as-code SDK 1.x-3.x alone
+        body = {"qosProfile": "QOS_L", "device": {"phoneNumber": PHONE}, "applicationServer": {"ipv4Address":
+                "233.252.0.2"}, "notificationUrl": receiver.url, "notificationAuthToken": "Bearer t0ken"}  # fmt: skip
+        assert httpx.post(f"{sandbox.url}{release.qod_path}/sessions", json=body).status_code == 201
+    [received] = receiver.wait_for(1)
+    assert received.headers["content-type"] == release.notification_content_type
+    assert received.headers["authorization"] == "Bearer t0ken"
+    expected = {"nac-root": "application/json", "0.10": "application/cloudevents+json"}
+    assert release.notification_content_type == expected.get(release.name, "application/cloudevents+json")

@@ -185,3 +185,27 @@ def test_notifications_relay_through_smee_is_a_clear_error(smee: str) -> None:
     message = str(refused.value)
     assert refused.value.field == "notifications" and REFUSES in message
     assert "`qodlab relay`" in message and "$QODLAB_RELAY" in message and "'poll'" in message
+
+
+def test_network_as_code_root_generation_notifies_through_smee_and_camara_1x_is_refused(smee: str) -> None:
+    with (
+        Sandbox(speed=60, provisioning_delay=0, reuse=False) as sandbox,
+        pytest.warns(RelayRefuses),
+        Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener,
+    ):
+        assert listener.relay_refusal("application/json") is None  # what the root generation sends
+        body = {"qosProfile": "QOS_L", "device": {"phoneNumber": "+36721601234567"},
+                "applicationServer": {"ipv4Address": "233.252.0.2"}, "notificationUrl": listener.url,
+                "notificationAuthToken": f"Bearer {TOKEN}"}  # fmt: skip
+        created = httpx.post(f"{sandbox.url}/sessions", json=body)  # as network-as-code SDK 1.x-3.x sends it
+        assert created.status_code == 201, created.text
+        session = created.json()["sessionId"]
+        assert httpx.delete(f"{sandbox.url}/sessions/{session}").status_code == 204
+        listener.log.wait_for(session, "UNAVAILABLE", timeout=15, status_info="DELETE_REQUESTED")
+        assert list(listener.log.df["shape"]) == ["nac-hybrid", "nac-hybrid"] and listener.duplicates == 0
+        with sandbox.client() as client:  # CAMARA 1.1.0: application/cloudevents+json, refused at the relay
+            refused = client.create_session(**session_fields(listener.url, TOKEN, duration=600))
+        outcome = wait_until(lambda: [d for d in sandbox.deliveries() if d.session_id == str(refused.session_id)],
+                             timeout=15, message="the 1.1.0 session's delivery")  # fmt: skip
+        assert (outcome[0].status_code, str(outcome[0].outcome)) == (415, "rejected")  # not retried into a refusal
+        assert len(listener.log) == 2

@@ -351,7 +351,12 @@ def _qod_router(sandbox: Sandbox, release: Release, api: contract.Api) -> APIRou
 
     @router.post("/sessions", status_code=201, summary="Create a QoS session", dependencies=schema("CreateSession"))
     async def create_session(body: CreateSession, request: Request) -> JSONResponse:
-        session = engine.create(body, correlator=request.headers.get("x-correlator"), access=access(request))
+        session = engine.create(
+            body,
+            correlator=request.headers.get("x-correlator"),
+            access=access(request),
+            content_type=release.notification_content_type,
+        )
         return _json(shown(session), 201)
 
     @router.get("/sessions/{sessionId}", summary="Get a QoS session")

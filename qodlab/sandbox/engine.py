@@ -101,6 +101,7 @@ class SandboxSession:
     started_at: float | None = None
     expires_at: float | None = None
     flavor: Shape = "cloudevent-v1"  # which notification shape its sink gets (see notifications)
+    content_type: str | None = None  # the Content-Type its notifications go with (None: the shape's usual one)
     correlator: str | None = None
     version: int = 0  # bumped when its timers change, so stale heap entries are skipped
     token: str | None = field(default=None, repr=False)
@@ -183,6 +184,7 @@ class StatusChange:
     correlator: str | None
     token: str | None = field(default=None, repr=False)
     jwt: JwtTarget | None = None  # PRIVATE_KEY_JWT: the token comes from the consumer's token endpoint
+    content_type: str | None = None  # the session's release's notification Content-Type (None: the shape's)
     device: tuple[str, str] | None = None  # the device's preferred identifier, as a key
     profile: str = ""
     owner: str | None = None  # the client that created the session, when the sandbox tells clients apart
@@ -259,13 +261,17 @@ class Engine:
         flavor: Shape = "cloudevent-v1",
         correlator: str | None = None,
         access: Access | None = None,
+        content_type: str | None = None,
     ) -> SandboxSession:
         """Create a session per the lifecycle rules, or raise EngineError.
+
+        `flavor` and `content_type` are how its notifications are sent: the shape and the Content-Type
+        of the release it was created through (`qodlab.apis`; None: the shape's usual one).
 
         With `access`, the session belongs to its client, and a three-legged token names the
         device: the request must then leave `device` out (CAMARA: 422 UNNECESSARY_IDENTIFIER).
         """
-        return self._open(request, "session", flavor, correlator, access)
+        return self._open(request, "session", flavor, correlator, access, content_type)
 
     def share_private_key_jwt(self, client_id: str, token_uri: str, api_client: str | None = None) -> None:
         """Onboarding: PRIVATE_KEY_JWT sessions of `api_client` (the token's client; None: any caller without
@@ -467,6 +473,7 @@ class Engine:
         flavor: Shape,
         correlator: str | None,
         access: Access | None,
+        content_type: str | None = None,
     ) -> SandboxSession:
         """What a create and an assignment share: the device (the token's, or the request's), the
         notification target, the profile, the test device's answer, one per device, then REQUESTED
@@ -489,7 +496,7 @@ class Engine:
             now = self.clock.now()
             opened = SandboxSession.new(
                 request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner,
-                jwt=jwt, kind=kind,
+                jwt=jwt, kind=kind, content_type=content_type,
             )  # fmt: skip
             self._sessions[opened.id] = opened
             for key in opened.device_keys:
@@ -566,6 +573,7 @@ class Engine:
             time=at,
             sink=session.sink,
             flavor=session.flavor,
+            content_type=session.content_type,
             correlator=session.correlator,
             token=session.token,
             jwt=session.jwt,

@@ -6,7 +6,9 @@
 | 4.x-7.x  | /qod/v0    | `webhook: {notificationUrl, notificationAuthToken}`, duration | POST /retrieve-sessions |
 
 Their sessions notify in the Network as Code hybrid shape, with the token put in the
-Authorization header exactly as given (these SDKs already prefix `Bearer `).
+Authorization header exactly as given (these SDKs already prefix `Bearer `), and with their
+release's Content-Type (`Release.notification_content_type`): `application/json` from the root,
+`application/cloudevents+json` from /qod/v0 (smee.io relays the first and refuses the second).
 
 SDK 10.x (the generated `NetworkAsCodeApi`) calls /qod/v0 too, but its models read `startedAt`
 and `expiresAt` as integer seconds since the Unix epoch (CAMARA v0.x), always present, where the
@@ -127,6 +129,7 @@ def legacy_router(sandbox: Sandbox, release: Release) -> APIRouter:
         session = engine.create(
             body.to_camara(default_duration),
             flavor=NAC_SHAPE,
+            content_type=release.notification_content_type,
             correlator=request.headers.get("x-correlator"),
             access=access(request),
         )

@@ -210,7 +210,7 @@ class Notifier:
             source=self.source,
         )
         headers = {
-            "Content-Type": content_type(shape),
+            "Content-Type": change.content_type or content_type(shape),
             "x-correlator": change.correlator or str(uuid.uuid4()),
         }
         if change.token:
