@@ -20,9 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qodlab import EventLog, InvalidRequest, Listener, RelayRefuses, Sandbox, Workbench, create_request
+from qodlab import EventLog, InvalidRequest, Listener, RelayRefuses, Sandbox, Watcher, Workbench, create_request
 from qodlab.notifications import build_notification
 from qodlab.widgets.dashboard import Dashboard
+from qodlab.workbench import SAFETY_NET_GRACE
 
 from .conftest import cache_lock, session_fields, wait_until
 
@@ -209,3 +210,34 @@ def test_network_as_code_root_generation_notifies_through_smee_and_camara_1x_is_
                              timeout=15, message="the 1.1.0 session's delivery")  # fmt: skip
         assert (outcome[0].status_code, str(outcome[0].outcome)) == (415, "rejected")  # not retried into a refusal
         assert len(listener.log) == 2
+
+
+def test_a_listener_down_loses_to_smee_what_polling_then_fills_exactly_once(smee: str) -> None:
+    with (
+        Sandbox(speed=60, provisioning_delay=0, reuse=False) as sandbox,
+        sandbox.client() as client,
+        pytest.warns(RelayRefuses),
+        Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener,
+    ):
+        watcher = Watcher(client, listener.log, 0.5, clock=sandbox.clock, only_missing=SAFETY_NET_GRACE)
+        try:
+            body = {"qosProfile": "QOS_L", "device": {"phoneNumber": "+36721601234567"},
+                    "applicationServer": {"ipv4Address": "233.252.0.2"}, "notificationUrl": listener.url,
+                    "notificationAuthToken": f"Bearer {TOKEN}"}  # fmt: skip
+            session = httpx.post(f"{sandbox.url}/sessions", json=body).json()["sessionId"]  # the root generation
+            watcher.watch(session)
+            listener.log.wait_for(session, "AVAILABLE", timeout=15)  # notified through smee.io
+            listener.stop()  # the stream closes: smee.io keeps nothing for it
+            sandbox.terminate(session)
+            taken = lambda: any(d.qos_status == "UNAVAILABLE" and d.status_code == 200 for d in sandbox.deliveries())  # noqa: E731
+            wait_until(
+                taken, timeout=15, message="smee.io to take the UNAVAILABLE notification (and relay it to nobody)"
+            )
+            listener.start()  # nothing comes back: smee.io ignores Last-Event-ID
+            listener.log.wait_for(session, "UNAVAILABLE", timeout=15, status_info="NETWORK_TERMINATED")  # polled
+            wait_until(lambda: not watcher.followed, timeout=15, message="the watcher to let the ended session go")
+        finally:
+            watcher.stop()
+        rows = list(zip(listener.log.df["qos_status"].astype(str), listener.log.df["shape"].astype(str), strict=True))
+        assert rows == [("AVAILABLE", "nac-hybrid"), ("UNAVAILABLE", "poll")]  # complete, each event once
+        assert listener.duplicates == 0 and len(listener.rejections) == 0
