@@ -19,13 +19,15 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..sandbox.api import CONTROLS
+from ..sandbox.api import CONTROL
 from ..sandbox.engine import Access
 from ..sandbox.oidc import Provider
 from ..sandbox.refusals import EngineError
 from .roster import INSTRUCTOR, Roster
 
-__all__ = ["Gate", "Tally", "TokenBucket"]
+__all__ = ["CLASSROOM", "Gate", "Tally", "TokenBucket"]
+
+CLASSROOM = "/_classroom"  # the classroom's own controls (its routers' prefix)
 
 
 class TokenBucket:
@@ -68,6 +70,9 @@ class Gate:
         self.tally = {name: Tally() for name in roster.names}
         self._buckets = {name: TokenBucket(rate) for name in roster.names}
         self._lock = threading.Lock()
+        self.controls: tuple[str, ...] = (CONTROL, CLASSROOM)
+        """The paths besides the APIs that the gate guards: the sandbox's and the classroom's controls, the
+        instructor's only."""
 
     def admit(self, path: str, headers: Mapping[str, str]) -> tuple[str, Access | None]:
         """The caller's name and Access (None: the instructor, who sees all), or EngineError 401/403/429."""
@@ -81,7 +86,7 @@ class Gate:
             msg = "Missing or unknown API key: use the one on your roster line." if self.provider is None else (
                 "An access token is required: get one with your roster line's client id and secret.")  # fmt: skip
             raise EngineError(401, "UNAUTHENTICATED", msg)
-        if path.startswith(CONTROLS):
+        if path.startswith(self.controls):
             raise EngineError(403, "PERMISSION_DENIED", "Only the instructor may use the classroom's controls.")
         with self._lock:
             self.tally[name].requests += 1

@@ -28,7 +28,7 @@ from ..sandbox import Sandbox, StatusChange
 from ..sandbox.clock import rfc3339
 from ..sandbox.faults import NoticeFaultKind
 from ..sandbox.refusals import EngineError, as_api_error
-from .gate import Gate
+from .gate import CLASSROOM, Gate
 from .history import History
 from .roster import INSTRUCTOR, Roster
 
@@ -210,7 +210,7 @@ class Classroom:
                 self._owners[str(change.session_id)] = change.owner
 
     def _router(self, _: Sandbox) -> APIRouter:
-        router = APIRouter(prefix="/_classroom", tags=["Classroom (instructor key only)"])
+        router = APIRouter(prefix=CLASSROOM, tags=["Classroom (instructor key only)"])
 
         @router.get("/overview", summary="Every student's sessions, requests, errors, 429s and notifications")
         async def overview() -> JSONResponse:

@@ -1,0 +1,262 @@
+"""Every request's CAMARA duties before and around the sandbox's routes: error bodies, the x-correlator,
+who may call (API keys, access tokens and scopes, a classroom's gate, RapidAPI's gateway), injected faults.
+
+Apart from the per-API routers (`api`), and naming none of them: the APIs are the prefixes of the
+releases served (`qodlab.apis.RELEASES`), and a gate (a classroom's) says which controls it guards.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import apis
+from ..providers import NAC_API_HOST
+from .engine import Access
+from .oidc import SCOPES
+from .refusals import EngineError
+from .versions import code_for
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+__all__ = [
+    "NAC_RAPIDAPI_HOSTS",
+    "CamaraMiddleware",
+    "api_prefixes",
+    "error_response",
+    "install_error_handlers",
+    "rapidapi_refusal",
+    "validation_message",
+]
+
+_CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
+# The API hosts the official SDKs name in X-RapidAPI-Host: network-as-code 8.x and 10.x's docs (and
+# 8.x's stage and dev environments), and 3.x's QoD-only API.
+NAC_RAPIDAPI_HOSTS = frozenset(
+    {
+        NAC_API_HOST,
+        "network-as-code.nokia-stage.rapidapi.com",
+        "network-as-code1.nokia-dev.rapidapi.com",
+        "quality-of-service-on-demand.nokia.rapidapi.com",
+    }
+)
+_OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health", "/.well-known/", "/oauth2/", "/bc-authorize")
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A CAMARA ErrorInfo response."""
+    return JSONResponse({"status": status, "code": code, "message": message}, status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error a CAMARA ErrorInfo body: engine errors (worded by the release serving the path), invalid
+    input 400, unknown paths and methods 404 and 405, anything unexpected 500 INTERNAL."""
+
+    @app.exception_handler(EngineError)
+    async def engine_error(request: Request, exc: EngineError) -> JSONResponse:
+        code = code_for(request.url.path, exc.code)
+        request.state.error_code = code  # for a classroom's tally
+        return error_response(exc.status, code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        request.state.error_code = "INVALID_ARGUMENT"
+        return error_response(400, "INVALID_ARGUMENT", validation_message(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+        code = codes.get(exc.status_code, "INVALID_ARGUMENT" if exc.status_code < 500 else "INTERNAL")
+        message = {404: "No such path in this API.", 405: "Method not allowed on this path."}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(500, "INTERNAL", f"Unexpected sandbox error ({type(exc).__name__}).")
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """One readable line naming each invalid field, e.g. `device.phoneNumber: ...`."""
+    parts = []
+    for error in errors[:5]:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query", "header")]
+        kind = error.get("type", "")
+        text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if kind == "json_invalid":
+            text = f"malformed JSON body ({error.get('ctx', {}).get('error', 'invalid JSON')})"
+            loc = []
+        elif kind == "missing" and not loc:
+            text = "a JSON request body is required"
+        elif kind == "uuid_parsing":
+            text = "not a UUID"
+        parts.append(f"{'.'.join(loc)}: {text}" if loc else text)
+    return "; ".join(parts) or "Invalid request."
+
+
+class CamaraMiddleware:
+    """Every request's CAMARA duties: the x-correlator, who may call, injected API faults, a tally.
+
+    Plain ASGI, not `@app.middleware("http")`: starlette's BaseHTTPMiddleware runs each request in
+    a task and streams the response through a memory channel, which cost about 40% of the
+    sandbox's requests per second (benchmarks/classroom.py: the trivial route 1,650/s with it).
+    What handlers and exception handlers read (`request.state.access`) and write
+    (`request.state.error_code`) lives in the scope's `state`, shared with starlette's Request.
+    """
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+        self.prefixes = api_prefixes()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sandbox, headers, path = self.sandbox, Headers(scope=scope), scope["path"]
+        state: dict[str, Any] = scope.setdefault("state", {})
+        correlator = headers.get("x-correlator")
+        echo = {"x-correlator": correlator} if correlator is not None else {}
+        refused = self._refusal(scope["method"], path, headers, state, correlator)
+        if refused is not None:
+            status, code, message, extra = refused
+            await error_response(status, code, message, {**echo, **extra})(scope, receive, send)
+            return
+        caller = state.get("caller")
+        if not echo and caller is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if correlator is not None:
+                    message["headers"] = [*message.get("headers", ()), (b"x-correlator", correlator.encode())]
+                if caller is not None and sandbox.gate is not None:
+                    sandbox.gate.answered(caller, message["status"], state.get("error_code"))
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+    def _refusal(
+        self, method: str, path: str, headers: Headers, state: dict[str, Any], correlator: str | None
+    ) -> tuple[int, str, str, dict[str, str]] | None:
+        """Why the request is refused before it reaches a route (status, code, message, headers), or None."""
+        sandbox = self.sandbox
+        if correlator is not None and not _CORRELATOR.match(correlator):
+            return 400, "INVALID_ARGUMENT", "x-correlator: invalid value.", {}
+        api = path.startswith(self.prefixes)
+        if api:
+            gateway = rapidapi_refusal(headers)
+            if gateway is not None:
+                return gateway
+        sees_all = False  # the gate admitted someone who needs no token (a classroom's instructor)
+        try:
+            if sandbox.gate is not None and (api or path.startswith(sandbox.gate.controls)):
+                state["caller"], state["access"] = sandbox.gate.admit(path, headers)
+                sees_all = state["access"] is None
+            if sandbox.provider is not None and api and not sees_all:
+                state["access"] = _access(headers, path, method, sandbox)
+        except EngineError as exc:
+            return exc.status, exc.code, exc.message, dict(exc.headers or {})
+        if (
+            sandbox.api_key is not None
+            and not path.startswith(_OPEN_PATHS)
+            and not _authorized(headers, sandbox.api_key)
+        ):
+            return (
+                401,
+                "UNAUTHENTICATED",
+                "Request not authenticated due to missing, invalid, or expired credentials.",
+                {},
+            )
+        fault = sandbox.faults.take_api_fault() if api else None
+        if fault is None:
+            return None
+        extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        if fault.status == 429:
+            return 429, "TOO_MANY_REQUESTS", "Rate limit reached.", extra
+        return 503, "UNAVAILABLE", "Service unavailable (injected fault).", extra
+
+
+def api_prefixes() -> tuple[str, ...]:
+    """The path prefixes of every served release's API requests (`qodlab.apis.RELEASES`)."""
+    return tuple(prefix for release in apis.RELEASES for prefix in release.prefixes)
+
+
+def rapidapi_refusal(headers: Headers) -> tuple[int, str, str, dict[str, str]] | None:
+    """How RapidAPI's gateway refuses a request before Network as Code sees it, or None.
+
+    A request that names an `X-RapidAPI-Host` is one for the gateway: a host that is not a
+    Network as Code API's is 404 "API doesn't exists", and no `X-RapidAPI-Key` is 401 "Missing
+    RapidAPI application key" (RapidAPI's own words; the body adds CAMARA's status and code).
+    """
+    host = headers.get("x-rapidapi-host")
+    if host is None:
+        return None
+    if host.lower() not in NAC_RAPIDAPI_HOSTS and not _names_this_server(host, headers):
+        return 404, "NOT_FOUND", "API doesn't exists", {}
+    if not headers.get("x-rapidapi-key"):
+        message = (
+            "Missing RapidAPI application key. Go to https://docs.rapidapi.com/docs/keys to learn how to get "
+            "your API application key."
+        )
+        return 401, "UNAUTHENTICATED", message, {}
+    return None
+
+
+def _names_this_server(host: str, headers: Headers) -> bool:
+    """Whether `X-RapidAPI-Host` names the server it was sent to: SDK 3.x derives it from the base URL it
+    is given (its production URL with `p-eu` made `nokia`), so pointed at the sandbox it names the sandbox."""
+    given = host.lower().removeprefix("http://").removeprefix("https://").rstrip("/")
+    return given == headers.get("host", "").lower()
+
+
+def _access(headers: Headers, path: str, method: str, sandbox: Sandbox) -> Access:
+    """The caller an access token names, checked for this operation's scope (401, 403)."""
+    assert sandbox.provider is not None
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() != "bearer " or not auth[7:].strip():
+        raise EngineError(401, "UNAUTHENTICATED", "An access token is required: Authorization: Bearer <token>.")
+    caller = sandbox.provider.verify(auth[7:].strip())
+    needed = _scope(method, path)
+    if needed is not None and needed not in caller.scopes:
+        raise EngineError(403, "PERMISSION_DENIED", f"The access token lacks the scope {needed}.")
+    return Access(caller.client_id, caller.device)
+
+
+def _scope(method: str, path: str) -> str | None:
+    """The scope an operation needs (CAMARA's security requirements)."""
+    if path.startswith("/qos-profiles/"):
+        return SCOPES["profiles"]
+    if path.startswith("/qos-provisioning/"):
+        if path.endswith("/retrieve-qos-assignment"):
+            return SCOPES["assignment-by-device"]
+        if method == "POST":
+            return SCOPES["assign"]
+        return {"GET": SCOPES["assignment"], "DELETE": SCOPES["revoke"]}.get(method)
+    if path.endswith("/retrieve-sessions") or (method == "GET" and path.rstrip("/").endswith("/sessions")):
+        return SCOPES["retrieve"]
+    if path.endswith("/extend"):
+        return SCOPES["update"]
+    if method == "POST" and path.rstrip("/").endswith("/sessions"):
+        return SCOPES["create"]
+    return {"GET": SCOPES["read"], "DELETE": SCOPES["delete"]}.get(method)
+
+
+def _authorized(headers: Headers, key: str) -> bool:
+    given = headers.get("x-rapidapi-key")
+    if given is None:
+        auth = headers.get("authorization", "")
+        given = auth[7:] if auth[:7].lower() == "bearer " else None
+    return given is not None and hmac.compare_digest(given.encode(), key.encode())
