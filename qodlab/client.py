@@ -1,4 +1,8 @@
-"""`QodClient` and `AsyncQodClient`: the QoD and QoS Profiles APIs over httpx.
+"""`QodClient` and `AsyncQodClient`: Quality on Demand, QoS Profiles and QoS Provisioning over httpx.
+
+A client speaks one release (`api=`, a row of `qodlab.apis.RELEASES`: "1.1.0" by default,
+"1.2.0-rc.3", or the older "0.10"), whose base paths its URLs are built from; QoS Provisioning
+(`assign_qos`) where that release has it beside QoD.
 
 The pair differs only by `async`/`await`: `_BaseClient` builds every request (URL, headers,
 body) and parses every response, and does no I/O.

@@ -1,4 +1,10 @@
-"""Pydantic models of the CAMARA Quality on Demand v1.1.0 and QoS Profiles v1.1.0 APIs.
+"""Pydantic models of the CAMARA QoD family's bodies, one model per body for every release qodlab speaks.
+
+Quality on Demand 1.1.0 and 1.2.0-rc.3, QoS Profiles of both, and QoS Provisioning 0.3.0 and
+0.4.0-rc.1 (the rows of `qodlab.apis.RELEASES`): what only a later release has (1.2's
+`applicationServer.ipAddresses`, PRIVATE_KEY_JWT) is optional here, and each release's own contract
+judges a request where it is served. The 0.10 generation's create body (`webhook: {...}`) is the
+client's rewrite of a `CreateSession`.
 
 Python attributes are snake_case; the wire is camelCase (`to_wire` / `model_validate`).
 Validation messages name the field they are about, so a form can show them beside it.
@@ -357,7 +363,7 @@ class Duration(_Model):
 
 
 class QosProfile(_Model):
-    """A QoS profile of the catalogue (QoS Profiles API v1.1.0)."""
+    """A QoS profile of the catalogue (QoS Profiles 1.1.0 and 1.2.0-rc.3; QoD 0.10's `GET /qos-profiles`)."""
 
     name: ProfileName
     """Unique name, e.g. QOS_L."""
@@ -395,7 +401,7 @@ class AccessTokenCredential(_Model):
     """A sink credential: the bearer token the provider sends with each notification."""
 
     credential_type: Literal["PLAIN", "ACCESSTOKEN", "REFRESHTOKEN"] = "ACCESSTOKEN"
-    """Only ACCESSTOKEN is allowed in QoD v1.1."""
+    """Only ACCESSTOKEN is allowed (PLAIN and REFRESHTOKEN are refused by every release)."""
     access_token: SecretStr | None = None
     """The token; masked in reprs."""
     access_token_expires_utc: datetime = Field(default_factory=lambda: datetime.now(UTC) + TOKEN_VALIDITY)

@@ -9,8 +9,13 @@
 | cloudevent-v0  | CAMARA v0.10 / v0.11 CloudEvent                                    |
 | nac-hybrid     | Network as Code: CloudEvent fields plus an `event{}` block         |
 | event-v0.9     | CAMARA v0.9: `event{eventId, eventType, eventTime, eventDetail}`    |
+| qos-provisioning | QoS Provisioning CloudEvent (`...qos-provisioning.v0.status-changed`): an assignment's |
 | client         | not a notification: recorded by qodlab when its client creates a session |
 | poll           | not a notification: a change qodlab's `Watcher` saw by polling the API   |
+| poll-assignment | not a notification: an assignment's change a `Watcher` saw by polling     |
+
+The Content-Type each release's providers send with is in its row of `qodlab.apis.RELEASES`
+(`notification_content_type`).
 """
 
 from __future__ import annotations
