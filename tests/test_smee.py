@@ -12,15 +12,17 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from qodlab import EventLog, InvalidRequest, Listener, RelayRefuses, Sandbox, Watcher, Workbench, create_request
+from qodlab import EventLog, InvalidRequest, Listener, Relay, RelayRefuses, Sandbox, Watcher, Workbench, create_request
 from qodlab.notifications import build_notification
 from qodlab.widgets.dashboard import Dashboard
 from qodlab.workbench import SAFETY_NET_GRACE
@@ -30,6 +32,8 @@ from .conftest import cache_lock, session_fields, wait_until
 ROOT = Path(__file__).resolve().parents[1]
 RELAYS = ROOT.parent / "shared" / "relays"
 WORKDIR = ROOT / ".cache" / "relays" / "smee.io"
+SMEE_CLIENT = "5.0.0"  # the official client, pinned
+CLIENT_DIR = ROOT / ".cache" / "relays" / f"smee-client-{SMEE_CLIENT}"
 TOKEN = "smee-test-token"
 
 pytestmark = pytest.mark.skipif(not (ROOT.parent / "shared").is_dir(), reason="../shared (smee.io's server) is absent")
@@ -79,7 +83,7 @@ def smee() -> Iterator[str]:
         _stop(process)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[Any]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)  # its own session: bash exec'd node, nothing else
         try:
@@ -87,6 +91,29 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def smee_client() -> Path:
+    """The `smee` command of smee-client 5.0.0, npm-installed once under a file lock in `.cache/relays`."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.fail("smee-client needs node and npm, not found on PATH")
+    command = CLIENT_DIR / "node_modules" / ".bin" / "smee"
+    with cache_lock(CLIENT_DIR):
+        if not (CLIENT_DIR / ".installed").exists():
+            shutil.rmtree(CLIENT_DIR, ignore_errors=True)
+            CLIENT_DIR.mkdir(parents=True)
+            (CLIENT_DIR / "package.json").write_text('{"private": true}\n')
+            done = subprocess.run(
+                [npm, "install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error",
+                 f"smee-client@{SMEE_CLIENT}"],
+                cwd=CLIENT_DIR, capture_output=True, text=True, timeout=300, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                pytest.fail(f"npm install smee-client@{SMEE_CLIENT} failed: {done.stderr[-2000:]}")
+            (CLIENT_DIR / ".installed").touch()
+    return command
 
 
 def _channel(smee: str) -> str:
@@ -241,3 +268,28 @@ def test_a_listener_down_loses_to_smee_what_polling_then_fills_exactly_once(smee
         rows = list(zip(listener.log.df["qos_status"].astype(str), listener.log.df["shape"].astype(str), strict=True))
         assert rows == [("AVAILABLE", "nac-hybrid"), ("UNAVAILABLE", "poll")]  # complete, each event once
         assert listener.duplicates == 0 and len(listener.rejections) == 0
+
+
+def test_smee_client_forwards_a_notification_from_qodlab_relay_to_a_listener(smee_client: Path) -> None:
+    with Relay(reuse=False) as relay, Listener(EventLog(), token=TOKEN) as listener:
+        channel = relay.new_channel()
+        process = subprocess.Popen(
+            [str(smee_client), "-u", channel, "-t", listener.url],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True,
+        )  # fmt: skip
+        said: list[str] = []  # its output, read in a thread so that waits stay bounded
+        reader = threading.Thread(target=lambda: said.extend(process.stdout or ()), daemon=True)
+        reader.start()
+        try:
+            name = channel.rsplit("/", 1)[1]
+            wait_until(lambda: name in relay.app.channels and relay.app.channels[name].subscribers, timeout=30,
+                       message="smee-client to subscribe")  # fmt: skip
+            session = str(uuid.uuid4())  # sent as a CAMARA 1.x provider sends it: qodlab relay takes that type
+            assert _post(channel, _notification(session), "application/cloudevents+json").status_code == 200
+            event = listener.log.wait_for(session, "AVAILABLE", timeout=15)
+            assert event.shape == "cloudevent-v1" and listener.duplicates == 0 and len(listener.rejections) == 0
+            forwarded = f"POST {listener.url} - 204"  # smee-client's own word: the listener took it
+            wait_until(lambda: any(forwarded in line for line in said), timeout=15, message=repr(forwarded))
+        finally:
+            _stop(process)
+            reader.join(10)
