@@ -15,6 +15,7 @@ import pandas as pd
 
 from qodlab import EventLog
 from qodlab.demo import run_demo
+from qodlab.plots import describe
 
 from .conftest import Receiver, qodlab_process
 
@@ -76,7 +77,16 @@ def test_demo_sees_every_expected_notification(tmp_path: Path) -> None:
     events = pd.read_csv(tmp_path / "events.csv")
     assert len(events) == 8 and sorted(events["qos_status"]) == ["AVAILABLE"] * 4 + ["UNAVAILABLE"] * 4
     assert len(EventLog(tmp_path / "events.sqlite")) == 8
-    assert (tmp_path / "timeline.png").read_bytes()[:4] == b"\x89PNG"
+    picture = describe((tmp_path / "timeline.png").read_bytes())  # what it shows, not that it exists
+    assert picture["rows"] == [
+        "+3672…567 · QOS_L",
+        "device@testcsp.net · QOS_M",
+        "233.252.0.2 · QOS_S",
+        "2001:db8:1234:5678:9abc… · QOS_E",
+    ]
+    down, late = picture["panels"][1:]
+    assert len([line for line in down["lines"] if "profile" not in line]) == 4  # all four devices' links
+    assert len(set(picture["xticks"])) == len(picture["xticks"]) >= 2 and late["points"] > 0
 
 
 def test_demo_fails_when_a_notification_is_missing(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ def test_empty_log_has_the_columns() -> None:
         "status_info",
         "start",
         "end",
+        "kind",  # session, or assignment: what a timeline's row is
     ]
 
 

@@ -23,7 +23,7 @@ COLUMNS = (
     "type", "source", "shape", "raw", "kind",
 )  # fmt: skip
 KIND_DTYPE_NAMES: tuple[Kind, ...] = get_args(Kind)  # `kind`: a QoS session, or a QoS Provisioning assignment
-INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end")
+INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end", "kind")
 STATUSES = [s.value for s in QosStatus]
 INFOS = [s.value for s in StatusInfo]
 SHAPE_NAMES: list[str] = list(SHAPES)

@@ -241,7 +241,7 @@ class EventLog:
         )
 
     def intervals(self) -> pd.DataFrame:
-        """One row per session status interval; a session's last interval ends at NaT."""
+        """One row per session status interval (its `kind`: session or assignment); the last ends at NaT."""
         self.refresh()
         with self._cond:
             n = len(self._ids)

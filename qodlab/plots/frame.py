@@ -1,14 +1,17 @@
 """What a timeline draws, computed from `EventLog.intervals()` with pandas alone (no plotting library).
 
 One row per session, labelled by what the user chose (device and profile) when the sessions are
-known, by the session id's start otherwise; a bar per REQUESTED or AVAILABLE interval (an open
-one runs to "now"); and, where a session ended, a marker whose shape says why. The x range spans
-the data with a small margin, and follows "now" only while some session is live.
+known, by the whole session id otherwise, and by its kind too (`assignment · +3672…567 · QOS_L`)
+when the log holds QoS Provisioning assignments; labels never read the same for two rows. A bar
+per REQUESTED or AVAILABLE interval (an open one runs to "now"); and, where a session ended, a
+marker whose shape says why. The x range spans the data with a small margin, and follows "now"
+only while some session is live.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,19 +20,27 @@ import numpy as np
 import pandas as pd
 
 from ..models import Device, QosStatus, SessionInfo, StatusInfo
+from .colors import COLORS
 
-__all__ = ["COLORS", "ENDINGS", "Timeline", "device_label", "iso_times", "session_label", "timeline_frame"]
+__all__ = [
+    "COLORS",
+    "EMPTY",
+    "ENDINGS",
+    "Timeline",
+    "device_label",
+    "device_name",
+    "iso_times",
+    "session_label",
+    "timeline_frame",
+]
 
-COLORS = {
-    QosStatus.REQUESTED.value: "#f2a93b",  # amber: asked for, not yet provided
-    QosStatus.AVAILABLE.value: "#2ca02c",  # green: the network provides it
-    QosStatus.UNAVAILABLE.value: "#d62728",  # red: ended
-}
+EMPTY = "No sessions yet: create one, and its status appears here as it changes."
 ENDINGS = {  # why a session ended: a marker each, in plotly's and matplotlib's names
     StatusInfo.DURATION_EXPIRED.value: ("circle", "o", "expired"),
     StatusInfo.DELETE_REQUESTED.value: ("x", "X", "deleted"),
     StatusInfo.NETWORK_TERMINATED.value: ("triangle-down", "v", "terminated by the network"),
 }
+_SHORT = 24  # characters of a device name or address shown whole (a phone number reads `+3672…567`)
 _MARGIN = 0.03  # share of the span added on each side of the x range
 _BARS = (QosStatus.REQUESTED.value, QosStatus.AVAILABLE.value)
 
@@ -55,19 +66,33 @@ def iso_times(times: pd.Series) -> np.ndarray[Any, Any]:
 
 def device_label(device: Device | None) -> str:
     """A short name for a device: `+3672…567`, the first part of an identifier, or an address."""
-    if device is None:
-        return "(device from token)"
-    kind, value = device.identifiers()[0]
+    return _names(device)[0]
+
+
+def device_name(device: Device | None) -> str:
+    """A device's whole preferred identifier: `+36721601234567`, `233.252.0.2 (192.0.2.25)`."""
+    return _names(device)[1]
+
+
+def session_label(info: SessionInfo, whole: bool = False) -> str:
+    """What the user chose: device and profile, e.g. `+3672…567 · QOS_L` (`whole`: the device's whole name)."""
+    return f"{_names(info.device)[whole]} · {info.qos_profile or '?'}"
+
+
+def _names(device: Device | None) -> tuple[str, str]:
+    """(short, whole) names of a device (`identifiers()` once: a timeline labels 1,000 rows on every redraw)."""
+    return ("(device from token)",) * 2 if device is None else _key_names(*device.identifiers()[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_names(kind: str, value: str) -> tuple[str, str]:
     if kind == "phoneNumber":
-        return f"{value[:5]}…{value[-3:]}" if len(value) > 9 else value
+        return (f"{value[:5]}…{value[-3:]}" if len(value) > 9 else value), value
     if kind == "ipv4Address":
-        return value.split("|")[0]
-    return value if len(value) <= 16 else f"{value[:15]}…"
-
-
-def session_label(info: SessionInfo) -> str:
-    """What the user chose: device and profile, e.g. `+3672…567 · QOS_L`."""
-    return f"{device_label(info.device)} · {info.qos_profile or '?'}"
+        public, private, port = value.split("|")
+        whole = public + (f":{port}" if port != "None" else "") + (f" ({private})" if private != "None" else "")
+        return public, whole
+    return (value if len(value) <= _SHORT else f"{value[: _SHORT - 1]}…"), value
 
 
 def timeline_frame(
@@ -90,7 +115,8 @@ def timeline_frame(
     if groups:
         rank = {group: i for i, group in enumerate(dict.fromkeys(groups.values()))}
         order.sort(key=lambda sid: rank.get(groups.get(sid, ""), len(rank)))  # stable: first seen first in a group
-    labels = _labels(order, sessions or {}, groups or {})
+    assignments = _assignments(intervals, ids)
+    labels = _labels(order, sessions or {}, groups or {}, assignments)
     frame = intervals
     status = frame["qos_status"].astype(str).to_numpy()
     start = frame["start"]
@@ -119,16 +145,45 @@ def timeline_frame(
     return Timeline(labels, order, bars, endings, now, _x_range(table, now_ts, live), live)
 
 
-def _labels(order: list[str], sessions: Mapping[str, SessionInfo], groups: Mapping[str, str]) -> list[str]:
-    """Row labels; a label several sessions share gets `#2`, `#3`... (one row each)."""
-    labels, seen = [], {}  # type: list[str], dict[str, int]
-    for sid in order:
-        info = sessions.get(sid)
-        base = session_label(info) if info is not None else sid[:8]
-        if sid in groups:
-            base = f"{groups[sid]} · {base}"
-        seen[base] = seen.get(base, 0) + 1
-        labels.append(base if seen[base] == 1 else f"{base} #{seen[base]}")
+def _assignments(intervals: pd.DataFrame, ids: np.ndarray[Any, Any]) -> set[str]:
+    """The ids the log knows as QoS Provisioning assignments (by the shape of their notifications)."""
+    kind = intervals.get("kind")
+    if kind is None or not isinstance(kind.dtype, pd.CategoricalDtype) or "assignment" not in kind.cat.categories:
+        return set()
+    assigned = kind.cat.codes.to_numpy() == kind.cat.categories.get_loc("assignment")  # codes: 15x faster
+    return {str(sid) for sid in set(ids[assigned])} if assigned.any() else set()
+
+
+def _labels(
+    order: list[str], sessions: Mapping[str, SessionInfo], groups: Mapping[str, str], assignments: Collection[str]
+) -> list[str]:
+    """Row labels, never the same for two rows.
+
+    A device reads short (`+3672…567`) unless two devices on the timeline would read the same
+    that way: then both read whole. Where the log holds assignments, every label says its kind
+    (unless a group says something else). Sessions of one device and profile read `#2`, `#3`...
+    """
+    infos = [sessions.get(sid) for sid in order]
+    names = [_names(info.device) if info is not None else None for info in infos]
+    readings: dict[str, set[str]] = {}  # a short device label -> the whole names it stands for
+    for pair in names:
+        if pair is not None:
+            readings.setdefault(pair[0], set()).add(pair[1])
+    labels, used, seen = [], set(), {}  # type: list[str], set[str], dict[str, int]
+    for sid, info, pair in zip(order, infos, names, strict=True):
+        if info is None or pair is None:
+            base = sid
+        else:
+            base = f"{pair[len(readings[pair[0]]) > 1]} · {info.qos_profile or '?'}"
+        prefix = groups.get(sid) or (("assignment" if sid in assignments else "session") if assignments else "")
+        label = base = f"{prefix} · {base}" if prefix else base
+        count = seen.get(base, 1)
+        while label in used:  # (an id could read like a numbered label: numbered on until unique)
+            count += 1
+            label = f"{base} #{count}"
+        seen[base] = count
+        used.add(label)
+        labels.append(label)
     return labels
 
 

@@ -17,6 +17,7 @@ import functools
 import html
 import os
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,14 +26,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._extras import require_notebook_extra
 from ..models import QosProfile, SessionInfo
-from .frame import COLORS, ENDINGS, iso_times, timeline_frame
-from .metrics import MAX_DEVICES, MetricsSource, metric_rows
+from .colors import COLORS, EDGE, LINE_COLORS, NOTE, NOW, PROMISE
+from .frame import EMPTY, ENDINGS, iso_times, timeline_frame
+from .metrics import MAX_DEVICES, MetricsSource, known_sessions, metric_rows, missing
 
 if TYPE_CHECKING:
     from ..eventlog import EventLog
     from ..notifications import StatusEvent
 
-__all__ = ["EMPTY", "LINE_COLORS", "Groups", "Renderer", "Sessions", "TimelinePlot", "frontend"]
+__all__ = ["EMPTY", "LINE_COLORS", "TICK_FORMATS", "Groups", "Renderer", "Sessions", "TimelinePlot", "frontend"]
 
 Renderer = Literal["auto", "widget", "png"]
 PNG_INTERVAL = 0.5  # seconds between two redraws of the picture: at most twice a second
@@ -54,8 +56,15 @@ def frontend() -> tuple[str | None, bool]:
 
 Sessions = Mapping[str, SessionInfo] | Callable[[], Mapping[str, SessionInfo]]
 Groups = Mapping[str, str] | Callable[[], Mapping[str, str]]
-LINE_COLORS = ("#1f77b4", "#9467bd", "#8c564b")
-EMPTY = "No sessions yet: create one, and its status appears here as it changes."
+# The time axis at each zoom level: plotly.js writes what follows "\n" (the date) under the first tick
+# and wherever it changes, so ticks read at any span (a multi-day log never reads 00:00 six times).
+TICK_FORMATS = (
+    {"dtickrange": [None, 1000], "value": "%H:%M:%S.%L\n%b %-d, %Y"},
+    {"dtickrange": [1000, 60000], "value": "%H:%M:%S\n%b %-d, %Y"},
+    {"dtickrange": [60000, 86400000], "value": "%H:%M\n%b %-d, %Y"},
+    {"dtickrange": [86400000, "M1"], "value": "%b %-d\n%Y"},
+    {"dtickrange": ["M1", None], "value": "%b\n%Y"},
+)
 _ANCHOR = "now"  # the name of the invisible traces that keep every x axis a date axis
 
 
@@ -66,7 +75,9 @@ class TimelinePlot:
         sessions: the sessions' SessionInfo by id (or a callable giving them, e.g. a Workbench's
             `infos`), so rows read `+3672…567 · QOS_L` instead of an id.
         metrics: a sandbox (or a callable, or one device's DataFrame) whose link metrics are drawn
-            in rows under the timeline, sharing its time axis.
+            in rows under the timeline, sharing its time axis: the devices of the newest sessions
+            (up to six), known from `sessions` and what a sandbox knows of the sessions it served;
+            where none is known, the rows say what to pass.
         profiles: the catalogue, for the promises drawn while sessions are up (a sandbox's by default).
         groups: each session's group by id (or a callable giving them, e.g. a classroom's
             owners): rows are grouped by it and labelled `student-01 · +3672…567 · QOS_L`.
@@ -119,27 +130,27 @@ class TimelinePlot:
             figure.add_trace(
                 go.Scatter(name=f"UNAVAILABLE: {words}", x=[], y=[], mode="markers", hoverinfo="text",
                            marker={"symbol": symbol, "size": 10, "color": COLORS["UNAVAILABLE"],
-                                   "line": {"width": 1, "color": "#222"}}, meta=reason),
+                                   "line": {"width": 1, "color": EDGE}}, meta=reason),
                 row=1, col=1,
             )  # fmt: skip
         if metrics is not None:
             for i in range(MAX_DEVICES):
                 for row, unit in ((2, "Mbps"), (3, "ms")):
                     figure.add_trace(
-                        go.Scatter(x=[], y=[], mode="lines", line={"color": LINE_COLORS[i], "width": 1.2},
+                        go.Scatter(name="", x=[], y=[], mode="lines", line={"color": LINE_COLORS[i], "width": 1.2},
                                    showlegend=False, meta=unit, hovertemplate="%{y:.1f} " + unit),
                         row=row, col=1,
                     )  # fmt: skip
             for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
                 figure.add_trace(
-                    go.Scatter(name=name, x=[], y=[], mode="lines", line={"color": "#2ca02c", "dash": "dash"},
+                    go.Scatter(name=name, x=[], y=[], mode="lines", line={"color": PROMISE, "dash": "dash"},
                                hoverinfo="skip", showlegend=row == 2, legendgroup="promise"),
                     row=row, col=1,
                 )  # fmt: skip
             figure.update_yaxes(title_text="downlink (Mbps)", row=2, col=1)
             figure.update_yaxes(title_text="latency (ms)", row=3, col=1)
-        figure.update_yaxes(autorange="reversed", title_text="session", row=1, col=1)
-        figure.update_xaxes(type="date")
+        figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, row=1, col=1)
+        figure.update_xaxes(type="date", tickformatstops=list(TICK_FORMATS))
         figure.update_xaxes(title_text=axis_title, row=rows, col=1)
         title = title or "QoS session status" + (" and the link" if rows > 1 else "")
         figure.update_layout(
@@ -233,13 +244,15 @@ class TimelinePlot:
             self._switch(self._wanted)
         if self.renderer == "png":  # the figure's model stays current too (a page that renders it later, tests)
             self._draw_picture()
-        sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
+        sessions = self._sessions()
         groups = self.groups() if callable(self.groups) else self.groups
         timeline = timeline_frame(self.log.intervals(), self.now() if self.now else None, sessions, groups)
         series: list[Any] = []
         targets: Any = None
+        lacking = None
         if self.metrics is not None:
             series, targets = metric_rows(self.metrics, timeline, sessions, self.profiles)
+            lacking = missing(self.metrics, timeline, sessions)
         traces = list(self.widget.data)
         rows = 3 if self.metrics is not None else 1
         anchors, traces = traces[:rows], traces[rows:]
@@ -275,16 +288,22 @@ class TimelinePlot:
             if timeline.x_range is not None:
                 layout.xaxis.range = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
             note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
-            layout.annotations = [{**note, "font": {"size": 13, "color": "#666"}}] if empty else []
+            notes = [{**note, "font": {"size": 13, "color": NOTE}}] if empty else []
+            if lacking is not None:  # in each link row: what it needs, never an empty panel
+                notes += [{"text": "<br>".join(textwrap.wrap(lacking, 110)), "showarrow": False, "x": 0.5, "y": 0.5,
+                           "xref": f"x{row} domain", "yref": f"y{row} domain", "font": {"size": 11, "color": NOTE}}
+                          for row in (2, 3)]  # fmt: skip
+            if tuple(a.text for a in layout.annotations) != tuple(n["text"] for n in notes):
+                layout.annotations = notes
             layout.shapes = [] if not timeline.live else [{
                 "type": "line", "xref": "x", "yref": "paper", "x0": _iso(timeline.now), "x1": _iso(timeline.now),
-                "y0": 0, "y1": 1, "line": {"color": "#555", "dash": "dot", "width": 1},
+                "y0": 0, "y1": 1, "line": {"color": NOW, "dash": "dot", "width": 1},
             }]  # fmt: skip
         self.redraws += 1
 
     def _draw_picture(self) -> None:
         """The picture, at most every PNG_INTERVAL seconds (a redraw sooner is skipped: the next catches up)."""
-        from .static import timeline_png
+        from .static import _png, timeline_figure
 
         if time.monotonic() - self._png_at < PNG_INTERVAL:
             return
@@ -295,8 +314,10 @@ class TimelinePlot:
         sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
         groups = self.groups() if callable(self.groups) else self.groups
         now = self.now() if self.now else None
-        png = timeline_png(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
-                           groups=dict(groups) if groups else None, max_rows=PNG_ROWS, dpi=80)  # fmt: skip
+        figure = timeline_figure(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
+                                 groups=dict(groups) if groups else None, max_rows=PNG_ROWS, dpi=80,
+                                 say_missing=True)  # fmt: skip
+        png = _png(figure)
         summary = ", ".join(f"{n} {s}" for s, n in statuses.value_counts().items() if n) if statuses is not None else ""
         alt = f"QoS session status timeline: {summary or 'no sessions yet'}"
         self.picture.value = (
@@ -306,6 +327,11 @@ class TimelinePlot:
         )
         self._png_at, self._png_key = time.monotonic(), len(self.log)
         self.redraws += 1
+
+    def _sessions(self) -> Mapping[str, SessionInfo]:
+        """The sessions given, and what a sandbox metrics source knows of those it served (devices, profiles)."""
+        sessions = self.sessions() if callable(self.sessions) else self.sessions
+        return known_sessions(self.metrics, sessions)
 
     @staticmethod
     def _draw_metrics(lines: list[Any], series: list[Any], targets: Any) -> None:
@@ -319,7 +345,7 @@ class TimelinePlot:
                     trace.x, trace.y = times, frame[column].to_numpy(dtype=float)
                     trace.name = series[i].label
                     trace.hovertemplate = f"{series[i].label}: %{{y:.1f}} {trace.meta}<extra></extra>"
-            else:
+            elif len(down.x) or len(late.x):  # (assigning [] to an empty trace still costs a message)
                 down.x = down.y = late.x = late.y = []
         promise[0].x, promise[0].y = targets.x, targets.downlink
         promise[1].x, promise[1].y = targets.x, targets.latency

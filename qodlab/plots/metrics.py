@@ -4,6 +4,10 @@ A source is a sandbox (its `metrics(device, start, end)`), any callable of that 
 DataFrame of one device's samples. The rows show the devices of the newest sessions (at most
 `MAX_DEVICES`), each thinned to at most `POINTS` samples, and, while a session is AVAILABLE, its
 profile's `targetMinDownstreamRate` and `packetDelayBudget` as reference lines.
+
+An event log names no devices: they come from the sessions given (`sessions=`) and, for a sandbox,
+from what it knows of the sessions it served (`known_sessions`). Where no session on the timeline
+has a known device, `missing` says what to pass instead of drawing empty rows.
 """
 
 from __future__ import annotations
@@ -17,11 +21,20 @@ import numpy as np
 import pandas as pd
 
 from ..models import Device, QosProfile, QosStatus, SessionInfo
-from .frame import Timeline, device_label, iso_times
+from .frame import Timeline, device_label, device_name, iso_times
 
-__all__ = ["MAX_DEVICES", "POINTS", "DeviceSeries", "MetricsSource", "Targets", "metric_rows"]
+__all__ = [
+    "MAX_DEVICES",
+    "POINTS",
+    "DeviceSeries",
+    "MetricsSource",
+    "Targets",
+    "known_sessions",
+    "metric_rows",
+    "missing",
+]
 
-MAX_DEVICES = 3
+MAX_DEVICES = 6  # the newest sessions' devices drawn (one colour each: `colors.LINE_COLORS`)
 POINTS = 600
 
 
@@ -52,6 +65,34 @@ class Targets:
 _NO_TARGETS = Targets(np.array([], dtype=object), np.array([]), np.array([]))
 
 
+def known_sessions(
+    source: MetricsSource | None, sessions: Mapping[str, SessionInfo] | None
+) -> Mapping[str, SessionInfo]:
+    """The sessions given, and under them what a sandbox source knows of the sessions it served."""
+    known = getattr(source, "known_sessions", None)
+    if not callable(known):
+        return sessions or {}
+    return {**known(), **(sessions or {})}
+
+
+def missing(source: MetricsSource, timeline: Timeline, sessions: Mapping[str, SessionInfo]) -> str | None:
+    """What the link rows lack, when no session on the timeline has a known device (None: nothing)."""
+    if timeline.x_range is None or isinstance(source, pd.DataFrame):
+        return None
+    infos = [sessions[sid] for sid in timeline.sessions if sid in sessions]
+    if any(info.device is not None for info in infos):
+        return None
+    unknown = len(timeline.sessions) - len(infos)
+    why = f"none of the {len(timeline.sessions)} sessions on the timeline has a known device" + (
+        f" ({unknown} not in sessions=)" if unknown else " (their devices came from access tokens)"
+    )
+    return (
+        f"metrics= draws each session's device's link, but {why}: pass sessions= with them "
+        "(a Workbench's infos(), or {session.session_id: session} for the sessions you created), "
+        "or metrics= the sandbox that served them"
+    )
+
+
 def metric_rows(
     source: MetricsSource,
     timeline: Timeline,
@@ -62,13 +103,18 @@ def metric_rows(
     if timeline.x_range is None:
         return [], _NO_TARGETS
     start, end = timeline.x_range
-    devices: dict[str, Device] = {}
-    for sid in reversed(timeline.sessions):  # the newest sessions' devices first
+    devices: dict[str, Device] = {}  # whole name -> device, the newest sessions' first
+    for sid in reversed(timeline.sessions):
         info = sessions.get(sid)
         if info is not None and info.device is not None and len(devices) < MAX_DEVICES:
-            devices.setdefault(device_label(info.device), info.device)
-    series = [DeviceSeries(label, _thin(_fetch(source, device, start, end))) for label, device in devices.items()]
-    return series, _targets(timeline, sessions, profiles, set(devices))
+            devices.setdefault(device_name(info.device), info.device)
+    shorts = [device_label(device) for device in devices.values()]
+    labels = [short if shorts.count(short) == 1 else name for short, name in zip(shorts, devices, strict=True)]
+    targets = _targets(timeline, sessions, profiles, set(devices))
+    if isinstance(source, pd.DataFrame):  # one device's samples: one series, whichever device it is
+        return [DeviceSeries(labels[0] if labels else "link", _thin(_fetch(source, None, start, end)))], targets
+    fetched = (_thin(_fetch(source, device, start, end)) for device in devices.values())
+    return [DeviceSeries(label, frame) for label, frame in zip(labels, fetched, strict=True)], targets
 
 
 def _targets(
@@ -80,7 +126,7 @@ def _targets(
     for sid in set(np.asarray(timeline.sessions, dtype=object)[available["row"].to_numpy()]) if len(available) else ():
         info = sessions.get(sid)
         profile = profiles.get(info.qos_profile or "") if info is not None else None
-        if info is not None and profile is not None and device_label(info.device) in devices:
+        if info is not None and profile is not None and device_name(info.device) in devices:
             rate, budget = profile.target_min_downstream_rate, profile.packet_delay_budget
             promised[sid] = (rate.bps / 1e6 if rate else np.nan, budget.seconds * 1000 if budget else np.nan)
     if not promised:
@@ -98,10 +144,13 @@ def _targets(
     return Targets(x.ravel(), y[:, :, 0].ravel(), y[:, :, 1].ravel())
 
 
-def _fetch(source: MetricsSource, device: Device, start: datetime, end: datetime) -> pd.DataFrame:
+def _fetch(source: MetricsSource, device: Device | None, start: datetime, end: datetime) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         frame = source
         return frame[(frame["time"] >= start) & (frame["time"] <= end)]
+    if device is None:  # (only a DataFrame source is read without one)
+        msg = "a device is needed to read a metrics source"
+        raise TypeError(msg)
     try:
         if hasattr(source, "metrics"):
             return source.metrics(device, start, end)

@@ -1,4 +1,9 @@
-"""`timeline_png`: the same drawing as `TimelinePlot`, as a PNG (matplotlib's object API on Agg)."""
+"""`timeline_png`: the same drawing as `TimelinePlot`, as a PNG (matplotlib's object API on Agg).
+
+The time axis reads at any span (matplotlib's `AutoDateLocator` and `ConciseDateFormatter`: times
+within a day, dates where the span crosses days, the date or year it leaves out beside the axis).
+Each PNG carries what it shows (`describe`), read back from the drawn figure, in a text chunk.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidRequest
 from ..models import QosProfile, SessionInfo
-from .frame import COLORS, ENDINGS, Timeline, timeline_frame
-from .live import EMPTY, LINE_COLORS
-from .metrics import MetricsSource, metric_rows
+from .colors import COLORS, EDGE, LINE_COLORS, NOTE, NOW, PROMISE
+from .frame import EMPTY, ENDINGS, Timeline, timeline_frame
+from .metrics import MetricsSource, known_sessions, metric_rows, missing
 
 if TYPE_CHECKING:
     from ..eventlog import EventLog
 
-__all__ = ["timeline_png"]
+__all__ = ["timeline_figure", "timeline_png"]
 
 
 def timeline_png(
@@ -37,14 +43,45 @@ def timeline_png(
 ) -> bytes:
     """The timeline (and, given `metrics`, the link under it) as a PNG: no pyplot, no display.
 
-    `max_rows` keeps the newest sessions' rows only (a live picture: at 1,000 sessions every row
-    took 10 s to draw), and says how many it left out in the title.
+    Rows are labelled by device and profile from `sessions` and, when `metrics` is a sandbox, from
+    what it knows of the sessions it served. `max_rows` keeps the newest sessions' rows only (a
+    live picture: at 1,000 sessions every row took 10 s to draw), and says how many it left out in
+    the title. `qodlab.plots.describe(png)` reads back what the picture shows.
+
+    Raises InvalidRequest (field `sessions`) when `metrics` is given but no session on the timeline
+    has a known device: its link rows would be empty.
+    """
+    figure = timeline_figure(log, now, width, axis_title, sessions=sessions, metrics=metrics, profiles=profiles,
+                             groups=groups, max_rows=max_rows, dpi=dpi)  # fmt: skip
+    return _png(figure)
+
+
+def timeline_figure(
+    log: EventLog,
+    now: datetime | None = None,
+    width: float = 9.0,
+    axis_title: str = "time (UTC)",
+    *,
+    sessions: Mapping[str, SessionInfo] | None = None,
+    metrics: MetricsSource | None = None,
+    profiles: Mapping[str, QosProfile] | None = None,
+    groups: Mapping[str, str] | None = None,
+    max_rows: int | None = None,
+    dpi: int = 100,
+    say_missing: bool = False,
+) -> Any:
+    """`timeline_png`'s drawing as a matplotlib Figure (on an Agg canvas), to adjust or save yourself.
+
+    `say_missing`: write what the link rows lack in them instead of raising (the live picture).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    sessions = sessions or {}
+    sessions = known_sessions(metrics, sessions)
     timeline = timeline_frame(log.intervals(), now, sessions, groups)
+    lacking = missing(metrics, timeline, sessions) if metrics is not None else None
+    if lacking is not None and not say_missing:
+        raise InvalidRequest(lacking, "sessions")
     hidden = 0
     if max_rows is not None and len(timeline.labels) > max_rows:
         hidden = len(timeline.labels) - max_rows
@@ -61,29 +98,50 @@ def timeline_png(
     _status(axes[0], timeline)
     if metrics is not None:
         _metrics(axes[1], axes[2], series, targets)
+        if lacking is not None:
+            for ax in axes[1:]:
+                ax.text(0.5, 0.5, lacking, ha="center", va="center", transform=ax.transAxes, color=NOTE, fontsize=7,
+                        wrap=True)  # fmt: skip
     bottom = axes[-1]
     if timeline.x_range is None:
-        axes[0].text(0.5, 0.5, EMPTY, ha="center", va="center", transform=axes[0].transAxes, color="#666")
+        axes[0].text(0.5, 0.5, EMPTY, ha="center", va="center", transform=axes[0].transAxes, color=NOTE)
         for ax in axes:
             ax.set_axis_off()
     else:
-        bottom.set_xlim(*(_num(t) for t in timeline.x_range))
-        from matplotlib.dates import DateFormatter
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
+        bottom.set_xlim(*(_num(t) for t in timeline.x_range))
         bottom.xaxis_date()
-        bottom.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
+        locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+        bottom.xaxis.set_major_locator(locator)
+        bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         bottom.set_xlabel(axis_title)
     title = "QoS session status" + (" and the link" if metrics is not None else "")
     title += f"\nthe newest {len(timeline.labels)} sessions of {len(timeline.labels) + hidden}" if hidden else ""
-    axes[0].set_title(title, fontsize=11, loc="left")
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")  # the figure's: the legend sits above the axes, right
     if max_rows is None:
         figure.tight_layout()
     else:  # a live picture: fixed margins (tight_layout draws the whole figure once more, ~40% of the time)
         figure.subplots_adjust(
             left=0.24, right=0.98, top=1 - 0.75 / (sum(heights) + 0.6), bottom=0.5 / (sum(heights) + 0.6)
         )
+    return figure
+
+
+def _png(figure: Any) -> bytes:
+    """The figure drawn once, as a PNG whose `qodlab` text chunk holds `describe(figure)` (JSON, ASCII)."""
+    import json
+
+    from matplotlib.image import imsave
+
+    from .describe import describe
+
+    figure.canvas.draw()
+    what = json.dumps(describe(figure, drawn=True), ensure_ascii=True)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    # what savefig does for a PNG, without drawing again: the description needs the drawn tick labels
+    imsave(buffer, figure.canvas.buffer_rgba(), format="png", origin="upper", dpi=figure.dpi,
+           metadata={"Software": "qodlab", "qodlab": what})  # fmt: skip
     return buffer.getvalue()
 
 
@@ -118,11 +176,11 @@ def _status(axes: Any, timeline: Any) -> None:
         part = timeline.endings[reason]
         if len(part):
             axes.scatter(_nums(part["time"]), part["row"].to_numpy(), marker=marker, s=60, color=COLORS["UNAVAILABLE"],
-                         edgecolors="#222", linewidths=0.8, zorder=3)  # fmt: skip
+                         edgecolors=EDGE, linewidths=0.8, zorder=3)  # fmt: skip
         handles.append(Line2D([], [], marker=marker, linestyle="", color=COLORS["UNAVAILABLE"],
-                              markeredgecolor="#222", label=f"ended: {words}"))  # fmt: skip
+                              markeredgecolor=EDGE, label=f"ended: {words}"))  # fmt: skip
     if timeline.live:
-        axes.axvline(_num(timeline.now), color="#555", linestyle=":", linewidth=1)
+        axes.axvline(_num(timeline.now), color=NOW, linestyle=":", linewidth=1, gid="now")
     axes.set_yticks(range(len(timeline.labels)), timeline.labels, fontsize=8)
     if timeline.labels:
         axes.set_ylim(len(timeline.labels) - 0.5, -0.5)
@@ -135,19 +193,22 @@ def _metrics(down: Any, late: Any, series: list[Any], targets: Any) -> None:
         if len(frame):
             down.plot(_nums(frame["time"]), frame["downlink_mbps"].to_numpy(), color=LINE_COLORS[i], lw=1,
                       label=device.label)  # fmt: skip
-            late.plot(_nums(frame["time"]), frame["latency_ms"].to_numpy(), color=LINE_COLORS[i], lw=1)
+            late.plot(_nums(frame["time"]), frame["latency_ms"].to_numpy(), color=LINE_COLORS[i], lw=1,
+                      label=device.label)  # fmt: skip
     x = _nums(pd.Series(pd.to_datetime(targets.x, utc=True)))  # None (the gaps) become NaT, then NaN
     for ax, values, what in (
         (down, targets.downlink, "profile's target rate"),
         (late, targets.latency, "delay budget"),
     ):
         if len(x) and not np.isnan(values).all():
-            ax.plot(x, values, color="#2ca02c", ls="--", lw=1.2, label=what)  # NaN breaks the line between sessions
+            ax.plot(x, values, color=PROMISE, ls="--", lw=1.2, label=what)  # NaN breaks the line between sessions
     down.set_ylabel("downlink (Mbps)", fontsize=8)
     late.set_ylabel("latency (ms)", fontsize=8)
     if series or len(targets.x):
         down.legend(loc="upper left", fontsize=7, frameon=False, ncol=4)
-        late.legend(loc="upper left", fontsize=7, frameon=False)
+        budget = [line for line in late.get_lines() if line.get_label() == "delay budget"]  # devices: see above
+        if budget:
+            late.legend(handles=budget, loc="upper left", fontsize=7, frameon=False)
 
 
 def _nums(times: pd.Series) -> Any:

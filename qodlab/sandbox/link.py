@@ -83,6 +83,7 @@ class Links:
         self.window = window
         self._boosts: dict[DeviceKey, list[_Boost]] = {}
         self._episodes: list[Episode] = []
+        self._seen: dict[str, tuple[DeviceKey, str, QosStatus, float]] = {}  # id -> device, profile, last change
         self._swept = -math.inf  # the horizon of the last sweep
         self.sweeps = 0
         self._lock = threading.Lock()
@@ -96,6 +97,7 @@ class Links:
         with self._lock:
             boosts = self._boosts.setdefault(change.device, [])
             sid = str(change.session_id)
+            self._seen[sid] = (change.device, change.profile, change.qos_status, change.time)
             if change.qos_status is QosStatus.AVAILABLE and change.profile in self.profiles:
                 boosts.append(_Boost(sid, self.profiles[change.profile], change.time))
             elif change.qos_status is QosStatus.UNAVAILABLE:
@@ -131,6 +133,7 @@ class Links:
         self._swept = horizon
         self.sweeps += 1
         self._episodes = [e for e in self._episodes if e.end >= horizon]
+        self._seen = {sid: seen for sid, seen in self._seen.items() if seen[3] >= horizon}
         for key, boosts in list(self._boosts.items()):
             kept = [b for b in boosts if b.end >= horizon]
             if kept:
@@ -139,6 +142,14 @@ class Links:
                 del self._boosts[key]
 
     # -- reading -------------------------------------------------------------------------------
+
+    def sessions(self) -> dict[str, tuple[DeviceKey, str, QosStatus]]:
+        """Each session (and assignment) whose status changed within the window: device, profile, status.
+
+        What a timeline needs to draw a sandbox's links from an event log alone (which names no devices).
+        """
+        with self._lock:
+            return {sid: (device, profile, status) for sid, (device, profile, status, _) in self._seen.items()}
 
     def samples(self, device: DeviceKey, start: float, end: float) -> dict[str, np.ndarray[Any, Any]]:
         """The link's samples from `start` to `end` (sandbox epoch seconds), one per `step`, as columns."""

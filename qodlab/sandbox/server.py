@@ -12,12 +12,12 @@ from .._asgi import mounted
 from .._keywords import checked
 from .._server import BackgroundServer, ServerThread
 from ..errors import InvalidRequest
-from ..models import Device
+from ..models import Device, SessionInfo
 from ..relay import RelayApp, channel_name
 from .api import JWKS_PATH, create_app
 from .clock import Clock, rfc3339
 from .devices import TestDevices
-from .engine import RETENTION, Engine, SandboxSession
+from .engine import RETENTION, Engine, SandboxSession, device_of
 from .faults import Faults, NoticeFaultKind
 from .link import SAMPLE_COLUMNS, Episode, Links
 from .notifier import Delivery, Notifier
@@ -348,6 +348,19 @@ class Sandbox(BackgroundServer):
         frame = pd.DataFrame(columns, columns=list(SAMPLE_COLUMNS))
         frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
         return frame
+
+    def known_sessions(self) -> dict[str, SessionInfo]:
+        """Each session and assignment whose status changed within the link's memory (a day of sandbox
+        time), by id: what a timeline needs to label its rows and draw the devices' links from an event
+        log, which names no devices (`timeline_png(log, metrics=sandbox)`).
+
+        Sparse: the id, device, profile and the status it last changed to (duration 0: not tracked).
+        """
+        return {
+            sid: SessionInfo.model_construct(session_id=uuid.UUID(sid), duration=0, qos_status=status,
+                                             device=device_of(device), qos_profile=profile)
+            for sid, (device, profile, status) in self.links.sessions().items()
+        }  # fmt: skip
 
     def congest(
         self, device: Device | dict[str, Any] | None = None, factor: float = 2.0, seconds: float = 300.0
