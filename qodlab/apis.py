@@ -10,7 +10,7 @@ ports from 1, PRIVATE_KEY_JWT). A new release is one more row.
     >>> [release.name for release in RELEASES]
     ['1.1.0', '1.2.0-rc.3', '0.10', 'nac-root']
 
-`table()` prints the table as the README's ARCHITECTURE section shows it.
+`table()` is the table as the README's Architecture section shows it (a test holds the two equal).
 """
 
 from __future__ import annotations
@@ -122,7 +122,6 @@ RELEASES: tuple[Release, ...] = (
         "Network as Code SDK 1.x-3.x",
         "",
         None,
-        webhook=True,
         nac=True,
         default_duration=3600,
         notification_type=None,
@@ -169,27 +168,51 @@ def _flags(r: Release) -> str:
         "address list": r.address_list,
         "ports from 1": r.ports_from_one,
         "PRIVATE_KEY_JWT": r.private_key_jwt,
-        "webhook": r.webhook,
-        "Network as Code": r.nac,
+        "`webhook: {...}`": r.webhook,
+        "Network as Code routes": r.nac,
         f"duration optional ({r.default_duration} s)": r.default_duration is not None,
     }
     return ", ".join(name for name, on in flags.items() if on)
 
 
+def profiles_under_qod(r: Release) -> str:
+    """Where a release without a QoS Profiles path reads its profiles: 0.10 under its QoD path (`GET
+    /qos-profiles`); the root generation, whose create may leave the duration out, has none."""
+    return "under QoD" if r.default_duration is None else "none"
+
+
 def table() -> str:
-    """The table of releases in Markdown, one row each (the README's ARCHITECTURE section holds it)."""
+    """The table of releases in Markdown, one row each (the README's Architecture section shows it)."""
+
+    def codes(found: dict[str, str]) -> str:
+        return "; ".join(f"{a} -> {b}" for a, b in found.items())
+
     rows = [
-        ("release", "CAMARA", "QoD", "QoS Profiles", "QoS Provisioning", "contracts", "codes", "flags"),
+        (
+            "release",
+            "from",
+            "QoD",
+            "QoS Profiles",
+            "QoS Provisioning",
+            "contracts",
+            "error codes",
+            "can say",
+            "notified as",
+        ),
         *(
             (
                 f"`{r.name}`",
                 r.camara,
                 f"`{r.qod_path or '/'}`",
-                f"`{r.profiles_path}`" if r.profiles_path else "under QoD",
-                f"`{r.provisioning_path}` ({r.provisioning})" if r.provisioning_path else "",
-                ", ".join(f"`{c}`" for c in r.contracts if c) if r.contracts else "none (no nulls)",
-                ", ".join(f"{a} -> {b}" for a, b in {**r.codes, **r.provisioning_codes}.items()),
+                f"`{r.profiles_path}`" if r.profiles_path else profiles_under_qod(r),
+                f"`{r.provisioning_path}` ({r.provisioning}{'; ' if r.provisioning_codes else ''}"
+                f"{codes(r.provisioning_codes)})"
+                if r.provisioning_path
+                else "",
+                ", ".join(f"`{c}`" for c in r.contracts if c) if r.contracts else "none (no nulls anywhere)",
+                codes(r.codes),
                 _flags(r),
+                f"`{r.notification_content_type}`",
             )
             for r in RELEASES
         ),

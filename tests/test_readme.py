@@ -43,7 +43,8 @@ without skips or line numbers. Sybil's own pytest plugin makes one item per bloc
 may spread over workers; running the document from one test keeps the order guaranteed.
 
 Two more tests hold the README's notebook table to `notebooks/`: every notebook, in number order,
-and a static timeline at the end of each the README says ends with one.
+and a static timeline at the end of each the README says ends with one; another holds the
+Architecture section's table of releases to `qodlab.apis.table()`.
 
 Ten runs in a row: `for i in $(seq 10); do pytest tests/test_readme.py -q -p no:cacheprovider || break; done`.
 """
@@ -140,6 +141,19 @@ def test_the_notebook_table_lists_every_notebook_in_number_order() -> None:
     listed = re.findall(r"^\| `(\d\d-[\w-]+)` \|", text, re.MULTILINE)
     on_disk = sorted(p.stem for p in (README.parent / "notebooks").glob("[0-9][0-9]-*.ipynb"))
     assert listed == on_disk
+
+
+def test_the_readme_shows_the_table_of_releases_the_code_holds() -> None:
+    """The Architecture section's table is `qodlab.apis.table()`, row for row (regenerate it from there)."""
+    from qodlab import apis
+
+    text = README.read_text(encoding="utf-8")
+    shown = re.search(r"<!-- qodlab.apis.table\(\) -->\n(.*?)\n<!-- end of qodlab.apis.table\(\) -->", text, re.DOTALL)
+    assert shown is not None, "README.md lost the markers around the table of releases"
+    assert shown.group(1) == apis.table()
+    assert [line.split(" | ")[0] for line in shown.group(1).splitlines()[2:]] == [
+        f"| `{r.name}`" for r in apis.RELEASES
+    ]
 
 
 # What the README says after the notebook table: all but these end with a static timeline.
