@@ -70,6 +70,7 @@ FENCE = re.compile(r"^```python\s*$", re.MULTILINE)
 # Sections whose blocks run on Sandbox.stand_in() because this machine has no key and no internet.
 STAND_INS = {
     "Notifications from anywhere: relay, polling, public URL": "a real network and smee.io",
+    "Notifications from a real network": "a deployed qodlab relay ($QODLAB_RELAY)",
 }
 
 # Asserts run in the blocks' namespace after the last block of each section (keys: the heading's text).
@@ -90,6 +91,10 @@ CHECKS = {
         "network is not None and network.url.startswith('https://')",  # the stand-in branch ran
         "listener.log.has(str(session.session_id), 'AVAILABLE') and listener.rejections.empty",
         "'cloudevent-v1' in set(listener.log.df['shape'])",  # notified through the relay (the watcher adds polls)
+    ],
+    "Notifications from a real network": [
+        "relayed.relay_refusal() is None and relayed.how == 'relay via 127.0.0.1, token checked'",
+        "relayed.subscription is not None and relayed.subscription.probed.is_set() and len(relayed.log) == 0",
     ],
 }
 
