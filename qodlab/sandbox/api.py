@@ -67,7 +67,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     app = FastAPI(
         title="qodlab sandbox",
         description="A simulated CAMARA Quality on Demand API with a real session lifecycle.",
-        version="1.1.0",
+        version=apis.default().name,
         lifespan=lifespan,
     )
     install_error_handlers(app)

@@ -2,9 +2,10 @@
 
 The sandbox's pydantic models say what a request means; the contract says what it may look like.
 Pydantic is lenient where JSON Schema is not (it turns `"60"` or `true` into an int, a number into
-a datetime, and takes `null` for any optional field), so every CAMARA v1 request is first checked
-against the schema in `quality-on-demand.yaml` or `qos-profiles.yaml`, copied unmodified from
-CAMARA. A violation is a 400 INVALID_ARGUMENT naming the field, never a 2xx.
+a datetime, and takes `null` for any optional field), so every request to a CAMARA release is
+first checked against that release's OpenAPI files (its row's `contracts` in `qodlab.apis.RELEASES`:
+r3.2's and r4.1's, copied unmodified from CAMARA). A violation is a 400 INVALID_ARGUMENT naming
+the field, never a 2xx; a `strict` release also refuses a property its schema does not declare.
 
 Deliberate departures: a request through the Network as Code gateway (its SDK always sends
 `X-RapidAPI-Key` or `X-RapidAPI-Host`) may give a phone number without the leading `+`, as that
