@@ -6,6 +6,7 @@ lock in the repo's git-ignored `.cache/relays/smee.io` (shared by worktrees and 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import pytest
 
 from qodlab import EventLog, InvalidRequest, Listener, Relay, RelayRefuses, Sandbox, Watcher, Workbench, create_request
 from qodlab.notifications import build_notification
-from qodlab.widgets.dashboard import Dashboard
+from qodlab.widgets.dashboard import Dashboard, dashboard
 from qodlab.workbench import SAFETY_NET_GRACE
 
 from .conftest import cache_lock, session_fields, wait_until
@@ -293,3 +294,29 @@ def test_smee_client_forwards_a_notification_from_qodlab_relay_to_a_listener(sme
         finally:
             _stop(process)
             reader.join(10)
+
+
+def test_a_new_user_with_qodlab_relay_pointing_at_smee_gets_polling_and_one_warning(
+    smee: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QODLAB_RELAY", smee)  # dashboard() on a real API opens a relay channel there
+    with Sandbox(reuse=False) as network, network.client() as client:
+        with pytest.warns(RelayRefuses) as said:
+            board = dashboard(client, poll_interval=5)
+        try:
+            assert [str(w.message).split(". ")[0] for w in said] == [
+                f"{REFUSES}: notifications come by polling every 5 s"
+            ]
+            assert board.workbench.notifications == "poll" and board.workbench.sink is None
+            assert f"{REFUSES}: notifications come by polling every 5 s" in board.header.value
+        finally:
+            board.close()
+        made: list[Listener] = []  # a spy on the listeners dashboard() starts (they are not in the registry)
+        monkeypatch.setattr(
+            importlib.import_module("qodlab.widgets.dashboard"),
+            "Listener",
+            lambda *a, **k: made.append(Listener(*a, **k)) or made[-1],
+        )
+        with pytest.raises(InvalidRequest, match="qodlab relay"):
+            dashboard(client, notifications="relay")
+        assert len(made) == 1 and not made[0].running  # the listener it started for it is stopped again
