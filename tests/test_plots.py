@@ -68,7 +68,7 @@ def test_a_multi_day_picture_reads_dates_and_whole_ids() -> None:
     shown = describe(timeline_png(log, now=T0 + timedelta(days=6, hours=1)))
     _assert_says_something(shown, rows=6)
     assert "00:00:00" not in shown["xticks"]
-    assert {"27", "28", "29", "30"} <= set(shown["xticks"]) and "Dec" in shown["xticks"]  # the days it crosses
+    assert {"Nov 27", "Nov 28", "Nov 29", "Nov 30"} <= set(shown["xticks"]) and "Dec" in shown["xticks"]  # its days
     assert shown["rows"][:3] == ["session-cloudevent-v1", "session-cloudevent-v0", "session-nac"]  # whole ids
     assert shown["rows"][3] == "00000000-aaaa-4bbb-8ccc-000000000000"
 
@@ -82,6 +82,18 @@ def test_a_picture_within_minutes_reads_times_and_says_the_date() -> None:
     assert shown["xticks"] and all(tick.count(":") == 1 for tick in shown["xticks"]), shown["xticks"]
     assert shown["panels"][-1]["xoffset"] == "2026-Nov-26"  # the day, beside the axis
     assert describe(timeline_png(log, now=T0 + timedelta(seconds=400))) == shown  # the PNG says the same
+
+
+@pytest.mark.parametrize("seconds", [2, 95, 700, 7200, 20 * 3600, 9 * 86400, 70 * 86400, 3 * 365 * 86400])
+@pytest.mark.parametrize("start", [T0, T0 + timedelta(days=3, hours=13, minutes=20, seconds=34)])
+def test_tick_labels_are_distinct_at_any_span(seconds: int, start: datetime) -> None:
+    """matplotlib's concise ticks read 40, 50, 17:11, 10, 20, 30, 40 over a minute and a half, and
+    06:00 on each day over days: every tick names its minute, and its day where the span crosses one."""
+    log = EventLog()
+    log.append(_event(0, "a", "AVAILABLE", (start - T0).total_seconds()))
+    log.append(_event(1, "a", "UNAVAILABLE", (start - T0).total_seconds() + seconds, "DELETE_REQUESTED"))
+    ticks = describe(timeline_png(log, now=start + timedelta(seconds=seconds + 1)))["xticks"]
+    assert len(ticks) >= 3 and _distinct(ticks), ticks
 
 
 def test_the_live_time_axis_names_the_date_at_every_zoom() -> None:

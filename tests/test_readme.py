@@ -171,9 +171,12 @@ def test_the_notebooks_the_readme_says_end_with_a_static_timeline_do() -> None:
     assert all(f"`{number}`" in text for number in NO_STATIC_TIMELINE)
     for path in sorted((README.parent / "notebooks").glob("[0-9][0-9]-*.ipynb")):
         cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
-        last = ["".join(c["source"]) for c in cells[-3:]]  # the picture, then the asserts and the clean-up
+        last = ["".join(c["source"]) for c in cells[-4:]]  # the picture, what it shows, (06: one more), clean-up
         draws = any("timeline_png(" in source for source in last)
         assert draws is (path.stem[:2] not in NO_STATIC_TIMELINE), path.name
+        if draws:  # and says what it shows: an assert cell on describe() of that picture right after it
+            picture = next(i for i, c in enumerate(cells) if "timeline_png(" in "".join(c["source"]))
+            assert "describe(png)" in "".join(cells[picture + 1]["source"]), path.name
 
 
 # -- the runner: this file run as a script, in a fresh interpreter -------------------------------------

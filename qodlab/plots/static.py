@@ -108,13 +108,24 @@ def timeline_figure(
         for ax in axes:
             ax.set_axis_off()
     else:
-        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+        from matplotlib.dates import (
+            DAILY,
+            HOURLY,
+            MICROSECONDLY,
+            MINUTELY,
+            MONTHLY,
+            SECONDLY,
+            YEARLY,
+            AutoDateLocator,
+        )  # fmt: skip
 
         bottom.set_xlim(*(_num(t) for t in timeline.x_range))
         bottom.xaxis_date()
-        locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+        # up to 13 minute ticks (`17:05`): at 9, a 12-minute span jumped to 5-minute ticks, two in view
+        most = {YEARLY: 9, MONTHLY: 9, DAILY: 9, HOURLY: 9, MINUTELY: 13, SECONDLY: 9, MICROSECONDLY: 9}
+        locator = AutoDateLocator(minticks=5, maxticks=most)  # type: ignore[no-untyped-call]
         bottom.xaxis.set_major_locator(locator)
-        bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        bottom.xaxis.set_major_formatter(_ticks(locator, *timeline.x_range))
         bottom.set_xlabel(axis_title)
     title = "QoS session status" + (" and the link" if metrics is not None else "")
     title += f"\nthe newest {len(timeline.labels)} sessions of {len(timeline.labels) + hidden}" if hidden else ""
@@ -143,6 +154,18 @@ def _png(figure: Any) -> bytes:
     imsave(buffer, figure.canvas.buffer_rgba(), format="png", origin="upper", dpi=figure.dpi,
            metadata={"Software": "qodlab", "qodlab": what})  # fmt: skip
     return buffer.getvalue()
+
+
+def _ticks(locator: Any, start: datetime, end: datetime) -> Any:
+    """matplotlib's concise dates, with every tick label distinct: seconds ticks read `17:10:40`, not `40`
+    (a minute and a half read 40, 50, 17:11, 10, 20, 30, 40), and where the span crosses midnight
+    each time says its day under it (hours ticks over days read 06:00 on each), months their year."""
+    from matplotlib.dates import ConciseDateFormatter
+
+    day = "\n%b %d" if start.date() != end.date() else ""
+    year = "\n%Y" if start.year != end.year else ""
+    formats = ["%Y", "%b" + year, "%b %d", "%H:%M" + day, "%H:%M" + day, "%H:%M:%S.%f" + day]
+    return ConciseDateFormatter(locator, formats=formats)  # type: ignore[no-untyped-call]
 
 
 def _newest(timeline: Timeline, rows: int) -> Timeline:
