@@ -61,7 +61,7 @@ Groups = Mapping[str, str] | Callable[[], Mapping[str, str]]
 TICK_FORMATS = (
     {"dtickrange": [None, 1000], "value": "%H:%M:%S.%L\n%b %-d, %Y"},
     {"dtickrange": [1000, 60000], "value": "%H:%M:%S\n%b %-d, %Y"},
-    {"dtickrange": [60000, 86400000], "value": "%H:%M\n%b %-d, %Y"},
+    {"dtickrange": [60000, 86399000], "value": "%H:%M\n%b %-d, %Y"},  # (a day apart: the dates alone)
     {"dtickrange": [86400000, "M1"], "value": "%b %-d\n%Y"},
     {"dtickrange": ["M1", None], "value": "%b\n%Y"},
 )
