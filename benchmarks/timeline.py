@@ -5,8 +5,9 @@ batch) against a baseline in the same process: the usual notebook approach of bu
 plotly figure with one bar trace per session. Then the same with rows labelled by device and
 profile and the link-metrics rows on (three devices' downlink and latency from the sandbox's link
 model, and the profiles' targets under 1,000 sessions). Budget: 100 ms per update; aim: 50 ms.
-Then redraws many times while events keep arriving, and reports the memory held beyond the
-log's own growth.
+Then what `metrics=sandbox` without `sessions=` adds to a redraw (the devices, from what the
+sandbox knows of 1,000 sessions). Then redraws many times while events keep arriving, and reports
+the memory held beyond the log's own growth.
 
     python benchmarks/timeline.py [--sessions 1000] [--events 10000]
 """
@@ -18,6 +19,7 @@ import gc
 import statistics
 import time
 import tracemalloc
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -27,6 +29,9 @@ from qodlab import Device, EventLog, SessionInfo, StatusEvent
 from qodlab.models import QosStatus, StatusInfo
 from qodlab.plots import COLORS, TimelinePlot, timeline_png
 from qodlab.plots.live import PNG_ROWS
+from qodlab.plots.metrics import known_sessions
+from qodlab.sandbox import Sandbox
+from qodlab.sandbox.engine import StatusChange
 from qodlab.sandbox.link import Links
 from qodlab.sandbox.profiles import default_profiles
 
@@ -64,6 +69,24 @@ def link_source(seed: int = 1):  # type: ignore[no-untyped-def]
         return frame
 
     return metrics
+
+
+def known(sessions: int) -> None:
+    """What a redraw with `metrics=sandbox` adds: the devices of the log's sessions from the sandbox."""
+    with Sandbox(speed=60, reuse=False) as sandbox:
+        ids = [str(uuid.UUID(int=i)) for i in range(sessions)]
+        for i, sid in enumerate(ids):
+            sandbox.links.on_change(StatusChange(
+                session_id=uuid.UUID(sid), qos_status=QosStatus.AVAILABLE, status_info=None, time=0.0, sink=None,
+                flavor="cloudevent-v1", correlator=None, device=("phoneNumber", f"+3670000{i % 3:04d}"),
+                profile="QOS_L",
+            ))  # fmt: skip
+        first = timed(lambda: known_sessions(sandbox, None, ids), 1)
+        given = sandbox.known_sessions()
+        again = timed(lambda: known_sessions(sandbox, None, ids), 10)
+        dashboard = timed(lambda: known_sessions(sandbox, given, ids), 10)
+    print(f"  metrics=sandbox, no sessions=: the devices of {sessions} sessions from the sandbox: first "
+          f"{first:.1f} ms, then {again:.2f} ms a redraw; with sessions= (a dashboard) {dashboard:.2f} ms")  # fmt: skip
 
 
 def naive(log: EventLog) -> go.Figure:
@@ -117,6 +140,7 @@ def main() -> None:
     print(
         f"  timeline_png of every row (a report)  {every_row:8.1f} ms   ({every_row / live_png:.0f}x the live picture)"
     )
+    known(args.sessions)
 
     # Memory: redraw 200 times with no new events (must stay flat), then while events keep coming.
     gc.collect()

@@ -158,6 +158,9 @@ def test_assignments_and_sessions_from_a_sandbox_read_their_kind_device_and_prof
         sandbox.advance(300)
         assignment.revoke()
         listener.log.wait_for(assignment.assignment_id, "UNAVAILABLE", timeout=10)
+        revoked = sandbox.known_sessions([assignment.id])  # what it last knew, of the ids asked for
+        assert list(revoked) == [assignment.id] and revoked[assignment.id].qos_status is QosStatus.UNAVAILABLE
+        assert revoked[assignment.id].device == assignment.device and revoked[assignment.id].qos_profile == "QOS_L"
         rows = ["session · +3672…001 · QOS_L", "assignment · +3672…001 · QOS_L", "assignment · +3672…002 · QOS_M"]
         static = describe(timeline_png(listener.log, now=sandbox.now(), metrics=sandbox))
         _assert_says_something(static, rows=3)

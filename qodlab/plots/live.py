@@ -331,7 +331,7 @@ class TimelinePlot:
     def _sessions(self) -> Mapping[str, SessionInfo]:
         """The sessions given, and what a sandbox metrics source knows of those it served (devices, profiles)."""
         sessions = self.sessions() if callable(self.sessions) else self.sessions
-        return known_sessions(self.metrics, sessions)
+        return known_sessions(self.metrics, sessions, self.log.sessions() if self.metrics is not None else ())
 
     @staticmethod
     def _draw_metrics(lines: list[Any], series: list[Any], targets: Any) -> None:

@@ -77,7 +77,7 @@ def timeline_figure(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    sessions = known_sessions(metrics, sessions)
+    sessions = known_sessions(metrics, sessions, log.sessions())
     timeline = timeline_frame(log.intervals(), now, sessions, groups)
     lacking = missing(metrics, timeline, sessions) if metrics is not None else None
     if lacking is not None and not say_missing:

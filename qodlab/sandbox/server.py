@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -134,6 +135,7 @@ class Sandbox(BackgroundServer):
         """The OpenID provider, with auth="oidc"."""
         self._own_client: OAuthClient | None = None
         self.links = Links(self.engine.profiles, seed=seed)
+        self._known: dict[str, tuple[tuple[Any, ...], SessionInfo]] = {}  # known_sessions' SessionInfo by id
         """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
         self.engine.subscribe(self.links.on_change)
         self.scheduler = Scheduler(self.engine)
@@ -349,18 +351,29 @@ class Sandbox(BackgroundServer):
         frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
         return frame
 
-    def known_sessions(self) -> dict[str, SessionInfo]:
+    def known_sessions(self, ids: Iterable[str] | None = None) -> dict[str, SessionInfo]:
         """Each session and assignment whose status changed within the link's memory (a day of sandbox
-        time), by id: what a timeline needs to label its rows and draw the devices' links from an event
-        log, which names no devices (`timeline_png(log, metrics=sandbox)`).
+        time), by id (only `ids`, when given): what a timeline needs to label its rows and draw the
+        devices' links from an event log, which names no devices (`timeline_png(log, metrics=sandbox)`).
 
         Sparse: the id, device, profile and the status it last changed to (duration 0: not tracked).
         """
-        return {
-            sid: SessionInfo.model_construct(session_id=uuid.UUID(sid), duration=0, qos_status=status,
-                                             device=device_of(device), qos_profile=profile)
-            for sid, (device, profile, status) in self.links.sessions().items()
-        }  # fmt: skip
+        seen = self.links.sessions()
+        if ids is not None:
+            seen = {sid: seen[sid] for sid in ids if sid in seen}
+        cache = self._known  # a live timeline asks on every redraw: build each SessionInfo once per change
+        known = {}
+        for sid, facts in seen.items():
+            cached = cache.get(sid)
+            if cached is None or cached[0] != facts:
+                device, profile, status = facts
+                info = SessionInfo.model_construct(session_id=uuid.UUID(sid), duration=0, qos_status=status,
+                                                   device=device_of(device), qos_profile=profile)  # fmt: skip
+                cached = cache[sid] = (facts, info)
+            known[sid] = cached[1]
+        if len(cache) > 2 * len(self.links.sessions()) + 1000:  # forget what the links forgot
+            self._known = {sid: cache[sid] for sid in self.links.sessions() if sid in cache}
+        return known
 
     def congest(
         self, device: Device | dict[str, Any] | None = None, factor: float = 2.0, seconds: float = 300.0
