@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -425,3 +426,40 @@ def test_voila_preheat_pool_starts_nothing_before_a_visitor(browser: Any, tmp_pa
             assert _listening(kernel) >= before + 2, "the visitor's kernel should now serve a sandbox and a listener"
         finally:
             page.close()
+
+
+def test_the_live_timeline_axis_reads_at_any_span(browser: Any, tmp_path: Path) -> None:
+    """What plotly.js draws from the live figure's date axis: distinct ticks, the date under the first
+    and wherever the day changes (six days, five hours over midnight, ten minutes)."""
+    import plotly.graph_objects as go
+
+    from qodlab import EventLog, StatusEvent, TimelinePlot
+    from qodlab.models import QosStatus, StatusInfo
+
+    start = T0_LIVE
+    page = browser.new_page(viewport={"width": 1000, "height": 420})
+    try:
+        for name, span in (("days", 6 * 86400), ("midnight", 5 * 3600), ("minutes", 600)):
+            log = EventLog()
+            for i, (status, info, at) in enumerate([("AVAILABLE", None, 0), ("UNAVAILABLE", "DELETE_REQUESTED", span)]):
+                log.append(StatusEvent(
+                    event_id=f"e{i}", session_id="a", qos_status=QosStatus(status),
+                    status_info=StatusInfo(info) if info else None, event_time=start + timedelta(seconds=at),
+                    type="t", source="test", shape="cloudevent-v1", raw={},
+                ))  # fmt: skip
+            plot = TimelinePlot(log, now=lambda span=span: start + timedelta(seconds=span + 1))
+            path = tmp_path / f"{name}.html"
+            go.Figure(plot.widget).write_html(path, include_plotlyjs=True)
+            page.goto(path.as_uri())
+            playwright.expect(page.locator(_TIME_TICKS).first).to_be_visible(timeout=30_000)
+            ticks = [t.text_content() or "" for t in page.locator(_TIME_TICKS).all()]
+            assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), (name, ticks)
+            assert "2026" in ticks[0], (name, ticks)  # the date (and year) under the first tick
+            if name == "midnight":  # 22:00 to 03:00: the next day's date where it starts
+                assert any(t.startswith("00:00") and "Nov 27" in t for t in ticks), ticks
+            page.screenshot(path=str(ARTIFACTS / f"live-axis-{name}.png"))
+    finally:
+        page.close()
+
+
+T0_LIVE = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
