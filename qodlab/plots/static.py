@@ -108,22 +108,17 @@ def timeline_figure(
         for ax in axes:
             ax.set_axis_off()
     else:
-        from matplotlib.dates import (
-            DAILY,
-            HOURLY,
-            MICROSECONDLY,
-            MINUTELY,
-            MONTHLY,
-            SECONDLY,
-            YEARLY,
-            AutoDateLocator,
-        )  # fmt: skip
+        from matplotlib.dates import HOURLY, MINUTELY, SECONDLY, AutoDateLocator
 
         bottom.set_xlim(*(_num(t) for t in timeline.x_range))
         bottom.xaxis_date()
-        # up to 13 minute ticks (`17:05`): at 9, a 12-minute span jumped to 5-minute ticks, two in view
-        most = {YEARLY: 9, MONTHLY: 9, DAILY: 9, HOURLY: 9, MINUTELY: 13, SECONDLY: 9, MICROSECONDLY: 9}
-        locator = AutoDateLocator(minticks=5, maxticks=most)  # type: ignore[no-untyped-call]
+        locator = AutoDateLocator(minticks=5, maxticks=9)  # type: ignore[no-untyped-call]
+        # matplotlib's steps of 1 then 5 seconds (or minutes) left two ticks in view over 10 s or 13 min;
+        # with 2 between them there are at least three at any span. A last step of a minute (an hour, a
+        # day) where its own ran out: over 4.5 minutes or 4.6 days it warned "unable to pick an interval"
+        locator.intervald[SECONDLY] = [1, 2, 5, 10, 15, 30, 60]
+        locator.intervald[MINUTELY] = [1, 2, 5, 10, 15, 30, 60]
+        locator.intervald[HOURLY] = [1, 2, 3, 4, 6, 12, 24]
         bottom.xaxis.set_major_locator(locator)
         bottom.xaxis.set_major_formatter(_ticks(locator, *timeline.x_range))
         bottom.set_xlabel(axis_title)
