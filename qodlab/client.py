@@ -174,6 +174,10 @@ class _BaseClient(Generic[S, A]):
         if self.three_legged and made.device is not None:
             msg = "this client's access token names the device (three-legged): leave `device` out of the request"
             raise InvalidRequest(msg, "device")
+        if made.application_server is not None and made.application_server.ip_addresses and not self.api.address_list:
+            msg = (f"application_server: a list of addresses is QoD 1.2's; this client speaks {self.api.name}: give "
+                   'one address (a string), or speak 1.2 (QodClient(url, api="1.2.0-rc.3"))')  # fmt: skip
+            raise InvalidRequest(msg, "application_server")
         body = _webhook_body(made) if self.api.webhook else to_wire(made)
         return _Call("POST", f"{self.qod_url}/sessions", body, self._parse_session)
 

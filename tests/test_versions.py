@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qodlab import QodClient, Sandbox
+from qodlab import InvalidRequest, QodClient, Sandbox
 from qodlab.auth import Ciba
 
 QOD = "/quality-on-demand/v1rc3"
@@ -169,6 +169,26 @@ def test_the_client_speaks_1_2_with_an_address_list(sandbox: Sandbox) -> None:
         assert [s.session_id for s in client.retrieve_sessions(session.device)] == [session.session_id]  # type: ignore[arg-type]
         assert {p.name for p in client.list_profiles()} >= {"QOS_M"}
         session.delete()
+
+
+def test_a_1_1_client_given_an_address_list_says_which_release_takes_one(sandbox: Sandbox) -> None:
+    phone = _phone()
+    with QodClient(sandbox.url) as client, pytest.raises(InvalidRequest, match="QoD 1.2's") as refused:
+        client.create_session(device={"phoneNumber": phone}, application_server=["233.252.0.2"],
+                              qos_profile="QOS_M", duration=60)  # fmt: skip
+    assert refused.value.field == "application_server" and 'api="1.2.0-rc.3"' in str(refused.value)
+    assert client.api.name == "1.1.0" and "speaks 1.1.0" in str(refused.value)
+    assert not [s for s in sandbox.engine.sessions() if ("phoneNumber", phone) in s.device_keys]  # nothing sent
+
+
+def test_1_1_refuses_an_address_list_it_does_not_know(sandbox: Sandbox) -> None:
+    """1.1.0's ApplicationServer has ipv4Address and ipv6Address only: a list is no address it reads."""
+    phone = _phone()
+    body = {**_body(phone), "applicationServer": {"ipAddresses": ["233.252.0.2", "2001:db8::5"]}}
+    refused = httpx.post(f"{sandbox.url}/quality-on-demand/v1/sessions", json=body)
+    assert _code(refused) == (400, "INVALID_ARGUMENT") and "ipAddresses is QoD 1.2's" in refused.json()["message"]
+    assert not [s for s in sandbox.engine.sessions() if ("phoneNumber", phone) in s.device_keys]
+    assert httpx.post(f"{sandbox.url}{QOD}/sessions", json=body).status_code == 201  # 1.2.0-rc.3 takes it
 
 
 def test_with_access_tokens_the_1_2_routes_follow_camara() -> None:

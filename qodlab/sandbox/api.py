@@ -124,6 +124,10 @@ def _qod_router(sandbox: Sandbox, release: Release, api: contract.Api) -> APIRou
 
     @router.post("/sessions", status_code=201, summary="Create a QoS session", dependencies=schema("CreateSession"))
     async def create_session(body: CreateSession, request: Request) -> JSONResponse:
+        if not release.address_list and body.application_server.ip_addresses is not None:
+            # a property 1.1.0 does not know: its server would find no address it reads, not the list's first
+            msg = f"applicationServer: ipAddresses is QoD 1.2's; {release.name} takes ipv4Address or ipv6Address"
+            raise EngineError(400, "INVALID_ARGUMENT", msg)
         session = engine.create(
             body,
             correlator=request.headers.get("x-correlator"),
