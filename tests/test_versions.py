@@ -173,7 +173,7 @@ def test_the_client_speaks_1_2_with_an_address_list(sandbox: Sandbox) -> None:
 
 def test_a_1_1_client_given_an_address_list_says_which_release_takes_one(sandbox: Sandbox) -> None:
     phone = _phone()
-    with QodClient(sandbox.url) as client, pytest.raises(InvalidRequest, match="QoD 1.2's") as refused:
+    with QodClient(sandbox.url) as client, pytest.raises(InvalidRequest, match=r"QoD 1\.2's") as refused:
         client.create_session(device={"phoneNumber": phone}, application_server=["233.252.0.2"],
                               qos_profile="QOS_M", duration=60)  # fmt: skip
     assert refused.value.field == "application_server" and 'api="1.2.0-rc.3"' in str(refused.value)
