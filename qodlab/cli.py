@@ -17,7 +17,9 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2, with one line on stderr, for what it cannot do)."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command they were given to, with its own help (`qodlab relay --help`)
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -151,6 +153,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     _tls_arguments(relay)
     relay.set_defaults(handler=_relay)
+    for command in sub.choices.values():
+        command.set_defaults(parser=command)
     return parser
 
 

@@ -276,6 +276,7 @@ def test_the_command_says_in_one_line_what_it_cannot_do() -> None:
     cases = {
         "busy port": (taken, f"127.0.0.1:{port}: Address already in use (another server has it"),
         "speed 0": (_command("sandbox", "--speed", "0"), "--speed"),
+        "unknown option": (_command("relay", "--bogus"), "qodlab relay: error: unrecognized arguments: --bogus"),
         "relay offline": (
             _command("listen", "--relay", "new", env={"QODLAB_RELAY": f"http://127.0.0.1:{dead}"}),
             "$QODLAB_RELAY",
