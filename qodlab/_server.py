@@ -15,9 +15,11 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from ._hosts import HostPolicy, guarded
 from .errors import ServerStartError, SettingsChanged
 
 if TYPE_CHECKING:
@@ -54,7 +56,10 @@ class ServerThread:
         warm_up: str | None = None,
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
+        allowed_hosts: Iterable[str] = (),
     ):
+        self.hosts = HostPolicy(host, allowed_hosts)
+        """The `Host` names and origins it answers to (`qodlab._hosts`: Jupyter Server's checks)."""
         self.app = app
         self.host = host
         self.name = name
@@ -94,7 +99,7 @@ class ServerThread:
         import uvicorn  # here, not at import: `import qodlab` stays light (a server is built when started)
 
         config = uvicorn.Config(
-            self.app,
+            guarded(self.app, self.hosts),  # every server: Jupyter Server's Host and Origin checks
             log_level="warning",
             access_log=False,
             lifespan="on",

@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser("sandbox", help="serve the QoD sandbox until interrupted")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _allow_host_argument(sandbox)
+    sandbox.add_argument("--private-sinks", action="store_true", help="deliver to sinks on private addresses too")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     sandbox.add_argument("--speed", type=_positive, default=1.0, help="sandbox seconds per real second")
     sandbox.add_argument("--strict", action="store_true", help="require https sinks, as CAMARA v1.1 does")
@@ -102,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
 
     listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
     listen.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _allow_host_argument(listen)
     listen.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     listen.add_argument("--path", default="/qod", help="notification path (default /qod)")
     listen.add_argument("--token", default=None, help="bearer token to require (default: a generated one)")
@@ -121,6 +124,14 @@ def _parser() -> argparse.ArgumentParser:
     classroom.add_argument("--students", type=int, default=30, help="how many students (default 30)")
     classroom.add_argument("--names", default=None, help="a CSV file whose first column names the students")
     classroom.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: the whole room)")
+    _allow_host_argument(classroom)
+    classroom.add_argument(
+        "--loopback-sinks",
+        action="store_true",
+        default=None,
+        help="let students' sinks be on this machine's loopback (default: only when served on loopback)",
+    )
+    classroom.add_argument("--private-sinks", action="store_true", help="let students' sinks be on private addresses")
     classroom.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     classroom.add_argument("--speed", type=_positive, default=10.0, help="sandbox seconds per real second (default 10)")
     classroom.add_argument("--rate", type=float, default=10.0, help="requests a second per key (default 10)")
@@ -135,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
 
     relay = sub.add_parser("relay", help="serve a relay (smee.io's protocol) until interrupted")
     relay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _allow_host_argument(relay)
     relay.add_argument(
         "--port", type=int, default=int(os.environ.get("PORT") or 0), help="port (default: $PORT, else a free one)"
     )
@@ -158,6 +170,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _allow_host_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[name for name in os.environ.get("QODLAB_ALLOWED_HOSTS", "").split(",") if name.strip()],
+        metavar="NAME",
+        help="a host name it answers to besides localhost (repeat; .example.org: and its subdomains; "
+        "default: $QODLAB_ALLOWED_HOSTS, comma-separated). Other names are refused 403, as Jupyter Server does",
+    )
+
+
 def _tls_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--certfile", default=None, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--keyfile", default=None, help="the certificate's private key (PEM), if not in --certfile")
@@ -176,6 +199,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     sandbox = Sandbox(
         args.host,
         args.port,
+        allowed_hosts=args.allow_host,
+        private_sinks=args.private_sinks,
         speed=args.speed,
         strict=args.strict,
         api_key=args.api_key,
@@ -226,6 +251,7 @@ def _listen(args: argparse.Namespace) -> int:
     log.on_event(show)
     listener = Listener(
         log,
+        allowed_hosts=args.allow_host,
         host=args.host,
         port=args.port,
         path=args.path,
@@ -256,8 +282,9 @@ def _classroom(args: argparse.Namespace) -> int:
 
     students = Roster.from_csv(args.names).names if args.names else args.students
     room = Classroom(
-        students, host=args.host, port=args.port, speed=args.speed, rate=args.rate, roster=args.roster, auth=args.auth
-    )
+        students, host=args.host, port=args.port, speed=args.speed, rate=args.rate, roster=args.roster, auth=args.auth,
+        allowed_hosts=args.allow_host, loopback_sinks=args.loopback_sinks, private_sinks=args.private_sinks,
+    )  # fmt: skip
     print(f"qodlab classroom serving {room.url} for {len(room.roster.names)} students", flush=True)
     # The keys are in the roster file only (mode 0600): hand each student their line.
     columns = "name,api_key,client_id,client_secret" if args.auth == "oidc" else "name,api_key"
@@ -278,6 +305,7 @@ def _relay(args: argparse.Namespace) -> int:
     relay = Relay(
         args.host,
         args.port,
+        allowed_hosts=args.allow_host,
         buffer=args.buffer,
         max_bytes=args.max_bytes,
         max_channels=args.max_channels,

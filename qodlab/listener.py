@@ -22,6 +22,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,7 @@ class Listener(BackgroundServer):
         jwks_uri: accept PRIVATE_KEY_JWT tokens from the provider whose keys are there (`accept_private_key_jwt`).
         reuse: False starts a new listener even when one with these settings runs, and no later
             `Listener(...)` is given it.
+        allowed_hosts: host names it answers to besides loopback's (a deployed or LAN name; `qodlab._hosts`).
     """
 
     _secret = frozenset({"token"})
@@ -135,6 +137,7 @@ class Listener(BackgroundServer):
         relay_timeout: float = 15.0,
         jwks_uri: str | None = None,
         reuse: bool = True,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
@@ -169,7 +172,8 @@ class Listener(BackgroundServer):
         self._cafile = cafile
         self.tokens: TokenServer | None = None
         """With PRIVATE_KEY_JWT: its authorization server (`accept_private_key_jwt`); None otherwise."""
-        self._server = ServerThread(self._app, host, port, name="qodlab-listener", certfile=certfile, keyfile=keyfile)
+        self._server = ServerThread(self._app, host, port, name="qodlab-listener", certfile=certfile, keyfile=keyfile,
+                                    allowed_hosts=allowed_hosts)  # fmt: skip
         self.start()
         if jwks_uri is not None:
             self.accept_private_key_jwt(jwks_uri)

@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..sandbox.api import CONTROL
 from ..sandbox.engine import Access
 from ..sandbox.oidc import Provider
 from ..sandbox.refusals import EngineError
@@ -70,12 +69,11 @@ class Gate:
         self.tally = {name: Tally() for name in roster.names}
         self._buckets = {name: TokenBucket(rate) for name in roster.names}
         self._lock = threading.Lock()
-        self.controls: tuple[str, ...] = (CONTROL, CLASSROOM)
-        """The paths besides the APIs that the gate guards: the sandbox's and the classroom's controls, the
-        instructor's only."""
 
-    def admit(self, path: str, headers: Mapping[str, str]) -> tuple[str, Access | None]:
-        """The caller's name and Access (None: the instructor, who sees all), or EngineError 401/403/429."""
+    def admit(self, control: bool, headers: Mapping[str, str]) -> tuple[str, Access | None]:
+        """The caller's name and Access (None: the instructor, who sees all), or EngineError 401/403/429.
+
+        `control`: the route is a control (`qodlab.sandbox.audience`), the instructor's alone."""
         key = _key(headers)
         name = self.roster.who(key)
         if name == INSTRUCTOR:
@@ -86,7 +84,7 @@ class Gate:
             msg = "Missing or unknown API key: use the one on your roster line." if self.provider is None else (
                 "An access token is required: get one with your roster line's client id and secret.")  # fmt: skip
             raise EngineError(401, "UNAUTHENTICATED", msg)
-        if path.startswith(self.controls):
+        if control:
             raise EngineError(403, "PERMISSION_DENIED", "Only the instructor may use the classroom's controls.")
         with self._lock:
             self.tally[name].requests += 1

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from .._http import is_loopback
 from .._keywords import checked
 from ..models import ProfileStatus, QosStatus
 from ..sandbox import Sandbox, StatusChange
@@ -77,6 +78,9 @@ class Classroom:
         auth: "oidc" gives each student an OAuth client (its id is the student's name, its secret
             on the roster line) whose access tokens name them, instead of a key; the instructor
             keeps a key. `room.url` is also the OpenID issuer.
+        allowed_hosts: host names the room is reached by (served on a LAN by name; `qodlab._hosts`).
+        loopback_sinks: students' sinks may be on this machine's loopback (default: only when the room is
+            served on loopback, every student on this machine); private_sinks: on private addresses (the LAN).
     """
 
     def __init__(
@@ -90,6 +94,9 @@ class Classroom:
         roster: str | os.PathLike[str] | None = None,
         seed: int = 0,
         auth: Literal["key", "oidc"] = "key",
+        allowed_hosts: Sequence[str] = (),
+        loopback_sinks: bool | None = None,
+        private_sinks: bool = False,
     ) -> None:
         self.roster = Roster.numbered(students) if isinstance(students, int) else Roster(list(students))
         self.auth = auth
@@ -99,7 +106,19 @@ class Classroom:
         self.history = History()
         """Every status change with its owner, numbered (`GET /_classroom/changes`)."""
         self.sandbox = Sandbox(
-            host, port, speed=speed, seed=seed, gate=self.gate, routers=[self._router], reuse=False, auth=auth
+            host,
+            port,
+            speed=speed,
+            seed=seed,
+            gate=self.gate,
+            routers=[self._router],
+            reuse=False,
+            auth=auth,
+            allowed_hosts=allowed_hosts,
+            # a student's sink on the instructor's loopback reaches the instructor's own services: allowed only
+            # where every student is on this machine (served on loopback), or where the instructor says so
+            loopback_sinks=is_loopback(host) if loopback_sinks is None else loopback_sinks,
+            private_sinks=private_sinks,
         )
         if self.sandbox.provider is not None:  # each student an OAuth client, the roster's secret its secret
             for student in self.roster.students:

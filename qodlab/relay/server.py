@@ -24,7 +24,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
 
 from .._asgi import Receive, Scope, Send, lifespan
@@ -301,6 +301,7 @@ class Relay(BackgroundServer):
     it in its place (same URL; its channels are gone), with a `SettingsChanged` warning naming them.
         forwarded_allow_ips: behind a TLS-terminating proxy, its addresses (comma-separated, "*" for any):
             `/new` then redirects to the scheme and host it forwards (X-Forwarded-Proto/Host).
+        allowed_hosts: host names it answers to besides loopback's (a deployed or LAN name; `qodlab._hosts`).
     """
 
     _held = "its channels"
@@ -318,6 +319,7 @@ class Relay(BackgroundServer):
         keyfile: str | os.PathLike[str] | None = None,
         reuse: bool = True,
         forwarded_allow_ips: str | None = None,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
@@ -325,7 +327,9 @@ class Relay(BackgroundServer):
         self.app = RelayApp(
             buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle, forwarded_allow_ips=forwarded_allow_ips
         )
-        self._server = ServerThread(self.app, host, port, name="qodlab-relay", certfile=certfile, keyfile=keyfile)
+        self._server = ServerThread(
+            self.app, host, port, name="qodlab-relay", certfile=certfile, keyfile=keyfile, allowed_hosts=allowed_hosts
+        )
         self.start()
 
     def __repr__(self) -> str:

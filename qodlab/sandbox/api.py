@@ -31,6 +31,7 @@ from ..models import (
     to_wire,
 )
 from . import contract
+from .audience import Audience, Audiences
 from .clock import rfc3339
 from .faults import NoticeFaultKind
 from .middleware import CamaraMiddleware, install_error_handlers, validation_message
@@ -71,28 +72,33 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(CamaraMiddleware, sandbox=sandbox)
+    audiences = sandbox.audiences
+    app.add_middleware(CamaraMiddleware, sandbox=sandbox, audiences=audiences)
+    audiences.declare(app.router.routes, "public")  # FastAPI's own: /openapi.json, /docs, /redoc
     camara = [r for r in apis.RELEASES if r.contracts is not None and r.profiles_path is not None]
     for release in camara:
         qod, profiles, _ = release.contracts or ("", "", None)
-        app.include_router(_qod_router(sandbox, release, qod), prefix=release.qod_path,
-                           tags=[f"QoS Sessions {release.name}"])  # fmt: skip
-        app.include_router(_profiles_router(sandbox, release, profiles), prefix=release.profiles_path or "",
-                           tags=[f"QoS Profiles {release.name}"])  # fmt: skip
-    app.include_router(_control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
+        _include(app, audiences, "api", _qod_router(sandbox, release, qod), prefix=release.qod_path,
+                 tags=[f"QoS Sessions {release.name}"])  # fmt: skip
+        _include(app, audiences, "api", _profiles_router(sandbox, release, profiles),
+                 prefix=release.profiles_path or "", tags=[f"QoS Profiles {release.name}"])  # fmt: skip
+    _include(app, audiences, "control", _control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
     for release in camara:
         provisioning = release.contracts[2] if release.contracts else None
         if release.provisioning_path is not None and provisioning is not None:
-            app.include_router(_provisioning_router(sandbox, release, provisioning), prefix=release.provisioning_path,
-                               tags=[f"QoS Provisioning {release.provisioning} ({release.name})"])  # fmt: skip
+            tags = [f"QoS Provisioning {release.provisioning} ({release.name})"]
+            _include(app, audiences, "api", _provisioning_router(sandbox, release, provisioning),
+                     prefix=release.provisioning_path, tags=tags)  # fmt: skip
     for release in apis.RELEASES:
         if release.nac:
-            app.include_router(legacy_router(sandbox, release), prefix=release.qod_path,
-                               tags=["Network as Code (older generations)"])  # fmt: skip
-    if sandbox.provider is not None:
-        app.include_router(oidc_router(sandbox), tags=["OpenID provider (--auth oidc)"])
-    for make_router in sandbox.routers:
-        app.include_router(make_router(sandbox))
+            _include(app, audiences, "api", legacy_router(sandbox, release), prefix=release.qod_path,
+                     tags=["Network as Code (older generations)"])  # fmt: skip
+    if sandbox.provider is not None:  # its endpoints check client credentials themselves; its controls are controls
+        provider, minting = oidc_router(sandbox)
+        _include(app, audiences, "public", provider, tags=["OpenID provider (--auth oidc)"])
+        _include(app, audiences, "control", minting, tags=["OpenID provider (--auth oidc)"])
+    for make_router in sandbox.routers:  # a classroom's controls
+        _include(app, audiences, "control", make_router(sandbox))
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -102,7 +108,14 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     async def notification_keys() -> JSONResponse:
         return JSONResponse(sandbox.notifier.signer.jwks())
 
+    audiences.declare(app.router.routes[-2:], "public")
     return app
+
+
+def _include(app: FastAPI, audiences: Audiences, audience: Audience, router: APIRouter, **options: Any) -> None:
+    """Include a router, its routes declared for `audience` (`qodlab.sandbox.audience`)."""
+    app.include_router(router, **options)
+    audiences.declare(router.routes, audience, options.get("prefix", ""))
 
 
 def _json(body: Any, status: int = 200) -> JSONResponse:

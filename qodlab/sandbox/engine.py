@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._http import is_loopback
+from .._outbound import OutboundPolicy
 from ..models import (
     CreateAssignment,
     CreateSession,
@@ -223,6 +224,8 @@ class Engine:
         self.provisioning_delay = provisioning_delay
         self.retention = retention
         self.strict = strict
+        self.sinks = OutboundPolicy()
+        """Where notifications and token requests may go (`qodlab._outbound`); an address in a sink is checked here."""
         self._lock = threading.RLock()
         self._sessions: dict[uuid.UUID, SandboxSession] = {}
         self._by_key: dict[tuple[str, str], set[uuid.UUID]] = {}
@@ -232,6 +235,8 @@ class Engine:
         self._subscribers: list[Subscriber] = []
         self._on_schedule: Callable[[], None] = lambda: None
         self._shared_jwt: dict[str, JwtTarget] = {}  # pre-shared PRIVATE_KEY_JWT configurations, per API client
+        # which API client owns a PRIVATE_KEY_JWT client id or token endpoint: onboarded (shared), or its first user
+        self._jwt_owners: dict[tuple[str, str], str] = {}
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -276,8 +281,11 @@ class Engine:
     def share_private_key_jwt(self, client_id: str, token_uri: str, api_client: str | None = None) -> None:
         """Onboarding: PRIVATE_KEY_JWT sessions of `api_client` (the token's client; None: any caller without
         one) get their notification tokens at `token_uri` as `client_id`, when the request names neither."""
-        check_sink(token_uri, strict=self.strict)
-        self._shared_jwt[api_client or DEFAULT_CLIENT] = JwtTarget(client_id, token_uri)
+        check_sink(token_uri, strict=self.strict, policy=self.sinks)
+        owner = api_client or DEFAULT_CLIENT
+        with self._lock:
+            self._bind_jwt(JwtTarget(client_id, token_uri), owner)
+            self._shared_jwt[owner] = JwtTarget(client_id, token_uri)
 
     def identify(self, device: Device) -> TestDevice | None:
         """The test device a request names (None: an ordinary one), or EngineError as a real network answers."""
@@ -492,7 +500,7 @@ class Engine:
             self._check_applicable(tested, profile)
             if isinstance(request, CreateSession):  # an assignment has no duration
                 self._check_duration(profile, request.duration)
-            self._check_conflict(request.device, kind)
+            self._check_conflict(request.device, owner, kind)
             now = self.clock.now()
             opened = SandboxSession.new(
                 request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner,
@@ -621,15 +629,19 @@ class Engine:
             msg = f"duration: {duration} s is outside {profile.name}'s range [{low:g}, {high:g}] s."
             raise EngineError(400, "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE", msg)
 
-    def _check_conflict(self, device: Device, kind: Kind = "session") -> None:
+    def _check_conflict(self, device: Device, owner: str | None, kind: Kind = "session") -> None:
+        """409 when the device already has a session; the session is named only to the client that owns it."""
         for key in device.identifiers():
             for other in self._by_key.get(key, ()):
                 session = self._sessions[other]
                 if session.kind == kind and session.blocks_device:
-                    msg = (
-                        f"Device already has session {other} "
-                        f"({session.status.value}); delete it before creating another."
-                    )
+                    if session.owner in (None, owner):
+                        msg = (
+                            f"Device already has session {other} "
+                            f"({session.status.value}); delete it before creating another."
+                        )
+                    else:  # another client's: its id is theirs alone (issue #32)
+                        msg = "Device already has an active session of another client."
                     raise EngineError(409, "CONFLICT", msg)
 
     def _check_notification_target(
@@ -637,7 +649,7 @@ class Engine:
     ) -> tuple[str | None, JwtTarget | None]:
         """The static token, or where a PRIVATE_KEY_JWT token is to be fetched; EngineError when refused."""
         if request.sink is not None:
-            check_sink(request.sink, strict=self.strict)
+            check_sink(request.sink, strict=self.strict, policy=self.sinks)
             if not self.notifications:  # refused before anything is created: the consumer may retry without it
                 msg = "This API provider cannot deliver event notifications: create it without sink and sinkCredential."
                 raise EngineError(422, "EVENT_NOTIFICATIONS_NOT_SUPPORTED", msg)
@@ -656,15 +668,29 @@ class Engine:
             raise EngineError(400, "INVALID_ARGUMENT", "sinkCredential.accessToken is required.")
         return credential.access_token.get_secret_value(), None
 
+    def _bind_jwt(self, target: JwtTarget, owner: str) -> None:
+        """Bind a PRIVATE_KEY_JWT client id and token endpoint to the API client that onboarded (or first named)
+        them; another client naming either is refused as a bad credential (the sandbox signs every assertion with
+        one key, so a client id is all that tells a consumer's token endpoint who is asking). Call with the lock."""
+        keys = _jwt_keys(target)
+        if any(self._jwt_owners.get(key, owner) != owner for key in keys):
+            msg = "sinkCredential: this clientId or tokenUri is registered to another API consumer."
+            raise EngineError(400, "INVALID_CREDENTIAL", msg)
+        for key in keys:
+            self._jwt_owners[key] = owner
+
     def _jwt_target(self, credential: PrivateKeyJwtCredential, owner: str | None) -> JwtTarget:
         if credential.client_id and credential.token_uri:
             try:
-                check_sink(credential.token_uri, strict=self.strict)
+                check_sink(credential.token_uri, strict=self.strict, policy=self.sinks)
             except EngineError as exc:
                 raise EngineError(
                     400, "INVALID_ARGUMENT", exc.message.replace("sink", "sinkCredential.tokenUri")
                 ) from None
-            return JwtTarget(credential.client_id, credential.token_uri)
+            target = JwtTarget(credential.client_id, credential.token_uri)
+            with self._lock:
+                self._bind_jwt(target, owner or DEFAULT_CLIENT)
+            return target
         shared = self._shared_jwt.get(owner or DEFAULT_CLIENT)
         if shared is None:
             msg = (
@@ -675,12 +701,21 @@ class Engine:
         return shared
 
 
-def check_sink(sink: str, *, strict: bool) -> None:
+def _jwt_keys(target: JwtTarget) -> tuple[tuple[str, str], tuple[str, str]]:
+    return ("client", target.client_id), ("uri", target.token_uri.rstrip("/").lower())
+
+
+def check_sink(sink: str, *, strict: bool, policy: OutboundPolicy | None = None) -> None:
     """Refuse a sink the sandbox will not deliver to (400 INVALID_SINK).
 
     Strict mode wants https as CAMARA v1.1 does; dev mode also allows http on loopback, the only
-    place a notebook's listener can be reached without a public URL.
+    place a notebook's listener can be reached without a public URL. An address the outbound policy
+    refuses (a classroom's loopback, a private or link-local address) is refused here when the URL
+    names it; a host name is checked when it is resolved, at delivery.
     """
+    refused = policy.refusal(sink) if policy is not None else None
+    if refused is not None:
+        raise EngineError(400, "INVALID_SINK", f"sink {sink!r} refused: {refused}.")
     parts = urlsplit(sink)
     if parts.scheme == "https" and parts.hostname:
         return

@@ -1,8 +1,8 @@
 """Every request's CAMARA duties before and around the sandbox's routes: error bodies, the x-correlator,
 who may call (API keys, access tokens and scopes, a classroom's gate, RapidAPI's gateway), injected faults.
 
-Apart from the per-API routers (`api`), and naming none of them: the APIs are the prefixes of the
-releases served (`qodlab.apis.RELEASES`), and a gate (a classroom's) says which controls it guards.
+Apart from the per-API routers (`api`), and naming none of them: each route declares its audience
+(`audience`: api, control or public) and the guard follows it, so no path escapes a list of prefixes.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import apis
 from ..providers import NAC_API_HOST
+from .audience import Audiences
 from .engine import Access
 from .oidc import SCOPES
 from .refusals import EngineError
@@ -31,14 +31,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NAC_RAPIDAPI_HOSTS",
+    "MAX_BODY",
     "CamaraMiddleware",
-    "api_prefixes",
     "error_response",
     "install_error_handlers",
     "rapidapi_refusal",
     "validation_message",
 ]
 
+MAX_BODY = 1024 * 1024  # bytes of a request body; the largest real one (an address list, a token) is a few KiB
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _CORRELATOR = re.compile(r"^[a-zA-Z0-9-_:;./<>{}]{0,256}$")
 # The API hosts the official SDKs name in X-RapidAPI-Host: network-as-code 8.x and 10.x's docs (and
 # 8.x's stage and dev environments), and 3.x's QoD-only API.
@@ -50,7 +52,6 @@ NAC_RAPIDAPI_HOSTS = frozenset(
         "quality-of-service-on-demand.nokia.rapidapi.com",
     }
 )
-_OPEN_PATHS = ("/docs", "/openapi.json", "/redoc", "/health", "/.well-known/", "/oauth2/", "/bc-authorize")
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -115,10 +116,10 @@ class CamaraMiddleware:
     (`request.state.error_code`) lives in the scope's `state`, shared with starlette's Request.
     """
 
-    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+    def __init__(self, app: ASGIApp, sandbox: Sandbox, audiences: Audiences) -> None:
         self.app = app
         self.sandbox = sandbox
-        self.prefixes = api_prefixes()
+        self.audiences = audiences
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,6 +134,13 @@ class CamaraMiddleware:
             status, code, message, extra = refused
             await error_response(status, code, message, {**echo, **extra})(scope, receive, send)
             return
+        if scope["method"] in _WITH_BODY:
+            body = await _capped_body(headers, receive)
+            if body is None:
+                message = f"Request body over the {MAX_BODY // 1024} KiB limit."
+                await error_response(413, "PAYLOAD_TOO_LARGE", message, echo)(scope, receive, send)
+                return
+            receive = _replay(body, receive)
         caller = state.get("caller")
         if not echo and caller is None:
             await self.app(scope, receive, send)
@@ -155,25 +163,22 @@ class CamaraMiddleware:
         sandbox = self.sandbox
         if correlator is not None and not _CORRELATOR.match(correlator):
             return 400, "INVALID_ARGUMENT", "x-correlator: invalid value.", {}
-        api = path.startswith(self.prefixes)
+        audience = self.audiences.of(path)
+        api = audience == "api"
         if api:
             gateway = rapidapi_refusal(headers)
             if gateway is not None:
                 return gateway
         sees_all = False  # the gate admitted someone who needs no token (a classroom's instructor)
         try:
-            if sandbox.gate is not None and (api or path.startswith(sandbox.gate.controls)):
-                state["caller"], state["access"] = sandbox.gate.admit(path, headers)
+            if sandbox.gate is not None and audience in ("api", "control"):
+                state["caller"], state["access"] = sandbox.gate.admit(audience == "control", headers)
                 sees_all = state["access"] is None
             if sandbox.provider is not None and api and not sees_all:
                 state["access"] = _access(headers, path, method, sandbox)
         except EngineError as exc:
             return exc.status, exc.code, exc.message, dict(exc.headers or {})
-        if (
-            sandbox.api_key is not None
-            and not path.startswith(_OPEN_PATHS)
-            and not _authorized(headers, sandbox.api_key)
-        ):
+        if sandbox.api_key is not None and audience != "public" and not _authorized(headers, sandbox.api_key):
             return (
                 401,
                 "UNAUTHENTICATED",
@@ -189,9 +194,34 @@ class CamaraMiddleware:
         return 503, "UNAVAILABLE", "Service unavailable (injected fault).", extra
 
 
-def api_prefixes() -> tuple[str, ...]:
-    """The path prefixes of every served release's API requests (`qodlab.apis.RELEASES`)."""
-    return tuple(prefix for release in apis.RELEASES for prefix in release.prefixes)
+async def _capped_body(headers: Headers, receive: Receive) -> bytes | None:
+    """The whole request body, or None past MAX_BODY (declared or sent): nothing beyond it is kept."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    body = bytearray()
+    for _ in range(MAX_BODY + 2):  # each message carries at least a byte, or ends the body
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            return None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` once, then what the connection says (a disconnect)."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 def rapidapi_refusal(headers: Headers) -> tuple[int, str, str, dict[str, str]] | None:

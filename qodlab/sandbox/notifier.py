@@ -2,8 +2,13 @@
 
 Runs on the sandbox server's event loop. Each session has its own queue, so its notifications
 arrive in order (AVAILABLE before UNAVAILABLE) while sessions deliver concurrently, at most
-`concurrency` requests in flight. Every attempt is recorded; a retry sends the same event id, so
+`concurrency` requests in flight and `per_sink` to any one sink (scheme, host and port), so a slow
+sink holds its own slots and no other's. Every attempt is recorded; a retry sends the same event id, so
 receivers can deduplicate.
+
+Every request follows the sandbox's outbound policy (`qodlab._outbound`), as established webhook senders do:
+the address is checked when connected to, after DNS resolution; a redirect is never followed (a 3xx is a
+rejected delivery, its `Location` recorded); at most 64 KiB of an answer is read.
 
 The sender is aiohttp rather than httpx: at this concurrency httpx's async pool delivered about
 1,400 POSTs/s on loopback where aiohttp delivered about 12,000 (benchmarks/sandbox.py).
@@ -12,19 +17,23 @@ The sender is aiohttp rather than httpx: at this concurrency httpx's async pool 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from .._http import parse_retry_after
+from .._outbound import MAX_RESPONSE_BYTES, OutboundPolicy, resolver
 from ..notifications import Shape, build_notification, content_type
 from .clock import Clock, rfc3339
 from .engine import JwtTarget, StatusChange
@@ -93,9 +102,11 @@ class Notifier:
         max_backoff: float = 30.0,
         timeout: float = 5.0,
         history: int = 200_000,
-        concurrency: int = 32,
+        concurrency: int = 64,
+        per_sink: int = 8,
         cafile: str | None = None,
         signer: Signer | None = None,
+        policy: OutboundPolicy | None = None,
     ) -> None:
         self.clock = clock
         self.signer = signer or Signer()
@@ -109,6 +120,10 @@ class Notifier:
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.concurrency = concurrency
+        self.per_sink = per_sink
+        self.policy = policy or OutboundPolicy()
+        """Which addresses it may deliver to (`qodlab._outbound`)."""
+        self._sinks: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # origin -> its slots, how many use them
         self._history: deque[Delivery] = deque(maxlen=history)
         self._history_lock = threading.Lock()
         self._queues: dict[uuid.UUID, deque[_Notice]] = {}
@@ -129,7 +144,7 @@ class Notifier:
         if self.cafile is not None:
             tls.load_verify_locations(cafile=self.cafile)
         self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency, ssl=tls),
+            connector=aiohttp.TCPConnector(limit=self.concurrency, ssl=tls, resolver=resolver(self.policy)),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             trust_env=False,
         )
@@ -244,12 +259,18 @@ class Notifier:
             "client_assertion": self.signer.assertion(target.client_id, target.token_uri),
         }
         where = f"token endpoint {target.token_uri}"
+        refused = self.policy.refusal(target.token_uri)
+        if refused is not None:
+            return None, f"{where}: {_REFUSED}{refused}"
+        accept = {"Accept": "application/json"}
         try:
-            async with self._client.post(target.token_uri, data=form, headers={"Accept": "application/json"}) as got:
-                answer = await got.json(content_type=None) if got.status == 200 else None
+            async with self._client.post(target.token_uri, data=form, headers=accept, allow_redirects=False) as got:
                 status = got.status
+                if 300 <= status < 400:
+                    return None, f"{where}: HTTP {status}, redirect not followed"
+                answer = json.loads(await _capped(got)) if status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            return None, f"{where}: {type(exc).__name__}"
+            return None, f"{where}: {_reason(exc)}"
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             return None, f"{where}: HTTP {status}, no access token"
@@ -263,18 +284,46 @@ class Notifier:
     ) -> tuple[int | None, str | None, float | None]:
         """One POST: (status code, error, Retry-After seconds)."""
         assert self._client is not None and self._slots is not None
+        refused = self.policy.refusal(sink)
+        if refused is not None:
+            return None, f"{_REFUSED}{refused}", None
         try:
-            async with self._slots, self._client.post(sink, data=body, headers=headers) as response:
-                await response.read()
-                return response.status, None, parse_retry_after(response.headers.get("Retry-After"))
+            async with (
+                self._sink_slot(sink),
+                self._slots,
+                self._client.post(sink, data=body, headers=headers, allow_redirects=False) as response,
+            ):
+                with contextlib.suppress(ValueError):  # a huge answer: its status counts, its body is dropped
+                    await _capped(response)
+                error = None
+                if 300 <= response.status < 400:  # never followed: a rejected delivery (not retried)
+                    error = f"redirect to {response.headers.get('Location', '?')[:200]!r} not followed"
+                return response.status, error, parse_retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, None
+            return None, _reason(exc), None
+
+    @contextlib.asynccontextmanager
+    async def _sink_slot(self, sink: str) -> AsyncIterator[None]:
+        """One of the `per_sink` slots of the sink's origin (kept only while someone uses them)."""
+        origin = _origin(sink)
+        slots, users = self._sinks.setdefault(origin, (asyncio.Semaphore(self.per_sink), [0]))
+        users[0] += 1
+        try:
+            async with slots:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                self._sinks.pop(origin, None)
 
     async def _send(self, notice: _Notice, body: bytes, headers: dict[str, str]) -> None:
         sink = notice.change.sink or ""
         for attempt in range(1, self.max_attempts + 1):
             sent = time.monotonic()
             code, error, retry_after = await self._authorised_post(notice.change, sink, body, headers)
+            if code is None and error is not None and _REFUSED in error:  # the policy's: no retry changes it
+                self._record(notice, attempt, code, error, Outcome.REJECTED, sent)
+                return
             if code is not None and code < 300:
                 self._record(notice, attempt, code, error, Outcome.DELIVERED, sent)
                 return
@@ -317,6 +366,37 @@ class Notifier:
         )
         with self._history_lock:
             self._history.append(record)
+
+
+_REFUSED = "refused: "
+
+
+async def _capped(response: aiohttp.ClientResponse) -> bytes:
+    """At most MAX_RESPONSE_BYTES of an answer (ValueError past them: the connection is dropped, not drained)."""
+    body = await response.content.read(MAX_RESPONSE_BYTES + 1)
+    while len(body) <= MAX_RESPONSE_BYTES and not response.content.at_eof():
+        more = await response.content.read(MAX_RESPONSE_BYTES + 1 - len(body))
+        if not more:
+            break
+        body += more
+    if len(body) > MAX_RESPONSE_BYTES:
+        response.close()
+        msg = f"answer over {MAX_RESPONSE_BYTES // 1024} KiB, not read"
+        raise ValueError(msg)
+    return body
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's record: the policy's refusal as it said it, else the exception's type and text."""
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and " resolves to " in str(os_error):
+        return f"{_REFUSED}{os_error}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
 async def _sleep_until(deadline: float) -> None:

@@ -47,9 +47,10 @@ class ConsentFault(BaseModel):
     """How many polls."""
 
 
-def oidc_router(sandbox: Sandbox) -> APIRouter:
-    """Discovery, JWKS, the token endpoint, CIBA's backchannel authentication, and token minting."""
-    router = APIRouter()
+def oidc_router(sandbox: Sandbox) -> tuple[APIRouter, APIRouter]:
+    """Discovery, JWKS, the token endpoint, CIBA's backchannel authentication (public: they check the client's
+    credentials themselves); and the controls under `/_sandbox` (token minting, consent faults), the owner's."""
+    router, controls = APIRouter(), APIRouter()
     provider = sandbox.provider
     assert provider is not None
 
@@ -88,7 +89,7 @@ def oidc_router(sandbox: Sandbox) -> APIRouter:
 
         return await _oauth(request, sandbox, start)
 
-    @router.post(
+    @controls.post(
         "/_sandbox/faults/consent",
         status_code=204,
         summary="CIBA: the next token polls meet a user who waits or refuses",
@@ -100,7 +101,7 @@ def oidc_router(sandbox: Sandbox) -> APIRouter:
             raise EngineError(400, "INVALID_ARGUMENT", str(exc)) from None
         return Response(status_code=204)
 
-    @router.post("/_sandbox/tokens", summary="Mint a token to order (expired, without scopes, for a device)")
+    @controls.post("/_sandbox/tokens", summary="Mint a token to order (expired, without scopes, for a device)")
     async def mint(body: MintRequest) -> JSONResponse:
         client = body.client or provider.register().client_id
         scopes = list(SCOPES.values()) if body.scopes is None else body.scopes
@@ -108,7 +109,7 @@ def oidc_router(sandbox: Sandbox) -> APIRouter:
         token = provider.mint(client, scopes, device, body.expires_in)
         return JSONResponse({"access_token": token, "token_type": "Bearer", "client_id": client})
 
-    return router
+    return router, controls
 
 
 async def _oauth(request: Request, sandbox: Sandbox, action: Any) -> JSONResponse:

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import apis
 from .._asgi import mounted
 from .._keywords import checked
+from .._outbound import OutboundPolicy
 from .._server import BackgroundServer, ServerThread
 from ..errors import InvalidRequest
 from ..models import Device, SessionInfo
 from ..relay import RelayApp, channel_name
 from .api import JWKS_PATH, create_app
+from .audience import Audiences
 from .clock import Clock, rfc3339
 from .devices import TestDevices
 from .engine import RETENTION, Engine, SandboxSession, device_of
@@ -74,6 +76,10 @@ class Sandbox(BackgroundServer):
             a create naming a `sink` (a session on any version, an assignment, a Network as Code
             `webhook` or `notificationUrl`) is 422 EVENT_NOTIFICATIONS_NOT_SUPPORTED and creates
             nothing; without a sink it is as usual, to be followed by polling.
+        allowed_hosts: host names it answers to besides loopback's (served on a network by name; `qodlab._hosts`).
+        loopback_sinks, private_sinks: whether notifications (and PRIVATE_KEY_JWT token requests) may go to
+            loopback addresses (a laptop's listener: yes by default) and to private ones (no by default);
+            link-local and cloud metadata addresses never (`qodlab._outbound`).
 
     Its documented test devices (`test_devices()`, `qodlab.sandbox.devices`) answer as a real
     network answers for devices it does not know or does not serve, and for profiles restricted to some.
@@ -110,6 +116,9 @@ class Sandbox(BackgroundServer):
         unsupported_identifiers: Sequence[str] = (),
         revocation_delay: float = 1.0,
         notifications: bool = True,
+        allowed_hosts: Sequence[str] = (),
+        loopback_sinks: bool = True,
+        private_sinks: bool = False,
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
@@ -128,6 +137,7 @@ class Sandbox(BackgroundServer):
             revocation_delay=revocation_delay,
             notifications=notifications,
         )
+        self.engine.sinks = OutboundPolicy(loopback=loopback_sinks, private=private_sinks)
         self.gate = gate
         """Who may call (a classroom's keys and rates), when something other than `api_key` decides."""
         self.routers = tuple(routers)
@@ -143,14 +153,19 @@ class Sandbox(BackgroundServer):
         self.clock.on_change(self.scheduler.wake)
         self.relay = RelayApp()
         self.cafile = str(cafile) if cafile is not None else None
+        self.audiences = Audiences()
+        """Who each route is for (`qodlab.sandbox.audience`), as `create_app` declares them."""
+        self.app = create_app(self)
+        """The sandbox's FastAPI app (its routes; the relay is mounted beside it)."""
         self._server = ServerThread(
-            mounted(create_app(self), {RELAY_PATH: self.relay}),
+            mounted(self.app, {RELAY_PATH: self.relay}),
             host,
             port,
             name="qodlab-sandbox",
             warm_up="/health",
             certfile=certfile,
             keyfile=keyfile,
+            allowed_hosts=allowed_hosts,
         )
         self.notifier = Notifier(
             self.clock,
@@ -159,6 +174,7 @@ class Sandbox(BackgroundServer):
             max_attempts=max_attempts,
             backoff=retry_backoff,
             cafile=self.cafile,
+            policy=self.engine.sinks,
         )
         self.engine.subscribe(self.notifier.submit)
         self.start()
