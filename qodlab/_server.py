@@ -23,9 +23,14 @@ from ._hosts import HostPolicy, guarded
 from .errors import ServerStartError, SettingsChanged
 
 if TYPE_CHECKING:
+    import asyncio
+
     import uvicorn
 
 __all__ = ["BackgroundServer", "ServerState", "ServerThread"]
+
+
+HEADER_TIMEOUT = 10.0  # seconds a request's headers may take to arrive (`_header_timeout_protocol`)
 
 
 class ServerState(Enum):
@@ -57,7 +62,10 @@ class ServerThread:
         certfile: str | os.PathLike[str] | None = None,
         keyfile: str | os.PathLike[str] | None = None,
         allowed_hosts: Iterable[str] = (),
+        header_timeout: float = HEADER_TIMEOUT,
     ):
+        self.header_timeout = header_timeout
+        """Seconds a request's headers may take to arrive, from the connection (or the request's first byte)."""
         self.hosts = HostPolicy(host, allowed_hosts)
         """The `Host` names and origins it answers to (`qodlab._hosts`: Jupyter Server's checks)."""
         self.app = app
@@ -105,6 +113,7 @@ class ServerThread:
             lifespan="on",
             timeout_graceful_shutdown=2,
             interface="asgi3",
+            http=_header_timeout_protocol(self.header_timeout),
             proxy_headers=False,  # loopback servers behind no proxy: skip the middleware on every request
             server_header=False,
             ssl_certfile=self.certfile,
@@ -164,6 +173,51 @@ class ServerThread:
             with contextlib.suppress(OSError):
                 self._sock.close()
             self._sock = None  # `port` now answers the port it will come back on
+
+
+@functools.cache
+def _header_timeout_protocol(seconds: float) -> Any:
+    """uvicorn's httptools protocol, closing a connection whose request headers take over `seconds` to arrive.
+
+    uvicorn has a keep-alive timeout but none for reading headers, so a client that opens connections and
+    sends a byte now and then (slowloris) holds them for ever; Jupyter Server's tornado has `idle_connection_timeout`.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._header_timer is None:  # the next request on a kept-alive connection
+                self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._header_timer = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
 
 
 def _bind(host: str, port: int) -> socket.socket:

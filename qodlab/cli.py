@@ -161,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     relay.add_argument("--max-channels", type=int, default=1000, help="channels at most (default 1000)")
     relay.add_argument(
+        "--per-address", type=int, default=100, help="new channels a client address may open an hour (default 100)"
+    )
+    relay.add_argument(
         "--idle", type=float, default=86400.0, help="drop a channel with no subscriber or message for this many s"
     )
     _tls_arguments(relay)
@@ -309,6 +312,7 @@ def _relay(args: argparse.Namespace) -> int:
         buffer=args.buffer,
         max_bytes=args.max_bytes,
         max_channels=args.max_channels,
+        per_address=args.per_address,
         idle=args.idle,
         certfile=args.certfile,
         keyfile=args.keyfile,

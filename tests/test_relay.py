@@ -376,14 +376,22 @@ def test_a_flood_of_several_times_the_cap_keeps_the_relay_near_it_and_a_fresh_ch
         process.wait(10)
 
 
-def test_past_max_channels_a_new_channel_is_429_with_retry_after() -> None:
-    with Relay(max_channels=2) as relay, httpx.Client(timeout=5) as client:
-        assert client.post(f"{relay.url}/one", json={}).status_code == 200
-        assert client.post(f"{relay.url}/two", json={}).status_code == 200
-        refused = client.post(f"{relay.url}/three", json={})
-        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
-        assert "limit of 2 channels" in refused.text
-        assert client.post(f"{relay.url}/one", json={}).status_code == 200  # known channels go on
+def test_past_max_channels_the_longest_idle_channel_makes_room_and_followed_ones_are_kept() -> None:
+    from qodlab.relay.server import RelayApp, RelayFull, Subscriber
+
+    now = [1000.0]
+    app = RelayApp(max_channels=2, clock=lambda: now[0])
+    app.publish("one", "x")
+    now[0] += 1
+    app.publish("two", "y")
+    now[0] += 1
+    app.publish("three", "z")  # "one" was idle longest: it goes, with its message
+    assert set(app.channels) == {"two", "three"} and app.bytes == 2 * (1 + 120)
+    for name in ("two", "three"):
+        app.channel(name).subscribers.add(Subscriber(sent=1))
+    with pytest.raises(RelayFull, match="all followed"):
+        app.publish("four", "w")  # every channel is followed: refused, nothing lost
+    assert set(app.channels) == {"two", "three"}
 
 
 def test_a_message_a_connected_subscriber_has_not_been_sent_is_never_evicted() -> None:

@@ -7,8 +7,13 @@ down loses nothing the buffer still holds. The sandbox mounts the same app at `/
 
 Bounded, so that a relay anyone can reach cannot be filled: at most `max_bytes` of messages in all
 (64 MiB), at most `max_channels` channels (1,000), and a channel with no subscriber and no message
-for `idle` seconds of wall-clock time (24 h) is dropped. A new channel past the limit is refused
-with 429 and `Retry-After`. A message that does not fit evicts the oldest buffered messages of the
+for `idle` seconds of wall-clock time (24 h) is dropped. A new channel past the limit evicts the channel
+without subscriber that has been idle longest (its buffered messages go with it); only when every channel
+has a subscriber is it refused with 429 and `Retry-After`. Each client address may open `per_address` new
+channels an hour (a burst of as many; 429 beyond), the address being the peer's, or the right-most
+`X-Forwarded-For` entry when the peer is a trusted proxy (`forwarded_allow_ips`): so 1,000 POSTs to fresh
+names from one address no longer fill the table and lock every newcomer out for a day (issue #32).
+A message that does not fit evicts the oldest buffered messages of the
 channels that hold the most bytes, but never one that a connected subscriber has not been sent
 yet; if nothing can go, the message is refused with 429. What a listener that was down loses when
 the limits bite: the oldest messages of the fullest channels, and a channel idle for `idle`.
@@ -36,6 +41,8 @@ __all__ = ["MAX_BODY", "Relay", "RelayApp", "RelayFull", "channel_name"]
 MAX_BODY = 1024 * 1024  # bytes
 MAX_BYTES = 64 * 1024 * 1024  # every channel's buffered messages together
 MAX_CHANNELS = 1000
+PER_ADDRESS = 100  # new channels an address may open an hour (a class behind one NAT opens one each)
+_ADDRESSES = 10_000  # addresses whose channel openings are remembered at most
 IDLE = 24 * 3600.0  # wall-clock seconds a channel may go without subscriber or message
 _OVERHEAD = 120  # bytes a buffered message costs beyond its text (a str, a tuple, a deque slot)
 _CHANNEL = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -125,8 +132,11 @@ class RelayApp:
         idle: float = IDLE,
         clock: Callable[[], float] = time.time,
         forwarded_allow_ips: str | None = None,
+        per_address: int = PER_ADDRESS,
     ) -> None:
         self.buffer = buffer
+        self.per_address = per_address
+        self._openings: dict[str, tuple[float, float]] = {}  # address -> (openings left, when counted)
         self.forwarded_allow = frozenset(i.strip() for i in (forwarded_allow_ips or "").split(",") if i.strip())
         """Proxies whose X-Forwarded-Proto/Host the `/new` redirect follows ("*": any); none by default."""
         self.ping = ping
@@ -142,18 +152,37 @@ class RelayApp:
         self._closing = asyncio.Event()  # set by close(): the streams open now end
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def channel(self, name: str) -> Channel:
-        """The channel called `name`, created on first use (as on smee.io); RelayFull past max_channels."""
+    def channel(self, name: str, address: str | None = None) -> Channel:
+        """The channel called `name`, created on first use (as on smee.io) for a client at `address`; past
+        max_channels the longest-idle channel without subscriber makes room; RelayFull when none can, or when
+        `address` has opened its `per_address` channels this hour."""
         found = self.channels.get(name)
         if found is None:
             now = self.clock()
             if len(self.channels) >= self.max_channels or now - self._swept >= min(60.0, self.idle):
                 self.sweep(now)
+            if address is not None:
+                self._count_opening(address, now)
             if len(self.channels) >= self.max_channels:
-                msg = f"The relay holds its limit of {self.max_channels} channels; try again later."
-                raise RelayFull(msg)
+                idle = [(c.active, n) for n, c in self.channels.items() if not c.subscribers]
+                if not idle:
+                    msg = f"The relay holds its limit of {self.max_channels} channels, all followed; try again later."
+                    raise RelayFull(msg)
+                self.bytes -= self.channels.pop(min(idle)[1]).bytes
             found = self.channels[name] = Channel(now)
         return found
+
+    def _count_opening(self, address: str, now: float) -> None:
+        """Take one of the address's channel openings (a bucket of `per_address`, refilled over an hour)."""
+        rate = self.per_address / 3600.0
+        left, at = self._openings.get(address, (float(self.per_address), now))
+        left = min(float(self.per_address), left + (now - at) * rate)
+        if left < 1:
+            msg = f"This address opened its {self.per_address} channels this hour; try again later."
+            raise RelayFull(msg)
+        if len(self._openings) >= _ADDRESSES and address not in self._openings:  # forget the fullest buckets
+            self._openings = {a: v for a, v in self._openings.items() if v[0] + (now - v[1]) * rate < self.per_address}
+        self._openings[address] = (left - 1, now)
 
     def sweep(self, now: float | None = None) -> int:
         """Drop the channels idle for `idle` seconds; returns how many."""
@@ -214,7 +243,7 @@ class RelayApp:
             await self._post(name, scope, headers, receive, send)
         elif method == "GET" and "text/event-stream" in headers.get("accept", ""):
             try:
-                channel = self.channel(name)
+                channel = self.channel(name, self._client(scope, headers))
             except RelayFull as full:
                 await _respond(send, 429, f"{full}\n".encode(), [(b"retry-after", b"60")])
                 return
@@ -224,11 +253,21 @@ class RelayApp:
         else:
             await _respond(send, 405, b"POST or GET\n", [(b"allow", b"GET, POST")])
 
+    def _trusts(self, scope: Scope) -> bool:
+        """Whether the peer is a proxy whose forwarded headers count."""
+        return "*" in self.forwarded_allow or (scope.get("client") or ("", 0))[0] in self.forwarded_allow
+
+    def _client(self, scope: Scope, headers: dict[str, str]) -> str:
+        """The client's address: the peer's, or what a trusted proxy appended to X-Forwarded-For (the right-most
+        entry: those before it are the client's to write)."""
+        peer = str((scope.get("client") or ("unknown", 0))[0])
+        forwarded = headers.get("x-forwarded-for", "").split(",")[-1].strip()
+        return forwarded if forwarded and self._trusts(scope) else peer
+
     def _origin(self, scope: Scope, headers: dict[str, str]) -> tuple[str, str]:
         """The scheme and host a client reached us at: a trusted proxy's X-Forwarded-Proto/Host, else our own."""
         scheme, host = scope.get("scheme", "http"), headers.get("host", "localhost")
-        client = (scope.get("client") or ("", 0))[0]
-        if "*" in self.forwarded_allow or client in self.forwarded_allow:
+        if self._trusts(scope):
             proto = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
             forwarded_host = headers.get("x-forwarded-host", "").split(",")[0].strip()
             scheme = proto if proto in ("http", "https") else scheme
@@ -242,6 +281,7 @@ class RelayApp:
             return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         try:
+            self.channel(name, self._client(scope, headers))  # a new one counts against its opener's address
             self.publish(name, json.dumps(message(headers, body, query), separators=(",", ":")))
         except RelayFull as full:
             await _respond(
@@ -320,13 +360,15 @@ class Relay(BackgroundServer):
         reuse: bool = True,
         forwarded_allow_ips: str | None = None,
         allowed_hosts: Sequence[str] = (),
+        per_address: int = PER_ADDRESS,
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
         self._initialised = True
         self.app = RelayApp(
-            buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle, forwarded_allow_ips=forwarded_allow_ips
-        )
+            buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle, forwarded_allow_ips=forwarded_allow_ips,
+            per_address=per_address,
+        )  # fmt: skip
         self._server = ServerThread(
             self.app, host, port, name="qodlab-relay", certfile=certfile, keyfile=keyfile, allowed_hosts=allowed_hosts
         )
