@@ -18,7 +18,7 @@ import qodlab
 ROOT = Path(__file__).resolve().parent.parent
 
 project = "qodlab"
-copyright = "the qodlab developers"  # noqa: A001 (Sphinx's name)
+copyright = "the qodlab developers"
 version = release = qodlab.__version__
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.intersphinx"]
@@ -35,6 +35,9 @@ nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# A live widget needs a kernel (and ipywidgets' manager from a CDN): on these static pages it shows its text,
+# and each notebook's static timeline (qodlab.timeline_png) is the picture.
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 nb_execution_in_temp = True  # what a notebook writes (events.sqlite) stays out of notebooks/
 
 autodoc_member_order = "bysource"
@@ -43,7 +46,6 @@ autodoc_default_options = {"members": True, "undoc-members": False, "show-inheri
 autodoc_inherit_docstrings = True
 napoleon_numpy_docstring = False  # they use "Parameters:" sections, Google style
 intersphinx_mapping: dict[str, tuple[str, None]] = {}
-
 
 
 def _markdown_code(app: object, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:

@@ -171,6 +171,23 @@ def test_the_readme_shows_the_table_of_releases_the_code_holds() -> None:
     ]
 
 
+def test_the_readme_links_to_files_that_exist() -> None:
+    """The front door's relative links (the docs pages, LICENSE, the picture) point at files in the repository."""
+    targets = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", README.read_text(encoding="utf-8"))
+    assert "docs/_static/dashboard.png" in targets
+    missing = [t for t in targets if not (README.parent / t).exists()]
+    assert not missing, missing
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """Under 10,000 characters, the two commands first; the rest lives in docs/."""
+    text = README.read_text(encoding="utf-8")
+    assert len(text) < 10_000, len(text)
+    first = text.index("```bash")
+    assert text.index("## Two commands") < first < text.index("```python")
+    assert "python -m sphinx -W --keep-going -b html docs docs/_build/html" in text
+
+
 # What the README says after the notebook table: all but these end with a static timeline.
 NO_STATIC_TIMELINE = {"03": "the dashboard, live", "07": "the classroom view, live", "09": "tokens, nothing to draw"}
 
