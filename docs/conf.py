@@ -23,7 +23,7 @@ version = release = qodlab.__version__
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.intersphinx"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
-suppress_warnings = ["myst.header"]  # the README's pages keep their heading levels from one flat file
+
 
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3

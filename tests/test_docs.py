@@ -74,6 +74,28 @@ def test_a_broken_internal_link_fails_the_build(tmp_path: Path) -> None:
     assert done.returncode != 0 and "nowhere.md" in done.stderr, done.stderr
 
 
+def test_a_notebook_cell_that_raises_fails_the_build(tmp_path: Path) -> None:
+    """docs/conf.py's own settings (cached execution, raise on error) on a one-notebook site whose cell raises."""
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    cache = tmp_path / "cache"
+    (tmp_path / "conf.py").write_text(f"{conf}\nnb_execution_cache_path = {str(cache)!r}\nhtml_static_path = []\n")
+    (tmp_path / "index.md").write_text("# Home\n\n```{toctree}\nraises\n```\n")
+    cell = {
+        "cell_type": "code",
+        "metadata": {},
+        "outputs": [],
+        "execution_count": None,
+        "source": "raise ValueError('boom')",
+    }
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    title = {"cell_type": "markdown", "metadata": {}, "source": "# Raises"}
+    notebook = {"cells": [title, cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "raises.ipynb").write_text(json.dumps(notebook))
+    command = [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(tmp_path), str(tmp_path / "_build")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode != 0 and "boom" in done.stderr, done.stderr[-3000:]
+
+
 # -- in a real browser ---------------------------------------------------------------------------
 
 
