@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+import qodlab
 from qodlab import EventLog
 from qodlab.demo import run_demo
 from qodlab.plots import describe
@@ -125,4 +126,4 @@ def test_version_and_help_answer_without_the_servers() -> None:
         "print(out.getvalue().strip(), [m for m in ('uvicorn', 'fastapi', 'pandas') if m in sys.modules])"
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert shown == "qodlab 0.1.0 []"
+    assert shown == f"qodlab {qodlab.__version__} []"

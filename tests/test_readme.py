@@ -1,4 +1,5 @@
-"""README.md's Python blocks are tests: every ```python block, in order, in one interpreter, as written.
+"""The Python blocks of README.md and of every page in docs/ are tests: every ```python block of a page, in
+order, in one interpreter per page, as written. (Below, "the README" stands for any of these pages.)
 
 How it works (read this before adding a block to the README):
 
@@ -42,9 +43,9 @@ blocks unless each is marked as a continuation, and mktestdocs is a thin single-
 without skips or line numbers. Sybil's own pytest plugin makes one item per block, which xdist
 may spread over workers; running the document from one test keeps the order guaranteed.
 
-Two more tests hold the README's notebook table to `notebooks/`: every notebook, in number order,
-and a static timeline at the end of each the README says ends with one; another holds the
-Architecture section's table of releases to `qodlab.apis.table()`.
+Two more tests hold the notebook table (docs/notebooks.md) to `notebooks/`: every notebook, in number order,
+and a static timeline at the end of each that page says ends with one; another holds the
+Architecture page's table of releases to `qodlab.apis.table()`.
 
 Ten runs in a row: `for i in $(seq 10); do pytest tests/test_readme.py -q -p no:cacheprovider || break; done`.
 """
@@ -65,6 +66,12 @@ from typing import Any
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = README.parent / "docs"
+# Every page whose python blocks run: the README and each page of the documentation site, each in its own
+# fresh interpreter (a page starts from nothing, as a reader who opens it does).
+PAGES = [README, *sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)]
+NOTEBOOKS_PAGE = DOCS / "notebooks.md"  # the table of notebooks
+ARCHITECTURE_PAGE = DOCS / "architecture.md"  # the table of releases
 FENCE = re.compile(r"^```python\s*$", re.MULTILINE)
 
 # Sections whose blocks run on Sandbox.stand_in() because this machine has no key and no internet.
@@ -103,14 +110,15 @@ class ReadmeBlockSkipped(UserWarning):
     """A README block was skipped, with its reason (shown in pytest's warnings summary)."""
 
 
-def test_readme_python_blocks_run_in_order_as_written(tmp_path: Path) -> None:
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(README.parent).as_posix() for p in PAGES])
+def test_python_blocks_run_in_order_as_written(page: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "NAC_TOKEN" and not k.startswith("QODLAB_")}
     root = str(README.parent)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     started = time.monotonic()
     process = subprocess.run(
-        [sys.executable, __file__, str(README), str(report)],
+        [sys.executable, __file__, str(page), str(report)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -122,51 +130,70 @@ def test_readme_python_blocks_run_in_order_as_written(tmp_path: Path) -> None:
     failed = [r for r in results if r["outcome"] == "failed"]
     if failed:
         r = failed[0]
-        where = f"README.md block {r['index']} at line {r['line']} (in '{r['section']}')"
+        where = f"{page.name} block {r['index']} at line {r['line']} (in '{r['section']}')"
         pytest.fail(f"{where} failed:\n\n{r['source']}\n{r['traceback']}\n{output}", pytrace=False)
     assert process.returncode == 0, f"the README runner exited {process.returncode}\n{output}"
-    fences = len(FENCE.findall(README.read_text(encoding="utf-8")))
+    fences = len(FENCE.findall(page.read_text(encoding="utf-8")))
+    if not fences:
+        return  # a page with no python block (the test of the sections below says which must have some)
     ran = [r for r in results if r["outcome"] == "passed"]
     skipped = [r for r in results if r["outcome"] == "skipped"]
     assert len(ran) + len(skipped) == fences, f"{fences} python fences, {len(ran)} run, {len(skipped)} skipped"
-    assert ran, "no README block ran"
+    assert ran, f"no block of {page.name} ran"
     for r in skipped:
-        warnings.warn(f"README.md line {r['line']} ({r['section']}): {r['reason']}", ReadmeBlockSkipped, stacklevel=1)
-    print(f"{len(ran)} README blocks ran, {len(skipped)} skipped, in {time.monotonic() - started:.1f} s")
+        warnings.warn(f"{page.name} line {r['line']} ({r['section']}): {r['reason']}", ReadmeBlockSkipped, stacklevel=1)
+    print(f"{len(ran)} blocks of {page.name} ran, {len(skipped)} skipped, in {time.monotonic() - started:.1f} s")
 
 
 def test_the_sections_named_by_the_checks_and_stand_ins_have_python_blocks() -> None:
-    blocks = _sections_with_blocks(README.read_text(encoding="utf-8"))
+    blocks = set().union(*(_sections_with_blocks(page.read_text(encoding="utf-8")) for page in PAGES))
     missing = sorted(set(CHECKS) - blocks) + sorted(set(STAND_INS) - blocks)
     assert not missing, f"sections with no python block any more (rename the key): {missing}"
 
 
 def test_the_notebook_table_lists_every_notebook_in_number_order() -> None:
-    text = README.read_text(encoding="utf-8")
+    text = NOTEBOOKS_PAGE.read_text(encoding="utf-8")
     listed = re.findall(r"^\| `(\d\d-[\w-]+)` \|", text, re.MULTILINE)
     on_disk = sorted(p.stem for p in (README.parent / "notebooks").glob("[0-9][0-9]-*.ipynb"))
     assert listed == on_disk
 
 
 def test_the_readme_shows_the_table_of_releases_the_code_holds() -> None:
-    """The Architecture section's table is `qodlab.apis.table()`, row for row (regenerate it from there)."""
+    """The Architecture page's table is `qodlab.apis.table()`, row for row (regenerate it from there)."""
     from qodlab import apis
 
-    text = README.read_text(encoding="utf-8")
+    text = ARCHITECTURE_PAGE.read_text(encoding="utf-8")
     shown = re.search(r"<!-- qodlab.apis.table\(\) -->\n(.*?)\n<!-- end of qodlab.apis.table\(\) -->", text, re.DOTALL)
-    assert shown is not None, "README.md lost the markers around the table of releases"
+    assert shown is not None, "docs/architecture.md lost the markers around the table of releases"
     assert shown.group(1) == apis.table()
     assert [line.split(" | ")[0] for line in shown.group(1).splitlines()[2:]] == [
         f"| `{r.name}`" for r in apis.RELEASES
     ]
 
 
+def test_the_readme_links_to_files_that_exist() -> None:
+    """The front door's relative links (the docs pages, LICENSE, the picture) point at files in the repository."""
+    targets = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", README.read_text(encoding="utf-8"))
+    assert "docs/_static/dashboard.png" in targets
+    missing = [t for t in targets if not (README.parent / t).exists()]
+    assert not missing, missing
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """Under 10,000 characters, the two commands first; the rest lives in docs/."""
+    text = README.read_text(encoding="utf-8")
+    assert len(text) < 10_000, len(text)
+    first = text.index("```bash")
+    assert text.index("## Two commands") < first < text.index("```python")
+    assert "python -m sphinx -W --keep-going -b html docs docs/_build/html" in text
+
+
 # What the README says after the notebook table: all but these end with a static timeline.
 NO_STATIC_TIMELINE = {"03": "the dashboard, live", "07": "the classroom view, live", "09": "tokens, nothing to draw"}
 
 
-def test_the_notebooks_the_readme_says_end_with_a_static_timeline_do() -> None:
-    text = README.read_text(encoding="utf-8")
+def test_the_notebooks_the_docs_say_end_with_a_static_timeline_do() -> None:
+    text = NOTEBOOKS_PAGE.read_text(encoding="utf-8")
     assert "All but three end with a static timeline" in text
     assert all(f"`{number}`" in text for number in NO_STATIC_TIMELINE)
     for path in sorted((README.parent / "notebooks").glob("[0-9][0-9]-*.ipynb")):

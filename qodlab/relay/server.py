@@ -335,13 +335,13 @@ class Relay(BackgroundServer):
         buffer: messages each channel keeps for subscribers that reconnect.
         max_bytes, max_channels, idle: the limits (see the module's docstring).
         certfile, keyfile: serve HTTPS with this certificate.
+        forwarded_allow_ips: behind a TLS-terminating proxy, its addresses (comma-separated, "*" for any):
+            `/new` then redirects to the scheme and host it forwards (X-Forwarded-Proto/Host).
+        allowed_hosts: host names it answers to besides loopback's (a deployed or LAN name; `qodlab._hosts`).
         reuse: False starts a new relay even when one with these settings runs.
 
     Re-running `Relay(...)` with the same arguments returns the running one; other arguments restart
     it in its place (same URL; its channels are gone), with a `SettingsChanged` warning naming them.
-        forwarded_allow_ips: behind a TLS-terminating proxy, its addresses (comma-separated, "*" for any):
-            `/new` then redirects to the scheme and host it forwards (X-Forwarded-Proto/Host).
-        allowed_hosts: host names it answers to besides loopback's (a deployed or LAN name; `qodlab._hosts`).
     """
 
     _held = "its channels"
