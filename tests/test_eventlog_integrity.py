@@ -71,8 +71,9 @@ def test_the_listener_takes_a_new_source_past_the_old_ceiling(tmp_path: Path) ->
     log = EventLog(tmp_path / "events.sqlite")
     log.append_many([(_event(n), None) for n in range(2**15 + 5)])
     with Listener(log, token=TOKEN) as listener:
+        source = "https://api.example.com/qod/v1/sessions/new"
         body = build_notification("cloudevent-v1", event_id="new", session_id="s-new", qos_status="AVAILABLE",
-                                  time="2026-12-06T10:00:00Z", source="https://api.example.com/qod/v1/sessions/new")  # fmt: skip
+                                  time="2026-12-06T10:00:00Z", source=source)  # fmt: skip
         answer = httpx.post(listener.url, json=body, headers={"authorization": f"Bearer {TOKEN}"})
         assert answer.status_code == 204
     assert log.df["event_id"].iloc[-1] == "new" and len(log.df) == 2**15 + 6
@@ -160,7 +161,9 @@ def test_a_failure_at_any_step_leaves_no_trace_and_the_retry_lands(
     assert log.raw("e-2") == {"n": 2}
 
 
-def test_a_failed_store_is_503_and_the_providers_retry_is_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_store_is_503_and_the_providers_retry_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "events.sqlite"
     log = EventLog(path)
     body = build_notification("cloudevent-v1", event_id="retry-me", session_id="s-1", qos_status="AVAILABLE",

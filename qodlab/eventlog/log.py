@@ -54,6 +54,7 @@ def identity(event_id: str, source: str, shape: str) -> tuple[str | None, str]:
     """What makes two events the same one: `(source, id)` for a notification, `(None, id)` for qodlab's own."""
     return (None, event_id) if shape in _OWN_SHAPES else (source, event_id)
 
+
 log = logging.getLogger("qodlab")
 
 
