@@ -16,7 +16,7 @@ from ..notifications import SHAPES
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "NAT", "Codes", "dt"]
+__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "NAT", "Codes", "Identities", "dt"]
 
 COLUMNS = (
     "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
@@ -80,3 +80,29 @@ class Codes:
 
         codes = np.frombuffer(self.codes, dtype=self.codes.typecode)[:n].copy() if n else np.array([], np.int32)
         return codes, self.names[:]
+
+
+class Identities:
+    """The identities a log holds, `(source, id)` pairs kept as a set of ids per source.
+
+    A set of pairs cost a tuple (64 bytes) per event; here an event costs a set slot, and the id
+    string is the one the log's `event_id` column already holds.
+    """
+
+    def __init__(self) -> None:
+        self.by_source: dict[str | None, set[str]] = {}
+
+    def __contains__(self, key: tuple[str | None, str]) -> bool:
+        ids = self.by_source.get(key[0])
+        return ids is not None and key[1] in ids
+
+    def add(self, key: tuple[str | None, str]) -> None:
+        ids = self.by_source.get(key[0])
+        if ids is None:
+            ids = self.by_source[key[0]] = set()
+        ids.add(key[1])
+
+    def discard(self, key: tuple[str | None, str]) -> None:
+        ids = self.by_source.get(key[0])
+        if ids is not None:
+            ids.discard(key[1])

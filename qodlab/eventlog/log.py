@@ -43,7 +43,7 @@ from . import store
 
 if TYPE_CHECKING:
     import pandas as pd
-from .codes import INFO_CODE, INFOS, NAT, SHAPE_CODE, STATUS_CODE, STATUSES, Codes, dt
+from .codes import INFO_CODE, INFOS, NAT, SHAPE_CODE, STATUS_CODE, STATUSES, Codes, Identities, dt
 
 __all__ = ["EventLog", "identity"]
 
@@ -81,7 +81,7 @@ class EventLog:
         self.readonly = _readonly
         self._cond = threading.Condition(threading.RLock())
         self._ids: list[str] = []
-        self._seen: set[tuple[str | None, str]] = set()  # identities (`identity`)
+        self._seen = Identities()  # what `identity` gives for each stored event
         self._sessions = Codes()  # session ids as codes: categorical for free, small in memory
         self._status = array("b")
         self._info = array("b")
@@ -189,7 +189,8 @@ class EventLog:
             if db is not None:
                 store.commit(db)
         except BaseException:
-            self._seen.difference_update(identity(row[0], row[7], row[8]) for row in rows)
+            for row in rows:
+                self._seen.discard(identity(row[0], row[7], row[8]))
             self._truncate(*mark)
             if db is not None:
                 store.rollback(db)
@@ -222,7 +223,6 @@ class EventLog:
         raw: str,
     ) -> None:
         self._ids.append(event_id)
-        self._seen.add(identity(event_id, source, shape))
         self._sessions.append(session_id)
         self._status.append(STATUS_CODE[status])
         self._info.append(INFO_CODE[info] if info else -1)
@@ -231,6 +231,7 @@ class EventLog:
         self._received_ns.append(received_ns)
         self._types.append(kind)
         self._sources.append(source)
+        self._seen.add(identity(event_id, source, shape))
 
     def fed_by(self, source: Any) -> None:
         """Note a listener that writes here: a `wait_for` that times out says what it refused.
@@ -444,20 +445,22 @@ class EventLog:
         """Load events another process has written to the file since; returns how many."""
         if self._db is None or not (self.readonly or force):
             return 0
+        loaded = 0
         with self._cond:
-            rows = store.rows_since(self._db, self._db_seq)
-            fresh, batch = [], set()
-            for row in rows:
-                key = identity(row[1], row[8], row[9])
-                if key not in self._seen and key not in batch:  # a file of an older qodlab may hold both
-                    batch.add(key)
-                    fresh.append(row[1:])
-            if fresh:
-                self._add_rows(fresh, write=False)
-            if rows:
+            while rows := store.rows_since(self._db, self._db_seq):
+                fresh, batch = [], set()
+                for row in rows:
+                    key = identity(row[1], row[8], row[9])
+                    if key not in self._seen and key not in batch:  # a file of an older qodlab may hold both
+                        batch.add(key)
+                        fresh.append(row[1:])
+                if fresh:
+                    self._add_rows(fresh, write=False)
                 self._db_seq = rows[-1][0]
+                loaded += len(rows)
+            if loaded:
                 self._cond.notify_all()
-            return len(rows)
+            return loaded
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

@@ -76,13 +76,16 @@ def rollback(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
 
 
-def rows_since(db: sqlite3.Connection, seq: int) -> list[tuple[Any, ...]]:
-    """Rows written after `seq` (another process may be writing); [] before the table exists."""
+def rows_since(db: sqlite3.Connection, seq: int, limit: int = 20_000) -> list[tuple[Any, ...]]:
+    """At most `limit` rows written after `seq` (another process may be writing); [] before the table exists.
+
+    In chunks, so that reopening a file of a million events never holds them all as Python rows.
+    """
     try:
         return db.execute(
             "SELECT seq, event_id, session_id, qos_status, status_info, event_time, received_at, type,"
-            " source, shape, raw FROM events WHERE seq > ? ORDER BY seq",
-            (seq,),
+            " source, shape, raw FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
         ).fetchall()
     except sqlite3.OperationalError:  # the writer has not created the table yet
         return []
