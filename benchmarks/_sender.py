@@ -31,6 +31,23 @@ def body(event_id: str, session_id: str) -> bytes:
     ).encode()
 
 
+async def response_status(reader: asyncio.StreamReader) -> bytes:
+    """Read one HTTP/1.1 response (headers, and a body of its Content-Length); returns its status code.
+
+    Raises ConnectionResetError when the server closed the connection instead (it was killed).
+    """
+    status = (await reader.readline()).split(b" ", 2)
+    if len(status) < 2:
+        raise ConnectionResetError("the server closed the connection")
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    if length:
+        await reader.readexactly(length)
+    return status[1]
+
+
 async def run(url: str, token: str, count: int, concurrency: int, rate: float | None) -> dict[str, object]:
     """Keep-alive connections writing raw HTTP/1.1 requests: a load generator light enough that the
     server, not the sender, sets the pace (aiohttp's client topped out near 12,000 requests/s)."""
@@ -60,14 +77,7 @@ async def run(url: str, token: str, count: int, concurrency: int, rate: float | 
                 )
                 at = time.time()
                 writer.write(head.encode() + payload)
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
-                if status_line.split(b" ", 2)[1].startswith(b"2"):  # the listener says 204, a relay 200
+                if (await response_status(reader)).startswith(b"2"):  # the listener says 204, a relay 200
                     sent.append((event_id, at))
                 else:
                     failed += 1

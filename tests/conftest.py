@@ -25,6 +25,17 @@ from qodlab import QodClient, Sandbox
 from qodlab._server import ServerThread
 from qodlab.sandbox.tls import LocalCertificates, local_certificates
 
+from . import run_count
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    run_count.register(config)  # every collected test runs, or the suite fails
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    run_count.unique_ids(items)  # before xdist schedules by id and --deselect matches ids
+
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
     """Poll `predicate` until it is truthy; bounded in time. Returns its value."""

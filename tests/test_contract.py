@@ -165,7 +165,7 @@ def test_the_network_as_code_gateway_may_leave_out_the_plus(strict_sandbox: Sand
 
 def test_the_packaged_contract_is_camaras_unmodified() -> None:
     if not SHARED.exists():
-        pytest.skip("no ../shared/contract beside this checkout")
+        pytest.skip("needs ../shared/contract/ beside the checkout: see README, 'Tests that need ../shared'")
     for name in (
         "quality-on-demand.yaml",
         "qos-profiles.yaml",

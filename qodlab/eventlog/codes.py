@@ -16,7 +16,7 @@ from ..notifications import SHAPES
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "NAT", "Codes", "dt"]
+__all__ = ["COLUMNS", "INTERVAL_COLUMNS", "NAT", "Codes", "Identities", "dt"]
 
 COLUMNS = (
     "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
@@ -37,10 +37,19 @@ def dt(ns: int) -> datetime | None:
     return None if ns == NAT else datetime.fromtimestamp(ns / 1e9, UTC)
 
 
-class Codes:
-    """A column of repeated strings, held as integer codes into a list of distinct names."""
+_WIDER = {"b": "h", "h": "i", "i": "q"}
+_LIMIT = {"b": 2**7, "h": 2**15, "i": 2**31, "q": 2**63}
 
-    def __init__(self, typecode: str) -> None:
+
+class Codes:
+    """A column of repeated strings, held as integer codes into a list of distinct names.
+
+    The codes start narrow (`typecode`) and widen as names are added (8, 16, 32, then 64 bits):
+    a log with a million distinct sources costs 4 bytes a row there, one with a few costs 1 or 2,
+    and no count of names is ever refused.
+    """
+
+    def __init__(self, typecode: str = "b") -> None:
         self.codes: array[int] = array(typecode)
         self.names: list[str] = []
         self.index: dict[str, int] = {}
@@ -48,9 +57,19 @@ class Codes:
     def append(self, name: str) -> None:
         code = self.index.get(name)
         if code is None:
-            code = self.index[name] = len(self.names)
+            code = len(self.names)
+            if code >= _LIMIT[self.codes.typecode]:
+                self.codes = array(_WIDER[self.codes.typecode], self.codes)
+            self.index[name] = code
             self.names.append(name)
         self.codes.append(code)
+
+    def truncate(self, rows: int, names: int) -> None:
+        """Forget the rows from `rows` on and the names from `names` on (an append that failed)."""
+        del self.codes[rows:]
+        for name in self.names[names:]:
+            del self.index[name]
+        del self.names[names:]
 
     def name(self, row: int) -> str:
         return self.names[self.codes[row]]
@@ -61,3 +80,29 @@ class Codes:
 
         codes = np.frombuffer(self.codes, dtype=self.codes.typecode)[:n].copy() if n else np.array([], np.int32)
         return codes, self.names[:]
+
+
+class Identities:
+    """The identities a log holds, `(source, id)` pairs kept as a set of ids per source.
+
+    A set of pairs cost a tuple (64 bytes) per event; here an event costs a set slot, and the id
+    string is the one the log's `event_id` column already holds.
+    """
+
+    def __init__(self) -> None:
+        self.by_source: dict[str | None, set[str]] = {}
+
+    def __contains__(self, key: tuple[str | None, str]) -> bool:
+        ids = self.by_source.get(key[0])
+        return ids is not None and key[1] in ids
+
+    def add(self, key: tuple[str | None, str]) -> None:
+        ids = self.by_source.get(key[0])
+        if ids is None:
+            ids = self.by_source[key[0]] = set()
+        ids.add(key[1])
+
+    def discard(self, key: tuple[str | None, str]) -> None:
+        ids = self.by_source.get(key[0])
+        if ids is not None:
+            ids.discard(key[1])

@@ -3,6 +3,18 @@
 Appends come from the listener's thread; reads come from anywhere. The columns live in memory
 (`frames`); with a path, each event is written to SQLite (`store`) before `append` returns, so a
 listener acknowledges only what is on disk, and the file is reloaded when opened again.
+
+An append is atomic: the rows go into an open SQLite transaction, then into the columns, then the
+transaction commits; a failure at any step undoes the others, so the event is in neither (memory,
+file, the set of known identities) and a retry of it is stored, not taken for a duplicate.
+
+An event's identity (what makes a second copy a duplicate):
+- a notification (every CloudEvent shape, and v0.9): its `source` and `id` together, as CloudEvents
+  defines it, so two providers' or two sessions' events with the same `id` are both kept; a v0.9
+  event has no source, so its `eventId` (or, without one, a digest of its body) alone;
+- a poll (`poll`, `poll-assignment`) or a client record (`client`): its `event_id` alone, which
+  qodlab makes from the session id, status and status info (`poll:<id>:<status>:<info>`,
+  `client:<id>:requested`), so a status seen by two watchers, or polled again, is one event.
 """
 
 from __future__ import annotations
@@ -26,20 +38,28 @@ from typing import TYPE_CHECKING, Any
 from .. import pump
 from ..errors import InvalidRequest, WaitTimeout
 from ..models import QosStatus, StatusInfo
-from ..notifications import SHAPES, Shape, StatusEvent
+from ..notifications import POLL_SHAPES, SHAPES, Shape, StatusEvent
 from . import store
 
 if TYPE_CHECKING:
     import pandas as pd
-from .codes import INFO_CODE, INFOS, NAT, SHAPE_CODE, STATUS_CODE, STATUSES, Codes, dt
+from .codes import INFO_CODE, INFOS, NAT, SHAPE_CODE, STATUS_CODE, STATUSES, Codes, Identities, dt
 
-__all__ = ["EventLog"]
+__all__ = ["EventLog", "identity"]
+
+_OWN_SHAPES = frozenset((*POLL_SHAPES, "client"))
+
+
+def identity(event_id: str, source: str, shape: str) -> tuple[str | None, str]:
+    """What makes two events the same one: `(source, id)` for a notification, `(None, id)` for qodlab's own."""
+    return (None, event_id) if shape in _OWN_SHAPES else (source, event_id)
+
 
 log = logging.getLogger("qodlab")
 
 
 class EventLog:
-    """Status events, each stored once (by event id), readable as `.df` and `.intervals()`.
+    """Status events, each stored once (by identity: see the module), readable as `.df` and `.intervals()`.
 
     Parameters:
         path: a SQLite file to write every event to (and to reload from); None keeps it in memory.
@@ -61,15 +81,15 @@ class EventLog:
         self.readonly = _readonly
         self._cond = threading.Condition(threading.RLock())
         self._ids: list[str] = []
-        self._seen: set[str] = set()
-        self._sessions = Codes("i")  # session ids as codes: categorical for free, small in memory
+        self._seen = Identities()  # what `identity` gives for each stored event
+        self._sessions = Codes()  # session ids as codes: categorical for free, small in memory
         self._status = array("b")
         self._info = array("b")
         self._shape = array("b")
         self._event_ns = array("q")
         self._received_ns = array("q")
-        self._types = Codes("h")
-        self._sources = Codes("h")
+        self._types = Codes()
+        self._sources = Codes()
         self._raw: deque[tuple[int, str]] = deque(maxlen=keep_raw)
         self._version = 0
         self._cache: tuple[int, pd.DataFrame] | None = None
@@ -105,10 +125,10 @@ class EventLog:
     # -- writing -------------------------------------------------------------------------
 
     def append(self, event: StatusEvent, raw: str | None = None) -> bool:
-        """Store `event` unless its id is known; returns whether it was new.
+        """Store `event` unless its identity is known; returns whether it was new.
 
         With a file, the event is committed before this returns. `raw` is the body as received
-        (defaults to `event.raw` as JSON).
+        (defaults to `event.raw` as JSON). Raises what kept it from being stored (then it is not).
         """
         if self._db is not None or self.readonly:
             return self.append_many([(event, raw)])[0]
@@ -116,9 +136,9 @@ class EventLog:
         stored = event if event.received_at else replace(event, received_at=datetime.now(UTC))
         text = raw if raw is not None else json.dumps(event.raw, separators=(",", ":"))
         with self._cond:
-            if event.event_id in self._seen:
+            if identity(event.event_id, event.source, event.shape) in self._seen:
                 return False
-            self._add(*store.row(stored, text))
+            self._add_rows([store.row(stored, text)])
             self._cond.notify_all()
         self._announce([stored])
         return True
@@ -141,23 +161,53 @@ class EventLog:
         fresh: list[tuple[StatusEvent, str]] = []
         results: list[bool] = []
         with self._cond:
-            batch: set[str] = set()
+            batch: set[tuple[str | None, str]] = set()
             for event, raw in items:
-                new = event.event_id not in self._seen and event.event_id not in batch
+                key = identity(event.event_id, event.source, event.shape)
+                new = key not in self._seen and key not in batch
                 results.append(new)
                 if new:
-                    batch.add(event.event_id)
+                    batch.add(key)
                     stored = event if event.received_at else replace(event, received_at=now)
                     fresh.append((stored, raw if raw is not None else json.dumps(event.raw, separators=(",", ":"))))
             rows = [store.row(event, raw) for event, raw in fresh]
-            if self._db is not None and rows:
-                store.insert(self._db, rows)
-            for row in rows:
-                self._add(*row)
             if rows:
+                self._add_rows(rows)
                 self._cond.notify_all()  # once per batch: wait_for() callers re-check
         self._announce([event for event, _ in fresh])
         return results
+
+    def _add_rows(self, rows: list[tuple[Any, ...]], write: bool = True) -> None:
+        """Store new rows in the file (`write`) and the columns, all or none (the caller holds the lock)."""
+        mark = (len(self._ids), len(self._sessions.names), len(self._types.names), len(self._sources.names))
+        db = self._db if write else None
+        try:
+            if db is not None:
+                store.write(db, rows)  # inside a transaction, not committed yet
+            for row in rows:
+                self._add(*row)
+            if db is not None:
+                store.commit(db)
+        except BaseException:
+            for row in rows:
+                self._seen.discard(identity(row[0], row[7], row[8]))
+            self._truncate(*mark)
+            if db is not None:
+                store.rollback(db)
+            raise
+        first = mark[0]
+        self._raw.extend((first + i, row[-1]) for i, row in enumerate(rows))
+        self._version += 1
+
+    def _truncate(self, rows: int, sessions: int, types: int, sources: int) -> None:
+        """Forget every row from `rows` on, in every column (an append that failed midway)."""
+        del self._ids[rows:]
+        for column in (self._status, self._info, self._shape, self._event_ns, self._received_ns):
+            del column[rows:]
+        self._sessions.truncate(rows, sessions)
+        self._types.truncate(rows, types)
+        self._sources.truncate(rows, sources)
+        self._version += 1
 
     def _add(
         self,
@@ -172,9 +222,7 @@ class EventLog:
         shape: str,
         raw: str,
     ) -> None:
-        self._raw.append((len(self._ids), raw))
         self._ids.append(event_id)
-        self._seen.add(event_id)
         self._sessions.append(session_id)
         self._status.append(STATUS_CODE[status])
         self._info.append(INFO_CODE[info] if info else -1)
@@ -183,7 +231,7 @@ class EventLog:
         self._received_ns.append(received_ns)
         self._types.append(kind)
         self._sources.append(source)
-        self._version += 1
+        self._seen.add(identity(event_id, source, shape))
 
     def fed_by(self, source: Any) -> None:
         """Note a listener that writes here: a `wait_for` that times out says what it refused.
@@ -397,15 +445,22 @@ class EventLog:
         """Load events another process has written to the file since; returns how many."""
         if self._db is None or not (self.readonly or force):
             return 0
+        loaded = 0
         with self._cond:
-            rows = store.rows_since(self._db, self._db_seq)
-            for seq, event_id, session_id, status, info, event_ns, received_ns, kind, source, shape, raw in rows:
-                self._db_seq = seq
-                if event_id not in self._seen:
-                    self._add(event_id, session_id, status, info, event_ns, received_ns, kind, source, shape, raw)
-            if rows:
+            while rows := store.rows_since(self._db, self._db_seq):
+                fresh, batch = [], set()
+                for row in rows:
+                    key = identity(row[1], row[8], row[9])
+                    if key not in self._seen and key not in batch:  # a file of an older qodlab may hold both
+                        batch.add(key)
+                        fresh.append(row[1:])
+                if fresh:
+                    self._add_rows(fresh, write=False)
+                self._db_seq = rows[-1][0]
+                loaded += len(rows)
+            if loaded:
                 self._cond.notify_all()
-            return len(rows)
+            return loaded
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

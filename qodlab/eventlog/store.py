@@ -9,7 +9,7 @@ from typing import Any
 
 from ..notifications import StatusEvent
 
-__all__ = ["connect", "insert", "row", "rows_since"]
+__all__ = ["commit", "connect", "rollback", "row", "rows_since", "write"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -55,27 +55,37 @@ def connect(path: Path, *, readonly: bool, fsync: bool) -> sqlite3.Connection:
     return db
 
 
-def insert(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Write rows in one explicit transaction (the connection autocommits otherwise).
+def write(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Begin a transaction and write rows in it (the connection autocommits otherwise): `commit` ends it.
 
-    On disk before anyone is told, and a batch costs about one commit instead of one per event.
+    The log commits only once its columns hold the rows too, so an event is in both or in neither;
+    and a batch costs about one commit instead of one per event.
     """
     db.execute("BEGIN")
-    try:
-        db.executemany(_INSERT, rows)
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    db.executemany(_INSERT, rows)
+
+
+def commit(db: sqlite3.Connection) -> None:
+    """Commit what `write` wrote: on disk before anyone is told."""
     db.execute("COMMIT")
 
 
-def rows_since(db: sqlite3.Connection, seq: int) -> list[tuple[Any, ...]]:
-    """Rows written after `seq` (another process may be writing); [] before the table exists."""
+def rollback(db: sqlite3.Connection) -> None:
+    """Undo what `write` wrote, if a transaction is open (a failed BEGIN leaves none)."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
+def rows_since(db: sqlite3.Connection, seq: int, limit: int = 20_000) -> list[tuple[Any, ...]]:
+    """At most `limit` rows written after `seq` (another process may be writing); [] before the table exists.
+
+    In chunks, so that reopening a file of a million events never holds them all as Python rows.
+    """
     try:
         return db.execute(
             "SELECT seq, event_id, session_id, qos_status, status_info, event_time, received_at, type,"
-            " source, shape, raw FROM events WHERE seq > ? ORDER BY seq",
-            (seq,),
+            " source, shape, raw FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
         ).fetchall()
     except sqlite3.OperationalError:  # the writer has not created the table yet
         return []

@@ -103,7 +103,8 @@ def timeline_frame(
 ) -> Timeline:
     """Turn status intervals into rows, bars and end markers (`sessions` name the rows).
 
-    With `groups` (a group name by session id, e.g. its student), rows are grouped by it, the
+    Rows are in the order the sessions were created (`creation_order`), whatever order their
+    notifications arrived in. With `groups` (a group name by session id, e.g. its student), rows are grouped by it, the
     groups in the order they first appear in `groups`, and each label starts with its group.
     """
     wall = datetime.now(UTC)
@@ -111,7 +112,7 @@ def timeline_frame(
     now = now or (wall if pd.isna(latest) else max(wall, latest.to_pydatetime()))
     now_ts = pd.Timestamp(now)
     ids = intervals["session_id"].astype(object).to_numpy()
-    order = [str(sid) for sid in dict.fromkeys(ids)]
+    order = creation_order(intervals, ids)
     if groups:
         rank = {group: i for i, group in enumerate(dict.fromkeys(groups.values()))}
         order.sort(key=lambda sid: rank.get(groups.get(sid, ""), len(rank)))  # stable: first seen first in a group
@@ -143,6 +144,21 @@ def timeline_frame(
     last_of_each = np.r_[row[1:] != row[:-1], True] if len(row) else np.array([], dtype=bool)  # rows are grouped
     live = bool((last_of_each & (status != QosStatus.UNAVAILABLE.value)).any())
     return Timeline(labels, order, bars, endings, now, _x_range(table, now_ts, live), live)
+
+
+def creation_order(intervals: pd.DataFrame, ids: np.ndarray[Any, Any]) -> list[str]:
+    """The sessions by the first time the log knows for each, on the provider's clock; ties in order of arrival.
+
+    That time is a session's creation when qodlab's client recorded it (REQUESTED), else its first
+    notified or polled status, which a provider's clock also gives in creation order (each is
+    provisioned some fixed time after its creation). Arrival order is not: two sessions' first
+    notifications, sent at once, reach a listener in either order on a busy machine.
+    """
+    arrival = [str(sid) for sid in dict.fromkeys(ids)]
+    if len(arrival) < 2:
+        return arrival
+    first = intervals.groupby(pd.Index(ids.astype(str), name="sid"), sort=False)["start"].min()
+    return sorted(arrival, key=first.__getitem__)  # stable: a tie keeps arrival order
 
 
 def _assignments(intervals: pd.DataFrame, ids: np.ndarray[Any, Any]) -> set[str]:

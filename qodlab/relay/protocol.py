@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .._json import loads
+
 __all__ = ["MESSAGE_KEYS", "message", "sse", "to_request"]
 
 MESSAGE_KEYS = ("body", "query", "timestamp")
@@ -25,9 +27,12 @@ MESSAGE_KEYS = ("body", "query", "timestamp")
 
 
 def message(headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> dict[str, Any]:
-    """A relay message for a POST: its headers (lower-cased), parsed body, query and timestamp."""
+    """A relay message for a POST: its headers (lower-cased), parsed body, query and timestamp.
+
+    Raises TooDeep for a JSON body nested past `MAX_DEPTH` (the relay answers 400).
+    """
     try:
-        parsed: Any = json.loads(body) if body else {}
+        parsed: Any = loads(body) if body else {}
     except (UnicodeDecodeError, json.JSONDecodeError):
         parsed = body.decode(errors="replace")  # not JSON: kept as text, for the subscriber to refuse
     kept = {name.lower(): value for name, value in headers.items() if name.lower() not in MESSAGE_KEYS}

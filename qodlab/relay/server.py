@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
 
 from .._asgi import Receive, Scope, Send, lifespan
+from .._json import TooDeep
 from .._server import BackgroundServer, ServerThread
 from .protocol import message, sse
 
@@ -283,6 +284,9 @@ class RelayApp:
         try:
             self.channel(name, self._client(scope, headers))  # a new one counts against its opener's address
             self.publish(name, json.dumps(message(headers, body, query), separators=(",", ":")))
+        except TooDeep as deep:
+            await _respond(send, 400, f"{deep}: not relayed.\n".encode())
+            return
         except RelayFull as full:
             await _respond(
                 send, 429, f"{full}\n".encode(), [(b"retry-after", b"1" if name in self.channels else b"60")]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import ssl
@@ -27,12 +26,14 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
+from .._json import MAX_DEPTH, loads
 from ..errors import TransportError
 from .probe import PROBED_TYPES, Refusal, probe_body, probe_of
 
 __all__ = ["Subscription", "new_channel"]
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Skipped = Callable[[str], None]
 
 
 def new_channel(server: str, *, cafile: str | None = None, timeout: float = 10.0) -> str:
@@ -73,6 +74,8 @@ class Subscription:
         read_timeout: a stream silent this long is dropped and reopened (relays ping every 20-30 s).
         probe: the content types to probe the relay with once the stream opens (none: no probe).
         probe_timeout: seconds a probe the relay took may take to come through the stream.
+        on_skip: called with the reason for each message skipped because it cannot be decoded
+            (not JSON, or nested past the limit); the stream goes on with the next one.
     """
 
     def __init__(
@@ -86,7 +89,9 @@ class Subscription:
         read_timeout: float = 90.0,
         probe: tuple[str, ...] = PROBED_TYPES,
         probe_timeout: float = 5.0,
+        on_skip: Skipped | None = None,
     ) -> None:
+        self.on_skip = on_skip
         self.url = url
         self.handle = handle
         self.cafile = cafile
@@ -156,10 +161,13 @@ class Subscription:
             async for event in source.aiter_sse():
                 if event.event != "message":
                     continue  # ready, ping: no request in them
-                try:
-                    data = json.loads(event.data)
-                except json.JSONDecodeError:
-                    self.errors.append(f"message {event.id or '?'} is not JSON: skipped")
+                try:  # a message's data nests the request's body one level down
+                    data = loads(event.data, max_depth=MAX_DEPTH + 1)
+                except (ValueError, RecursionError) as exc:  # not JSON, or too deep: skip it, not the stream
+                    reason = f"message {event.id or '?'} is not usable JSON ({_brief(exc)[:80]}): skipped"
+                    self.errors.append(reason)
+                    if self.on_skip is not None:
+                        self.on_skip(reason)
                 else:
                     probe = probe_of(data) if isinstance(data, dict) else None
                     if probe is not None:
