@@ -15,6 +15,12 @@ does the same:
 `resolver(policy)` applies it to every name aiohttp resolves (the check happens on the addresses actually
 connected to, so a name cannot resolve around it, nor rebind between a check and the connection); `refusal`
 applies it to an address written in a URL, which aiohttp connects to without resolving.
+
+The listener's own requests (its relay stream and probes, a relay's `/new`, the JWK set it checks
+PRIVATE_KEY_JWT assertions against) go through `transport(policy)`: httpx (which follows no redirect unless told
+to) connecting only to the addresses the policy allows, names resolved there. Their URLs are the listener's
+owner's choice, so `LISTENER` allows loopback (a relay on the laptop, or in a test) and private addresses (a
+relay on a classroom's LAN); link-local and metadata addresses never.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_RESPONSE_BYTES", "OutboundPolicy", "resolver"]
+__all__ = ["LISTENER", "MAX_RESPONSE_BYTES", "OutboundPolicy", "read_capped", "resolver", "transport"]
 
 MAX_RESPONSE_BYTES = 64 * 1024  # what is read of a sink's or token endpoint's answer; the rest is dropped
 _METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
@@ -86,3 +92,94 @@ def resolver(policy: OutboundPolicy) -> Any:
             await self._inner.close()
 
     return PolicyResolver()
+
+
+LISTENER = OutboundPolicy(loopback=True, private=True)
+"""Where a listener's own requests may go: its owner's relay and JWK set, anywhere but link-local and metadata."""
+
+
+def _allowed(policy: OutboundPolicy, host: str, found: list[str]) -> list[str]:
+    """The addresses of `found` the policy allows; ConnectError (httpcore's, httpx's ConnectError) if none."""
+    import httpcore
+
+    allowed = [address for address in found if policy.address_refusal(address) is None]
+    if not allowed:
+        why = policy.address_refusal(found[0]) if found else "no address"
+        msg = f"refused: {host} resolves to {why}"
+        raise httpcore.ConnectError(msg)
+    return allowed
+
+
+def transport(policy: OutboundPolicy, *, verify: Any = True, sync: bool = False) -> Any:
+    """An httpx transport (async, or sync with `sync`) that connects only where `policy` allows.
+
+    Names are resolved by the transport itself, at connect time, and only an allowed address is connected to
+    (TLS still checks the certificate against the name). httpx follows no redirect unless asked to."""
+    import anyio
+    import httpcore
+    import httpx
+
+    class PolicyBackend(httpcore.AsyncNetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.AnyIOBackend()
+
+        async def connect_tcp(
+            self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.AsyncNetworkStream:  # fmt: skip
+            try:
+                found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise httpcore.ConnectError(str(exc)) from None
+            error: Exception | None = None
+            for address in _allowed(policy, host, [str(info[4][0]) for info in found]):
+                try:
+                    return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                except httpcore.ConnectError as exc:
+                    error = exc
+            assert error is not None
+            raise error
+
+        async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
+            raise httpcore.ConnectError("no unix sockets")
+
+        async def sleep(self, seconds: float) -> None:
+            await self._inner.sleep(seconds)
+
+    class SyncPolicyBackend(httpcore.NetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.SyncBackend()
+
+        def connect_tcp(
+            self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:  # fmt: skip
+            try:
+                found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise httpcore.ConnectError(str(exc)) from None
+            error: Exception | None = None
+            for address in _allowed(policy, host, [str(info[4][0]) for info in found]):
+                try:
+                    return self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                except httpcore.ConnectError as exc:
+                    error = exc
+            assert error is not None
+            raise error
+
+    made: Any = httpx.HTTPTransport(verify=verify) if sync else httpx.AsyncHTTPTransport(verify=verify)
+    pool = made._pool  # httpx builds httpcore's pool with its default backend; this one checks each address
+    assert hasattr(pool, "_network_backend")
+    pool._network_backend = SyncPolicyBackend() if sync else PolicyBackend()
+    return made
+
+
+async def read_capped(response: Any, cap: int = MAX_RESPONSE_BYTES) -> bytes:
+    """At most `cap` bytes of an httpx streamed response's body; ValueError past them (the rest is not read)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > cap:
+            msg = f"an answer over {cap} bytes"
+            raise ValueError(msg)
+    return bytes(body)

@@ -14,6 +14,7 @@ reveals nothing of a token by its timing, and no token is ever stored or shown i
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -21,6 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+
+from ._outbound import LISTENER, OutboundPolicy, read_capped, transport
 
 __all__ = ["ASSERTION_TYPE", "GrantRefused", "TokenServer"]
 
@@ -49,8 +52,12 @@ class TokenServer:
         ttl: float = 300.0,
         cafile: str | None = None,
         clock: Callable[[], float] = time.time,
+        policy: OutboundPolicy = LISTENER,
     ) -> None:
         self.client_id = client_id
+        self.policy = policy
+        """Where the JWK set may be fetched from (`qodlab._outbound`): no redirect, no link-local or metadata
+        address, at most 64 KiB read."""
         self.token_url = token_url
         self.jwks_uri = jwks_uri
         """The provider's JWK set (onboarding's, or a create response's `sinkCredential.jwksUri`)."""
@@ -113,10 +120,17 @@ class TokenServer:
             if self.jwks_uri is None:
                 raise GrantRefused(401, "invalid_client", "no JWK set to check assertions against (jwks_uri)")
             verify: Any = httpx.create_ssl_context(verify=self.cafile) if self.cafile else True
+            carrier = transport(self.policy, verify=verify)
             try:
-                async with httpx.AsyncClient(verify=verify, timeout=10, trust_env=False) as http:
-                    response = await http.get(self.jwks_uri)
-                self._keys = KeySet.import_key_set(response.json())
+                async with (
+                    httpx.AsyncClient(transport=carrier, timeout=10, trust_env=False) as http,
+                    http.stream("GET", self.jwks_uri) as response,
+                ):
+                    if response.is_redirect:
+                        msg = "a redirect, not followed"
+                        raise ValueError(msg)
+                    body = await read_capped(response)  # a JWK set is a few KiB
+                self._keys = KeySet.import_key_set(json.loads(body))
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 raise GrantRefused(
                     401, "invalid_client", f"the JWK set could not be read ({type(exc).__name__})"

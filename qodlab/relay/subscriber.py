@@ -20,30 +20,44 @@ import secrets
 import ssl
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from httpx_sse import aconnect_sse
 
 from .._json import MAX_DEPTH, loads
+from .._outbound import LISTENER, OutboundPolicy, transport
 from ..errors import TransportError
 from .probe import PROBED_TYPES, Refusal, probe_body, probe_of
 
-__all__ = ["Subscription", "new_channel"]
+__all__ = ["MAX_MESSAGE_BYTES", "Subscription", "new_channel"]
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""A relay message larger than this is skipped unread (a relay carries bodies of 1 MiB; headers and JSON escaping
+add to it), so a hostile relay cannot grow the listener's memory with one endless message."""
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 Skipped = Callable[[str], None]
 
 
-def new_channel(server: str, *, cafile: str | None = None, timeout: float = 10.0) -> str:
-    """A fresh channel on a relay server: `GET {server}/new` and the redirect's `Location`.
+def new_channel(
+    server: str, *, cafile: str | None = None, timeout: float = 10.0, policy: OutboundPolicy = LISTENER
+) -> str:
+    """A fresh channel on a relay server: `GET {server}/new` and the redirect's `Location` (its body unread).
 
-    Raises TransportError (a QodError) naming the server and $QODLAB_RELAY when it cannot be reached.
+    Raises TransportError (a QodError) naming the server and $QODLAB_RELAY when it cannot be reached, or when
+    it is at an address `policy` refuses.
     """
+    verify = _verify(cafile)
     try:
-        with httpx.Client(verify=_verify(cafile), timeout=timeout, trust_env=False) as client:
-            response = client.get(f"{server.rstrip('/')}/new")
+        with (
+            httpx.Client(
+                transport=transport(policy, verify=verify, sync=True), timeout=timeout, trust_env=False
+            ) as client,
+            client.stream("GET", f"{server.rstrip('/')}/new") as response,
+        ):
+            pass
     except httpx.TransportError as exc:
         raise TransportError(_unreachable(server, exc)) from None
     location = response.headers.get("location")
@@ -76,6 +90,7 @@ class Subscription:
         probe_timeout: seconds a probe the relay took may take to come through the stream.
         on_skip: called with the reason for each message skipped because it cannot be decoded
             (not JSON, or nested past the limit); the stream goes on with the next one.
+        policy: the addresses the relay may be at (`qodlab._outbound`: no link-local or metadata address).
     """
 
     def __init__(
@@ -90,8 +105,10 @@ class Subscription:
         probe: tuple[str, ...] = PROBED_TYPES,
         probe_timeout: float = 5.0,
         on_skip: Skipped | None = None,
+        policy: OutboundPolicy = LISTENER,
     ) -> None:
         self.on_skip = on_skip
+        self.policy = policy
         self.url = url
         self.handle = handle
         self.cafile = cafile
@@ -137,7 +154,8 @@ class Subscription:
     async def _run(self) -> None:
         delay = self.backoff
         timeout = httpx.Timeout(10.0, read=self.read_timeout)
-        async with httpx.AsyncClient(verify=_verify(self.cafile), timeout=timeout, trust_env=False) as client:
+        carrier = transport(self.policy, verify=_verify(self.cafile))
+        async with httpx.AsyncClient(transport=carrier, timeout=timeout, trust_env=False) as client:
             while True:
                 try:
                     await self._follow(client)
@@ -152,22 +170,24 @@ class Subscription:
 
     async def _follow(self, client: httpx.AsyncClient) -> None:
         headers = {"Last-Event-ID": str(self.last_id or 0)}
-        async with aconnect_sse(client, "GET", self.url, headers=headers) as source:
-            source.response.raise_for_status()
+        headers["Accept"] = "text/event-stream"
+        async with client.stream("GET", self.url, headers=headers) as response:
+            response.raise_for_status()
+            kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if kind != "text/event-stream":
+                msg = f"the relay answered {kind or 'no content type'}, not text/event-stream"
+                raise ValueError(msg)
             self.connections += 1
             self.connected.set()
             if self._probe is None and not self.probed.is_set():
                 self._probe = asyncio.get_running_loop().create_task(self._run_probe(client), name="qodlab-relay-probe")
-            async for event in source.aiter_sse():
+            async for event in _events(response, self._skip):
                 if event.event != "message":
                     continue  # ready, ping: no request in them
                 try:  # a message's data nests the request's body one level down
                     data = loads(event.data, max_depth=MAX_DEPTH + 1)
                 except (ValueError, RecursionError) as exc:  # not JSON, or too deep: skip it, not the stream
-                    reason = f"message {event.id or '?'} is not usable JSON ({_brief(exc)[:80]}): skipped"
-                    self.errors.append(reason)
-                    if self.on_skip is not None:
-                        self.on_skip(reason)
+                    self._skip(f"message {event.id or '?'} is not usable JSON ({_brief(exc)[:80]}): skipped")
                 else:
                     probe = probe_of(data) if isinstance(data, dict) else None
                     if probe is not None:
@@ -178,6 +198,12 @@ class Subscription:
                 if event.id.isdigit():
                     self.last_id = int(event.id)
 
+    def _skip(self, reason: str) -> None:
+        """A message the stream goes on past: kept in `errors` and told to `on_skip`."""
+        self.errors.append(reason)
+        if self.on_skip is not None:
+            self.on_skip(reason)
+
     async def _run_probe(self, client: httpx.AsyncClient) -> None:
         """POST a probe of each content type to the channel; a refusal, or one that never comes through, is kept."""
         host = httpx.URL(self.url).host or "the relay"
@@ -185,8 +211,9 @@ class Subscription:
             for kind in self.probe_types:
                 self._awaited[kind] = asyncio.Event()
                 try:
-                    answer = await client.post(self.url, content=probe_body(self._nonce, kind),
-                                               headers={"content-type": kind})  # fmt: skip
+                    async with client.stream("POST", self.url, content=probe_body(self._nonce, kind),
+                                             headers={"content-type": kind}) as answer:  # fmt: skip
+                        pass  # its status is the answer; its body is not read
                 except httpx.HTTPError as exc:
                     self.errors.append(f"the probe as {kind} got no answer ({type(exc).__name__}): not known")
                     del self._awaited[kind]
@@ -226,3 +253,56 @@ def _brief(exc: Exception) -> str:
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"  # the message would carry the channel URL
     return str(exc).replace("\n", " ")[:200]
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    event: str
+    data: str
+    id: str
+
+
+async def _events(response: httpx.Response, skipped: Skipped) -> AsyncIterator[_Event]:
+    """A server-sent event stream's events, each read up to MAX_MESSAGE_BYTES: a longer one is skipped (and told to
+    `skipped`) without being kept, so memory stays bounded whatever the relay sends."""
+    cap = MAX_MESSAGE_BYTES
+    buffer = bytearray()
+    skipping = False
+    async for chunk in response.aiter_bytes():
+        start = max(0, len(buffer) - 1)  # a CR ending the last chunk may pair with this one's LF
+        buffer += chunk
+        buffer[start:] = buffer[start:].replace(b"\r\n", b"\n")
+        while True:
+            end = buffer.find(b"\n\n")
+            if end < 0:
+                if len(buffer) > cap:  # an event without end in sight: dropped as it comes
+                    skipping = True
+                    del buffer[:-1]  # its last byte may begin the blank line that ends it
+                break
+            block = bytes(buffer[:end])
+            del buffer[: end + 2]
+            if skipping or len(block) > cap:
+                skipping = False
+                skipped(f"a relay message over {cap} bytes: skipped")
+                continue
+            event = _parse(block.decode("utf-8", "replace"))
+            if event is not None:
+                yield event
+
+
+def _parse(block: str) -> _Event | None:
+    """One event's lines: `event`, `data` (lines joined), `id`; comments and other fields ignored; None
+    without data (a comment, a keep-alive), as the specification dispatches nothing then."""
+    event, data, ident = "message", [], ""
+    for line in block.split("\n"):
+        if not line or line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            ident = value
+    return _Event(event, "\n".join(data), ident) if data else None

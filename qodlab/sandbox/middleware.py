@@ -129,7 +129,8 @@ class CamaraMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         correlator = headers.get("x-correlator")
         echo = {"x-correlator": correlator} if correlator is not None else {}
-        refused = self._refusal(scope["method"], path, headers, state, correlator)
+        client = scope.get("client")
+        refused = self._refusal(scope["method"], path, headers, state, correlator, client[0] if client else None)
         if refused is not None:
             status, code, message, extra = refused
             await error_response(status, code, message, {**echo, **extra})(scope, receive, send)
@@ -157,7 +158,13 @@ class CamaraMiddleware:
         await self.app(scope, receive, sending)
 
     def _refusal(
-        self, method: str, path: str, headers: Headers, state: dict[str, Any], correlator: str | None
+        self,
+        method: str,
+        path: str,
+        headers: Headers,
+        state: dict[str, Any],
+        correlator: str | None,
+        client: str | None,
     ) -> tuple[int, str, str, dict[str, str]] | None:
         """Why the request is refused before it reaches a route (status, code, message, headers), or None."""
         sandbox = self.sandbox
@@ -171,6 +178,8 @@ class CamaraMiddleware:
                 return gateway
         sees_all = False  # the gate admitted someone who needs no token (a classroom's instructor)
         try:
+            if sandbox.limiter is not None and api:  # before the credential checks: a flood of bad ones too
+                sandbox.limiter.admit(headers, client)
             if sandbox.gate is not None and audience in ("api", "control"):
                 state["caller"], state["access"] = sandbox.gate.admit(audience == "control", headers)
                 sees_all = state["access"] is None

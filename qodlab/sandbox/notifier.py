@@ -69,7 +69,7 @@ class Delivery:
     status_code: int | None
     error: str | None
     outcome: Outcome
-    lag_ms: float  # real milliseconds from the change falling due to this attempt leaving
+    lag_ms: float  # real milliseconds from the change falling due to this attempt leaving (its slot's wait included)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -233,16 +233,16 @@ class Notifier:
         return json.dumps(body).encode(), headers
 
     async def _authorised_post(
-        self, change: StatusChange, sink: str, body: bytes, headers: dict[str, str]
+        self, change: StatusChange, sink: str, body: bytes, headers: dict[str, str], left: list[float]
     ) -> tuple[int | None, str | None, float | None]:
         """A POST; for PRIVATE_KEY_JWT, with a token from the consumer's endpoint (a refusal there is this
         attempt's failure, retried like any other)."""
         if change.jwt is None:
-            return await self._post(sink, body, headers)
+            return await self._post(sink, body, headers, left)
         token, error = await self._token(change.jwt)
         if token is None:
             return None, error, None
-        code, error, retry_after = await self._post(sink, body, {**headers, "Authorization": f"Bearer {token}"})
+        code, error, retry_after = await self._post(sink, body, {**headers, "Authorization": f"Bearer {token}"}, left)
         if code == 401:  # revoked or expired early: the next attempt asks for a new one
             self._tokens.pop(change.jwt, None)
         return code, error, retry_after
@@ -280,25 +280,24 @@ class Notifier:
         return token, None
 
     async def _post(
-        self, sink: str, body: bytes, headers: dict[str, str]
+        self, sink: str, body: bytes, headers: dict[str, str], left: list[float]
     ) -> tuple[int | None, str | None, float | None]:
-        """One POST: (status code, error, Retry-After seconds)."""
+        """One POST: (status code, error, Retry-After seconds); `left[0]` is set when it leaves, its slots held."""
         assert self._client is not None and self._slots is not None
         refused = self.policy.refusal(sink)
         if refused is not None:
             return None, f"{_REFUSED}{refused}", None
         try:
-            async with (
-                self._sink_slot(sink),
-                self._slots,
-                self._client.post(sink, data=body, headers=headers, allow_redirects=False) as response,
-            ):
-                with contextlib.suppress(ValueError):  # a huge answer: its status counts, its body is dropped
-                    await _capped(response)
-                error = None
-                if 300 <= response.status < 400:  # never followed: a rejected delivery (not retried)
-                    error = f"redirect to {response.headers.get('Location', '?')[:200]!r} not followed"
-                return response.status, error, parse_retry_after(response.headers.get("Retry-After"))
+            async with self._sink_slot(sink), self._slots:
+                left[0] = time.monotonic()  # a slow sink's queue shows in `lag_ms`
+                response = await self._client.post(sink, data=body, headers=headers, allow_redirects=False)
+                async with response:
+                    with contextlib.suppress(ValueError):  # a huge answer: its status counts, its body is dropped
+                        await _capped(response)
+                    error = None
+                    if 300 <= response.status < 400:  # never followed: a rejected delivery (not retried)
+                        error = f"redirect to {response.headers.get('Location', '?')[:200]!r} not followed"
+                    return response.status, error, parse_retry_after(response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return None, _reason(exc), None
 
@@ -319,8 +318,9 @@ class Notifier:
     async def _send(self, notice: _Notice, body: bytes, headers: dict[str, str]) -> None:
         sink = notice.change.sink or ""
         for attempt in range(1, self.max_attempts + 1):
-            sent = time.monotonic()
-            code, error, retry_after = await self._authorised_post(notice.change, sink, body, headers)
+            left = [time.monotonic()]  # when the request leaves, once a slot is free (the POST sets it)
+            code, error, retry_after = await self._authorised_post(notice.change, sink, body, headers, left)
+            sent = left[0]
             if code is None and error is not None and _REFUSED in error:  # the policy's: no retry changes it
                 self._record(notice, attempt, code, error, Outcome.REJECTED, sent)
                 return

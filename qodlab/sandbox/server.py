@@ -26,6 +26,7 @@ from .link import SAMPLE_COLUMNS, Episode, Links
 from .notifier import Delivery, Notifier
 from .oidc import OAuthClient, Provider
 from .profiles import default_profiles
+from .ratelimit import RATE_LIMIT, CallerLimiter
 from .refusals import as_api_error
 from .scheduler import Scheduler
 
@@ -80,6 +81,9 @@ class Sandbox(BackgroundServer):
         loopback_sinks, private_sinks: whether notifications (and PRIVATE_KEY_JWT token requests) may go to
             loopback addresses (a laptop's listener: yes by default) and to private ones (no by default);
             link-local and cloud metadata addresses never (`qodlab._outbound`).
+        rate_limit: each caller's API requests a second (credential, else client address; bursts of ten
+            seconds' worth), beyond which 429 TOO_MANY_REQUESTS with Retry-After; None: no limit. A classroom's gate
+            limits each student instead (`qodlab.sandbox.ratelimit`).
 
     Its documented test devices (`test_devices()`, `qodlab.sandbox.devices`) answer as a real
     network answers for devices it does not know or does not serve, and for profiles restricted to some.
@@ -119,6 +123,7 @@ class Sandbox(BackgroundServer):
         allowed_hosts: Sequence[str] = (),
         loopback_sinks: bool = True,
         private_sinks: bool = False,
+        rate_limit: float | None = RATE_LIMIT,
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
@@ -138,6 +143,8 @@ class Sandbox(BackgroundServer):
             notifications=notifications,
         )
         self.engine.sinks = OutboundPolicy(loopback=loopback_sinks, private=private_sinks)
+        self.limiter = CallerLimiter(rate_limit) if rate_limit is not None and gate is None else None
+        """Each caller's API requests a second (a classroom's gate has its own, per student)."""
         self.gate = gate
         """Who may call (a classroom's keys and rates), when something other than `api_key` decides."""
         self.routers = tuple(routers)

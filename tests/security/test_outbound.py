@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -204,3 +205,23 @@ def test_a_huge_request_body_is_refused_before_it_is_read_whole(sandbox: Sandbox
     assert streamed.status_code == 413
     ok = httpx.post(f"{sandbox.url}{QOD}", json=_body("+36700000110", "https://sink.example/"))
     assert ok.status_code == 201 and uuid.UUID(ok.json()["sessionId"])
+
+
+def test_lag_ms_counts_the_wait_for_a_slow_sinks_slots(sandbox: Sandbox, target: Target) -> None:
+    """Issue #32: a notification queued behind a slow sink's 8 busy slots shows that wait in `deliveries()`'
+    lag_ms (before: measured before the slot was taken, about 1 ms whatever the wait)."""
+    per_sink = sandbox.notifier.per_sink
+    with httpx.Client(base_url=sandbox.url) as http:
+        for n in range(per_sink + 2):
+            assert http.post(QOD, json=_body(f"+367002{n:05d}", f"{target.url}/slow", duration=3600)).status_code == 201
+    wait_until(lambda: sandbox.notifier.pending >= per_sink + 2, message="every notification due")
+    due_by = time.monotonic()  # all of them fell due before this
+    target.release.wait(0.6)  # the slow sink holds its slots this long (not set: a deliberate hold)
+    held = time.monotonic() - due_by
+    target.release.set()
+    records = wait_until(lambda: [d for d in sandbox.deliveries() if d.outcome == "delivered"][per_sink + 1 :]
+                         or None, timeout=10, message="every delivery")  # fmt: skip
+    lags = sorted(d.lag_ms for d in sandbox.deliveries() if d.outcome == "delivered")
+    assert len(lags) == per_sink + 2 and records
+    assert lags[-1] >= held * 1000 and lags[-2] >= held * 1000  # the two that waited for a slot
+    assert lags[0] < held * 1000  # the first ones left at once

@@ -188,3 +188,46 @@ def test_retrieve_sessions_at_the_root_answers_no_stranger() -> None:
         instructor = {"authorization": f"Bearer {room.roster.key(INSTRUCTOR)}"}
         assert httpx.get(f"{room.url}/_sandbox/sessions", headers=instructor).status_code == 200
     assert uuid.UUID(created.json()["sessionId"])
+
+
+def test_every_api_route_is_rate_limited_per_caller_in_every_mode(mode: tuple[str, Mode, Classroom | None]) -> None:
+    """Issue #32: the rate limit applies to every API route, not only behind a classroom's gate. A caller whose
+    bucket is empty gets 429 TOO_MANY_REQUESTS with Retry-After on each, and the next caller is not held up."""
+    from qodlab.classroom.gate import TokenBucket
+    from qodlab.sandbox.ratelimit import CallerLimiter
+
+    name, m, room = mode
+    caller = m.other if m.other is not None else m.owner
+    created = httpx.post(f"{m.url}/quality-on-demand/v1/sessions", json=BODY, headers=m.owner)
+    assert created.status_code == 201, created.text
+    if room is None:
+        assert m.sandbox.limiter is not None and m.sandbox.limiter.rate >= 1000  # on by default, and generous
+    limited = 0
+    with httpx.Client(base_url=m.url, timeout=10) as http:
+        for audience, method, path in _calls(list(m.sandbox.audiences), created.json()["sessionId"]):
+            if audience != "api":
+                continue
+            if room is not None:  # the student's bucket, emptied but for one request
+                room.gate._buckets["student-02"] = TokenBucket(0.001, 1)
+            else:
+                m.sandbox.limiter = CallerLimiter(0.001, 1)
+            json = BODY if method in ("POST", "PUT", "PATCH") else None
+            first = http.request(method, path, json=json, headers=caller)
+            assert first.status_code != 429, (name, method, path, first.text)
+            second = http.request(method, path, json=json, headers=caller)
+            assert second.status_code == 429, (name, method, path, second.text)
+            assert second.json() == {"status": 429, "code": "TOO_MANY_REQUESTS", "message": second.json()["message"]}
+            assert int(second.headers["retry-after"]) >= 1
+            limited += 1
+            if room is None and caller:  # another caller (credential, else address) has a bucket of its own
+                fresh = http.request(method, path, json=json, headers={**caller, "authorization": "Bearer x" * 3})
+                assert fresh.status_code != 429, (name, method, path, fresh.text)
+    assert limited > 20
+
+
+def test_a_flood_on_a_plain_sandbox_is_answered_429_and_health_stays_open() -> None:
+    with Sandbox(reuse=False, rate_limit=5) as sandbox, httpx.Client(base_url=sandbox.url) as http:
+        answers = [http.get("/quality-on-demand/v1/sessions/" + str(uuid.uuid4())).status_code for _ in range(100)]
+        assert 404 in answers and answers.count(429) >= 40  # a burst of 50, then 5 a second
+        assert http.get("/health").status_code == 200  # public routes are not API routes
+        assert sandbox.limiter is not None and sandbox.limiter.limited == answers.count(429)
