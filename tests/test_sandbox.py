@@ -516,20 +516,20 @@ def test_unprocessable_is_catchable(client: QodClient) -> None:
 # -- running ------------------------------------------------------------------------------------
 
 
-def test_rerun_reuses_the_running_sandbox() -> None:
-    first = Sandbox(speed=10)
+def test_a_rerun_line_starts_the_sandbox_afresh_and_another_line_beside_it() -> None:
+    made = []
+    with pytest.warns(SettingsChanged, match=r"speed=20 \(was 10"):
+        for speed in (10, 10, 20):
+            made.append(Sandbox(speed=speed))  # the same line, run again: afresh each time, on the same URL
+    first, second, third = made
+    beside = Sandbox(speed=20)  # another line: another sandbox
     try:
-        assert Sandbox(speed=10) is first
-        with pytest.warns(SettingsChanged, match=r"speed=20 \(was 10"):
-            second = Sandbox(speed=20)
-        assert second is first and first.speed == 20
-    finally:
-        first.stop()
-    third = Sandbox()
-    try:
-        assert third is not first
+        assert not first.running and not second.running and third.running and third.speed == 20
+        assert first.url == second.url == third.url and first.replaced_by is second and second.replaced_by is third
+        assert beside.running and beside.url != third.url
     finally:
         third.stop()
+        beside.stop()
 
 
 def test_stop_frees_the_port() -> None:

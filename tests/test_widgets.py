@@ -493,3 +493,29 @@ def test_the_form_assigns_a_profile_and_the_panel_revokes_it() -> None:
         revoked = panel.act(assignment_id, "delete")
         assert revoked.ok and revoked.session is not None and revoked.session.status_info == "DELETE_REQUESTED"
         listener.log.wait_for(assignment_id, "UNAVAILABLE", timeout=10)
+
+
+def test_the_sessions_panel_shows_and_acts_on_sessions_made_in_code() -> None:
+    """Issue 34 §2: `dashboard(sandbox=, listener=)`, then sessions made with a client, the listener their sink."""
+    with Sandbox(speed=10, reuse=False) as sandbox, Listener(EventLog(), reuse=False) as listener:
+        board = dashboard(sandbox=sandbox, listener=listener)
+        try:
+            with sandbox.client() as client:
+                made = [client.create_session(_request(listener.url, listener.token, i, 600)) for i in range(50)]
+                ids = {str(session.session_id) for session in made}
+                rows = board.sessions.rows
+                wait_until(lambda: ids <= set(rows), timeout=30, message="a row for each of the 50 sessions")
+                wait_until(lambda: all("AVAILABLE" in rows[sid].status.value for sid in ids), timeout=30,
+                           message="every row AVAILABLE, as the timeline")  # fmt: skip
+                assert board.sessions.empty.layout.display == "none"  # not "No sessions yet"
+                first = str(made[0].session_id)
+                row = rows[first]
+                assert row.profile.value == "QOS_E" and row.left.value.endswith(" s left")  # the sandbox's facts
+                row.seconds.value = 60
+                row.extend.click()
+                assert board.sessions.message.value == "" and client.get_session(first).duration == 660
+                row.delete.click()
+                listener.log.wait_for(first, "UNAVAILABLE", status_info="DELETE_REQUESTED")
+                wait_until(lambda: "DELETE_REQUESTED" in row.status.value, message="the row to say it was deleted")
+        finally:
+            board.close()

@@ -297,8 +297,9 @@ class Relay(BackgroundServer):
         certfile, keyfile: serve HTTPS with this certificate.
         reuse: False starts a new relay even when one with these settings runs.
 
-    Re-running `Relay(...)` with the same arguments returns the running one; other arguments restart
-    it in its place (same URL; its channels are gone), with a `SettingsChanged` warning naming them.
+    Re-running the cell (or line) that made it starts it afresh in its place (same URL; its channels
+    are gone), with a `SettingsChanged` warning naming what changed; one written on another line is
+    another relay, beside it. A stopped one's `new_channel()` raises ServerStopped.
         forwarded_allow_ips: behind a TLS-terminating proxy, its addresses (comma-separated, "*" for any):
             `/new` then redirects to the scheme and host it forwards (X-Forwarded-Proto/Host).
     """
