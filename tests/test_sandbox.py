@@ -676,3 +676,21 @@ def test_each_release_notifies_with_its_content_type(sandbox: Sandbox, receiver:
     assert received.headers["authorization"] == "Bearer t0ken"
     expected = {"nac-root": "application/json", "0.10": "application/cloudevents+json"}
     assert release.notification_content_type == expected.get(release.name, "application/cloudevents+json")
+
+
+def test_the_readme_s_retention_expired_readable_360_s_deleted_gone_at_once() -> None:
+    """Issue 34 §9: the README said every ended session stays readable for 360 s; a deleted one is 404 at once."""
+    with Sandbox(speed=1, provisioning_delay=0, reuse=False) as sandbox, sandbox.client() as client:
+        fields = {"application_server": "233.252.0.2", "qos_profile": "QOS_L", "duration": 60}
+        expired = client.create_session(device={"phoneNumber": "+36721601234567"}, **fields)
+        deleted = client.create_session(device={"phoneNumber": "+36721601234568"}, **fields)
+        client.delete_session(deleted.session_id)
+        with pytest.raises(NotFound):
+            client.get_session(deleted.session_id)
+        sandbox.advance(61)
+        assert client.get_session(expired.session_id).status_info.value == "DURATION_EXPIRED"
+        sandbox.advance(340)  # 20 s to spare: the clock also runs at real time
+        assert client.get_session(expired.session_id).qos_status.value == "UNAVAILABLE"
+        sandbox.advance(40)
+        with pytest.raises(NotFound):
+            client.get_session(expired.session_id)

@@ -519,3 +519,17 @@ def test_the_sessions_panel_shows_and_acts_on_sessions_made_in_code() -> None:
                 wait_until(lambda: "DELETE_REQUESTED" in row.status.value, message="the row to say it was deleted")
         finally:
             board.close()
+
+
+def test_a_wrong_key_says_beside_the_profile_why_there_is_none() -> None:
+    """Issue 34 §9: no profile because the API refused the key; it said "Field required" by the server."""
+    with Sandbox(api_key="right", reuse=False) as sandbox:
+        board = dashboard(url=sandbox.url, api_key="wrong")
+        try:
+            assert "no profile to choose: 401 UNAUTHENTICATED" in board.form.errors["profile"].value
+            assert board.form.errors["server"].value == "" and board.form.create.disabled
+            assert (
+                "right" not in board.form.errors["profile"].value and "wrong" not in board.form.errors["profile"].value
+            )
+        finally:
+            board.close()
