@@ -20,8 +20,8 @@ QodError
     ├── RateLimited          429
     └── ServiceUnavailable   500, 502, 503, 504
 
-SettingsChanged (a UserWarning): a re-run `Sandbox(...)`, `Listener(...)` or `Relay(...)` asked for
-other settings than the running one's, and got them (applied, or by a restart); it names what changed.
+SettingsChanged (a UserWarning): a re-run `Sandbox(...)`, `Listener(...)` or `Relay(...)` (the same cell or
+line) asked for other settings than the one it replaces; it names what changed.
 RelayRefuses (a UserWarning): a listener's relay will not carry what providers send (smee.io and
 `application/cloudevents+json`); it says so and what to use instead.
 """
