@@ -481,3 +481,38 @@ def test_the_live_timeline_axis_reads_at_any_span(browser: Any, tmp_path: Path) 
 
 
 T0_LIVE = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+def test_a_closed_voila_page_s_kernel_and_its_servers_end(browser: Any, tmp_path: Path) -> None:
+    """Issue 34 §6: five visits kept five kernels (about 255 MB each, each with a sandbox and a listener).
+
+    The repository's voila.json (Voila reads it from where it runs; Binder's server from binder/) culls a kernel
+    idle and unconnected for its `cull_idle_timeout`; the test shortens that through the same config keys on the
+    command line, and waits (bounded) for the kernel process and every port it listened on to be gone.
+    """
+    psutil = pytest.importorskip("psutil")
+    culling = json.loads((ROOT / "voila.json").read_text())["MappingKernelManager"]
+    assert culling["cull_idle_timeout"] > 0 and culling["cull_interval"] > 0 and not culling["cull_connected"]
+    shutil.copy(ROOT / "notebooks" / "03-dashboard.ipynb", tmp_path)
+    shutil.copy(ROOT / "voila.json", tmp_path)
+    port = _free_port()
+    command = [sys.executable, "-m", "voila", "03-dashboard.ipynb", "--no-browser", f"--port={port}",
+               "--Voila.ip=127.0.0.1", "--MappingKernelManager.cull_idle_timeout=4",
+               "--MappingKernelManager.cull_interval=1"]  # fmt: skip
+    for process in _serve(command, lambda: _accepts(port), tmp_path):
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        page.wait_for_selector("button.qodlab-create", timeout=120_000)
+        [kernel] = psutil.Process(process.pid).children(recursive=True)
+        ports = [c.laddr.port for c in kernel.net_connections(kind="tcp") if c.status == "LISTEN"]
+        assert len(ports) >= 2  # its sandbox and its listener, besides its own sockets
+        page.close()
+        deadline = time.monotonic() + 90  # bounded: culled within 4 s idle, checked every second
+        while kernel.is_running() and kernel.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE, "the closed page's kernel runs on"
+        left = [c for c in psutil.Process(process.pid).children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE]
+        assert left == [], left  # (a culled kernel stays a zombie until Voila reaps it)
+        for gone in ports:
+            with socket.socket() as probe:
+                assert probe.connect_ex(("127.0.0.1", gone)) != 0, f"port {gone} still answers"

@@ -75,3 +75,24 @@ def test_notebooks_run_in_a_fresh_binder_environment() -> None:
         )
     assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
     assert "passed" in out.stdout
+
+
+def test_binder_s_server_and_voila_cull_a_closed_page_s_kernel(tmp_path: Path) -> None:
+    """Issue 34 §6: binder/postBuild puts the culling settings where Binder's Jupyter server reads them, the same as
+    voila.json's (read by `voila` run from the repository; test_browser runs it and sees a closed page's kernel end)."""
+    import json
+
+    voila = json.loads((ROOT / "voila.json").read_text())
+    assert json.loads((ROOT / "binder" / "jupyter_server_config.json").read_text()) == voila
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}, "HOME": str(tmp_path)}
+    subprocess.run(["bash", "binder/postBuild"], cwd=ROOT, env=env, check=True, timeout=60)
+    read = (
+        "from jupyter_server.serverapp import ServerApp\napp = ServerApp()\napp.load_config_file()\n"
+        "from jupyter_server.services.kernels.kernelmanager import MappingKernelManager\n"
+        "manager = MappingKernelManager(parent=app)\n"
+        "print(manager.cull_idle_timeout, manager.cull_interval, manager.cull_connected, manager.cull_busy)"
+    )
+    shown = subprocess.run([sys.executable, "-c", read], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           check=True, timeout=120).stdout.split()  # fmt: skip
+    wanted = voila["MappingKernelManager"]
+    assert shown == [str(wanted[k]) for k in ("cull_idle_timeout", "cull_interval", "cull_connected", "cull_busy")]

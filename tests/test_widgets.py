@@ -137,8 +137,8 @@ def test_sessions_panel_buttons_act_on_the_sandbox(sandbox: Sandbox, bench: Work
 
 def test_sessions_created_elsewhere_are_followed_by_id_or_found_by_device(client: QodClient, bench: Workbench) -> None:
     sink, token = bench.sink  # type: ignore[misc]
-    mine = client.create_session(_request(sink, token, 7))  # not through the workbench: "elsewhere"
-    other = client.create_session(_request(sink, token, 8))
+    mine = client.create_session(_request(sink, token, 7, 3600))  # elsewhere; an hour: 6 s real
+    other = client.create_session(_request(sink, token, 8, 3600))
     panel, form = SessionsPanel(bench), SessionForm(bench)
     assert bench.sessions() == []
     panel.session_id.value = f" {mine.session_id} "
