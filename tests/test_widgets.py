@@ -533,3 +533,29 @@ def test_a_wrong_key_says_beside_the_profile_why_there_is_none() -> None:
             )
         finally:
             board.close()
+
+
+def _sandbox_on_one_line(seed: int) -> Sandbox:
+    return Sandbox(speed=60, seed=seed)  # one line: a second call is this line run again, which replaces the first
+
+
+def test_the_sandbox_panel_says_dropped_and_names_what_replaced_its_sandbox() -> None:
+    """Issue 34 §4: a dashboard given a replaced sandbox said "will be droped" (sic) and dropped nothing."""
+    from qodlab import SettingsChanged
+
+    first = _sandbox_on_one_line(0)
+    with Listener(EventLog(), reuse=False) as listener:
+        board = dashboard(sandbox=first, listener=listener)
+        second = None
+        try:
+            panel = board.sandbox_panel
+            assert panel is not None
+            panel.drop.click()
+            assert panel.status.value == "The next 1 notification(s) will be dropped."
+            with pytest.warns(SettingsChanged, match=r"seed=3 \(was 0\)"):
+                second = _sandbox_on_one_line(3)
+            panel.drop.click()
+            assert "this Sandbox was stopped and replaced by &lt;Sandbox " + second.url in panel.status.value
+        finally:
+            board.close()
+            (second or first).stop()
