@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,30 @@ def test_binder_s_server_and_voila_cull_a_closed_page_s_kernel(tmp_path: Path) -
                            check=True, timeout=120).stdout.split()  # fmt: skip
     wanted = voila["MappingKernelManager"]
     assert shown == [str(wanted[k]) for k in ("cull_idle_timeout", "cull_interval", "cull_connected", "cull_busy")]
+
+
+def test_the_dashboard_notebook_imports_no_voila_outside_a_preheated_pool() -> None:
+    """Issue 34 §7: its preheat guard imported Voila's server side in every kernel to learn it was not preheated
+    (10-12 s of a first paint on a busy machine); `benchmarks/voila.py` measures the paint, this the cause."""
+    import json
+
+    from jupyter_client.manager import start_new_kernel
+
+    cells = json.loads((ROOT / "notebooks" / "03-dashboard.ipynb").read_text())["cells"]
+    first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOILA")}
+    manager, kernel = start_new_kernel(kernel_name="python3", env={**env, "PYTHONPATH": str(ROOT)})
+    try:
+        said: list[str] = []
+
+        def seen(message: dict[str, Any]) -> None:
+            if message["msg_type"] in ("stream", "error"):
+                said.append(message["content"].get("text", message["content"].get("evalue", "")))
+
+        kernel.execute_interactive(first + "\n_ = board.close()", timeout=180, output_hook=seen)
+        reply = kernel.execute_interactive("import sys\nprint(sorted(m for m in sys.modules if m.startswith('voila')))",
+                                           timeout=60, output_hook=seen)  # fmt: skip
+        assert reply["content"]["status"] == "ok" and said[-1].strip() == "[]", said
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)
