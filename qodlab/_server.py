@@ -15,12 +15,13 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ._hosts import HostPolicy, guarded
-from .errors import ServerStartError, SettingsChanged
+from .errors import ServerStartError, ServerStopped, SettingsChanged
 
 if TYPE_CHECKING:
     import asyncio
@@ -244,38 +245,41 @@ class BackgroundServer:
 
     Every construction is first turned into a settings record (`settings`: a frozen dataclass whose
     fields are the parameters of the subclass's `__init__`, all of them but `reuse`, built from its
-    signature), so that a re-run cell is recognised by everything it asked for:
+    signature), and placed where it is written (its site): in a kernel, the cell (JupyterLab's cell
+    id, else the cell's text) and which construction of that class it is in the cell's run; elsewhere
+    the file and line. Re-running a cell is one thing, a second object written elsewhere another:
 
-    - the same settings as the one running at that address (host and port as given: port 0 is
-      one address, "a free port") give the running one, unchanged;
-    - a change to a setting in `_live` (the sandbox's `speed`) is applied to the running one,
-      with a `SettingsChanged` warning naming it;
-    - any other change stops the running one and starts a new one in its place (on the same port,
-      so its URL stays), with a `SettingsChanged` warning naming what changed. A running one inside
-      an open `with` block is never stopped that way: the new one starts beside it.
-    - `reuse=False` always starts a new one beside the others, which no later call reuses.
+    - a construction at the site of a running one (the cell or line run again) starts afresh in its
+      place, as the first run did: the running one is stopped and the new one takes its port, so its
+      URL stays; a changed setting is named in a `SettingsChanged` warning. A running one inside an
+      open `with` block is never stopped that way: the new one starts beside it.
+    - a construction written elsewhere (another line, another cell) starts another one beside it, on
+      a port of its own: two sandboxes, or two listeners with two logs, coexist.
+    - `reuse=False` always starts a new one beside the others, which no later construction replaces.
 
     `stop()` frees the port; `start()` comes back on the same port; as a context manager it stops
-    on exit only what that construction started (not a running one it was given).
+    on exit. Every other method of a stopped one raises ServerStopped, naming what replaced it, if
+    anything (the sandbox's `metrics()` on a dead engine would answer as if nothing happened).
     """
 
-    _running: ClassVar[dict[tuple[Any, ...], Any]]
+    _running: ClassVar[dict[tuple[Any, ...], Any]]  # site -> the running one written there
     _registry_lock: ClassVar[threading.Lock]
     _signature: ClassVar[inspect.Signature]
     Settings: ClassVar[type]
     """The settings record's class: one field per `__init__` parameter but `reuse`."""
-    _live: ClassVar[frozenset[str]] = frozenset()
-    """Settings a running server takes as they are (an attribute of that name), without a restart."""
     _secret: ClassVar[frozenset[str]] = frozenset()
     """Settings never shown (a key, a token): a change is named, its value never."""
     _held: ClassVar[str] = "its state"
     """What a restart loses, in words."""
+    _usable_stopped: ClassVar[frozenset[str]] = frozenset({"start", "stop"})
+    """Public methods a stopped one still answers (the rest raise ServerStopped)."""
     _initialised: bool
     _server: ServerThread
-    _reusable: bool  # registered for later constructions to reuse (reuse=True, not started beside a `with`'s)
-    _given: bool  # the last construction was handed this one running
-    _withs: list[bool]  # open `with` blocks, innermost last: whether each owns it (stops it on exit)
+    _site: tuple[Any, ...] | None  # where it was written (None: reuse=False, or started beside a `with`'s)
+    _withs: int  # open `with` blocks
     _replacing: tuple[BackgroundServer, dict[str, tuple[Any, Any]]] | None  # what start() stops first, and why
+    _replaced_by: BackgroundServer | None  # the one started in its place
+    _predecessor: BackgroundServer | None  # the one it replaced (kept for the errors it explains; one, not a chain)
     settings: Any
     """What it was started with (its settings record); secrets are left out of its repr."""
 
@@ -287,6 +291,9 @@ class BackgroundServer:
         names = [name for name in cls._signature.parameters if name not in _NOT_SETTINGS]
         fields = [(name, Any, dataclasses.field(repr=name not in cls._secret)) for name in names]
         cls.Settings = dataclasses.make_dataclass(f"{cls.__name__}Settings", fields, frozen=True)
+        for name, value in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(value) and name not in cls._usable_stopped:
+                setattr(cls, name, _refused_when_stopped(value))
 
     @classmethod
     def settings_for(cls, *args: Any, **kwargs: Any) -> Any:
@@ -301,92 +308,94 @@ class BackgroundServer:
         return cls.Settings(**given), bool(bound.arguments.get("reuse", True))
 
     @classmethod
-    def _found(cls, settings: Any) -> Any:
-        """The running server at the address these settings ask for: host and port as given, or the
-        one serving on that port now (a free port it was given, asked for by number in a re-run)."""
+    def _found(cls, site: tuple[Any, ...]) -> Any:
+        """The running server written at `site` (this cell or line, run before)."""
         with cls._registry_lock:
-            found = cls._running.get(_address(settings))
-            if found is None and settings.port:
-                at = _address(settings)
-                found = next((s for s in cls._running.values() if (s.settings.host, s.port) == at), None)
+            found = cls._running.get(site)
         return found if found is not None and found.running else None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         settings, reuse = cls._bind(args, kwargs)
-        running = cls._found(settings) if reuse else None
-        if running is not None:
-            changed = _changes(running, settings)
-            if not changed or set(changed) <= cls._live:
-                running._take_live(settings, changed)
-                return running  # type: ignore[no-any-return]
+        site = _site(cls) if reuse else None
+        running = cls._found(site) if site is not None else None
         instance = super().__new__(cls)
         instance._initialised = False
         instance.settings = settings
-        instance._reusable = reuse
-        instance._given = False
-        instance._withs = []
+        instance._site = site
+        instance._withs = 0
         instance._replacing = None
+        instance._replaced_by = None
+        instance._predecessor = None
         if running is not None:
-            if any(running._withs):  # a `with` block owns it: leave it running, start beside it
+            changed = _changes(running, settings)
+            if running._withs:  # a `with` block holds it: leave it running, start beside it
                 if settings.port:  # ... which cannot be on the port it holds
                     name = cls.__name__
                     msg = (f"{name}(port={settings.port}): the {name} on that port has other settings"
-                           f" ({_describe(changed, cls._secret)}) and a `with` block holds it: stop it first,"
-                           " or ask for another port")  # fmt: skip
+                           f" ({_describe(changed, cls._secret) or 'the same'}) and a `with` block holds it:"
+                           " stop it first, or ask for another port")  # fmt: skip
                     raise ServerStartError(msg)
-                instance._reusable = False
+                instance._site = None
             else:
                 instance._replacing = (running, changed)
         return instance
 
     @property
     def _previous(self) -> BackgroundServer | None:
-        """The running server this one replaces when it starts (a re-run with other settings), if any."""
+        """The running server this one replaces when it starts (its cell or line run again), if any."""
         return self._replacing[0] if self._replacing is not None else None
-
-    def _take_live(self, settings: Any, changed: dict[str, tuple[Any, Any]]) -> None:
-        """Hand this running server to a construction that asked for `settings` (differing only in live ones)."""
-        self._given = True
-        for name, (_, new) in changed.items():
-            setattr(self, name, new)
-        self.settings = settings
-        if changed:
-            changes = _describe(changed, self._secret)
-            _warn(f"{type(self).__name__} at {self._url()}: {changes}, applied to the running one")
 
     def start(self) -> Self:
         """Start serving (a no-op when running; after a stop, on the same port)."""
+        if self._replaced_by is not None:
+            raise ServerStopped(self._stopped_message("start"))
         replacing, self._replacing = self._replacing, None
         inherited = False
         if replacing is not None:
             old = replacing[0]
             old.stop()
+            old._replaced_by, old._predecessor, self._predecessor = self, None, old  # held: what it replaced explains
             if self._server._requested_port == 0:  # a free port was asked for: the old one's, so its URL stays
                 self._server._requested_port, inherited = old.port, True
         try:
             self._server.start()
-        except ServerStartError:
+        except ServerStartError as exc:
             if not inherited:
-                raise
+                raise _held_by(self, exc) from None
             self._server._requested_port = 0  # taken meanwhile: another free port
             self._server.start()
+        _alive.add(self)
         with self._registry_lock:
-            address = _address(self.settings)
-            current = self._running.get(address)
-            if self._reusable and (current is None or current is self or not current.running):
-                self._running[address] = self
+            if self._site is not None:
+                self._running[self._site] = self
         if replacing is not None:
             changes = _describe(replacing[1], self._secret)
-            _warn(f"{type(self).__name__} restarted at {self._url()} with {changes}: the previous one is stopped,"
-                  f" with what it held ({self._held}); reuse=False starts another beside it instead")  # fmt: skip
+            self._note_credentials(replacing)
+            if changes:
+                name = type(self).__name__
+                _warn(f"{name} restarted at {self._url()} with {changes}: the previous one is stopped, with"
+                      f" what it held ({self._held}); a {name} written on another line starts beside it")  # fmt: skip
         return self
+
+    def _note_credentials(self, replacing: tuple[BackgroundServer, dict[str, tuple[Any, Any]]]) -> None:
+        """Let a client of the previous one that now gets 401 read why (a key changed by the re-run)."""
+        changed = [name for name in replacing[1] if name in self._secret]
+        if changed:
+            note = (f"the {type(self).__name__} at {self._url()} was restarted in its place with"
+                    f" {' and '.join(changed)} changed ({_where(self._site)} ran again): a client made for the"
+                    " previous one has the old one")  # fmt: skip
+        else:
+            note = None
+        from .errors import note_replacement
+
+        note_replacement(self._url(), note)
 
     def stop(self) -> None:
         """Stop serving and free the port."""
         with self._registry_lock:
-            address = _address(self.settings)
-            if self._running.get(address) is self:
-                del self._running[address]
+            if self._site is not None and self._running.get(self._site) is self:
+                del self._running[self._site]
+        _alive.discard(self)
         self._server.stop()
 
     @property
@@ -399,17 +408,103 @@ class BackgroundServer:
         """The port it listens on."""
         return self._server.port
 
+    @property
+    def replaced_by(self) -> BackgroundServer | None:
+        """The one started in its place when its cell or line ran again (None: not replaced)."""
+        return self._replaced_by
+
     def _url(self) -> str:
         return str(getattr(self, "url", self._server.url))
 
+    def _stopped_message(self, method: str) -> str:
+        name = type(self).__name__
+        new = self._replaced_by
+        while new is not None and new._replaced_by is not None:  # replaced again since: the one running now
+            new = new._replaced_by
+        if new is not None:
+            return (f"{name}.{method}(): this {name} was stopped and replaced by {new!r} when {_where(self._site)}"
+                    f" ran again; use that one (the name the cell assigns now refers to it)")  # fmt: skip
+        return f"{name}.{method}(): this {name} ({self._url()}) is stopped; start() serves again on the same port"
+
     def __enter__(self) -> Self:
-        self._withs.append(not self._given)
+        self._withs += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        owned = self._withs.pop() if self._withs else True
-        if owned:  # stop only what this block's construction started, not a running one it was given
-            self.stop()
+        self._withs = max(0, self._withs - 1)
+        self.stop()
+
+
+_alive: weakref.WeakSet[BackgroundServer] = weakref.WeakSet()  # every running one, of every class
+
+
+def _refused_when_stopped(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method`, raising ServerStopped when its server is stopped (with what replaced it)."""
+
+    @functools.wraps(method)
+    def checked(self: BackgroundServer, *args: Any, **kwargs: Any) -> Any:
+        if self._server.state is ServerState.STOPPED:
+            raise ServerStopped(self._stopped_message(method.__name__))
+        return method(self, *args, **kwargs)
+
+    return checked
+
+
+def _held_by(server: BackgroundServer, exc: ServerStartError) -> ServerStartError:
+    """A bind failure, naming the server of this process that holds the port, if one does."""
+    port = server._server._requested_port
+    holder = next((s for s in list(_alive) if s is not server and s.running and s.port == port), None)
+    if holder is None or not port:
+        return exc
+    name = type(holder).__name__
+    return ServerStartError(f"{exc}: the {name} started at {_where(holder._site)} serves there ({holder._url()});"
+                            f" stop it first (.stop()), or ask for another port (0: a free one)")  # fmt: skip
+
+
+def _site(cls: type) -> tuple[Any, ...]:
+    """Where this construction of `cls` is written: see BackgroundServer."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    run = _cell_run(frame)
+    if run is None:
+        return (frame.f_code.co_filename, frame.f_lineno)
+    request, cell = run
+    key = (cls, cell)
+    previous = _counts.get(key)
+    count = previous[1] + 1 if previous is not None and previous[0] == request else 1
+    _counts[key] = (request, count)
+    return ("cell", cell, count)
+
+
+_counts: dict[tuple[type, str], tuple[str, int]] = {}  # (class, cell) -> (the cell's run, constructions in it)
+
+
+def _cell_run(frame: Any) -> tuple[str, str] | None:
+    """(the execute request, the cell: its id, else its code's name) for a cell's top level in a kernel; else None."""
+    if frame.f_code.co_name != "<module>":
+        return None
+    app = sys.modules.get("ipykernel.kernelapp")
+    if app is None or not app.IPKernelApp.initialized():
+        return None
+    try:
+        parent = app.IPKernelApp.instance().kernel.get_parent("shell")
+    except Exception:  # an ipykernel without get_parent(channel): placed by file and line
+        return None
+    request = (parent or {}).get("header", {}).get("msg_id")
+    if not request:
+        return None
+    cell_id = (parent.get("metadata") or {}).get("cellId")
+    return str(request), str(cell_id or frame.f_code.co_filename)
+
+
+def _where(site: tuple[Any, ...] | None) -> str:
+    """A site in words: `line 3 of notebook.py`, `its cell`."""
+    if site is None:
+        return "its construction"
+    if site[0] == "cell":
+        return "its cell" if site[2] == 1 else f"its cell (construction {site[2]} there)"
+    return f"line {site[1]} of {os.path.basename(str(site[0]))}"
 
 
 _NOT_SETTINGS = ("self", "reuse")
@@ -436,7 +531,7 @@ def _changes(running: BackgroundServer, settings: Any) -> dict[str, tuple[Any, A
     changed = {}
     for field in dataclasses.fields(settings):
         new = getattr(settings, field.name)
-        old = getattr(running, field.name) if field.name in running._live else getattr(running.settings, field.name)
+        old = getattr(running.settings, field.name)
         if not _same(old, new):
             changed[field.name] = (old, new)
     return changed

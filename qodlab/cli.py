@@ -168,8 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _tls_arguments(relay)
     relay.set_defaults(handler=_relay)
-    for command in sub.choices.values():
+    said = {action.dest: action.help for action in sub._choices_actions}  # each command's line in `qodlab --help`
+    for name, command in sub.choices.items():
         command.set_defaults(parser=command)
+        command.description = f"qodlab {name}: {said[name]}."  # `qodlab NAME --help` says what it does, too
+        command.formatter_class = _WithDefaults
     return parser
 
 
@@ -182,6 +185,18 @@ def _allow_host_argument(parser: argparse.ArgumentParser) -> None:
         help="a host name it answers to besides localhost (repeat; .example.org: and its subdomains; "
         "default: $QODLAB_ALLOWED_HOSTS, comma-separated). Other names are refused 403, as Jupyter Server does",
     )
+
+
+class _WithDefaults(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless it already says it (or there is none to say)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+        return f"{text} (default {shown})"
 
 
 def _tls_arguments(parser: argparse.ArgumentParser) -> None:

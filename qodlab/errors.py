@@ -5,6 +5,7 @@ QodError
 │   └── QodTimeout
 ├── InvalidRequest           refused before sending: a keyword's value (.field), and what it accepts
 ├── ServerStartError         a sandbox or listener could not start (port in use, ...)
+├── ServerStopped            a stopped or replaced sandbox, listener or relay was used (names its replacement)
 ├── AuthError                no access token: the authorization server refused (.error)
 ├── WaitError                a session or assignment will not reach the awaited status (.wanted .status)
 │   └── WaitTimeout          ... not within the timeout (also a TimeoutError)
@@ -19,8 +20,8 @@ QodError
     ├── RateLimited          429
     └── ServiceUnavailable   500, 502, 503, 504
 
-SettingsChanged (a UserWarning): a re-run `Sandbox(...)`, `Listener(...)` or `Relay(...)` asked for
-other settings than the running one's, and got them (applied, or by a restart); it names what changed.
+SettingsChanged (a UserWarning): a re-run `Sandbox(...)`, `Listener(...)` or `Relay(...)` (the same cell or
+line) asked for other settings than the one it replaces; it names what changed.
 RelayRefuses (a UserWarning): a listener's relay will not carry what providers send (smee.io and
 `application/cloudevents+json`); it says so and what to use instead.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimited",
     "RelayRefuses",
     "ServerStartError",
+    "ServerStopped",
     "ServiceUnavailable",
     "SettingsChanged",
     "TransportError",
@@ -84,6 +86,14 @@ class InvalidRequest(QodError, ValueError):
 
 class ServerStartError(QodError):
     """A background server could not start."""
+
+
+class ServerStopped(QodError, RuntimeError):
+    """A method of a stopped sandbox, listener or relay was called; the message names what replaced it, if anything.
+
+    A stopped one comes back with `start()`; a replaced one (its cell or line ran again) does not: use the
+    one that replaced it, which serves at the same URL.
+    """
 
 
 class SettingsChanged(UserWarning):
@@ -144,6 +154,8 @@ class ApiError(QodError):
             code = httpx.codes.get_reason_phrase(status).upper().replace(" ", "_") or "ERROR"
         if not message:
             message = response.text[:200] if body is None else ""
+        if status == 401 and (note := _REPLACED.get(_origin(response))):
+            message = f"{message} ({note})" if message else note
         return cls.of(status, code, message, response)
 
     @classmethod
@@ -156,6 +168,30 @@ class ApiError(QodError):
             if status in sub.statuses:
                 return sub(status, code, message, response)
         return cls(status, code, message, response)
+
+
+_REPLACED: dict[str, str] = {}
+"""A server's origin (scheme://host:port) -> how a restart in its place changed its credentials, for a 401."""
+
+
+def note_replacement(url: str, note: str | None) -> None:
+    """Say (or forget, with None) why a client of the server at `url` may get 401: restarted with other credentials."""
+    origin = _origin_of(httpx.URL(url))
+    if note is None:
+        _REPLACED.pop(origin, None)
+    else:
+        _REPLACED[origin] = note
+
+
+def _origin(response: httpx.Response) -> str:
+    try:
+        return _origin_of(response.request.url)
+    except RuntimeError:  # a response built without a request
+        return ""
+
+
+def _origin_of(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ._asgi import Receive, Scope, Send
 from ._json import TooDeep, loads
 from ._server import BackgroundServer, ServerThread, _warn
-from .errors import RelayRefuses, ServerStartError
+from .errors import InvalidRequest, RelayRefuses, ServerStartError
 from .eventlog import EventLog
 from .notifications import NotificationError, StatusEvent, parse_notification
 from .relay import Subscription, default_relay, new_channel
@@ -89,12 +89,13 @@ class _Refused(Exception):
 class Listener(BackgroundServer):
     """Receives notifications on `url` (127.0.0.1, a free port) and feeds `log`.
 
-    Re-running `Listener(...)` with the same arguments (the same `log` object) returns the running
-    one. Other arguments never give it silently: it is restarted in its place with them (the same
-    URL, unless it follows a relay), with a `SettingsChanged` warning naming what changed, so a
-    `Listener(log_b)` feeds `log_b` and the old listener no longer feeds `log_a`. `reuse=False`
-    starts another one beside it. `stop()` frees the port; `start()` comes back on the same one;
-    a `with` block stops it on exit only if that call started it.
+    Re-running the cell (or line) that made it starts it afresh in its place, feeding the log the
+    cell gives now (the same URL, unless it follows a relay; its generated token and relay channel
+    are kept, so sessions naming it still reach it), with a `SettingsChanged` warning naming what
+    changed; a `Listener(log_b)` written on another line is another listener, beside it, and
+    `log_a`'s listener goes on feeding `log_a`. `reuse=False` starts one that no re-run replaces.
+    `stop()` frees the port; `start()` comes back on the same one; a `with` block stops it on exit.
+    Every other method of a stopped one raises ServerStopped, naming the one that replaced it.
 
     Parameters:
         log: the EventLog to feed (a new in-memory one by default).
@@ -118,6 +119,7 @@ class Listener(BackgroundServer):
     token_generated: bool
     """Whether its token was made at random (no `token=` given)."""
     _held = "its relay stream and rejections; events stay in their log"
+    _usable_stopped = frozenset({"start", "stop", "on_rejection", "refusals_note", "relay_refusal"})
 
     def __init__(
         self,
@@ -141,6 +143,13 @@ class Listener(BackgroundServer):
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
+        if log is not None and not isinstance(log, EventLog):
+            hint = (
+                f": Listener(EventLog({log!r})) keeps its events in that file"
+                if isinstance(log, str | os.PathLike)
+                else ""
+            )
+            raise InvalidRequest(f"log: {log!r} is not an EventLog{hint}", "log")
         self._initialised = True
         self.log = log if log is not None else EventLog()
         self.log.fed_by(self)  # a wait on the log that times out can then say what this listener refused

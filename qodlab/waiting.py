@@ -21,7 +21,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFound, WaitError, WaitTimeout
+from .errors import InvalidRequest, NotFound, WaitError, WaitTimeout
 from .models import QosStatus
 
 if TYPE_CHECKING:
@@ -64,8 +64,8 @@ def _status(status: QosStatus | str) -> QosStatus:
         return QosStatus(str(status).upper())
     except ValueError:
         choices = ", ".join(s.value for s in QosStatus)
-        msg = f"status must be one of {choices}, not {status!r}"
-        raise ValueError(msg) from None
+        msg = f"status: {status!r} is not a status (status takes {choices})"
+        raise InvalidRequest(msg, "status") from None
 
 
 def _log_of(log: EventLog | Listener | None) -> tuple[EventLog | None, Listener | None]:

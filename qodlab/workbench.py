@@ -21,6 +21,7 @@ It also decides how notifications reach the log (`notifications`):
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -96,6 +97,7 @@ class Workbench:
         self.profiles: list[QosProfile] = []
         self._sessions: dict[str, Tracked] = {}
         self._assignments: set[str] = set()  # the followed ids that are QoS Provisioning assignments
+        self._forgotten: set[str] = set()  # ids forget() was told: never adopted again from a notification
         self._lock = threading.Lock()
         self.relay_refused: Refusal | None = None
         """Why the listener's relay cannot carry this API's notifications (then `auto` polls), or None."""
@@ -342,6 +344,10 @@ class Workbench:
         with self._lock:
             for event in batch:
                 tracked = self._sessions.get(event.session_id)
+                if tracked is None and event.shape != "client" and event.session_id not in self._forgotten:
+                    adopted = self._adopted(event)  # made elsewhere (in code), notified to this log
+                    if adopted is not None:
+                        self._sessions[event.session_id] = tracked = Tracked(adopted, datetime.now(UTC))
                 if tracked is None or event.shape == "client":
                     continue
                 update: dict[str, Any] = {"qos_status": event.qos_status, "status_info": event.status_info}
@@ -354,9 +360,30 @@ class Workbench:
                 self._sessions[event.session_id] = replace(tracked, info=known.model_copy(update=update))
 
     def forget(self, session_id: str) -> None:
-        """Stop following a session."""
+        """Stop following a session (its later notifications do not bring it back)."""
         with self._lock:
             self._sessions.pop(session_id, None)
+            self._forgotten.add(session_id)
+
+    def _adopted(self, event: StatusEvent) -> SessionInfo | None:
+        """A session this workbench did not create whose notification reached its log: what its sandbox
+        knows of it (profile, device, expiry), else what the notification says; None for an assignment."""
+        try:
+            session_id = uuid.UUID(event.session_id)
+        except ValueError:
+            return None
+        if self.sandbox is not None:
+            from .sandbox.refusals import EngineError  # a sandbox is given: its package is loaded
+
+            try:
+                found = self.sandbox.engine.get(session_id)
+            except EngineError:  # not this sandbox's session (or an assignment): the notification alone
+                pass
+            else:
+                return SessionInfo.model_validate(found.info())
+        return SessionInfo.model_construct(session_id=session_id, duration=0, qos_profile="", started_at=None,
+                                           expires_at=None, qos_status=event.qos_status,
+                                           status_info=event.status_info)  # fmt: skip
 
     def _poll_instead(self, code: str) -> bool:
         """On "auto", the provider refused a sink: poll from now on (False: not on auto, the refusal stands)."""

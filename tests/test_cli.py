@@ -127,3 +127,24 @@ def test_version_and_help_answer_without_the_servers() -> None:
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert shown == f"qodlab {qodlab.__version__} []"
+
+
+def test_every_command_s_help_says_what_it_does_and_its_defaults() -> None:
+    """Issue 34 §9: `qodlab sandbox --help` had no description, and most options no default."""
+    import argparse
+    import re
+
+    from qodlab.cli import _parser
+
+    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert set(commands) == {"demo", "sandbox", "listen", "classroom", "relay"}
+    for name in commands:
+        shown = subprocess.run([sys.executable, "-m", "qodlab", name, "--help"], capture_output=True, text=True,
+                               check=True, env={**os.environ, "PORT": ""}).stdout  # fmt: skip
+        flat = " ".join(shown.split())
+        assert re.search(rf"^qodlab {name}: \w", shown, re.M), shown  # what it does, under the usage
+        for action in commands[name]._actions:
+            if not action.option_strings or action.default in (None, False, argparse.SUPPRESS):
+                continue
+            said = flat.split(action.option_strings[-1], 2)[-1].split(" --")[0]  # its line in the help
+            assert "default" in said, f"qodlab {name} {action.option_strings[-1]}: {said!r}"

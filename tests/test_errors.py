@@ -8,6 +8,7 @@ inside the QodError tree.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -337,3 +338,39 @@ def test_metrics_show_a_congestion_right_after_it_is_injected(lab: Sandbox) -> N
     assert frame["time"].iloc[-1].timestamp() >= episode.start
     over_http = httpx.get(f"{lab.url}/_sandbox/devices/metrics", params={"phoneNumber": PHONE})
     assert over_http.status_code == 200 and over_http.json()[-1]["congested"] is True
+
+
+# -- issue 34 §9: the gaps a person met in a notebook ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["QOS_LL", "qos_l"])
+def test_an_unknown_profile_lists_the_profiles_and_suggests_one(name: str) -> None:
+    with Sandbox(reuse=False) as sandbox, sandbox.client() as client:
+        with pytest.raises(
+            InvalidArgument, match=r"this API's profiles: QOS_E, QOS_S, QOS_M, QOS_L, .*\); did you mean QOS_L\?"
+        ):
+            client.create_session(device={"phoneNumber": "+36721601234567"}, application_server="233.252.0.2",
+                                  qos_profile=name, duration=60)  # fmt: skip
+        with pytest.raises(NotFound, match=r"did you mean QOS_L\?"):
+            client.get_profile(name)
+
+
+def test_a_misspelt_status_to_wait_for_is_an_invalid_request() -> None:
+    with Sandbox(speed=60, reuse=False) as sandbox, sandbox.client() as client:
+        session = client.create_session(device={"phoneNumber": "+36721601234567"}, application_server="233.252.0.2",
+                                         qos_profile="QOS_L", duration=60)  # fmt: skip
+        with pytest.raises(InvalidRequest, match=r"status: 'AVAILABEL' is not a status") as raised:
+            session.wait_for("AVAILABEL")
+        assert raised.value.field == "status"
+
+
+def test_a_listener_given_a_file_name_says_to_wrap_it_in_an_event_log(tmp_path: Path) -> None:
+    with pytest.raises(
+        InvalidRequest, match=re.escape("log: 'x.sqlite' is not an EventLog: Listener(EventLog('x.sqlite'))")
+    ):
+        Listener("x.sqlite")  # type: ignore[arg-type]
+
+
+def test_a_sandbox_setting_given_as_text_names_it() -> None:
+    with pytest.raises(InvalidRequest, match=re.escape("speed: '60' is a str; speed takes a number (e.g. speed=60)")):
+        Sandbox(speed="60")  # type: ignore[arg-type]

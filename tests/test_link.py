@@ -118,8 +118,37 @@ def test_bad_metrics_queries_are_400(lab: Sandbox) -> None:
     assert httpx.post(f"{lab.url}/_sandbox/faults/congestion", json={"factor": 0}).status_code == 400
 
 
-def _change(status: str, at: float, session: str = "00000000-0000-4000-8000-000000000001") -> StatusChange:
+@pytest.mark.parametrize("profile", ["QOS_E", "QOS_S", "QOS_M", "QOS_L"])
+@pytest.mark.parametrize("seed", [3, 8])
+def test_a_session_never_makes_the_link_worse_than_best_effort(profile: str, seed: int) -> None:
+    """Issue 34 §8: the profile's maximum capped the whole device (QOS_E: 21.7 -> 2.0 Mbps down on an idle cell).
+
+    A real network caps only what the priority lifts (3GPP GFBR/MFBR for the session's QoS flow; the device's other
+    traffic stays best effort): second by second, against the same link without the session, at the usual load, in
+    a 2x congestion (the promise holds) and a 6x one (it breaks, but not below best effort).
+    """
+    start = 1_800_000_000.0
+    with_qos, without = Links(default_profiles(), seed=seed), Links(default_profiles(), seed=seed)
+    for links in (with_qos, without):
+        links.congest(start + 3600, 1800, 2.0)
+        links.congest(start + 7200, 1800, 6.0)
+    with_qos.on_change(_change("AVAILABLE", start, profile=profile))
+    device = ("phoneNumber", PHONE)
+    lifted, best = with_qos.samples(device, start, start + 9000), without.samples(device, start, start + 9000)
+    assert (lifted["qos_profile"] == profile).all()
+    for higher_is_better in ("downlink_mbps", "uplink_mbps"):
+        assert (lifted[higher_is_better] >= best[higher_is_better]).all(), higher_is_better
+    for lower_is_better in ("latency_ms", "jitter_ms", "loss_pct"):
+        assert (lifted[lower_is_better] <= best[lower_is_better]).all(), lower_is_better
+    floor = default_profiles()[profile].target_min_downstream_rate.bps / 1e6  # type: ignore[union-attr]
+    usual = slice(0, 3600)
+    assert lifted["downlink_mbps"][usual].mean() >= max(floor, best["downlink_mbps"][usual].mean())
+
+
+def _change(
+    status: str, at: float, session: str = "00000000-0000-4000-8000-000000000001", profile: str = "QOS_L"
+) -> StatusChange:
     return StatusChange(
         session_id=uuid.UUID(session), qos_status=QosStatus(status), status_info=None, time=at, sink=None,
-        flavor="cloudevent-v1", correlator=None, device=("phoneNumber", PHONE), profile="QOS_L",
+        flavor="cloudevent-v1", correlator=None, device=("phoneNumber", PHONE), profile=profile,
     )  # fmt: skip

@@ -199,18 +199,20 @@ def test_many_concurrent_senders_lose_and_double_nothing(listener: Listener) -> 
     assert frame["event_id"].is_unique
 
 
-def test_rerun_reuses_and_a_new_log_restarts() -> None:
-    first = Listener(port=0, path="/rerun")
+def test_the_same_line_run_again_restarts_and_another_line_starts_beside_it() -> None:
+    logs, made = [EventLog(), EventLog()], []
+    with pytest.warns(SettingsChanged, match="another log"):
+        for log in logs:
+            made.append(Listener(log, port=0, path="/rerun"))  # the same line, run again
+    first, again = made
+    beside = Listener(logs[0], port=0, path="/rerun")  # another line: another listener
     try:
-        assert Listener(port=0, path="/rerun") is first
-        new_log = EventLog()
-        with pytest.warns(SettingsChanged, match="another log"):
-            again = Listener(new_log, port=0, path="/rerun")
-        assert again is not first and again.log is new_log and first.log is not new_log
-        assert again.url == first.url and not first.running
+        assert again.log is logs[1] and first.log is logs[0]
+        assert again.url == first.url and not first.running and first.replaced_by is again
+        assert beside.running and again.running and beside.url != again.url
     finally:
-        first.stop()
         again.stop()
+        beside.stop()
 
 
 def test_stop_frees_the_port_and_start_comes_back_on_it(listener: Listener) -> None:

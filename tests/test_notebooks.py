@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,51 @@ def test_notebooks_run_in_a_fresh_binder_environment() -> None:
         )
     assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
     assert "passed" in out.stdout
+
+
+def test_binder_s_server_and_voila_cull_a_closed_page_s_kernel(tmp_path: Path) -> None:
+    """Issue 34 §6: binder/postBuild puts the culling settings where Binder's Jupyter server reads them, the same as
+    voila.json's (read by `voila` run from the repository; test_browser runs it and sees a closed page's kernel end)."""
+    import json
+
+    voila = json.loads((ROOT / "voila.json").read_text())
+    assert json.loads((ROOT / "binder" / "jupyter_server_config.json").read_text()) == voila
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}, "HOME": str(tmp_path)}
+    subprocess.run(["bash", "binder/postBuild"], cwd=ROOT, env=env, check=True, timeout=60)
+    read = (
+        "from jupyter_server.serverapp import ServerApp\napp = ServerApp()\napp.load_config_file()\n"
+        "from jupyter_server.services.kernels.kernelmanager import MappingKernelManager\n"
+        "manager = MappingKernelManager(parent=app)\n"
+        "print(manager.cull_idle_timeout, manager.cull_interval, manager.cull_connected, manager.cull_busy)"
+    )
+    shown = subprocess.run([sys.executable, "-c", read], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           check=True, timeout=120).stdout.split()  # fmt: skip
+    wanted = voila["MappingKernelManager"]
+    assert shown == [str(wanted[k]) for k in ("cull_idle_timeout", "cull_interval", "cull_connected", "cull_busy")]
+
+
+def test_the_dashboard_notebook_imports_no_voila_outside_a_preheated_pool() -> None:
+    """Issue 34 §7: its preheat guard imported Voila's server side in every kernel to learn it was not preheated
+    (10-12 s of a first paint on a busy machine); `benchmarks/voila.py` measures the paint, this the cause."""
+    import json
+
+    from jupyter_client.manager import start_new_kernel
+
+    cells = json.loads((ROOT / "notebooks" / "03-dashboard.ipynb").read_text())["cells"]
+    first = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOILA")}
+    manager, kernel = start_new_kernel(kernel_name="python3", env={**env, "PYTHONPATH": str(ROOT)})
+    try:
+        said: list[str] = []
+
+        def seen(message: dict[str, Any]) -> None:
+            if message["msg_type"] in ("stream", "error"):
+                said.append(message["content"].get("text", message["content"].get("evalue", "")))
+
+        kernel.execute_interactive(first + "\n_ = board.close()", timeout=180, output_hook=seen)
+        reply = kernel.execute_interactive("import sys\nprint(sorted(m for m in sys.modules if m.startswith('voila')))",
+                                           timeout=60, output_hook=seen)  # fmt: skip
+        assert reply["content"]["status"] == "ok" and said[-1].strip() == "[]", said
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -516,20 +516,20 @@ def test_unprocessable_is_catchable(client: QodClient) -> None:
 # -- running ------------------------------------------------------------------------------------
 
 
-def test_rerun_reuses_the_running_sandbox() -> None:
-    first = Sandbox(speed=10)
+def test_a_rerun_line_starts_the_sandbox_afresh_and_another_line_beside_it() -> None:
+    made = []
+    with pytest.warns(SettingsChanged, match=r"speed=20 \(was 10"):
+        for speed in (10, 10, 20):
+            made.append(Sandbox(speed=speed))  # the same line, run again: afresh each time, on the same URL
+    first, second, third = made
+    beside = Sandbox(speed=20)  # another line: another sandbox
     try:
-        assert Sandbox(speed=10) is first
-        with pytest.warns(SettingsChanged, match=r"speed=20 \(was 10"):
-            second = Sandbox(speed=20)
-        assert second is first and first.speed == 20
-    finally:
-        first.stop()
-    third = Sandbox()
-    try:
-        assert third is not first
+        assert not first.running and not second.running and third.running and third.speed == 20
+        assert first.url == second.url == third.url and first.replaced_by is second and second.replaced_by is third
+        assert beside.running and beside.url != third.url
     finally:
         third.stop()
+        beside.stop()
 
 
 def test_stop_frees_the_port() -> None:
@@ -676,3 +676,21 @@ def test_each_release_notifies_with_its_content_type(sandbox: Sandbox, receiver:
     assert received.headers["authorization"] == "Bearer t0ken"
     expected = {"nac-root": "application/json", "0.10": "application/cloudevents+json"}
     assert release.notification_content_type == expected.get(release.name, "application/cloudevents+json")
+
+
+def test_the_readme_s_retention_expired_readable_360_s_deleted_gone_at_once() -> None:
+    """Issue 34 §9: the README said every ended session stays readable for 360 s; a deleted one is 404 at once."""
+    with Sandbox(speed=1, provisioning_delay=0, reuse=False) as sandbox, sandbox.client() as client:
+        fields = {"application_server": "233.252.0.2", "qos_profile": "QOS_L", "duration": 60}
+        expired = client.create_session(device={"phoneNumber": "+36721601234567"}, **fields)
+        deleted = client.create_session(device={"phoneNumber": "+36721601234568"}, **fields)
+        client.delete_session(deleted.session_id)
+        with pytest.raises(NotFound):
+            client.get_session(deleted.session_id)
+        sandbox.advance(61)
+        assert client.get_session(expired.session_id).status_info.value == "DURATION_EXPIRED"
+        sandbox.advance(340)  # 20 s to spare: the clock also runs at real time
+        assert client.get_session(expired.session_id).qos_status.value == "UNAVAILABLE"
+        sandbox.advance(40)
+        with pytest.raises(NotFound):
+            client.get_session(expired.session_id)

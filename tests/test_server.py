@@ -1,16 +1,19 @@
 """Re-running a cell: `Sandbox(...)`, `Listener(...)` and `Relay(...)` as a notebook constructs them.
 
 Each test runs its cells one after another in one namespace, as a kernel does, with real servers
-on 127.0.0.1: the same arguments give the running server, other arguments never give it silently
-(applied or restarted, and said in one `SettingsChanged` line), `reuse=False` starts another,
-a `with` block stops only what it started, and `dashboard()` leaves alone what it did not start.
+on 127.0.0.1: the same cell (or line) run again starts its server afresh in its place, on the same
+URL (a changed setting said in one `SettingsChanged` line); one written on another line or in
+another cell is another server beside it; `reuse=False` starts one no re-run replaces; a stopped or
+replaced one says so when used; `dashboard()` leaves alone what it did not start.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -26,7 +29,17 @@ import httpx
 import pytest
 
 import qodlab
-from qodlab import Listener, QosStatus, Relay, Sandbox, ServerStartError, SettingsChanged
+from qodlab import (
+    Listener,
+    QosStatus,
+    Relay,
+    Sandbox,
+    ServerStartError,
+    ServerStopped,
+    SettingsChanged,
+    Unauthenticated,
+    WaitTimeout,
+)
 from qodlab._server import BackgroundServer
 from qodlab.notifications import build_notification, content_type
 from qodlab.sandbox.tls import LocalCertificates
@@ -43,12 +56,13 @@ class Notebook:
         self.namespace: dict[str, Any] = {"__name__": "__main__"}
         self.run("from qodlab import EventLog, Listener, Relay, Sandbox")
 
-    def run(self, source: str) -> list[str]:
+    def run(self, source: str, cell: str = "<cell>") -> list[str]:
+        """Run `source` as `cell` (by default the one cell, edited each time; another name: another cell)."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            exec(compile(textwrap.dedent(source), "<cell>", "exec"), self.namespace)
+            exec(compile(textwrap.dedent(source), cell, "exec"), self.namespace)
         said = [w for w in caught if issubclass(w.category, SettingsChanged)]
-        assert all(w.filename == "<cell>" for w in said), "a warning must point at the cell, not at qodlab"
+        assert all(w.filename == cell for w in said), "a warning must point at the cell, not at qodlab"
         return [str(w.message) for w in said]
 
     def __getitem__(self, name: str) -> Any:
@@ -73,43 +87,127 @@ def notebook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Notebook]:
 # -- the same arguments ------------------------------------------------------------------------------
 
 
-def test_the_same_arguments_give_the_running_sandbox_silently(notebook: Notebook) -> None:
-    assert notebook.run("first = Sandbox(speed=60)") == []
-    assert notebook.run("again = Sandbox(speed=60)") == []
-    assert notebook["again"] is notebook["first"] and notebook["first"].running
+def test_the_same_cell_run_again_starts_the_sandbox_afresh_silently(notebook: Notebook) -> None:
+    cell = "sandbox = Sandbox(speed=60)\nclient = sandbox.client()"
+    notebook.run(cell)
+    notebook.run("session = client.create_session(device={'phoneNumber': '+36721601234567'},"
+                 " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)", cell="<create>")  # fmt: skip
+    first = notebook["sandbox"]
+    assert notebook.run(cell) == []  # as the first run: nothing to say
+    again = notebook["sandbox"]
+    assert again is not first and again.url == first.url and again.running and not first.running
+    assert first.replaced_by is again and again.known_sessions() == {}  # afresh: the first run's session is gone
+    notebook.run("session = client.create_session(device={'phoneNumber': '+36721601234567'},"
+                 " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)", cell="<create>")  # fmt: skip
+    notebook.run("client.close()")
 
 
-def test_the_same_arguments_give_the_running_listener_and_relay(notebook: Notebook) -> None:
-    notebook.run("log = EventLog()\nfirst, relay = Listener(log, path='/hook'), Relay(buffer=5)")
-    assert notebook.run("again, relay_again = Listener(log, path='/hook'), Relay(buffer=5)") == []
-    assert notebook["again"] is notebook["first"] and notebook["relay_again"] is notebook["relay"]
+def test_the_same_cell_run_again_starts_the_listener_and_relay_afresh(notebook: Notebook) -> None:
+    cell = "log = EventLog()\nlistener, relay = Listener(log, path='/hook'), Relay(buffer=5)"
+    notebook.run(cell)
+    first, first_relay = notebook["listener"], notebook["relay"]
+    [said] = notebook.run(cell)  # a new EventLog(): another log, said
+    assert "another log" in said
+    assert notebook["listener"] is not first and notebook["listener"].url == first.url
+    assert notebook["relay"] is not first_relay and notebook["relay"].url == first_relay.url
+    assert notebook["listener"].log is notebook["log"] and notebook["log"].df.empty
+
+
+def test_objects_written_on_other_lines_coexist(notebook: Notebook) -> None:
+    """Two sandboxes with two keys, two listeners with two logs: none stops another."""
+    notebook.run("sandbox_a = Sandbox(api_key='key-a')\nlog_a = EventLog()\nlistener_a = Listener(log_a)", cell="<a>")
+    notebook.run("sandbox_b = Sandbox(api_key='key-b')\nlog_b = EventLog()\nlistener_b = Listener(log_b)", cell="<b>")
+    a, b = notebook["sandbox_a"], notebook["sandbox_b"]
+    assert a.running and b.running and a.url != b.url
+    with a.client() as client:  # the first client still gets in (it got 401 when the second replaced it)
+        assert client.retrieve_sessions(device={"phoneNumber": "+36721601234567"}) == []
+    for name in ("a", "b"):
+        listener = notebook[f"listener_{name}"]
+        assert _post(listener, listener.token, f"s-{name}").status_code == 204
+    wait_until(lambda: len(notebook["log_a"].df) == 1 and len(notebook["log_b"].df) == 1, message="one event each")
+    assert list(notebook["log_a"].df["session_id"]) == ["s-a"] and list(notebook["log_b"].df["session_id"]) == ["s-b"]
+
+
+def test_the_same_line_twice_in_one_cell_is_two_objects_in_a_kernel_only_by_line_elsewhere(notebook: Notebook) -> None:
+    notebook.run("first = Relay()\nsecond = Relay()")  # two lines of one cell
+    assert notebook["first"].running and notebook["second"].running
+    said = notebook.run("for buffer in (1000, 5):\n    relay = Relay(buffer=buffer)", cell="<loop>")
+    assert len(said) == 1 and "buffer=5 (was 1000)" in said[0]  # the same line, run again: a re-run
+
+
+# -- stopped and replaced ------------------------------------------------------------------------------------
+
+
+def test_every_method_of_a_replaced_sandbox_names_its_replacement(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(speed=60)\nold = sandbox")
+    notebook.run("sandbox = Sandbox(speed=60, seed=3)")
+    old, new = notebook["old"], notebook["sandbox"]
+    assert repr(old).endswith("stopped>") and old.replaced_by is new
+    calls = {
+        "metrics": lambda: old.metrics("+36721601234567"),
+        "congest": lambda: old.congest(),
+        "terminate": lambda: old.terminate(str(uuid.uuid4())),
+        "drop_notifications": lambda: old.drop_notifications(1),
+        "client": lambda: old.client(),
+        "now": lambda: old.now(),
+        "start": lambda: old.start(),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ServerStopped, match=rf"Sandbox\.{name}\(\): this Sandbox was stopped and replaced by"):
+            call()
+        with pytest.raises(ServerStopped, match=re.escape(repr(new))):
+            call()
+    old.stop()  # stopping it again is harmless
+
+
+def test_a_stopped_listener_and_relay_say_start_serves_again(notebook: Notebook) -> None:
+    notebook.run("listener = Listener()\nrelay = Relay()\nlistener.stop()\nrelay.stop()")
+    with pytest.raises(ServerStopped, match=r"Listener.sink_credential\(\): this Listener .* is stopped; start\(\)"):
+        notebook["listener"].sink_credential()
+    with pytest.raises(ServerStopped, match=r"Relay.new_channel\(\): this Relay .* is stopped"):
+        notebook["relay"].new_channel()
+    notebook.run("relay.start()\nchannel = relay.new_channel()")
+    assert notebook["channel"].startswith(notebook["relay"].url)
+
+
+def test_a_401_after_a_rerun_changed_the_key_points_at_the_replacement(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(api_key='first')\nclient = sandbox.client()")
+    notebook.run("other_client = client")
+    notebook.run("sandbox = Sandbox(api_key='second')\nclient = sandbox.client()")
+    with pytest.raises(
+        Unauthenticated, match=r"restarted in its place with api_key changed .*made for the previous one"
+    ):
+        notebook["other_client"].retrieve_sessions(device={"phoneNumber": "+36721601234567"})
+    assert "first" not in str(notebook["other_client"]) and "second" not in str(notebook["other_client"])
+    notebook.run("client.close()\nother_client.close()")
+
+
+def test_a_wait_on_a_log_whose_listener_was_replaced_says_so(notebook: Notebook) -> None:
+    notebook.run("log_a = EventLog()\nlistener = Listener(log_a)")
+    notebook.run("log_b = EventLog()\nlistener = Listener(log_b)")
+    with pytest.raises(WaitTimeout, match=r"the Listener feeding this log was stopped and replaced by .* another log"):
+        notebook["log_a"].wait_for("s-1", "AVAILABLE", timeout=0.05)
 
 
 def test_a_change_is_said_every_time_the_same_cell_runs(notebook: Notebook) -> None:
-    toggle = "sandbox = Sandbox(seed=7)"  # the same cell text, run again: ipykernel gives it the same name
-    notebook.run("sandbox = Sandbox()")
+    toggle = "sandbox = Sandbox(seed=7)"  # the same cell, edited back and forth
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")  # Python's own: once per location, for warnings.warn
+        exec(compile("sandbox = Sandbox()", "<the same cell>", "exec"), notebook.namespace)
         for _ in range(2):
             exec(compile(toggle, "<the same cell>", "exec"), notebook.namespace)
-            exec(compile("sandbox = Sandbox()", "<the other cell>", "exec"), notebook.namespace)
+            exec(compile("sandbox = Sandbox()", "<the same cell>", "exec"), notebook.namespace)
     assert [str(w.message).split(" with ")[1][:6] for w in caught] == ["seed=7", "seed=0"] * 2
 
 
 # -- the sandbox --------------------------------------------------------------------------------------
 
 
-def test_a_new_speed_is_applied_to_the_running_sandbox_and_said(notebook: Notebook) -> None:
-    notebook.run("sandbox = Sandbox(speed=10)\nclient = sandbox.client()")
-    notebook.run(
-        "session = client.create_session(device={'phoneNumber': '+36721601234567'},"
-        " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)"
-    )
-    [said] = notebook.run("faster = Sandbox(speed=20)")
-    assert "speed=20 (was 10" in said and "applied to the running one" in said
-    assert notebook["faster"] is notebook["sandbox"] and notebook["sandbox"].speed == 20
-    notebook.run("client.get_session(session.session_id)")  # its sessions go on
-    notebook.run("client.close()")
+def test_a_new_speed_restarts_the_sandbox_and_is_said(notebook: Notebook) -> None:
+    notebook.run("sandbox = Sandbox(speed=10)\nfirst = sandbox")
+    [said] = notebook.run("sandbox = Sandbox(speed=20)")
+    assert "speed=20 (was 10" in said and "restarted" in said
+    assert notebook["sandbox"] is not notebook["first"] and notebook["sandbox"].speed == 20
 
 
 def test_a_new_revocation_delay_restarts_the_sandbox_and_holds(notebook: Notebook) -> None:
@@ -215,8 +313,8 @@ def test_reuse_false_starts_another_listener_beside_the_running_one(notebook: No
     notebook.run("listener = Listener()")
     assert notebook.run("other = Listener(reuse=False)") == []
     assert notebook["other"] is not notebook["listener"] and notebook["listener"].running and notebook["other"].running
-    notebook.run("again = Listener()")
-    assert notebook["again"] is notebook["listener"]  # the reuse=False one is never handed out
+    notebook.run("listener = Listener(reuse=False)")  # the same cell, now reuse=False: it replaces nothing
+    assert notebook["other"].running and notebook["listener"].running
 
 
 def test_a_new_buffer_restarts_the_relay_and_reuse_false_starts_another(notebook: Notebook) -> None:
@@ -247,10 +345,8 @@ def test_a_parameter_added_later_is_a_setting_too(notebook: Notebook) -> None:
             def __init__(self, host="127.0.0.1", port=0, *, knob=1, reuse=True):
                 super().__init__(host, port, reuse=reuse)
                 self.knob = knob
-
-        tuned = Tuned()
     """)
-    assert notebook.run("same = Tuned()") == [] and notebook["same"] is notebook["tuned"]
+    notebook.run("tuned = Tuned()")
     [said] = notebook.run("tuned = Tuned(knob=2)")
     assert "knob=2 (was 1)" in said and notebook["tuned"].knob == 2
     notebook.run("tuned.stop()")
@@ -259,10 +355,10 @@ def test_a_parameter_added_later_is_a_setting_too(notebook: Notebook) -> None:
 # -- with blocks ----------------------------------------------------------------------------------------
 
 
-def test_a_with_block_given_the_running_sandbox_leaves_it_running(notebook: Notebook) -> None:
+def test_a_with_block_elsewhere_leaves_the_running_sandbox_running(notebook: Notebook) -> None:
     notebook.run("sandbox = Sandbox(speed=60)")
-    notebook.run("with Sandbox(speed=60) as same:\n    same_url = same.url")
-    assert notebook["same"] is notebook["sandbox"] and notebook["sandbox"].running
+    notebook.run("with Sandbox(speed=60) as same:\n    same_url = same.url", cell="<other>")
+    assert notebook["same"] is not notebook["sandbox"] and notebook["sandbox"].running and not notebook["same"].running
 
 
 def test_a_with_block_stops_what_it_started(notebook: Notebook) -> None:
@@ -279,7 +375,9 @@ def test_other_settings_inside_a_with_block_start_beside_it(notebook: Notebook) 
 def test_a_port_held_by_a_with_block_is_a_clear_error(notebook: Notebook) -> None:
     with Relay() as held:
         notebook.namespace["port"] = held.port
-        with pytest.raises(ServerStartError, match=r"buffer=5 \(was 1000\).*stop it first"):
+        with pytest.raises(
+            ServerStartError, match=r"the Relay started at line \d+ of test_server.py serves there.*stop it"
+        ):
             notebook.run("Relay(port=port, buffer=5)")
         assert held.running
 
@@ -311,9 +409,11 @@ def test_the_dashboard_changes_nothing_it_did_not_start(notebook: Notebook) -> N
 def test_a_restarted_listener_keeps_its_relay_channel_and_token(notebook: Notebook) -> None:
     with Relay(reuse=False) as relay:
         notebook.namespace["relay"] = relay
-        notebook.run("channel = relay.new_channel()\nlistener = Listener(EventLog(), relay=channel)\nfirst = listener")
+        notebook.run("channel = relay.new_channel()", cell="<channel>")
+        notebook.run("listener = Listener(EventLog(), relay=channel)")
+        first = notebook["listener"]
         [said] = notebook.run("listener = Listener(EventLog(), relay=channel)")
-        listener, first = notebook["listener"], notebook["first"]
+        listener = notebook["listener"]
         assert "another log" in said and listener.url == first.url and listener.token == first.token
         name = notebook["channel"].rsplit("/", 1)[1]
         wait_until(lambda: len(relay.app.channels[name].subscribers) == 1, message="one subscriber: the new listener")
@@ -323,44 +423,82 @@ def test_a_restarted_listener_keeps_its_relay_channel_and_token(notebook: Notebo
 # -- in a real kernel ------------------------------------------------------------------------------------
 
 
-def test_in_a_kernel_each_rerun_says_what_changed_every_time() -> None:
-    """ipykernel names a cell's code after its text: the second run of a cell must still say it."""
-    from jupyter_client.manager import start_new_kernel
+class Kernel:
+    """A real ipykernel, sent cells as JupyterLab sends them (with their cell id in the request's metadata)."""
 
-    root = str(Path(qodlab.__file__).resolve().parent.parent)
-    manager, kernel = start_new_kernel(kernel_name="python3", env={**os.environ, "PYTHONPATH": root})
+    def __init__(self) -> None:
+        from jupyter_client.manager import start_new_kernel
 
-    def cell(code: str) -> str:
+        root = str(Path(qodlab.__file__).resolve().parent.parent)
+        self.manager, self.client = start_new_kernel(kernel_name="python3", env={**os.environ, "PYTHONPATH": root})
+
+    def run(self, code: str, cell_id: str | None = None) -> str:
+        """Run `code` as the cell `cell_id`; returns what it wrote to stderr and its error, if any."""
+        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                   "allow_stdin": False, "stop_on_error": True}  # fmt: skip
+        message = self.client.session.msg("execute_request", content, metadata={"cellId": cell_id} if cell_id else {})
+        self.client.shell_channel.send(message)
         said: list[str] = []
+        while True:  # bounded: each get raises queue.Empty after its timeout
+            reply = self.client.get_iopub_msg(timeout=120)
+            if reply["parent_header"].get("msg_id") != message["header"]["msg_id"]:
+                continue
+            body = reply["content"]
+            if reply["msg_type"] == "stream" and body["name"] == "stderr":
+                said.append(body["text"])
+            elif reply["msg_type"] == "error":
+                said.append(f"error: {body['ename']}: {body['evalue']}")
+            elif reply["msg_type"] == "status" and body["execution_state"] == "idle":
+                return "".join(said)
 
-        def seen(message: dict[str, Any]) -> None:
-            content = message["content"]
-            if message["msg_type"] == "stream" and content["name"] == "stderr":
-                said.append(content["text"])
-            elif message["msg_type"] == "error":
-                said.append(f"error: {content['evalue']}")
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
 
-        kernel.execute_interactive(code, output_hook=seen, timeout=60)
-        return "".join(said)
 
-    try:
-        assert cell("from qodlab import EventLog, Listener, Sandbox\nsandbox = Sandbox(speed=60)") == ""
-        assert cell("sandbox = Sandbox(speed=60)") == ""
-        for _ in range(2):  # the same two cells, run again: both lines each time
-            assert "SettingsChanged: Sandbox restarted" in cell("sandbox = Sandbox(speed=60, revocation_delay=0)")
-            assert "revocation_delay=1.0 (was 0)" in cell("sandbox = Sandbox(speed=60)")
-        assert cell("log_a = EventLog()\nlistener = Listener(log_a)") == ""
-        assert "another log" in cell("log_b = EventLog()\nlistener = Listener(log_b)")
-        assert cell("with Sandbox(speed=60) as same:\n    pass\nassert sandbox.running and same is sandbox") == ""
-        assert cell("listener.stop()\nsandbox.stop()") == ""
-    finally:
-        kernel.stop_channels()
-        manager.shutdown_kernel(now=True)
+@pytest.fixture
+def kernel() -> Iterator[Kernel]:
+    started = Kernel()
+    yield started
+    started.close()
+
+
+def test_in_a_kernel_an_edited_cell_restarts_and_another_cell_coexists(kernel: Kernel) -> None:
+    """JupyterLab's cell id names the cell across edits; ipykernel names a cell's code after its text."""
+    assert kernel.run("from qodlab import EventLog, Listener, Sandbox\nsandbox = Sandbox(speed=60)", "c1") == ""
+    for _ in range(2):  # the same cell, edited back and forth: said each time
+        assert "SettingsChanged: Sandbox restarted" in kernel.run(
+            "sandbox = Sandbox(speed=60, revocation_delay=0)", "c1"
+        )
+        assert "revocation_delay=1.0 (was 0)" in kernel.run("sandbox = Sandbox(speed=60)", "c1")
+    assert kernel.run("other = Sandbox(speed=60)\nassert other is not sandbox and sandbox.running", "c2") == ""
+    assert kernel.run("log_a = EventLog()\nlistener = Listener(log_a)", "c3") == ""
+    assert kernel.run("log_b = EventLog()\nlistener_b = Listener(log_b)", "c4") == ""  # another cell: beside it
+    assert kernel.run("assert listener.running and listener_b.running and listener.log is log_a", "c5") == ""
+    said = kernel.run("log_a = EventLog()\nlistener = Listener(log_a)", "c3")  # run again: afresh, its URL kept
+    assert "another log" in said and "error" not in said
+    assert kernel.run("a = Sandbox()\nb = Sandbox()\nassert a is not b and a.running and b.running", "c6") == ""
+    assert kernel.run("a2, b2 = a, b", "c7") == ""
+    assert kernel.run("a = Sandbox()\nb = Sandbox()\nassert a.url == a2.url and b.url == b2.url", "c6") == ""
+    assert "ServerStopped: Sandbox.metrics()" in kernel.run("a2.metrics('+36721601234567')", "c8")
+    assert kernel.run("for s in (sandbox, other, a, b, listener, listener_b):\n    s.stop()", "c9") == ""
+
+
+def test_in_a_kernel_the_quickstart_runs_again_from_the_top(kernel: Kernel) -> None:
+    """Issue 3: half a run (a session AVAILABLE), then the whole notebook from the top, cell by cell."""
+    book = json.loads((Path(__file__).parent.parent / "notebooks" / "01-quickstart.ipynb").read_text())
+    cells = [(cell["id"], "".join(cell["source"])) for cell in book["cells"] if cell["cell_type"] == "code"]
+    create = next(i for i, (_, source) in enumerate(cells) if "create_session" in source)
+    for cell_id, source in cells[: create + 2]:  # up to the wait for AVAILABLE
+        assert "error" not in kernel.run(source, cell_id), source
+    for cell_id, source in cells:
+        said = kernel.run(source, cell_id)
+        assert "error" not in said, f"{source}\n{said}"
 
 
 def test_a_script_on_stdin_gets_the_line_too() -> None:
     """`python -` runs `__main__` from a loader with no sources: the warning must still be shown, not raise."""
-    script = "from qodlab import Relay\nRelay()\nRelay(buffer=5).stop()\n"
+    script = "from qodlab import Relay\nfor buffer in (1000, 5):\n    relay = Relay(buffer=buffer)\nrelay.stop()\n"
     root = str(Path(qodlab.__file__).resolve().parent.parent)
     done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": root})  # fmt: skip

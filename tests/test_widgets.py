@@ -137,8 +137,8 @@ def test_sessions_panel_buttons_act_on_the_sandbox(sandbox: Sandbox, bench: Work
 
 def test_sessions_created_elsewhere_are_followed_by_id_or_found_by_device(client: QodClient, bench: Workbench) -> None:
     sink, token = bench.sink  # type: ignore[misc]
-    mine = client.create_session(_request(sink, token, 7))  # not through the workbench: "elsewhere"
-    other = client.create_session(_request(sink, token, 8))
+    mine = client.create_session(_request(sink, token, 7, 3600))  # elsewhere; an hour: 6 s real
+    other = client.create_session(_request(sink, token, 8, 3600))
     panel, form = SessionsPanel(bench), SessionForm(bench)
     assert bench.sessions() == []
     panel.session_id.value = f" {mine.session_id} "
@@ -493,3 +493,69 @@ def test_the_form_assigns_a_profile_and_the_panel_revokes_it() -> None:
         revoked = panel.act(assignment_id, "delete")
         assert revoked.ok and revoked.session is not None and revoked.session.status_info == "DELETE_REQUESTED"
         listener.log.wait_for(assignment_id, "UNAVAILABLE", timeout=10)
+
+
+def test_the_sessions_panel_shows_and_acts_on_sessions_made_in_code() -> None:
+    """Issue 34 §2: `dashboard(sandbox=, listener=)`, then sessions made with a client, the listener their sink."""
+    with Sandbox(speed=10, reuse=False) as sandbox, Listener(EventLog(), reuse=False) as listener:
+        board = dashboard(sandbox=sandbox, listener=listener)
+        try:
+            with sandbox.client() as client:
+                made = [client.create_session(_request(listener.url, listener.token, i, 600)) for i in range(50)]
+                ids = {str(session.session_id) for session in made}
+                rows = board.sessions.rows
+                wait_until(lambda: ids <= set(rows), timeout=30, message="a row for each of the 50 sessions")
+                wait_until(lambda: all("AVAILABLE" in rows[sid].status.value for sid in ids), timeout=30,
+                           message="every row AVAILABLE, as the timeline")  # fmt: skip
+                assert board.sessions.empty.layout.display == "none"  # not "No sessions yet"
+                first = str(made[0].session_id)
+                row = rows[first]
+                assert row.profile.value == "QOS_E" and row.left.value.endswith(" s left")  # the sandbox's facts
+                row.seconds.value = 60
+                row.extend.click()
+                assert board.sessions.message.value == "" and client.get_session(first).duration == 660
+                row.delete.click()
+                listener.log.wait_for(first, "UNAVAILABLE", status_info="DELETE_REQUESTED")
+                wait_until(lambda: "DELETE_REQUESTED" in row.status.value, message="the row to say it was deleted")
+        finally:
+            board.close()
+
+
+def test_a_wrong_key_says_beside_the_profile_why_there_is_none() -> None:
+    """Issue 34 §9: no profile because the API refused the key; it said "Field required" by the server."""
+    with Sandbox(api_key="right", reuse=False) as sandbox:
+        board = dashboard(url=sandbox.url, api_key="wrong")
+        try:
+            assert "no profile to choose: 401 UNAUTHENTICATED" in board.form.errors["profile"].value
+            assert board.form.errors["server"].value == "" and board.form.create.disabled
+            assert (
+                "right" not in board.form.errors["profile"].value and "wrong" not in board.form.errors["profile"].value
+            )
+        finally:
+            board.close()
+
+
+def _sandbox_on_one_line(seed: int) -> Sandbox:
+    return Sandbox(speed=60, seed=seed)  # one line: a second call is this line run again, which replaces the first
+
+
+def test_the_sandbox_panel_says_dropped_and_names_what_replaced_its_sandbox() -> None:
+    """Issue 34 §4: a dashboard given a replaced sandbox said "will be droped" (sic) and dropped nothing."""
+    from qodlab import SettingsChanged
+
+    first = _sandbox_on_one_line(0)
+    with Listener(EventLog(), reuse=False) as listener:
+        board = dashboard(sandbox=first, listener=listener)
+        second = None
+        try:
+            panel = board.sandbox_panel
+            assert panel is not None
+            panel.drop.click()
+            assert panel.status.value == "The next 1 notification(s) will be dropped."
+            with pytest.warns(SettingsChanged, match=r"seed=3 \(was 0\)"):
+                second = _sandbox_on_one_line(3)
+            panel.drop.click()
+            assert "this Sandbox was stopped and replaced by &lt;Sandbox " + second.url in panel.status.value
+        finally:
+            board.close()
+            (second or first).stop()

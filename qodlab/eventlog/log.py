@@ -388,7 +388,8 @@ class EventLog:
 
     def _refusals(self) -> list[str]:
         """What the listeners feeding this log refused, a sentence each (none: nothing refused)."""
-        notes = (feeder.refusals_note() for feeder in self.feeders())
+        notes = [feeder.refusals_note() for feeder in self.feeders()]
+        notes += [_gone(feeder, self) for feeder in list(self._feeders) if feeder.log is self and not feeder.running]
         return [note for note in notes if note]
 
     def _find(self, session_id: str, want: tuple[str, str | None], start: int) -> int | None:
@@ -473,3 +474,13 @@ def _status(status: QosStatus | str) -> QosStatus:
     except ValueError:
         msg = f"status: {status!r} is not a status (status takes REQUESTED, AVAILABLE or UNAVAILABLE)"
         raise InvalidRequest(msg, "status") from None
+
+
+def _gone(feeder: Any, log: EventLog) -> str:
+    """Why a listener that fed `log` no longer does: stopped, or replaced by one (feeding which log)."""
+    name = type(feeder).__name__
+    new = feeder.replaced_by
+    if new is None:
+        return f"the {name} feeding this log is stopped: nothing reaches it through that one (start() serves again)"
+    where = "" if new.log is log else ", which feeds another log"
+    return f"the {name} feeding this log was stopped and replaced by {new!r}{where}"

@@ -263,8 +263,9 @@ class TimelinePlot:
             # plotly.js forgets an axis type whenever a trace's x or y is restyled (it re-guesses it
             # from the first trace with x data), and bar lengths are plain numbers: without an
             # anchor trace holding a time, the live axis turns linear. The browser test checks it.
-            for anchor in anchors:
-                anchor.x = [_iso(timeline.now)]
+            for anchor in anchors:  # moved only while something is live: an idle dashboard sends nothing a tick,
+                if timeline.live or not anchor.x:  # so Jupyter's culler sees its kernel idle (voila.json)
+                    anchor.x = [_iso(timeline.now)]
                 anchor.y = [None] if anchor is not anchors[0] else (timeline.labels[:1] or [None])
             for trace in bars:
                 part = timeline.bars[trace.name]

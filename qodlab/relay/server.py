@@ -344,8 +344,9 @@ class Relay(BackgroundServer):
         allowed_hosts: host names it answers to besides loopback's (a deployed or LAN name; `qodlab._hosts`).
         reuse: False starts a new relay even when one with these settings runs.
 
-    Re-running `Relay(...)` with the same arguments returns the running one; other arguments restart
-    it in its place (same URL; its channels are gone), with a `SettingsChanged` warning naming them.
+    Re-running the cell (or line) that made it starts it afresh in its place (same URL; its channels
+    are gone), with a `SettingsChanged` warning naming what changed; one written on another line is
+    another relay, beside it. A stopped one's `new_channel()` raises ServerStopped.
     """
 
     _held = "its channels"

@@ -421,8 +421,18 @@ class Engine:
         """A profile by name, or EngineError 404."""
         found = self.profiles.get(name)
         if found is None:
-            raise EngineError(404, "NOT_FOUND", f"QoS profile {name!r} does not exist.")
+            raise EngineError(404, "NOT_FOUND", f"QoS profile {name!r} does not exist{self._profile_hint(name)}.")
         return found
+
+    def _profile_hint(self, name: str) -> str:
+        """`: this API's profiles are QOS_E, ...; did you mean QOS_L?` for a name it does not have."""
+        import difflib
+
+        names = list(self.profiles)
+        by_case = {known.upper(): known for known in names}
+        close = [by_case[name.upper()]] if name.upper() in by_case else difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f" (this API's profiles: {', '.join(names)}){hint}"
 
     def find_profiles(
         self,
@@ -605,7 +615,8 @@ class Engine:
     def _usable_profile(self, request: CreateSession | CreateAssignment) -> QosProfile:
         profile = self.profiles.get(request.qos_profile)
         if profile is None:
-            msg = f"qosProfile: {request.qos_profile!r} is not a profile of this API."
+            hint = self._profile_hint(request.qos_profile)
+            msg = f"qosProfile: {request.qos_profile!r} is not a profile of this API{hint}"
             raise EngineError(400, "INVALID_ARGUMENT", msg)
         if profile.status is not ProfileStatus.ACTIVE:
             what = "a QoS assignment" if isinstance(request, CreateAssignment) else "session creation"

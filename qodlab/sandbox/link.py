@@ -4,10 +4,19 @@ Pure state and rules on the sandbox clock, like the engine: no I/O, no thread. A
 (downlink and uplink rate, latency, jitter, loss) follows its cell's load: a slow swing plus
 noise, 0.4 to 0.8 of capacity, times the strongest congestion episode at the time (scheduled
 ones, 1.4 to 1.8, in about one hour in three; those `congest` injects). While a
-session is AVAILABLE, its QoS profile lifts the rates to at least `targetMin*Rate` (capped at
-`max*Rate`) and holds latency within `packetDelayBudget`, jitter within `jitter` and loss within
-`packetErrorLossRate`, unless the cell is loaded beyond what the profile's `priority` wins:
-then the promise visibly breaks.
+session is AVAILABLE, its QoS profile lifts the rates to at least `targetMin*Rate` and holds
+latency within `packetDelayBudget`, jitter within `jitter` and loss within `packetErrorLossRate`,
+unless the cell is loaded beyond what the profile's `priority` wins: then the promise visibly breaks.
+
+A session never makes a device's link worse than best effort, as in a real network: 3GPP TS 23.501
+5.7.2.5 guarantees a QoS flow its GFBR (`targetMin*Rate`) and lets it reach its MFBR (`max*Rate`)
+with spare capacity, "bit rates above the GFBR value and up to the MFBR value ... provided with
+relative priority"; the flow carries the session's traffic (device to application server), while
+the device's other traffic stays on its default flow, best effort. CAMARA calls `max*Rate` "the
+maximum best effort rate" and lets `max*BurstRate` exceed it when there is capacity; Network as
+Code says a profile's connection "is given priority". So the maximum caps what the priority lifts,
+never the best effort the device already had: QOS_E (1 to 2 Mbps) on an idle 30 Mbps cell leaves
+30 Mbps, and latency, jitter and loss are never raised by a session.
 
 Samples are computed when asked for, from the seed, the device and the time alone (noise comes
 in seeded blocks), so the same seed gives the same series, and memory holds only the sessions'
@@ -245,12 +254,14 @@ def _apply(
         ("uplink_mbps", profile.target_min_upstream_rate, profile.max_upstream_rate),
     ):
         values = columns[column]
+        best = values[during].copy()  # best effort: what the device has without the session
         if target is not None:
             floor = target.bps / 1e6
             values[kept] = np.maximum(values[kept], floor * wobble[kept])
             values[broken] = floor * (holds_to / load[broken]) ** 2  # below the promise, and visibly so
-        if ceiling is not None:  # at the cap, a link still wobbles a little below it
+        if ceiling is not None:  # the lift stops at the cap, where a link still wobbles a little below it
             values[during] = np.minimum(values[during], ceiling.bps / 1e6 * (1 - 0.03 * np.abs(noise[during, 2])))
+        values[during] = np.maximum(values[during], best)  # ... but never below best effort (module docstring)
     for column, bound, typical in (
         ("latency_ms", profile.packet_delay_budget, 0.6),
         ("jitter_ms", profile.jitter, 0.5),
@@ -258,8 +269,10 @@ def _apply(
         if bound is not None:
             limit = bound.seconds * 1000
             values = columns[column]
+            best = values[during].copy()
             values[kept] = np.minimum(values[kept], limit * (typical + 0.3 * np.abs(noise[kept, 3]).clip(0, 1)))
             values[broken] = limit * load[broken] / holds_to * 1.2
+            values[during] = np.minimum(values[during], best)
     if profile.packet_error_loss_rate is not None:
         limit = 100 * 10.0**-profile.packet_error_loss_rate
         columns["loss_pct"][kept] = np.minimum(columns["loss_pct"][kept], 0.5 * limit)

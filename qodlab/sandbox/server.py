@@ -47,12 +47,12 @@ RELAY_PATH = "/_relay"
 class Sandbox(BackgroundServer):
     """A CAMARA QoD API simulator on `127.0.0.1`, started on construction.
 
-    Re-running `Sandbox(...)` with the same arguments returns the one already running (a re-run
-    notebook cell does not start a second server). Other arguments never give it silently: a
-    changed `speed` alone is applied to it; any other change restarts it in its place (same URL;
-    its sessions are gone), each with a `SettingsChanged` warning naming what changed.
-    `reuse=False` starts another one beside it. Use it as a context manager (which stops only a
-    sandbox that call started), or call `stop()`, to free its port.
+    Re-running the cell (or line) that made it starts it afresh in its place, as the first run did
+    (same URL; its sessions are gone), with a `SettingsChanged` warning naming what changed, if
+    anything did; a `Sandbox(...)` written on another line is another sandbox, beside it.
+    `reuse=False` starts another one that no re-run replaces. Use it as a context manager, or call
+    `stop()`, to free its port; every other method of a stopped one raises ServerStopped, naming
+    the sandbox that replaced it, if one did.
 
     Parameters:
         speed: sandbox seconds per real second (60: a ten-minute session lasts ten seconds).
@@ -92,7 +92,6 @@ class Sandbox(BackgroundServer):
     listener can take its notifications the way it would from a real network: through a relay.
     """
 
-    _live = frozenset({"speed"})  # a clock's speed changes on the running sandbox: its sessions go on
     _secret = frozenset({"api_key"})
     _held = "its sessions"
 
@@ -127,6 +126,9 @@ class Sandbox(BackgroundServer):
     ) -> None:
         if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
             return
+        _numbers(speed=speed, provisioning_delay=provisioning_delay, retention=retention, seed=seed,
+                 max_attempts=max_attempts, retry_backoff=retry_backoff, token_ttl=token_ttl,
+                 revocation_delay=revocation_delay)  # fmt: skip
         self._initialised = True
         self.api_key = api_key
         self.clock = Clock(speed)
@@ -407,6 +409,23 @@ class Sandbox(BackgroundServer):
     def deliveries(self) -> list[Delivery]:
         """Every notification delivery attempt so far, oldest first."""
         return self.notifier.deliveries()
+
+
+def _numbers(**given: Any) -> None:
+    """InvalidRequest for a setting that is not a number (`Sandbox(speed="60")`), naming it and what it takes."""
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            example = f"{name}={float(value):g}" if isinstance(value, str) and _numeric(value) else f"{name}=60"
+            msg = f"{name}: {value!r} is a {type(value).__name__}; {name} takes a number (e.g. {example})"
+            raise InvalidRequest(msg, name)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _key(device: Device | dict[str, Any]) -> tuple[str, str]:

@@ -294,6 +294,8 @@ class SessionForm(w.VBox):
         if workbench.client.three_legged:  # the access token names the device: nothing to fill in
             self.device.layout.display = "none"
         unreachable = None if workbench.profiles else workbench.try_load_profiles()
+        self.unreachable = unreachable
+        """Why the profiles could not be loaded (a wrong key, no network), or None."""
         profiles = workbench.profiles
         self.offered: list[QosProfile] = list(profiles)
         """The profiles the dropdown offers: the catalogue, plus those restricted to a chosen test device."""
@@ -450,9 +452,17 @@ class SessionForm(w.VBox):
                 self.request = CreateSession.model_validate({k: v for k, v in data.items() if v is not None})
             except ValidationError as exc:
                 for loc, message in _messages(exc):
-                    field = {"applicationServer": "server", "duration": "duration", "sink": "sink"}.get(
-                        loc[0] if loc else "", "server"
-                    )
+                    fields = {
+                        "applicationServer": "server",
+                        "duration": "duration",
+                        "sink": "sink",
+                        "qosProfile": "profile",
+                    }
+                    field = fields.get(loc[0] if loc else "", "server")
+                    if (
+                        field == "profile" and self.profile.value is None
+                    ):  # an empty list: say why, not "Field required"
+                        message = f"no profile to choose: {self.unreachable or 'this API offers none'}"
                     _show(self.errors[field], message)
         self.create.disabled = self.request is None
         self.find.disabled = self.device.value is None and not from_token

@@ -271,8 +271,13 @@ class SandboxPanel(w.VBox):
         self.poke()
 
     def _fault(self, action: Callable[[], None], what: str) -> None:
-        action()
-        self.status.value = f"The next {self.count.value} notification(s) will be {what}ed."
+        try:
+            action()
+        except Exception as exc:  # a stopped or replaced sandbox (ServerStopped names its replacement): say so
+            self.status.value = f'<span style="color:#c62828">{html.escape(str(exc))}</span>'
+            return
+        done = {"drop": "dropped", "delay": "delayed", "duplicate": "duplicated"}[what]
+        self.status.value = f"The next {self.count.value} notification(s) will be {done}."
 
     def set_listener(self, running: bool) -> None:
         """Stop or start the listener (the sandbox retries what it could not deliver)."""
