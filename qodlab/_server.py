@@ -84,9 +84,13 @@ class ServerThread:
     @property
     def port(self) -> int:
         """The port it listens on."""
-        if self._sock is None:
+        sock = self._sock
+        if sock is None:
             return self._requested_port
-        return int(self._sock.getsockname()[1])
+        try:
+            return int(sock.getsockname()[1])
+        except OSError:  # closed by stop() on another thread meanwhile: the port it comes back on
+            return self._requested_port
 
     @property
     def url(self) -> str:
@@ -170,10 +174,10 @@ class ServerThread:
         self.state = ServerState.STOPPED
 
     def _close_socket(self) -> None:
-        if self._sock is not None:
+        sock, self._sock = self._sock, None  # first: `port` (read by other threads) answers the port it comes back on
+        if sock is not None:
             with contextlib.suppress(OSError):
-                self._sock.close()
-            self._sock = None  # `port` now answers the port it will come back on
+                sock.close()
 
 
 @functools.cache

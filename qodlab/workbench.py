@@ -31,7 +31,7 @@ from ._http import is_loopback
 from ._server import _warn
 from .assignments import as_session_info
 from .client import QodClient
-from .errors import ApiError, InvalidRequest, NotificationsNotSupported, QodError, RelayRefuses
+from .errors import ApiError, InvalidRequest, NotificationsNotSupported, QodError, RelayRefuses, ServerStopped
 from .eventlog import EventLog
 from .models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from .notifications import StatusEvent
@@ -94,6 +94,7 @@ class Workbench:
         self.log = log
         self.listener = listener
         self.sandbox = sandbox
+        self._sandbox_now: datetime | None = None  # its clock when last read: where it stands once stopped
         self.profiles: list[QosProfile] = []
         self._sessions: dict[str, Tracked] = {}
         self._assignments: set[str] = set()  # the followed ids that are QoS Provisioning assignments
@@ -192,8 +193,15 @@ class Workbench:
             return {sid: tracked.info for sid, tracked in self._sessions.items()}
 
     def now(self) -> datetime:
-        """The API's clock: the sandbox's when there is one."""
-        return self.sandbox.now() if self.sandbox is not None else datetime.now(UTC)
+        """The API's clock: the sandbox's when there is one (standing where it stopped, once it is stopped)."""
+        if self.sandbox is None:
+            return datetime.now(UTC)
+        try:
+            self._sandbox_now = self.sandbox.now()
+        except ServerStopped:  # stopped or replaced: the Sandbox panel says so, the views keep drawing
+            if self._sandbox_now is None:
+                return datetime.now(UTC)
+        return self._sandbox_now
 
     def seconds_left(self, info: SessionInfo) -> float | None:
         """Seconds until an AVAILABLE session expires."""

@@ -309,7 +309,23 @@ def test_dashboard_in_jupyterlab_and_notebook(browser: Any, jupyter: Jupyter) ->
         page.close()
 
 
+def _dismiss_dialogs(page: Any) -> None:
+    """Close a JupyterLab dialog left open (a busy machine's Lab sometimes asks something while it settles):
+    it would take every click; what it said is printed, so a failure shows it."""
+    dialogs = page.locator(".jp-Dialog")
+    for _ in range(3):  # bounded: a dialog may open another
+        if dialogs.count() == 0:
+            return
+        print("dismissed a JupyterLab dialog:", " ".join(dialogs.first.inner_text().split())[:300])
+        page.keyboard.press("Escape")
+        try:
+            playwright.expect(dialogs).to_have_count(0, timeout=5_000)
+        except AssertionError:
+            dialogs.first.locator("button.jp-mod-reject").first.click(timeout=5_000)
+
+
 def _run_all(page: Any) -> None:
+    _dismiss_dialogs(page)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     # Exactly "Run All Cells": "Restart Kernel and Run All Cells…" would ask in a dialog that blocks the next click.
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).first.click()

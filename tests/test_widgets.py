@@ -559,3 +559,22 @@ def test_the_sandbox_panel_says_dropped_and_names_what_replaced_its_sandbox() ->
         finally:
             board.close()
             (second or first).stop()
+
+
+def test_a_dashboard_whose_servers_stopped_keeps_drawing_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """Every pump tick raised ServerStopped in four views (a traceback a tick) once its sandbox and listener stopped."""
+    sandbox = Sandbox(speed=60, reuse=False)
+    listener = Listener(EventLog(), reuse=False)
+    board = dashboard(sandbox=sandbox, listener=listener)
+    try:
+        board.form.create.click()
+        assert wait_until(lambda: board.workbench.infos(), timeout=30)
+        sandbox.stop()
+        listener.stop()
+        for view in list(board.pump._views):
+            view([])  # none raises: the clock stands where the sandbox stopped
+        assert "is stopped" in board.events.rejected.value
+        assert board.workbench.now() == board.workbench.now()
+        assert not [r for r in caplog.records if "pump view" in r.getMessage()]  # nor did the pump's own ticks
+    finally:
+        board.close()

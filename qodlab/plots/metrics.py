@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..errors import ServerStopped
 from ..models import Device, QosProfile, QosStatus, SessionInfo
 from .frame import Timeline, device_label, device_name, iso_times
 
@@ -161,7 +162,7 @@ def _fetch(source: MetricsSource, device: Device | None, start: datetime, end: d
         if hasattr(source, "metrics"):
             return source.metrics(device, start, end)
         return source(device, start, end)
-    except ValueError:  # a range the source will not serve: draw nothing rather than fail
+    except (ValueError, ServerStopped):  # a range it will not serve, or a stopped sandbox: draw nothing, not fail
         return pd.DataFrame(columns=["time", "downlink_mbps", "latency_ms"])
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from ..errors import ServerStopped
 from ..models import QosStatus
 from ..plots import COLORS
 from ..workbench import ActionResult, Tracked, Workbench
@@ -196,7 +197,11 @@ class EventLogView(w.VBox):
             f"</table><small>{len(log)} events in all (times in UTC)</small>"
         )
         listener = self.workbench.listener
-        rejections = listener.recent_rejections(10) if listener is not None else []
+        try:
+            rejections = listener.recent_rejections(10) if listener is not None else []
+        except ServerStopped as exc:  # its listener stopped or replaced: say so, once per redraw, not a traceback
+            self.rejected.value = f"<i>{html.escape(str(exc))}</i>"
+            return
         self.rejected.value = (
             "<i>none</i>"
             if not rejections
