@@ -135,6 +135,20 @@ class _BaseClient(Generic[S, A]):
         auth = "none" if self._auth_kind == "none" else f"{self._auth_kind} ***"
         return f"<{type(self).__name__} {self.base_url} auth={auth}>"
 
+    def _repr_html_(self) -> str:
+        """A card: the API, its release, how it authenticates (the kind, never the secret)."""
+        import html
+
+        from .display import card
+
+        auth = "none" if self._auth_kind == "none" else f"{self._auth_kind} ***"
+        rows = [
+            ("API", html.escape(self.base_url)),
+            ("release", html.escape(self.api.name)),
+            ("auth", html.escape(auth)),
+        ]
+        return card(type(self).__name__, rows)
+
     # -- calls: each public method of both clients is one of these ---------------------------
 
     def _http_options(self) -> dict[str, Any]:

@@ -228,7 +228,7 @@ class TimelinePlot:
     def _switch(self, reason: str) -> None:
         self.renderer, self.reason, self._wanted = "png", reason, None
         self.note.value = (
-            f"<small style='color:#555'>The timeline is a picture here: {html.escape(reason)}. "
+            f"<small style='color:var(--qodlab-muted, #595959)'>The timeline is a picture here: {html.escape(reason)}. "
             f"{html.escape(HOW_TO)}</small>"
         )
         self.view.children = [self.note, self.picture]
@@ -323,7 +323,7 @@ class TimelinePlot:
         self.picture.value = (
             f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}' alt='{html.escape(alt)}' "
             f"title='{html.escape(alt)}' style='max-width:100%'><div class='qodlab-timeline-summary' "
-            f"style='font-size:12px;color:#333'>{html.escape(alt)}</div>"
+            f"style='font-size:12px;color:var(--jp-ui-font-color1, #333)'>{html.escape(alt)}</div>"
         )
         self._png_at, self._png_key = time.monotonic(), len(self.log)
         self.redraws += 1

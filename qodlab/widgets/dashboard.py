@@ -13,6 +13,7 @@ import ipywidgets as w
 
 from .._http import is_loopback
 from ..client import QodClient
+from ..display import STYLE
 from ..errors import InvalidRequest, RelayRefuses
 from ..eventlog import EventLog
 from ..listener import Listener
@@ -87,9 +88,13 @@ def _header(workbench: Workbench, timeline: TimelinePlot | None = None) -> str:
     """The API, how it authenticates, how notifications arrive and any wait in progress (never a secret)."""
     client = workbench.client
     waiting = client.waiting
-    wait = f" &middot; <b class='qodlab-waiting' style='color:#e65100'>{html.escape(waiting)}</b>" if waiting else ""
+    wait = (
+        f" &middot; <b class='qodlab-waiting' style='color:var(--qodlab-warn, #8a4b00)'>{html.escape(waiting)}</b>"
+        if waiting
+        else ""
+    )
     return (
-        f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(client.base_url)}"
+        f"{STYLE}<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(client.base_url)}"
         f" &middot; <span class='qodlab-auth'>auth: {html.escape(client.authentication)}</span>"
         f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span>{wait}"
         f"{_timeline_state(timeline)}</small>"
