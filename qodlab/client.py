@@ -123,6 +123,8 @@ class _BaseClient(Generic[S, A]):
         )
         self._backoff: tuple[int, float] | None = None  # the status it waits out, and until when (monotonic)
         self.retries = 0
+        self.api_now: Callable[[], datetime] | None = None
+        """The API's clock where it is not this machine's: a sandbox's, which runs at its speed (time left)."""
         """Requests repeated after a 429 or 503 so far."""
         self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
         if token:
@@ -352,7 +354,9 @@ class QodClient(_BaseClient[Session, Assignment]):
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> QodClient:
         """A client for a running qodlab sandbox (or its URL)."""
-        return cls(**_sandbox_args(sandbox), **kwargs)
+        client = cls(**_sandbox_args(sandbox), **kwargs)
+        client.api_now = getattr(sandbox, "now", None)
+        return client
 
     @classmethod
     def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> QodClient:
@@ -466,7 +470,9 @@ class AsyncQodClient(_BaseClient[AsyncSession, AsyncAssignment]):
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> AsyncQodClient:
         """A client for a running qodlab sandbox (or its URL)."""
-        return cls(**_sandbox_args(sandbox), **kwargs)
+        client = cls(**_sandbox_args(sandbox), **kwargs)
+        client.api_now = getattr(sandbox, "now", None)
+        return client
 
     @classmethod
     def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> AsyncQodClient:

@@ -92,21 +92,21 @@ def time_left(expires_at: datetime | None, now: datetime | None = None) -> str:
     return f"{minutes} min {secs} s left" if minutes else f"{secs} s left"
 
 
-def session_rows(info: SessionInfo) -> list[tuple[str, str]]:
+def session_rows(info: SessionInfo, now: datetime | None = None) -> list[tuple[str, str]]:
     """A session's card rows (no sink: its URL may carry a capability)."""
     rows = [("id", str(info.session_id)), ("profile", str(info.qos_profile or "")),
             ("device", device_text(info.device)), ("duration", f"{info.duration} s")]  # fmt: skip
     if info.status_info:
         rows.append(("ended by", info.status_info.value))
-    left = time_left(info.expires_at) if info.qos_status.value != "UNAVAILABLE" else ""
+    left = time_left(info.expires_at, now) if info.qos_status.value != "UNAVAILABLE" else ""
     if left:
         rows.append(("time left", left))
     return [(k, html.escape(v)) for k, v in rows]
 
 
-def session_text(kind: str, info: SessionInfo) -> str:
+def session_text(kind: str, info: SessionInfo, now: datetime | None = None) -> str:
     """`<Session 5d1c… QOS_L AVAILABLE +3672… 4 min 10 s left>`."""
-    left = time_left(info.expires_at) if info.qos_status.value != "UNAVAILABLE" else ""
+    left = time_left(info.expires_at, now) if info.qos_status.value != "UNAVAILABLE" else ""
     ended = f" ({info.status_info.value})" if info.status_info else ""
     parts = [str(info.session_id), str(info.qos_profile or ""), info.qos_status.value + ended,
              device_text(info.device), left]  # fmt: skip

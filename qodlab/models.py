@@ -535,12 +535,17 @@ class SessionInfo(_Model):
     def __repr__(self) -> str:
         from .display import session_text
 
-        return session_text(type(self).__name__, self)
+        return session_text(type(self).__name__, self, self._api_now())
 
     def _repr_html_(self) -> str:
         from .display import card, session_rows
 
-        return card(type(self).__name__, session_rows(self), status=self.qos_status.value)
+        return card(type(self).__name__, session_rows(self, self._api_now()), status=self.qos_status.value)
+
+    def _api_now(self) -> datetime | None:
+        """The clock its time left is counted on: its client's API's (a sandbox's runs at its speed), else None."""
+        now = getattr(getattr(self, "_client", None), "api_now", None)
+        return now() if callable(now) else None
 
 
 class ExtendSession(_Model):

@@ -47,6 +47,8 @@ def test_session_is_one_short_line_and_a_card(sandbox: Sandbox, client: QodClien
     text, page = shown(session)
     assert text.startswith(f"<Session {session.session_id} QOS_L AVAILABLE {PHONE} ") and text.endswith(" s left>")
     assert len(text) < 120, text  # was pydantic's 480 characters
+    left = re.search(r"(?:(\d+) min )?(\d+) s left>$", text)
+    assert left and int(left.group(1) or 0) * 60 + int(left.group(2)) <= 60  # on the sandbox's clock (600x)
     assert 'class="qodlab-status"' in page and ">AVAILABLE</span>" in page  # the word beside the colour
     words = visible(page)
     assert str(session.session_id) in words and "QOS_L" in words and PHONE in words and "time left" in words
