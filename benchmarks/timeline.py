@@ -15,12 +15,16 @@ the memory held beyond the log's own growth.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import gc
 import statistics
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -89,6 +93,28 @@ def known(sessions: int) -> None:
           f"{first:.1f} ms, then {again:.2f} ms a redraw; with sessions= (a dashboard) {dashboard:.2f} ms")  # fmt: skip
 
 
+@contextlib.contextmanager
+def bars_as_patches() -> Iterator[None]:
+    """The picture's bars drawn as before issue 35: `axes.barh`, a patch per bar (the baseline)."""
+    from qodlab.plots import static
+
+    real = static._status
+
+    def old_status(axes: Any, timeline: Any) -> None:
+        for status, part in timeline.bars.items():
+            if len(part):
+                axes.barh(part["row"].to_numpy(), part["seconds"].to_numpy() / 86400, left=static._nums(part["start"]),
+                          color=COLORS[status], height=0.6)  # fmt: skip
+        empty = {status: part.iloc[:0] for status, part in timeline.bars.items()}
+        real(axes, dataclasses.replace(timeline, bars=empty))  # the rest as it is: markers, now, labels, legend
+
+    static._status = old_status  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        static._status = real  # type: ignore[assignment]
+
+
 def naive(log: EventLog) -> go.Figure:
     """The baseline: a new figure, one trace per session and status."""
     frame = log.intervals()
@@ -134,9 +160,15 @@ def main() -> None:
     # The picture where plotly's widget cannot render: one redraw of the live picture (the newest
     # PNG_ROWS rows, fixed margins) beside the widget's update, and the full static drawing of every row.
     live_png = timed(lambda: timeline_png(log, now, sessions=infos(args.sessions), max_rows=PNG_ROWS, dpi=80), 5)
+    with bars_as_patches():
+        old_png = timed(lambda: timeline_png(log, now, sessions=infos(args.sessions), max_rows=PNG_ROWS, dpi=80), 5)
+    live_png = min(live_png, timed(lambda: timeline_png(log, now, sessions=infos(args.sessions), max_rows=PNG_ROWS,
+                                                        dpi=80), 5))  # fmt: skip  # before and after the old one
     every_row = timed(lambda: timeline_png(log, now, sessions=infos(args.sessions)), 1)
     print(f"  the picture's redraw (newest {PNG_ROWS} rows)   median {live_png:8.1f} ms   ({live_png / ours:.1f}x the "
           f"widget's update; at most twice a second: {min(1.0, live_png / 500):.0%} of a core at worst)")  # fmt: skip
+    print(f"  ... the same redraw with a patch per bar (barh, before issue 35) median {old_png:8.1f} ms "
+          f"({old_png / live_png:.2f}x the collections')")  # fmt: skip
     print(
         f"  timeline_png of every row (a report)  {every_row:8.1f} ms   ({every_row / live_png:.0f}x the live picture)"
     )

@@ -463,3 +463,76 @@ def test_the_live_timeline_axis_reads_at_any_span(browser: Any, tmp_path: Path) 
 
 
 T0_LIVE = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+# What each coloured text of the dashboard is drawn in, and on what: the nearest opaque background.
+_COLOURS_JS = """() => {
+  const opaque = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const bg = getComputedStyle(e).backgroundColor;
+      if (bg && bg !== 'transparent' && !/rgba\\(.*, 0\\)$/.test(bg)) return bg;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const seen = [];
+  const add = (what, selector, svg) => document.querySelectorAll(selector).forEach((el) => {
+    const text = (el.textContent || '').trim();
+    if (!text || el.getBoundingClientRect().width === 0) return;
+    const style = getComputedStyle(el);
+    seen.push({what, text: text.slice(0, 40), fg: svg ? style.fill : style.color, bg: opaque(el)});
+  });
+  add('badge', '.qodlab-status', false);
+  add('header', '.qodlab-dashboard small span, .qodlab-dashboard h3', false);
+  add('form note', '.qodlab-dashboard .widget-html-content span', false);
+  add('plot text', '.qodlab-timeline .xaxislayer-above text, .qodlab-timeline .yaxislayer-above text, '
+      + '.qodlab-timeline .infolayer text', true);
+  return seen;
+}"""
+
+
+def _rgb(css: str, over: tuple[float, ...] = (1.0, 1.0, 1.0)) -> tuple[float, ...]:
+    """An `rgb()`/`rgba()` value as 0..1 channels, a translucent one composed over `over`."""
+    values = [float(v) for v in re.findall(r"[\d.]+", css)]
+    alpha = values[3] if len(values) > 3 else 1.0
+    return tuple(alpha * v / 255 + (1 - alpha) * o for v, o in zip(values[:3], over, strict=True))
+
+
+def _contrast(fg: str, bg: str) -> float:
+    def luminance(rgb: tuple[float, ...]) -> float:
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    back = _rgb(bg)
+    lighter, darker = sorted((luminance(_rgb(fg, back)), luminance(back)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["Light", "Dark"])
+def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path: Path, theme: str) -> None:
+    """Every text the dashboard draws, the plot's included, reads at least 4.5:1 on what is behind it."""
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": f"JupyterLab {theme}"}))
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
+    for lab in _jupyter("lab", tmp_path, env):
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        try:
+            _run_dashboard_cell(page, lab.url("03-dashboard.ipynb"))
+            light = page.locator("body").get_attribute("data-jp-theme-light")
+            assert light == ("true" if theme == "Light" else "false"), light
+            _create(page, "+36721609876543")
+            playwright.expect(page.locator(".qodlab-session-row").first).to_contain_text("AVAILABLE", timeout=30_000)
+            timeline = page.locator(".qodlab-timeline")
+            playwright.expect(timeline.locator("g.trace.bars path").first).to_be_visible(timeout=30_000)
+            page.locator(".qodlab-dashboard").screenshot(path=str(ARTIFACTS / f"lab-{theme.lower()}-dashboard.png"))
+            seen = page.evaluate(_COLOURS_JS)
+            kinds = {item["what"] for item in seen}
+            assert {"badge", "header", "plot text"} <= kinds, kinds
+            poor = [(i["what"], i["text"], i["fg"], i["bg"], round(_contrast(i["fg"], i["bg"]), 2)) for i in seen
+                    if _contrast(i["fg"], i["bg"]) < 4.5]  # fmt: skip
+            assert not poor, poor
+            (ARTIFACTS / f"lab-{theme.lower()}-contrasts.json").write_text(json.dumps(
+                [{**i, "contrast": round(_contrast(i["fg"], i["bg"]), 2)} for i in seen], indent=1
+            ))  # fmt: skip
+        finally:
+            page.close()

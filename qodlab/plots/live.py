@@ -45,6 +45,16 @@ HOW_TO = (
 )
 
 
+# plotly draws its text and grid in the colours of its template; in a dark JupyterLab they follow the
+# theme instead (the hover labels keep plotly's colours: they sit on the trace's own colour).
+_AXES = ".qodlab-timeline .main-svg"
+FIGURE_STYLE = f"""<style>
+{_AXES} .xaxislayer-above text, {_AXES} .yaxislayer-above text, {_AXES} .infolayer text,
+{_AXES} .annotation-text {{fill: var(--jp-ui-font-color1, #2a3f5f) !important}}
+{_AXES} .gridlayer path, {_AXES} .zerolinelayer path {{stroke: var(--jp-border-color2, #ebf0f8) !important}}
+</style>"""
+
+
 def frontend() -> tuple[str | None, bool]:
     """(the frontend, if the kernel can tell, whether it is known not to render plotly's widget)."""
     if "google.colab" in sys.modules:
@@ -154,6 +164,9 @@ class TimelinePlot:
         figure.update_xaxes(title_text=axis_title, row=rows, col=1)
         title = title or "QoS session status" + (" and the link" if rows > 1 else "")
         figure.update_layout(
+            template="plotly_white",  # transparent below: the page shows through; FIGURE_STYLE recolours the rest
+            paper_bgcolor="rgba(0,0,0,0)",
+            plot_bgcolor="rgba(0,0,0,0)",
             barmode="overlay",
             height=height or (360 if rows == 1 else 560),
             margin={"l": 150, "r": 20, "t": 40, "b": 40},
@@ -165,7 +178,7 @@ class TimelinePlot:
         self.picture = w.HTML("")
         self.picture.add_class("qodlab-timeline-picture")
         self.note = w.HTML("")
-        self.view = w.VBox([self.widget])
+        self.view = w.VBox([w.HTML(FIGURE_STYLE, layout={"height": "0px"}), self.widget])
         """What to display: the FigureWidget, or the picture where it cannot render."""
         self.view.add_class("qodlab-timeline")
         self.rendered = False
@@ -231,7 +244,7 @@ class TimelinePlot:
             f"<small style='color:var(--qodlab-muted, #595959)'>The timeline is a picture here: {html.escape(reason)}. "
             f"{html.escape(HOW_TO)}</small>"
         )
-        self.view.children = [self.note, self.picture]
+        self.view.children = [self.view.children[0], self.note, self.picture]
         self._png_at, self._png_key = 0.0, -1
 
     def __call__(self, batch: list[StatusEvent]) -> None:

@@ -213,7 +213,7 @@ def _bars(part: pd.DataFrame, color: str) -> Any:
     right = left + part["seconds"].to_numpy() / 86400
     low, high = rows - 0.3, rows + 0.3
     corners = np.stack([np.column_stack(c) for c in ((left, low), (left, high), (right, high), (right, low))], axis=1)
-    return PolyCollection(corners, facecolors=color, edgecolors="none", gid="bars")
+    return PolyCollection(list(corners), facecolors=color, edgecolors="none", gid="bars")
 
 
 def _metrics(down: Any, late: Any, series: list[Any], targets: Any) -> None:
