@@ -515,9 +515,17 @@ def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path
     (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": f"JupyterLab {theme}"}))
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     for lab in _jupyter("lab", tmp_path, env):
+        # The dashboard with 120 s for plotly.js to draw before the timeline becomes a picture: this test
+        # reads the interactive figure's text, and a cold JupyterLab on a busy machine took more than 10 s.
+        cell = "import qodlab\nboard = qodlab.dashboard(speed=10)\nboard.timeline.detect_after = 120\nboard"
+        (tmp_path / "root" / "theme.ipynb").write_text(json.dumps({
+            "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [], "execution_count": None}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5,
+        }))  # fmt: skip
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         try:
-            _run_dashboard_cell(page, lab.url("03-dashboard.ipynb"))
+            _run_dashboard_cell(page, lab.url("theme.ipynb"))
             light = page.locator("body").get_attribute("data-jp-theme-light")
             assert light == ("true" if theme == "Light" else "false"), light
             _create(page, "+36721609876543")
