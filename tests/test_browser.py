@@ -533,6 +533,11 @@ def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path
             timeline = page.locator(".qodlab-timeline")
             playwright.expect(timeline.locator("g.trace.bars path").first).to_be_visible(timeout=30_000)
             page.locator(".qodlab-dashboard").screenshot(path=str(ARTIFACTS / f"lab-{theme.lower()}-dashboard.png"))
+            widths = page.evaluate(
+                "() => [document.querySelector('.qodlab-timeline .main-svg').getBoundingClientRect().width,"
+                " document.querySelector('.qodlab-dashboard').getBoundingClientRect().width]"
+            )
+            assert widths[0] >= 0.9 * widths[1], widths  # the figure takes the cell's width
             seen = page.evaluate(_COLOURS_JS)
             kinds = {item["what"] for item in seen}
             assert {"badge", "header", "plot text"} <= kinds, kinds

@@ -169,6 +169,7 @@ class TimelinePlot:
             plot_bgcolor="rgba(0,0,0,0)",
             barmode="overlay",
             height=height or (360 if rows == 1 else 560),
+            autosize=True,  # as wide as its cell: plotly.js kept its default 700 px in a 1,000 px JupyterLab cell
             margin={"l": 150, "r": 20, "t": 40, "b": 40},
             legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
             title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
