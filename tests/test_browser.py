@@ -528,6 +528,10 @@ def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path
             _run_dashboard_cell(page, lab.url("theme.ipynb"))
             light = page.locator("body").get_attribute("data-jp-theme-light")
             assert light == ("true" if theme == "Light" else "false"), light
+            empty = page.locator(".qodlab-timeline").locator(_TIME_TICKS)  # the link rows' axis, before any session
+            playwright.expect(empty.first).to_be_visible(timeout=60_000)
+            labels = empty.all_text_contents()
+            assert len(labels) >= 2 and len(set(labels)) == len(labels), labels  # were '…26.653, …26.653, …26.654'
             _create(page, "+36721609876543")
             playwright.expect(page.locator(".qodlab-session-row").first).to_contain_text("AVAILABLE", timeout=30_000)
             timeline = page.locator(".qodlab-timeline")

@@ -21,7 +21,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._extras import require_notebook_extra
@@ -300,7 +300,13 @@ class TimelinePlot:
             for axis in [layout.xaxis, layout.yaxis]:
                 axis.visible = not empty
             if timeline.x_range is not None:
-                layout.xaxis.range = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
+                span = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
+                layout.xaxis.range = span
+                if rows > 1:  # the link rows' axes too (each was set while empty)
+                    self.widget.update_xaxes(range=span)
+            else:  # the link rows' axis shows: a minute either side of now, not plotly's milliseconds around it
+                minute = timedelta(minutes=1)
+                self.widget.update_xaxes(range=[_iso(timeline.now - minute), _iso(timeline.now + minute)])
             note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
             notes = [{**note, "font": {"size": 13, "color": NOTE}}] if empty else []
             if lacking is not None:  # in each link row: what it needs, never an empty panel
