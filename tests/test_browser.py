@@ -537,6 +537,8 @@ def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path
             timeline = page.locator(".qodlab-timeline")
             playwright.expect(timeline.locator("g.trace.bars path").first).to_be_visible(timeout=30_000)
             page.locator(".qodlab-dashboard").screenshot(path=str(ARTIFACTS / f"lab-{theme.lower()}-dashboard.png"))
+            legend = timeline.locator(".legendtext")
+            playwright.expect(legend.filter(has_text="+3672")).to_have_count(1, timeout=10_000)  # the device's line
             widths = page.evaluate(
                 "() => [document.querySelector('.qodlab-timeline .main-svg').getBoundingClientRect().width,"
                 " document.querySelector('.qodlab-dashboard').getBoundingClientRect().width]"

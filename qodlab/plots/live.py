@@ -148,7 +148,8 @@ class TimelinePlot:
                 for row, unit in ((2, "Mbps"), (3, "ms")):
                     figure.add_trace(
                         go.Scatter(name="", x=[], y=[], mode="lines", line={"color": LINE_COLORS[i], "width": 1.2},
-                                   showlegend=False, meta=unit, hovertemplate="%{y:.1f} " + unit),
+                                   showlegend=False, legendgroup=f"device{i}", meta=unit,
+                                   hovertemplate="%{y:.1f} " + unit),
                         row=row, col=1,
                     )  # fmt: skip
             for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
@@ -365,8 +366,11 @@ class TimelinePlot:
                     trace.x, trace.y = times, frame[column].to_numpy(dtype=float)
                     trace.name = series[i].label
                     trace.hovertemplate = f"{series[i].label}: %{{y:.1f}} {trace.meta}<extra></extra>"
+                if not down.showlegend:  # the device's name in the legend, once for its two lines
+                    down.showlegend = True
             elif len(down.x) or len(late.x):  # (assigning [] to an empty trace still costs a message)
                 down.x = down.y = late.x = late.y = []
+                down.showlegend = False
         promise[0].x, promise[0].y = targets.x, targets.downlink
         promise[1].x, promise[1].y = targets.x, targets.latency
 
