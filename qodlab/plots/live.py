@@ -29,6 +29,7 @@ from ..models import QosProfile, SessionInfo
 from .colors import COLORS, EDGE, LINE_COLORS, NOTE, NOW, PROMISE
 from .frame import EMPTY, ENDINGS, iso_times, timeline_frame
 from .metrics import MAX_DEVICES, MetricsSource, known_sessions, metric_rows, missing
+from .static import LivePicture
 
 if TYPE_CHECKING:
     from ..eventlog import EventLog
@@ -196,6 +197,7 @@ class TimelinePlot:
         self._timer: threading.Timer | None = None
         self._png_at = 0.0
         self._png_key = -1
+        self._picture = LivePicture(PNG_ROWS, dpi=80)  # its figure and background, kept between redraws
         self.widget.observe(self._drawn, names=["_js2py_layoutDelta", "_js2py_traceDeltas"])
         self.widget.on_state_request = self._connected
         if renderer == "png":
@@ -324,8 +326,6 @@ class TimelinePlot:
 
     def _draw_picture(self) -> None:
         """The picture, at most every PNG_INTERVAL seconds (a redraw sooner is skipped: the next catches up)."""
-        from .static import _png, timeline_figure
-
         if time.monotonic() - self._png_at < PNG_INTERVAL:
             return
         statuses = self.log.df.groupby("session_id", observed=True)["qos_status"].last() if len(self.log) else None
@@ -335,10 +335,8 @@ class TimelinePlot:
         sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
         groups = self.groups() if callable(self.groups) else self.groups
         now = self.now() if self.now else None
-        figure = timeline_figure(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
-                                 groups=dict(groups) if groups else None, max_rows=PNG_ROWS, dpi=80,
-                                 say_missing=True)  # fmt: skip
-        png = _png(figure)
+        png = self._picture.png(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
+                                groups=dict(groups) if groups else None)  # fmt: skip
         summary = ", ".join(f"{n} {s}" for s, n in statuses.value_counts().items() if n) if statuses is not None else ""
         alt = f"QoS session status timeline: {summary or 'no sessions yet'}"
         self.picture.value = (
