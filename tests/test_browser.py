@@ -6,6 +6,7 @@ The tests read page content, not pixels; screenshots go to the git-ignored tests
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -463,6 +464,68 @@ def test_the_live_timeline_axis_reads_at_any_span(browser: Any, tmp_path: Path) 
 
 
 T0_LIVE = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+_BOXES_JS = """() => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  return {
+    title: [...document.querySelectorAll('.gtitle')].map(box),
+    legend: [...document.querySelectorAll('.legend .traces')].map(box),
+    rows: [...document.querySelectorAll('.ytick text')].filter((t) => t.getBoundingClientRect().height > 0)
+      .map((t) => ({text: t.textContent, box: box(t)})),
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [520, 1000])
+def test_the_live_timeline_labels_every_row_and_keeps_its_title_clear_of_the_legend(
+    browser: Any, tmp_path: Path, width: int
+) -> None:
+    """50 sessions on the live timeline: what plotly.js draws names every row (it showed every 4th or
+    5th label), no two row labels overlap, and the title's text does not touch the legend's entries."""
+    import plotly.graph_objects as go
+
+    from qodlab import EventLog, SessionInfo, StatusEvent, TimelinePlot
+    from qodlab.models import QosStatus, StatusInfo
+
+    log, sessions = EventLog(), {}
+    for i in range(50):  # every status and ending, so that the legend is as long as it gets
+        sid = f"0000{i:04d}-aaaa-4bbb-8ccc-000000000000"
+        changes = [("REQUESTED", None, 0)] if i % 5 == 0 else []
+        changes.append(("AVAILABLE", None, 5))
+        if i % 7 == 0:
+            changes.append(("UNAVAILABLE", ("DELETE_REQUESTED", "DURATION_EXPIRED", "NETWORK_TERMINATED")[i % 3], 90))
+        for j, (status, info, after) in enumerate(changes):
+            log.append(StatusEvent(
+                event_id=f"e{i}-{j}", session_id=sid, qos_status=QosStatus(status),
+                status_info=StatusInfo(info) if info else None, event_time=T0_LIVE + timedelta(seconds=10 * i + after),
+                type="t", source="test", shape="cloudevent-v1", raw={},
+            ))  # fmt: skip
+        sessions[sid] = SessionInfo.model_validate({
+            "sessionId": sid, "duration": 600, "qosStatus": "AVAILABLE", "device": {"phoneNumber": f"+36700{i:05d}"},
+            "qosProfile": "QOS_L",
+        })  # fmt: skip
+    plot = TimelinePlot(log, now=lambda: T0_LIVE + timedelta(seconds=600), sessions=sessions)
+    path = tmp_path / "fifty.html"
+    go.Figure(plot.widget).write_html(path, include_plotlyjs=True)
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(path.as_uri())
+        playwright.expect(page.locator(".ytick text").first).to_be_visible(timeout=30_000)
+        shown = page.evaluate(_BOXES_JS)
+        page.screenshot(path=str(ARTIFACTS / f"live-fifty-rows-{width}.png"), full_page=True)
+    finally:
+        page.close()
+    rows = [r["text"] for r in shown["rows"]]
+    assert sorted(rows) == sorted(plot.widget.layout.yaxis.categoryarray), rows
+    tops = sorted((r["box"][1], r["box"][3]) for r in shown["rows"])
+    assert all(b[0] >= a[1] - 0.5 for a, b in itertools.pairwise(tops)), "row labels overlap"
+
+    def overlap(a: list[float], b: list[float]) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    assert shown["title"] and shown["legend"]
+    assert not any(overlap(t, g) for t in shown["title"] for g in shown["legend"]), shown
 
 
 # What each coloured text of the dashboard is drawn in, and on what: the nearest opaque background.

@@ -39,6 +39,7 @@ __all__ = ["EMPTY", "LINE_COLORS", "TICK_FORMATS", "Groups", "Renderer", "Sessio
 
 Renderer = Literal["auto", "widget", "png"]
 PNG_INTERVAL = 0.5  # seconds between two redraws of the picture: at most twice a second
+ROW_PX, FRAME_PX = 16, 200  # the live figure's least height a row; its title, axis, legend (up to 5 lines)
 PNG_ROWS = 30  # the newest sessions the picture shows (every row of 1,000 took 10 s to draw)
 HOW_TO = (
     "For the interactive plot, install the plotly and anywidget extensions where the Jupyter server runs "
@@ -126,6 +127,7 @@ class TimelinePlot:
         self.profiles: Mapping[str, QosProfile] = profiles or (engine.profiles if engine is not None else {})
         self.redraws = 0
         rows = 3 if metrics is not None else 1
+        self._height = height or (360 if rows == 1 else 560)
         figure = make_subplots(
             rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.5, 0.25, 0.25][:rows]
         )
@@ -161,7 +163,7 @@ class TimelinePlot:
                 )  # fmt: skip
             figure.update_yaxes(title_text="downlink (Mbps)", row=2, col=1)
             figure.update_yaxes(title_text="latency (ms)", row=3, col=1)
-        figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, row=1, col=1)
+        figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, dtick=1, row=1, col=1)
         figure.update_xaxes(type="date", tickformatstops=list(TICK_FORMATS))
         figure.update_xaxes(title_text=axis_title, row=rows, col=1)
         title = title or "QoS session status" + (" and the link" if rows > 1 else "")
@@ -170,10 +172,11 @@ class TimelinePlot:
             paper_bgcolor="rgba(0,0,0,0)",
             plot_bgcolor="rgba(0,0,0,0)",
             barmode="overlay",
-            height=height or (360 if rows == 1 else 560),
+            height=self._height,
             autosize=True,  # as wide as its cell: plotly.js kept its default 700 px in a 1,000 px JupyterLab cell
             margin={"l": 150, "r": 20, "t": 40, "b": 40},
-            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+            # under the time axis, not beside the title: on a narrow page its entries wrapped up into the title
+            legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom", "yref": "container"},
             title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
         )
         self.widget = _figure_widget_class()(figure)
@@ -300,6 +303,10 @@ class TimelinePlot:
             layout = self.widget.layout
             if tuple(timeline.labels) != tuple(layout.yaxis.categoryarray or ()):
                 layout.yaxis.categoryarray = timeline.labels
+                # every row named: plotly.js thinned the labels to every 3rd to 5th at 50 rows; the
+                # figure grows to ROW_PX a row in its status panel (half of it with the link rows)
+                share = 1.0 if rows == 1 else 0.47
+                layout.height = max(self._height, round(FRAME_PX + ROW_PX * len(timeline.labels) / share))
             for axis in [layout.xaxis, layout.yaxis]:
                 axis.visible = not empty
             if timeline.x_range is not None:
