@@ -198,10 +198,16 @@ def _run_dashboard_cell(page: Any, url: str) -> None:
 
 
 def _dashboard_create_then_delete(page: Any, name: str) -> None:
-    """On a rendered dashboard: create a session, see it AVAILABLE in the panel and the timeline, delete it."""
+    """On a rendered dashboard: create a session, see it AVAILABLE in the panel and the timeline, delete it.
+    The Sessions panel stays where it was (it jumped below the form at the first Create)."""
+    panel = page.locator(".qodlab-dashboard .qodlab-sessions").first
+    playwright.expect(panel).to_be_visible(timeout=30_000)
+    before = panel.bounding_box()
     _create(page, "+36721609876543")
     row = page.locator(".qodlab-session-row").first
     playwright.expect(row).to_contain_text("AVAILABLE", timeout=30_000)
+    after = panel.bounding_box()
+    assert before and after and (after["x"], after["y"]) == (before["x"], before["y"]), (before, after)
     timeline = page.locator(".qodlab-timeline")
     playwright.expect(timeline).to_contain_text("AVAILABLE", timeout=30_000)  # its legend
     bars = timeline.locator("g.trace.bars path")
