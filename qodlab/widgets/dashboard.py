@@ -60,10 +60,11 @@ class Dashboard(w.VBox):
         self.header = w.HTML(_header(workbench, self.timeline))
         self.pump.add_view(lambda _: setattr(self.header, "value", _header(workbench, self.timeline)))  # time left
         top = w.HBox([self.form, self.sessions], layout={"flex_flow": "row wrap", "grid_gap": "8px 24px"})
-        # as wide as a session's row from the start (it wrapped below the form at the first Create), and the
-        # form's result line held open (where the panel sits under the form, "Created …" pushed it down)
+        # as wide as a session's row from the start (it wrapped below the form at the first Create); the form's
+        # result wraps inside the form (width 0, min-width 100%: "Created <id> …" widened the form, moving a
+        # panel beside it) in two 28 px lines held open (where the panel sits under the form, it pushed it down)
         self.sessions.layout.min_width = "810px"
-        self.form.result.layout.min_height = "28px"
+        self.form.result.layout = {"width": "0px", "min_width": "100%", "min_height": "56px"}
         super().__init__([self.header, top, self.timeline.view, tabs], **kwargs)
         self.add_class("qodlab-dashboard")
         self.pump.start()
