@@ -15,12 +15,16 @@ the memory held beyond the log's own growth.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import gc
 import statistics
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,6 +34,7 @@ from qodlab.models import QosStatus, StatusInfo
 from qodlab.plots import COLORS, TimelinePlot, timeline_png
 from qodlab.plots.live import PNG_ROWS
 from qodlab.plots.metrics import known_sessions
+from qodlab.plots.static import LivePicture
 from qodlab.sandbox import Sandbox
 from qodlab.sandbox.engine import StatusChange
 from qodlab.sandbox.link import Links
@@ -89,6 +94,28 @@ def known(sessions: int) -> None:
           f"{first:.1f} ms, then {again:.2f} ms a redraw; with sessions= (a dashboard) {dashboard:.2f} ms")  # fmt: skip
 
 
+@contextlib.contextmanager
+def bars_as_patches() -> Iterator[None]:
+    """The picture's bars drawn as before issue 35: `axes.barh`, a patch per bar (the baseline)."""
+    from qodlab.plots import static
+
+    real = static._status
+
+    def old_status(axes: Any, timeline: Any) -> None:
+        for status, part in timeline.bars.items():
+            if len(part):
+                axes.barh(part["row"].to_numpy(), part["seconds"].to_numpy() / 86400, left=static._nums(part["start"]),
+                          color=COLORS[status], height=0.6)  # fmt: skip
+        empty = {status: part.iloc[:0] for status, part in timeline.bars.items()}
+        real(axes, dataclasses.replace(timeline, bars=empty))  # the rest as it is: markers, now, labels, legend
+
+    static._status = old_status  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        static._status = real  # type: ignore[assignment]
+
+
 def naive(log: EventLog) -> go.Figure:
     """The baseline: a new figure, one trace per session and status."""
     frame = log.intervals()
@@ -133,10 +160,29 @@ def main() -> None:
     print(f"            the plain update, {baseline / full:.1f}x slower than the one with metrics rows)")
     # The picture where plotly's widget cannot render: one redraw of the live picture (the newest
     # PNG_ROWS rows, fixed margins) beside the widget's update, and the full static drawing of every row.
-    live_png = timed(lambda: timeline_png(log, now, sessions=infos(args.sessions), max_rows=PNG_ROWS, dpi=80), 5)
+    # Old and new take turns (the machine's load moves): old = the whole figure built, drawn and encoded
+    # on each redraw with a patch per bar (barh), as before issue 35; then the same with the bars as
+    # collections; new = LivePicture, the figure kept and its text drawn once, "now" 0.5 s later each time.
+    known_rows = infos(args.sessions)
+    picture = LivePicture(PNG_ROWS, dpi=80)
+    moving = iter(now + timedelta(seconds=i / 2) for i in range(10**6))
+    picture.png(log, next(moving), sessions=known_rows)  # its first redraw builds the figure
+    olds, collections, news = [], [], []
+    for _ in range(5):
+        with bars_as_patches():
+            olds.append(timed(lambda: timeline_png(log, now, sessions=known_rows, max_rows=PNG_ROWS, dpi=80), 1))
+        collections.append(timed(lambda: timeline_png(log, now, sessions=known_rows, max_rows=PNG_ROWS, dpi=80), 1))
+        news.append(timed(lambda: picture.png(log, next(moving), sessions=known_rows), 3))
+    old_png, mid_png, live_png = (statistics.median(t) for t in (olds, collections, news))
     every_row = timed(lambda: timeline_png(log, now, sessions=infos(args.sessions)), 1)
-    print(f"  the picture's redraw (newest {PNG_ROWS} rows)   median {live_png:8.1f} ms   ({live_png / ours:.1f}x the "
-          f"widget's update; at most twice a second: {min(1.0, live_png / 500):.0%} of a core at worst)")  # fmt: skip
+    print(f"  the picture's redraw (newest {PNG_ROWS} rows, LivePicture) median {live_png:8.1f} ms   "
+          f"({live_png / ours:.1f}x the widget's update; at most twice a second: "
+          f"{min(1.0, live_png / 500):.0%} of a core at worst)")  # fmt: skip
+    print(f"  old: the figure rebuilt each redraw, a patch per bar (barh, before issue 35) median {old_png:8.1f} ms "
+          f"(new = {live_png / old_png:.2f} of old, {old_png / live_png:.1f}x faster; target <= 1/3)")  # fmt: skip
+    print(f"  ... rebuilt each redraw with the bars as collections median {mid_png:8.1f} ms "
+          f"({mid_png / live_png:.1f}x new; figure built {picture.rebuilds} time(s) "
+          f"in {1 + 3 * len(news)} redraws)")  # fmt: skip
     print(
         f"  timeline_png of every row (a report)  {every_row:8.1f} ms   ({every_row / live_png:.0f}x the live picture)"
     )

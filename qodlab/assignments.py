@@ -66,6 +66,7 @@ class Assignment(AssignmentInfo):
         *,
         log: EventLog | Listener | None = None,
         interval: float = 1.0,
+        progress: bool = False,
     ) -> Assignment:
         """Wait until the assignment is `status`; returns self, refreshed. As `Session.wait_for`.
 
@@ -73,7 +74,7 @@ class Assignment(AssignmentInfo):
         revoked assignment the provider forgot) counts as UNAVAILABLE.
         """
         target = Target(self, "assignment", "assignment_id", "status")
-        wait_sync(target, self.refresh, status, timeout, log, interval)
+        wait_sync(target, self.refresh, status, timeout, log, interval, progress)
         return self
 
 
@@ -106,8 +107,9 @@ class AsyncAssignment(AssignmentInfo):
         *,
         log: EventLog | Listener | None = None,
         interval: float = 1.0,
+        progress: bool = False,
     ) -> AsyncAssignment:
         """`Assignment.wait_for`, awaited."""
         target = Target(self, "assignment", "assignment_id", "status")
-        await wait_async(target, self.refresh, status, timeout, log, interval)
+        await wait_async(target, self.refresh, status, timeout, log, interval, progress)
         return self

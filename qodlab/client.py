@@ -123,6 +123,8 @@ class _BaseClient(Generic[S, A]):
         )
         self._backoff: tuple[int, float] | None = None  # the status it waits out, and until when (monotonic)
         self.retries = 0
+        self.api_now: Callable[[], datetime] | None = None
+        """The API's clock where it is not this machine's: a sandbox's, which runs at its speed (time left)."""
         """Requests repeated after a 429 or 503 so far."""
         self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
         if token:
@@ -134,6 +136,20 @@ class _BaseClient(Generic[S, A]):
     def __repr__(self) -> str:
         auth = "none" if self._auth_kind == "none" else f"{self._auth_kind} ***"
         return f"<{type(self).__name__} {self.base_url} auth={auth}>"
+
+    def _repr_html_(self) -> str:
+        """A card: the API, its release, how it authenticates (the kind, never the secret)."""
+        import html
+
+        from .display import card
+
+        auth = "none" if self._auth_kind == "none" else f"{self._auth_kind} ***"
+        rows = [
+            ("API", html.escape(self.base_url)),
+            ("release", html.escape(self.api.name)),
+            ("auth", html.escape(auth)),
+        ]
+        return card(type(self).__name__, rows)
 
     # -- calls: each public method of both clients is one of these ---------------------------
 
@@ -338,7 +354,9 @@ class QodClient(_BaseClient[Session, Assignment]):
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> QodClient:
         """A client for a running qodlab sandbox (or its URL)."""
-        return cls(**_sandbox_args(sandbox), **kwargs)
+        client = cls(**_sandbox_args(sandbox), **kwargs)
+        client.api_now = getattr(sandbox, "now", None)
+        return client
 
     @classmethod
     def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> QodClient:
@@ -452,7 +470,9 @@ class AsyncQodClient(_BaseClient[AsyncSession, AsyncAssignment]):
     @classmethod
     def for_sandbox(cls, sandbox: Sandbox | str, **kwargs: Any) -> AsyncQodClient:
         """A client for a running qodlab sandbox (or its URL)."""
-        return cls(**_sandbox_args(sandbox), **kwargs)
+        client = cls(**_sandbox_args(sandbox), **kwargs)
+        client.api_now = getattr(sandbox, "now", None)
+        return client
 
     @classmethod
     def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> AsyncQodClient:

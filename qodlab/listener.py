@@ -195,6 +195,16 @@ class Listener(BackgroundServer):
             return f"<Listener relay {channel} (public: anyone with the channel URL reads it) token=*** {state}>"
         return f"<Listener {self.url} token=*** {state}>"
 
+    def _repr_html_(self) -> str:
+        """A card: where notifications come in (a relay channel masked), what it accepted; never the token."""
+        from .display import card, plural, server_rows
+
+        where = _masked(self.subscription.url) + " (relay)" if self.subscription is not None else self.url
+        rows = server_rows(where, self._server.state.name.lower(), [
+            ("accepted", plural(self.accepted, "notification")), ("token", "*** (required: Bearer)"),
+        ])  # fmt: skip
+        return card("Listener", rows)
+
     def start(self) -> Listener:
         """Start serving, and following the relay; returns once the relay stream is open and probed.
 

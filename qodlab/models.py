@@ -488,6 +488,16 @@ class AssignmentInfo(_Model):
         """`assignment_id` as a string, the name the official SDK's objects use."""
         return str(self.assignment_id)
 
+    def __repr__(self) -> str:
+        from .display import assignment_text
+
+        return assignment_text(type(self).__name__, self)
+
+    def _repr_html_(self) -> str:
+        from .display import assignment_rows, card
+
+        return card(type(self).__name__, assignment_rows(self), status=self.status.value)
+
 
 class SessionInfo(_Model):
     """A QoS session as the API returns it."""
@@ -521,6 +531,21 @@ class SessionInfo(_Model):
     def id(self) -> str:
         """`session_id` as a string, the name the official SDK's sessions use (`session.id`)."""
         return str(self.session_id)
+
+    def __repr__(self) -> str:
+        from .display import session_text
+
+        return session_text(type(self).__name__, self, self._api_now())
+
+    def _repr_html_(self) -> str:
+        from .display import card, session_rows
+
+        return card(type(self).__name__, session_rows(self, self._api_now()), status=self.qos_status.value)
+
+    def _api_now(self) -> datetime | None:
+        """The clock its time left is counted on: its client's API's (a sandbox's runs at its speed), else None."""
+        now = getattr(getattr(self, "_client", None), "api_now", None)
+        return now() if callable(now) else None
 
 
 class ExtendSession(_Model):

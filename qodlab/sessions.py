@@ -54,15 +54,18 @@ class Session(SessionInfo):
         *,
         log: EventLog | Listener | None = None,
         interval: float = 1.0,
+        progress: bool = False,
     ) -> Session:
         """Wait until the session is `status` (REQUESTED, AVAILABLE, UNAVAILABLE); returns self, refreshed.
 
         With `log=` (an EventLog or a Listener) it returns on the status's notification; otherwise it
         polls the API (0.05 s at first, doubling up to `interval`). Raises `WaitTimeout` after `timeout`
         seconds, saying what status it was in, and `WaitError` at once when the session is past the
-        status (UNAVAILABLE while AVAILABLE was awaited).
+        status (UNAVAILABLE while AVAILABLE was awaited). With `progress=True` the cell shows the status
+        so far and the time left while it waits, and nothing once it returns.
         """
-        wait_sync(Target(self, "session", "session_id", "qos_status"), self.refresh, status, timeout, log, interval)
+        target = Target(self, "session", "session_id", "qos_status")
+        wait_sync(target, self.refresh, status, timeout, log, interval, progress)
         return self
 
 
@@ -98,8 +101,9 @@ class AsyncSession(SessionInfo):
         *,
         log: EventLog | Listener | None = None,
         interval: float = 1.0,
+        progress: bool = False,
     ) -> AsyncSession:
         """`Session.wait_for`, awaited: the event loop runs on while it waits."""
         target = Target(self, "session", "session_id", "qos_status")
-        await wait_async(target, self.refresh, status, timeout, log, interval)
+        await wait_async(target, self.refresh, status, timeout, log, interval, progress)
         return self

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .eventlog import EventLog
     from .listener import Listener
 
-__all__ = ["Target", "wait_async", "wait_sync"]
+__all__ = ["Progress", "Target", "wait_async", "wait_sync"]
 
 _ORDER = {QosStatus.REQUESTED: 0, QosStatus.AVAILABLE: 1, QosStatus.UNAVAILABLE: 2}
 _FIRST_POLL = 0.05  # seconds: a sandbox provisions in milliseconds at speed 60
@@ -57,6 +57,54 @@ class Target:
     def mark_gone(self) -> None:
         """The provider forgot it (404), or the log saw it end: it is UNAVAILABLE."""
         setattr(self.obj, self._status, QosStatus.UNAVAILABLE)
+
+
+class Progress:
+    """A wait's status so far and time left, shown in the cell while it waits and gone when it returns.
+
+    Shown with an IPython display handle, updated by the waiting code itself, so from the thread
+    that runs the cell (the kernel's main thread, or its event loop for the async clients); at most
+    four times a second. Outside IPython, or with `enabled` False, it does nothing.
+    """
+
+    def __init__(self, target: Target, wanted: QosStatus, deadline: float, enabled: bool) -> None:
+        self.target, self.wanted, self.deadline = target, wanted, deadline
+        self.status: str | None = None  # what the log says so far, where the wait reads a log
+        self.handle: Any = None
+        self._shown_at = 0.0
+        if enabled:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is not None:
+                self.handle = display(self.bundle(), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+                self._shown_at = time.monotonic()
+
+    def bundle(self) -> dict[str, str]:
+        """What it shows: text, and HTML with the status as a badge."""
+        import html
+
+        from .display import badge
+
+        now = self.status or self.target.current.value
+        left = max(0.0, self.deadline - time.monotonic())
+        head = f"waiting for {self.target.kind} {self.target.ident[:8]}… to be {self.wanted.value}"
+        text = f"{head}: {now} so far, {left:.0f} s left"
+        page = (f'<div class="qodlab-progress">{html.escape(head)}: {badge(now)} so far, '
+                f"<b>{left:.0f} s</b> left</div>")  # fmt: skip
+        return {"text/plain": text, "text/html": page}
+
+    def show(self) -> None:
+        """Update what it shows (skipped when it did less than a quarter of a second ago)."""
+        if self.handle is not None and time.monotonic() - self._shown_at >= 0.25:
+            self.handle.update(self.bundle(), raw=True)
+            self._shown_at = time.monotonic()
+
+    def close(self) -> None:
+        """Take it off the cell: the wait is over."""
+        if self.handle is not None:
+            self.handle.update({"text/plain": ""}, raw=True)
+            self.handle = None
 
 
 def _status(status: QosStatus | str) -> QosStatus:
@@ -115,25 +163,34 @@ def wait_sync(
     timeout: float,
     log: EventLog | Listener | None,
     interval: float,
+    progress: bool = False,
 ) -> None:
-    """Block until `target` is at `status` (see the module docstring); `refresh()` fetches it in place."""
+    """Block until `target` is at `status` (see the module docstring); `refresh()` fetches it in place.
+
+    With `progress`, the cell shows the status so far and the time left while it waits (`Progress`).
+    """
     wanted, deadline = _status(status), time.monotonic() + timeout
     events, listener = _log_of(log)
-    if events is not None:
-        found = _wait_log(events, target, wanted, deadline)
-        _fetch(refresh, target, wanted)
-        _settle(found, target, wanted, timeout, listener)
-        return
-    delay = _FIRST_POLL
-    while True:
-        _fetch(refresh, target, wanted)
-        if _reached(target, wanted):
+    shown = Progress(target, wanted, deadline, progress)
+    try:
+        if events is not None:
+            found = _wait_log(events, target, wanted, deadline, shown)
+            _fetch(refresh, target, wanted)
+            _settle(found, target, wanted, timeout, listener)
             return
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _timeout(target, wanted, timeout, listener, log=False)
-        time.sleep(min(delay, left))  # the poll interval, bounded by the deadline
-        delay = min(delay * 2, interval)
+        delay = _FIRST_POLL
+        while True:
+            _fetch(refresh, target, wanted)
+            if _reached(target, wanted):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _timeout(target, wanted, timeout, listener, log=False)
+            shown.show()
+            time.sleep(min(delay, left, 0.25 if progress else delay))  # the poll interval, bounded by the deadline
+            delay = min(delay * 2, interval)
+    finally:
+        shown.close()
 
 
 async def wait_async(
@@ -143,31 +200,62 @@ async def wait_async(
     timeout: float,
     log: EventLog | Listener | None,
     interval: float,
+    progress: bool = False,
 ) -> None:
     """`wait_sync` for the async clients: the event loop keeps running while it waits."""
     wanted, deadline = _status(status), time.monotonic() + timeout
     events, listener = _log_of(log)
-    if events is not None:
-        found = await asyncio.to_thread(_wait_log, events, target, wanted, deadline)
-        await _afetch(refresh, target, wanted)
-        _settle(found, target, wanted, timeout, listener)
-        return
-    delay = _FIRST_POLL
-    while True:
-        await _afetch(refresh, target, wanted)
-        if _reached(target, wanted):
+    shown = Progress(target, wanted, deadline, progress)
+    try:
+        if events is not None:
+            found = await _await_log(events, target, wanted, deadline, shown)
+            await _afetch(refresh, target, wanted)
+            _settle(found, target, wanted, timeout, listener)
             return
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _timeout(target, wanted, timeout, listener, log=False)
-        await asyncio.sleep(min(delay, left))
-        delay = min(delay * 2, interval)
+        delay = _FIRST_POLL
+        while True:
+            await _afetch(refresh, target, wanted)
+            if _reached(target, wanted):
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _timeout(target, wanted, timeout, listener, log=False)
+            shown.show()
+            await asyncio.sleep(min(delay, left, 0.25 if progress else delay))
+            delay = min(delay * 2, interval)
+    finally:
+        shown.close()
 
 
-def _wait_log(events: EventLog, target: Target, wanted: QosStatus, deadline: float) -> str | None:
+async def _await_log(
+    events: EventLog, target: Target, wanted: QosStatus, deadline: float, shown: Progress
+) -> str | None:
+    """`_wait_log` in a thread, in slices of a second, so that `shown` is updated from the event loop."""
+    if shown.handle is None:
+        return await asyncio.to_thread(_wait_log, events, target, wanted, deadline)
+    while True:
+        found = await asyncio.to_thread(_wait_log, events, target, wanted, min(deadline, time.monotonic() + 1.0))
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        _log_status(events, target, shown)
+        shown.show()
+
+
+def _log_status(events: EventLog, target: Target, shown: Progress) -> None:
+    """What the log says of `target` so far, for `shown`."""
+    newest = events.recent(1, session_id=target.ident, columns=("qos_status",))
+    shown.status = str(newest[0]["qos_status"]) if newest else None
+
+
+def _wait_log(
+    events: EventLog, target: Target, wanted: QosStatus, deadline: float, shown: Progress | None = None
+) -> str | None:
     """ "reached" once the log holds `wanted`, "ended" once it holds an end short of it, None at the deadline."""
     ident = target.ident
     while True:
+        if shown is not None and shown.handle is not None:
+            _log_status(events, target, shown)
+            shown.show()
         if events.has(ident, wanted):
             return "reached"
         if wanted is not QosStatus.UNAVAILABLE and events.has(ident, QosStatus.UNAVAILABLE):

@@ -165,6 +165,32 @@ class Workbench:
         net = f", polling every {self.watcher.interval:g} s as a safety net" if self.watcher is not None else ""
         return f"{self.listener.how}{net}"
 
+    def __repr__(self) -> str:
+        from .display import plural
+
+        n = len(self._sessions)
+        return (
+            f"<Workbench {self.client.base_url} {plural(n, 'session')} followed, notifications: {self.notifications}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """A card: the API, how notifications arrive, the followed sessions (each with its status badge)."""
+        import html
+
+        from .display import badge, card, plural
+
+        followed = self.sessions()
+        rows = [("API", html.escape(self.client.base_url)), ("notifications", html.escape(self.how)),
+                ("log", html.escape(repr(self.log))), ("followed", plural(len(followed), "session"))]  # fmt: skip
+        for t in followed[:10]:
+            rows.append(
+                (
+                    str(t.info.session_id)[:8] + "…",
+                    badge(t.info.qos_status.value) + " " + html.escape(t.info.qos_profile or ""),
+                )
+            )
+        return card("Workbench", rows, note=f"and {len(followed) - 10} more" if len(followed) > 10 else "")
+
     def close(self) -> None:
         """Stop polling, if it polls (the servers keep running: they may be shared)."""
         if self.watcher is not None:

@@ -6,6 +6,7 @@ The tests read page content, not pixels; screenshots go to the git-ignored tests
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -199,10 +200,16 @@ def _run_dashboard_cell(page: Any, url: str) -> None:
 
 
 def _dashboard_create_then_delete(page: Any, name: str) -> None:
-    """On a rendered dashboard: create a session, see it AVAILABLE in the panel and the timeline, delete it."""
+    """On a rendered dashboard: create a session, see it AVAILABLE in the panel and the timeline, delete it.
+    The Sessions panel stays where it was (it jumped below the form at the first Create)."""
+    panel = page.locator(".qodlab-dashboard .qodlab-sessions").first
+    playwright.expect(panel).to_be_visible(timeout=30_000)
+    before = panel.bounding_box()
     _create(page, "+36721609876543")
     row = page.locator(".qodlab-session-row").first
     playwright.expect(row).to_contain_text("AVAILABLE", timeout=30_000)
+    after = panel.bounding_box()
+    assert before and after and (after["x"], after["y"]) == (before["x"], before["y"]), (before, after)
     timeline = page.locator(".qodlab-timeline")
     playwright.expect(timeline).to_contain_text("AVAILABLE", timeout=30_000)  # its legend
     bars = timeline.locator("g.trace.bars path")
@@ -533,3 +540,157 @@ def test_a_closed_voila_page_s_kernel_and_its_servers_end(browser: Any, tmp_path
         # Its sandbox's and listener's ports: held by no process of Voila's now (another program may take a freed port).
         held = {c.laddr.port: c.pid for c in psutil.net_connections(kind="tcp") if c.status == "LISTEN"}
         assert not [p for p in ports if held.get(p) in (kernel.pid, process.pid)], ports
+
+
+_BOXES_JS = """() => {
+  const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  return {
+    title: [...document.querySelectorAll('.gtitle')].map(box),
+    legend: [...document.querySelectorAll('.legend .traces')].map(box),
+    rows: [...document.querySelectorAll('.ytick text')].filter((t) => t.getBoundingClientRect().height > 0)
+      .map((t) => ({text: t.textContent, box: box(t)})),
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [520, 1000])
+def test_the_live_timeline_labels_every_row_and_keeps_its_title_clear_of_the_legend(
+    browser: Any, tmp_path: Path, width: int
+) -> None:
+    """50 sessions on the live timeline: what plotly.js draws names every row (it showed every 4th or
+    5th label), no two row labels overlap, and the title's text does not touch the legend's entries."""
+    import plotly.graph_objects as go
+
+    from qodlab import EventLog, SessionInfo, StatusEvent, TimelinePlot
+    from qodlab.models import QosStatus, StatusInfo
+
+    log, sessions = EventLog(), {}
+    for i in range(50):  # every status and ending, so that the legend is as long as it gets
+        sid = f"0000{i:04d}-aaaa-4bbb-8ccc-000000000000"
+        changes = [("REQUESTED", None, 0)] if i % 5 == 0 else []
+        changes.append(("AVAILABLE", None, 5))
+        if i % 7 == 0:
+            changes.append(("UNAVAILABLE", ("DELETE_REQUESTED", "DURATION_EXPIRED", "NETWORK_TERMINATED")[i % 3], 90))
+        for j, (status, info, after) in enumerate(changes):
+            log.append(StatusEvent(
+                event_id=f"e{i}-{j}", session_id=sid, qos_status=QosStatus(status),
+                status_info=StatusInfo(info) if info else None, event_time=T0_LIVE + timedelta(seconds=10 * i + after),
+                type="t", source="test", shape="cloudevent-v1", raw={},
+            ))  # fmt: skip
+        sessions[sid] = SessionInfo.model_validate({
+            "sessionId": sid, "duration": 600, "qosStatus": "AVAILABLE", "device": {"phoneNumber": f"+36700{i:05d}"},
+            "qosProfile": "QOS_L",
+        })  # fmt: skip
+    plot = TimelinePlot(log, now=lambda: T0_LIVE + timedelta(seconds=600), sessions=sessions)
+    path = tmp_path / "fifty.html"
+    go.Figure(plot.widget).write_html(path, include_plotlyjs=True)
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(path.as_uri())
+        playwright.expect(page.locator(".ytick text").first).to_be_visible(timeout=30_000)
+        shown = page.evaluate(_BOXES_JS)
+        page.screenshot(path=str(ARTIFACTS / f"live-fifty-rows-{width}.png"), full_page=True)
+    finally:
+        page.close()
+    rows = [r["text"] for r in shown["rows"]]
+    assert sorted(rows) == sorted(plot.widget.layout.yaxis.categoryarray), rows
+    tops = sorted((r["box"][1], r["box"][3]) for r in shown["rows"])
+    assert all(b[0] >= a[1] - 0.5 for a, b in itertools.pairwise(tops)), "row labels overlap"
+
+    def overlap(a: list[float], b: list[float]) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    assert shown["title"] and shown["legend"]
+    assert not any(overlap(t, g) for t in shown["title"] for g in shown["legend"]), shown
+
+
+# What each coloured text of the dashboard is drawn in, and on what: the nearest opaque background.
+_COLOURS_JS = """() => {
+  const opaque = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const bg = getComputedStyle(e).backgroundColor;
+      if (bg && bg !== 'transparent' && !/rgba\\(.*, 0\\)$/.test(bg)) return bg;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const seen = [];
+  const add = (what, selector, svg) => document.querySelectorAll(selector).forEach((el) => {
+    const text = (el.textContent || '').trim();
+    if (!text || el.getBoundingClientRect().width === 0) return;
+    const style = getComputedStyle(el);
+    seen.push({what, text: text.slice(0, 40), fg: svg ? style.fill : style.color, bg: opaque(el)});
+  });
+  add('badge', '.qodlab-status', false);
+  add('header', '.qodlab-dashboard small span, .qodlab-dashboard h3', false);
+  add('form note', '.qodlab-dashboard .widget-html-content span', false);
+  add('plot text', '.qodlab-timeline .xaxislayer-above text, .qodlab-timeline .yaxislayer-above text, '
+      + '.qodlab-timeline .infolayer text', true);
+  return seen;
+}"""
+
+
+def _rgb(css: str, over: tuple[float, ...] = (1.0, 1.0, 1.0)) -> tuple[float, ...]:
+    """An `rgb()`/`rgba()` value as 0..1 channels, a translucent one composed over `over`."""
+    values = [float(v) for v in re.findall(r"[\d.]+", css)]
+    alpha = values[3] if len(values) > 3 else 1.0
+    return tuple(alpha * v / 255 + (1 - alpha) * o for v, o in zip(values[:3], over, strict=True))
+
+
+def _contrast(fg: str, bg: str) -> float:
+    def luminance(rgb: tuple[float, ...]) -> float:
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    back = _rgb(bg)
+    lighter, darker = sorted((luminance(_rgb(fg, back)), luminance(back)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["Light", "Dark"])
+def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path: Path, theme: str) -> None:
+    """Every text the dashboard draws, the plot's included, reads at least 4.5:1 on what is behind it."""
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": f"JupyterLab {theme}"}))
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
+    for lab in _jupyter("lab", tmp_path, env):
+        # The dashboard with 120 s for plotly.js to draw before the timeline becomes a picture: this test
+        # reads the interactive figure's text, and a cold JupyterLab on a busy machine took more than 10 s.
+        cell = "import qodlab\nboard = qodlab.dashboard(speed=10)\nboard.timeline.detect_after = 120\nboard"
+        (tmp_path / "root" / "theme.ipynb").write_text(json.dumps({
+            "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [], "execution_count": None}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5,
+        }))  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        try:
+            _run_dashboard_cell(page, lab.url("theme.ipynb"))
+            light = page.locator("body").get_attribute("data-jp-theme-light")
+            assert light == ("true" if theme == "Light" else "false"), light
+            empty = page.locator(".qodlab-timeline").locator(_TIME_TICKS)  # the link rows' axis, before any session
+            playwright.expect(empty.first).to_be_visible(timeout=60_000)
+            labels = empty.all_text_contents()
+            assert len(labels) >= 2 and len(set(labels)) == len(labels), labels  # were '…26.653, …26.653, …26.654'
+            _create(page, "+36721609876543")
+            playwright.expect(page.locator(".qodlab-session-row").first).to_contain_text("AVAILABLE", timeout=30_000)
+            timeline = page.locator(".qodlab-timeline")
+            playwright.expect(timeline.locator("g.trace.bars path").first).to_be_visible(timeout=30_000)
+            page.locator(".qodlab-dashboard").screenshot(path=str(ARTIFACTS / f"lab-{theme.lower()}-dashboard.png"))
+            legend = timeline.locator(".legendtext")
+            playwright.expect(legend.filter(has_text="+3672")).to_have_count(1, timeout=10_000)  # the device's line
+            widths = page.evaluate(
+                "() => [document.querySelector('.qodlab-timeline .main-svg').getBoundingClientRect().width,"
+                " document.querySelector('.qodlab-dashboard').getBoundingClientRect().width]"
+            )
+            assert widths[0] >= 0.9 * widths[1], widths  # the figure takes the cell's width
+            seen = page.evaluate(_COLOURS_JS)
+            kinds = {item["what"] for item in seen}
+            assert {"badge", "header", "plot text"} <= kinds, kinds
+            poor = [(i["what"], i["text"], i["fg"], i["bg"], round(_contrast(i["fg"], i["bg"]), 2)) for i in seen
+                    if _contrast(i["fg"], i["bg"]) < 4.5]  # fmt: skip
+            assert not poor, poor
+            (ARTIFACTS / f"lab-{theme.lower()}-contrasts.json").write_text(json.dumps(
+                [{**i, "contrast": round(_contrast(i["fg"], i["bg"]), 2)} for i in seen], indent=1
+            ))  # fmt: skip
+        finally:
+            page.close()

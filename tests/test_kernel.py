@@ -142,3 +142,29 @@ def test_outside_a_kernel_the_pump_keeps_its_own_thread() -> None:
         pump.stop()
     with pytest.raises(RuntimeError, match="needs a running IPython kernel"):
         Pump(runner="kernel").start()
+
+
+RECORD_DISPLAY_THREADS = RECORD_THREADS.replace('("comm_open", "comm_msg", "comm_close")', '("update_display_data",)')
+
+
+def test_wait_for_with_progress_shows_the_wait_and_takes_it_away(kernel: Kernel) -> None:
+    """The status so far and the time left, updated while the cell waits, from the main thread; gone after."""
+    kernel.run(RECORD_DISPLAY_THREADS)
+    kernel.run(
+        "import qodlab\nsb = qodlab.Sandbox(speed=1, provisioning_delay=3, reuse=False)\nclient = sb.client()\n"
+        "s = client.create_session(device={'phoneNumber': '+36721601234567'}, application_server='233.252.0.2',"
+        " qos_profile='QOS_L', duration=600)"
+    )
+    waited = kernel.run("s.wait_for('AVAILABLE', timeout=30, progress=True)\nprint(s.qos_status.value)")
+    shown = [m for m in waited if m["msg_type"] in ("display_data", "update_display_data")]
+    assert shown and shown[0]["msg_type"] == "display_data" and shown[0]["content"]["transient"]["display_id"]
+    texts = [m["content"]["data"]["text/plain"] for m in shown]
+    assert texts[0].startswith("waiting for session ") and " to be AVAILABLE: REQUESTED so far, " in texts[0]
+    lefts = [int(t.rsplit(", ", 1)[1].split(" s left")[0]) for t in texts if t.endswith(" s left")]
+    assert len(lefts) >= 4 and lefts == sorted(lefts, reverse=True) and lefts[0] > lefts[-1], texts  # counts down
+    assert "REQUESTED" in shown[1]["content"]["data"]["text/html"]  # the badge
+    assert texts[-1] == "" and shown[-1]["msg_type"] == "update_display_data"  # gone once it returned
+    assert "AVAILABLE" in "".join(m["content"]["text"] for m in waited if m["msg_type"] == "stream")
+    threads = json.loads(kernel.printed("import json\nprint(json.dumps(_comm_threads))"))
+    assert len(threads) >= 4 and set(threads) == {"MainThread"}, threads
+    kernel.run("client.close()\nsb.stop()")

@@ -233,3 +233,43 @@ def _link_source(sandbox: Sandbox):  # type: ignore[no-untyped-def]
         return frame
 
     return metrics
+
+
+# -- the live picture -----------------------------------------------------------------------------
+
+
+def test_the_live_picture_redrawn_over_its_kept_background_shows_what_a_whole_drawing_shows() -> None:
+    """LivePicture keeps its figure and draws only what moves: each redraw must read back (and look)
+    like the picture drawn whole at that moment, and the figure is built again only when rows change."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from qodlab.plots.static import LivePicture
+
+    def pixels(png: bytes) -> Any:
+        with Image.open(io.BytesIO(png)) as image:
+            return np.asarray(image.convert("RGB"), dtype=int)
+
+    log = EventLog()
+    for i in range(40):  # 40 sessions, 30 kept: the title says the newest 30 of 40
+        sid = f"0000{i:04d}-aaaa-4bbb-8ccc-000000000000"
+        log.append(_event(2 * i, sid, "AVAILABLE", 10 * i))
+        if i % 3 == 0:
+            log.append(_event(2 * i + 1, sid, "UNAVAILABLE", 10 * i + 200, "DELETE_REQUESTED"))
+    picture = LivePicture(30, dpi=80)
+    for seconds in (400, 401, 460, 3600):  # "now" moves: the bars, the now line and the ticks move with it
+        now = T0 + timedelta(seconds=seconds)
+        live, whole = picture.png(log, now), timeline_png(log, now, max_rows=30, dpi=80)
+        shown = describe(live)
+        assert shown == describe(whole)
+        assert "the newest 30 sessions of 40" in shown["title"]
+        _assert_says_something(shown, 30)
+        differ = (np.abs(pixels(live) - pixels(whole)).sum(axis=-1) > 0).mean()
+        assert differ < 0.001, f"{differ:.2%} of the pixels differ at {seconds} s"
+    assert picture.rebuilds == 1
+    log.append(_event(999, "0000abcd-aaaa-4bbb-8ccc-000000000000", "AVAILABLE", 500))  # a new row
+    now = T0 + timedelta(seconds=3601)
+    assert describe(picture.png(log, now))["rows"] == describe(timeline_png(log, now, max_rows=30, dpi=80))["rows"]
+    assert picture.rebuilds == 2

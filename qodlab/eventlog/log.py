@@ -20,6 +20,7 @@ An event's identity (what makes a second copy a duplicate):
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ def identity(event_id: str, source: str, shape: str) -> tuple[str | None, str]:
 
 
 log = logging.getLogger("qodlab")
+SHOWN = 50  # the newest events a notebook cell shows
 
 
 class EventLog:
@@ -111,12 +113,24 @@ class EventLog:
         return cls(path, _readonly=True)
 
     def __repr__(self) -> str:
+        from ..display import plural
+
         where = f" {self.path}" if self.path else ""
-        return f"<EventLog {len(self)} events, {len(self._sessions.names)} sessions{where}>"
+        return f"<EventLog {plural(len(self), 'event')}, {plural(len(self._sessions.names), 'session')}{where}>"
 
     def _repr_html_(self) -> str:
-        frame: Any = self.df.drop(columns="raw").tail(50)
-        return str(frame._repr_html_())
+        """A card (counts by status), then the newest events: all of them, or the last 50 of N."""
+        from ..display import card, plural
+
+        frame: Any = self.df.drop(columns="raw")
+        n, shown = len(frame), min(len(frame), SHOWN)
+        counts = frame["qos_status"].value_counts(sort=False)  # in the lifecycle's order
+        rows = [("events", plural(n, "event")), ("sessions", plural(len(self._sessions.names), "session")),
+                ("by status", ", ".join(f"{s} {c}" for s, c in counts.items() if c) or "none yet"),
+                ("stored", html.escape(str(self.path)) if self.path else "in memory")]  # fmt: skip
+        note = f"the last {shown} of {n:,} events" if n > shown else ("all of them" if n else "no events yet")
+        table = str(frame.tail(SHOWN)._repr_html_()) if n else ""
+        return card("EventLog", rows, note=note) + table
 
     def __len__(self) -> int:
         self.refresh()

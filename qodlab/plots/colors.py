@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from ..models import QosStatus
+from ..palette import STATUS
 
 __all__ = ["COLORS", "EDGE", "LINE_COLORS", "NOTE", "NOW", "PROMISE"]
 
-COLORS = {
-    QosStatus.REQUESTED.value: "#f2a93b",  # amber: asked for, not yet provided
-    QosStatus.AVAILABLE.value: "#2ca02c",  # green: the network provides it
-    QosStatus.UNAVAILABLE.value: "#d62728",  # red: ended
-}
+COLORS = {status.value: STATUS[status.value] for status in QosStatus}  # see qodlab.palette
 # One per device drawn in the link rows (up to `metrics.MAX_DEVICES`): none is the promise's green.
-LINE_COLORS = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+LINE_COLORS = ("#1f77b4", "#bcbd22", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 PROMISE = COLORS[QosStatus.AVAILABLE.value]  # a profile's promise, dashed, in the colour of AVAILABLE
 NOW = "#555"  # the dotted "now" line while a session is live
 EDGE = "#222"  # the end markers' outline

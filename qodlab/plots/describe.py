@@ -97,8 +97,9 @@ def _mpl_axes(ax: Any) -> dict[str, Any]:
 
 
 def _mpl_points(ax: Any) -> int:
-    bars = sum(len(container) for container in ax.containers)
-    markers = sum(len(collection.get_offsets()) for collection in ax.collections)
+    drawn_bars = [c for c in ax.collections if c.get_gid() == "bars"]  # static.py draws a status's bars as one
+    bars = sum(len(container) for container in ax.containers) + sum(len(c.get_paths()) for c in drawn_bars)
+    markers = sum(len(c.get_offsets()) for c in ax.collections if c.get_gid() != "bars")
     samples = 0
     for line in ax.get_lines():
         if line.get_gid() == "now":

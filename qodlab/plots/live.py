@@ -21,7 +21,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._extras import require_notebook_extra
@@ -29,6 +29,7 @@ from ..models import QosProfile, SessionInfo
 from .colors import COLORS, EDGE, LINE_COLORS, NOTE, NOW, PROMISE
 from .frame import EMPTY, ENDINGS, iso_times, timeline_frame
 from .metrics import MAX_DEVICES, MetricsSource, known_sessions, metric_rows, missing
+from .static import LivePicture
 
 if TYPE_CHECKING:
     from ..eventlog import EventLog
@@ -38,11 +39,22 @@ __all__ = ["EMPTY", "LINE_COLORS", "TICK_FORMATS", "Groups", "Renderer", "Sessio
 
 Renderer = Literal["auto", "widget", "png"]
 PNG_INTERVAL = 0.5  # seconds between two redraws of the picture: at most twice a second
+ROW_PX, FRAME_PX = 16, 200  # the live figure's least height a row; its title, axis, legend (up to 5 lines)
 PNG_ROWS = 30  # the newest sessions the picture shows (every row of 1,000 took 10 s to draw)
 HOW_TO = (
     "For the interactive plot, install the plotly and anywidget extensions where the Jupyter server runs "
     "(pip install plotly anywidget in the server's environment), then reload the page."
 )
+
+
+# plotly draws its text and grid in the colours of its template; in a dark JupyterLab they follow the
+# theme instead (the hover labels keep plotly's colours: they sit on the trace's own colour).
+_AXES = ".qodlab-timeline .main-svg"
+FIGURE_STYLE = f"""<style>
+{_AXES} .xaxislayer-above text, {_AXES} .yaxislayer-above text, {_AXES} .infolayer text,
+{_AXES} .annotation-text {{fill: var(--jp-ui-font-color1, #2a3f5f) !important}}
+{_AXES} .gridlayer path, {_AXES} .zerolinelayer path {{stroke: var(--jp-border-color2, #ebf0f8) !important}}
+</style>"""
 
 
 def frontend() -> tuple[str | None, bool]:
@@ -115,6 +127,7 @@ class TimelinePlot:
         self.profiles: Mapping[str, QosProfile] = profiles or (engine.profiles if engine is not None else {})
         self.redraws = 0
         rows = 3 if metrics is not None else 1
+        self._height = height or (360 if rows == 1 else 560)
         figure = make_subplots(
             rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.5, 0.25, 0.25][:rows]
         )
@@ -138,7 +151,8 @@ class TimelinePlot:
                 for row, unit in ((2, "Mbps"), (3, "ms")):
                     figure.add_trace(
                         go.Scatter(name="", x=[], y=[], mode="lines", line={"color": LINE_COLORS[i], "width": 1.2},
-                                   showlegend=False, meta=unit, hovertemplate="%{y:.1f} " + unit),
+                                   showlegend=False, legendgroup=f"device{i}", meta=unit,
+                                   hovertemplate="%{y:.1f} " + unit),
                         row=row, col=1,
                     )  # fmt: skip
             for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
@@ -149,15 +163,20 @@ class TimelinePlot:
                 )  # fmt: skip
             figure.update_yaxes(title_text="downlink (Mbps)", row=2, col=1)
             figure.update_yaxes(title_text="latency (ms)", row=3, col=1)
-        figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, row=1, col=1)
+        figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, dtick=1, row=1, col=1)
         figure.update_xaxes(type="date", tickformatstops=list(TICK_FORMATS))
         figure.update_xaxes(title_text=axis_title, row=rows, col=1)
         title = title or "QoS session status" + (" and the link" if rows > 1 else "")
         figure.update_layout(
+            template="plotly_white",  # transparent below: the page shows through; FIGURE_STYLE recolours the rest
+            paper_bgcolor="rgba(0,0,0,0)",
+            plot_bgcolor="rgba(0,0,0,0)",
             barmode="overlay",
-            height=height or (360 if rows == 1 else 560),
+            height=self._height,
+            autosize=True,  # as wide as its cell: plotly.js kept its default 700 px in a 1,000 px JupyterLab cell
             margin={"l": 150, "r": 20, "t": 40, "b": 40},
-            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+            # under the time axis, not beside the title: on a narrow page its entries wrapped up into the title
+            legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom", "yref": "container"},
             title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
         )
         self.widget = _figure_widget_class()(figure)
@@ -165,7 +184,7 @@ class TimelinePlot:
         self.picture = w.HTML("")
         self.picture.add_class("qodlab-timeline-picture")
         self.note = w.HTML("")
-        self.view = w.VBox([self.widget])
+        self.view = w.VBox([w.HTML(FIGURE_STYLE, layout={"height": "0px"}), self.widget])
         """What to display: the FigureWidget, or the picture where it cannot render."""
         self.view.add_class("qodlab-timeline")
         self.rendered = False
@@ -181,6 +200,7 @@ class TimelinePlot:
         self._timer: threading.Timer | None = None
         self._png_at = 0.0
         self._png_key = -1
+        self._picture = LivePicture(PNG_ROWS, dpi=80)  # its figure and background, kept between redraws
         self.widget.observe(self._drawn, names=["_js2py_layoutDelta", "_js2py_traceDeltas"])
         self.widget.on_state_request = self._connected
         if renderer == "png":
@@ -228,10 +248,10 @@ class TimelinePlot:
     def _switch(self, reason: str) -> None:
         self.renderer, self.reason, self._wanted = "png", reason, None
         self.note.value = (
-            f"<small style='color:#555'>The timeline is a picture here: {html.escape(reason)}. "
+            f"<small style='color:var(--qodlab-muted, #595959)'>The timeline is a picture here: {html.escape(reason)}. "
             f"{html.escape(HOW_TO)}</small>"
         )
-        self.view.children = [self.note, self.picture]
+        self.view.children = [self.view.children[0], self.note, self.picture]
         self._png_at, self._png_key = 0.0, -1
 
     def __call__(self, batch: list[StatusEvent]) -> None:
@@ -284,10 +304,20 @@ class TimelinePlot:
             layout = self.widget.layout
             if tuple(timeline.labels) != tuple(layout.yaxis.categoryarray or ()):
                 layout.yaxis.categoryarray = timeline.labels
+                # every row named: plotly.js thinned the labels to every 3rd to 5th at 50 rows; the
+                # figure grows to ROW_PX a row in its status panel (half of it with the link rows)
+                share = 1.0 if rows == 1 else 0.47
+                layout.height = max(self._height, round(FRAME_PX + ROW_PX * len(timeline.labels) / share))
             for axis in [layout.xaxis, layout.yaxis]:
                 axis.visible = not empty
             if timeline.x_range is not None:
-                layout.xaxis.range = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
+                span = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
+                layout.xaxis.range = span
+                if rows > 1:  # the link rows' axes too (each was set while empty)
+                    self.widget.update_xaxes(range=span)
+            else:  # the link rows' axis shows: a minute either side of now, not plotly's milliseconds around it
+                minute = timedelta(minutes=1)
+                self.widget.update_xaxes(range=[_iso(timeline.now - minute), _iso(timeline.now + minute)])
             note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
             notes = [{**note, "font": {"size": 13, "color": NOTE}}] if empty else []
             if lacking is not None:  # in each link row: what it needs, never an empty panel
@@ -304,8 +334,6 @@ class TimelinePlot:
 
     def _draw_picture(self) -> None:
         """The picture, at most every PNG_INTERVAL seconds (a redraw sooner is skipped: the next catches up)."""
-        from .static import _png, timeline_figure
-
         if time.monotonic() - self._png_at < PNG_INTERVAL:
             return
         statuses = self.log.df.groupby("session_id", observed=True)["qos_status"].last() if len(self.log) else None
@@ -315,16 +343,14 @@ class TimelinePlot:
         sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
         groups = self.groups() if callable(self.groups) else self.groups
         now = self.now() if self.now else None
-        figure = timeline_figure(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
-                                 groups=dict(groups) if groups else None, max_rows=PNG_ROWS, dpi=80,
-                                 say_missing=True)  # fmt: skip
-        png = _png(figure)
+        png = self._picture.png(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
+                                groups=dict(groups) if groups else None)  # fmt: skip
         summary = ", ".join(f"{n} {s}" for s, n in statuses.value_counts().items() if n) if statuses is not None else ""
         alt = f"QoS session status timeline: {summary or 'no sessions yet'}"
         self.picture.value = (
             f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}' alt='{html.escape(alt)}' "
             f"title='{html.escape(alt)}' style='max-width:100%'><div class='qodlab-timeline-summary' "
-            f"style='font-size:12px;color:#333'>{html.escape(alt)}</div>"
+            f"style='font-size:12px;color:var(--jp-ui-font-color1, #333)'>{html.escape(alt)}</div>"
         )
         self._png_at, self._png_key = time.monotonic(), len(self.log)
         self.redraws += 1
@@ -346,8 +372,11 @@ class TimelinePlot:
                     trace.x, trace.y = times, frame[column].to_numpy(dtype=float)
                     trace.name = series[i].label
                     trace.hovertemplate = f"{series[i].label}: %{{y:.1f}} {trace.meta}<extra></extra>"
+                if not down.showlegend:  # the device's name in the legend, once for its two lines
+                    down.showlegend = True
             elif len(down.x) or len(late.x):  # (assigning [] to an empty trace still costs a message)
                 down.x = down.y = late.x = late.y = []
+                down.showlegend = False
         promise[0].x, promise[0].y = targets.x, targets.downlink
         promise[1].x, promise[1].y = targets.x, targets.latency
 

@@ -383,6 +383,15 @@ class Relay(BackgroundServer):
         state = self._server.state.name.lower()
         return f"<Relay {self.url} {len(self.app.channels)} channels, {self.app.relayed} relayed, {state}>"
 
+    def _repr_html_(self) -> str:
+        """A card: where, how many channels (never their names: each is a capability), how much relayed."""
+        from ..display import card, plural, server_rows
+
+        rows = server_rows(self.url, self._server.state.name.lower(), [
+            ("channels", plural(len(self.app.channels), "channel")), ("relayed", plural(self.app.relayed, "message")),
+        ])  # fmt: skip
+        return card("Relay", rows)
+
     @property
     def url(self) -> str:
         """The server's root, e.g. `http://127.0.0.1:8123`; channels are `{url}/{name}`."""

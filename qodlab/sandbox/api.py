@@ -70,6 +70,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         description="A simulated CAMARA Quality on Demand API with a real session lifecycle.",
         version=apis.default().name,
         lifespan=lifespan,
+        docs_url=None,  # served below, naming its schema relatively
     )
     install_error_handlers(app)
     audiences = sandbox.audiences
@@ -103,6 +104,14 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        """Swagger UI fetching `openapi.json` beside itself: behind jupyter-server-proxy (Binder, JupyterHub:
+        `/user/NAME/proxy/PORT/docs`) that is under the proxy's prefix, where FastAPI's `/openapi.json` is not."""
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} - Swagger UI")
 
     @app.get(JWKS_PATH, summary="The public keys that sign PRIVATE_KEY_JWT client assertions", tags=["QoS Sessions"])
     async def notification_keys() -> JSONResponse:

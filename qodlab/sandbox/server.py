@@ -213,6 +213,23 @@ class Sandbox(BackgroundServer):
         state = self._server.state.name.lower()
         return f"<Sandbox {self.url} speed={self.speed:g} {state}>"
 
+    def _repr_html_(self) -> str:
+        """A card: where it is, its API docs (through Jupyter's server proxy where there is one), clock, sessions."""
+        from collections import Counter
+
+        from ..display import card, docs_link, link, plural, server_rows
+
+        state = self._server.state.name.lower()
+        sessions = self.engine.sessions()
+        counts = Counter(s.status.value for s in sessions)
+        rows = server_rows(self.url, state, [
+            ("API docs", link(docs_link(self.url), "interactive API reference")),
+            ("speed", f"{self.speed:g} sandbox seconds a second"),
+            ("clock", self.now().isoformat(timespec="seconds")),
+            ("sessions", plural(len(sessions), "session") + "".join(f", {c} {s}" for s, c in sorted(counts.items()))),
+        ])  # fmt: skip
+        return card("Sandbox", rows)
+
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> Sandbox:

@@ -158,7 +158,7 @@ class StagePanel(w.VBox):
         except QodError as exc:
             self.result.value = _red(f"Refused: {describe(exc)}")
             return None
-        self.result.value = f"<span style='color:#2e7d32'>{html.escape(_done(done))}</span>"
+        self.result.value = f"<span style='color:var(--qodlab-ok, #1b6e20)'>{html.escape(_done(done))}</span>"
         self.poke()
         return done
 
@@ -219,11 +219,11 @@ def _count(n: int, color: str) -> str:
 
 
 def _warn(n: int) -> str:
-    return f"<span style='color:#c62828'>{n}</span>" if n else "0"
+    return f"<span style='color:var(--qodlab-error, #b3261e)'>{n}</span>" if n else "0"
 
 
 def _red(text: str) -> str:
-    return f"<span style='color:#c62828'>{html.escape(text)}</span>"
+    return f"<span style='color:var(--qodlab-error, #b3261e)'>{html.escape(text)}</span>"
 
 
 def _done(done: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import ipywidgets as w
 
 from .._http import is_loopback
 from ..client import QodClient
+from ..display import STYLE
 from ..errors import InvalidRequest, RelayRefuses
 from ..eventlog import EventLog
 from ..listener import Listener
@@ -59,6 +60,11 @@ class Dashboard(w.VBox):
         self.header = w.HTML(_header(workbench, self.timeline))
         self.pump.add_view(lambda _: setattr(self.header, "value", _header(workbench, self.timeline)))  # time left
         top = w.HBox([self.form, self.sessions], layout={"flex_flow": "row wrap", "grid_gap": "8px 24px"})
+        # as wide as a session's row from the start (it wrapped below the form at the first Create); the form's
+        # result wraps inside the form (width 0, min-width 100%: "Created <id> …" widened the form, moving a
+        # panel beside it) in two 28 px lines held open (where the panel sits under the form, it pushed it down)
+        self.sessions.layout.min_width = "810px"
+        self.form.result.layout = {"width": "0px", "min_width": "100%", "min_height": "56px"}
         super().__init__([self.header, top, self.timeline.view, tabs], **kwargs)
         self.add_class("qodlab-dashboard")
         self.pump.start()
@@ -87,9 +93,13 @@ def _header(workbench: Workbench, timeline: TimelinePlot | None = None) -> str:
     """The API, how it authenticates, how notifications arrive and any wait in progress (never a secret)."""
     client = workbench.client
     waiting = client.waiting
-    wait = f" &middot; <b class='qodlab-waiting' style='color:#e65100'>{html.escape(waiting)}</b>" if waiting else ""
+    wait = (
+        f" &middot; <b class='qodlab-waiting' style='color:var(--qodlab-warn, #8a4b00)'>{html.escape(waiting)}</b>"
+        if waiting
+        else ""
+    )
     return (
-        f"<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(client.base_url)}"
+        f"{STYLE}<h3 style='margin:4px 0'>qodlab: Quality on Demand</h3><small>API {html.escape(client.base_url)}"
         f" &middot; <span class='qodlab-auth'>auth: {html.escape(client.authentication)}</span>"
         f" &middot; <span class='qodlab-notifications'>notifications: {html.escape(workbench.how)}</span>{wait}"
         f"{_timeline_state(timeline)}</small>"

@@ -40,12 +40,12 @@ def _error_label() -> w.HTML:
 
 
 def _show(label: w.HTML, message: str | None) -> None:
-    label.value = f'<span style="color:#c62828">{html.escape(message)}</span>' if message else ""
+    label.value = f'<span style="color:var(--qodlab-error, #b3261e)">{html.escape(message)}</span>' if message else ""
 
 
 def _refused(error: str) -> str:
     """An API error, as the form shows it below its buttons."""
-    return f'<span style="color:#c62828">Refused: {html.escape(error)}</span>'
+    return f'<span style="color:var(--qodlab-error, #b3261e)">Refused: {html.escape(error)}</span>'
 
 
 def _messages(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:
@@ -166,7 +166,9 @@ class DeviceForm(w.VBox):
         for wire, value in device.items():
             if wire in target:
                 target[wire].value = value
-        self.test_info.value = f'<span style="color:#555">{html.escape(entry["description"])}</span>'
+        self.test_info.value = (
+            f'<span style="color:var(--qodlab-muted, #595959)">{html.escape(entry["description"])}</span>'
+        )
 
     def show_error(self, message: str | None) -> None:
         """Show an API error about the device beside its fields (None: clear it)."""
@@ -327,7 +329,8 @@ class SessionForm(w.VBox):
         names = ("server", "device_ports", "server_ports", "duration", "sink", "profile")
         self.errors = {name: _error_label() for name in names}
         self.profile_source = w.HTML(
-            f'<span style="color:#555">profiles: {html.escape(workbench.client.profiles_source)}</span>'
+            f'<span style="color:var(--qodlab-muted, #595959)">'
+            f"profiles: {html.escape(workbench.client.profiles_source)}</span>"
         )
         self.create = w.Button(description="Create session", button_style="primary", icon="play")
         self.create.add_class("qodlab-create")
@@ -488,11 +491,13 @@ class SessionForm(w.VBox):
             s = outcome.session
             what = "until revoked" if self.what.value == "assignment" else f"{s.duration} s"
             self.result.value = (
-                f'<span style="color:#2e7d32">Created {s.session_id} '
+                f'<span style="color:var(--qodlab-ok, #1b6e20)">Created {s.session_id} '
                 f"({s.qos_profile}, {what}): {s.qos_status.value}</span>"
             )
             if outcome.note:  # e.g. sent again without a sink: the API delivers no notifications
-                self.result.value += f'<br><span style="color:#555">{html.escape(outcome.note)}</span>'
+                self.result.value += (
+                    f'<br><span style="color:var(--qodlab-muted, #595959)">{html.escape(outcome.note)}</span>'
+                )
                 self.sink.value = self.token.value = ""  # what the API refuses is not offered again
         if self.on_created is not None:
             self.on_created(outcome)

@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from ..errors import ServerStopped
 from ..models import QosStatus
+from ..palette import BADGE_TEXT, GREY
 from ..plots import COLORS
 from ..workbench import ActionResult, Tracked, Workbench
 
@@ -26,16 +27,20 @@ Poke = Callable[[], None]
 
 
 def _badge(status: str, info: str | None) -> str:
-    color = COLORS.get(status, "#777")
+    color, text = COLORS.get(status, GREY), BADGE_TEXT.get(status, "#ffffff")  # text >= 4.5:1 on the colour
     suffix = f" / {html.escape(info)}" if info else ""
     return (
-        f'<span class="qodlab-status" style="background:{color};color:white;padding:1px 6px;'
+        f'<span class="qodlab-status" style="background:{color};color:{text};padding:1px 6px;'
         f'border-radius:8px;font-size:90%">{html.escape(status)}</span>{suffix}'
     )
 
 
 def _error(label: w.HTML, outcome: ActionResult) -> None:
-    label.value = "" if outcome.ok else f'<span style="color:#c62828">{html.escape(outcome.error or "")}</span>'
+    label.value = (
+        ""
+        if outcome.ok
+        else f'<span style="color:var(--qodlab-error, #b3261e)">{html.escape(outcome.error or "")}</span>'
+    )
 
 
 def _fixed(pixels: int) -> dict[str, str]:
@@ -272,7 +277,7 @@ class SandboxPanel(w.VBox):
             self.sandbox.terminate(self.target.value)
             self.status.value = f"The network terminated {self.target.value[:8]}."
         except Exception as exc:  # an already-ended session: say so, no traceback
-            self.status.value = f'<span style="color:#c62828">{html.escape(str(exc))}</span>'
+            self.status.value = f'<span style="color:var(--qodlab-error, #b3261e)">{html.escape(str(exc))}</span>'
         self.poke()
 
     def _fault(self, action: Callable[[], None], what: str) -> None:
