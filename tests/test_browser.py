@@ -317,13 +317,17 @@ def test_dashboard_in_jupyterlab_and_notebook(browser: Any, jupyter: Jupyter) ->
 
 
 def _dismiss_dialogs(page: Any) -> None:
-    """Close a JupyterLab dialog left open (a busy machine's Lab sometimes asks something while it settles):
+    """Answer a JupyterLab dialog left open (a busy machine's Lab sometimes asks which kernel while it settles):
     it would take every click; what it said is printed, so a failure shows it."""
     dialogs = page.locator(".jp-Dialog")
     for _ in range(3):  # bounded: a dialog may open another
         if dialogs.count() == 0:
             return
-        print("dismissed a JupyterLab dialog:", " ".join(dialogs.first.inner_text().split())[:300])
+        said = " ".join(dialogs.first.inner_text().split())
+        print("answered a JupyterLab dialog:", said[:300])
+        if said.startswith("Select Kernel"):  # Lab asked before its kernel specs loaded: the preferred one
+            dialogs.first.locator("button.jp-mod-accept").first.click(timeout=5_000)
+            continue
         page.keyboard.press("Escape")
         try:
             playwright.expect(dialogs).to_have_count(0, timeout=5_000)

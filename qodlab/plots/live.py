@@ -200,6 +200,7 @@ class TimelinePlot:
         self._timer: threading.Timer | None = None
         self._png_at = 0.0
         self._png_key = -1
+        self._empty_span = False  # whether the empty timeline's axes were given their span around now
         self._picture = LivePicture(PNG_ROWS, dpi=80)  # its figure and background, kept between redraws
         self.widget.observe(self._drawn, names=["_js2py_layoutDelta", "_js2py_traceDeltas"])
         self.widget.on_state_request = self._connected
@@ -315,9 +316,11 @@ class TimelinePlot:
                 layout.xaxis.range = span
                 if rows > 1:  # the link rows' axes too (each was set while empty)
                     self.widget.update_xaxes(range=span)
-            else:  # the link rows' axis shows: a minute either side of now, not plotly's milliseconds around it
-                minute = timedelta(minutes=1)
+                self._empty_span = False
+            elif not self._empty_span:  # the link rows' axis shows: a minute either side of now, not plotly's
+                minute = timedelta(minutes=1)  # milliseconds around it; set once, so an idle empty dashboard
                 self.widget.update_xaxes(range=[_iso(timeline.now - minute), _iso(timeline.now + minute)])
+                self._empty_span = True  # sends nothing a tick and Jupyter's culler sees its kernel idle
             note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
             notes = [{**note, "font": {"size": 13, "color": NOTE}}] if empty else []
             if lacking is not None:  # in each link row: what it needs, never an empty panel

@@ -284,7 +284,7 @@ class SandboxPanel(w.VBox):
         try:
             action()
         except Exception as exc:  # a stopped or replaced sandbox (ServerStopped names its replacement): say so
-            self.status.value = f'<span style="color:#c62828">{html.escape(str(exc))}</span>'
+            self.status.value = f'<span style="color:var(--qodlab-error, #b3261e)">{html.escape(str(exc))}</span>'
             return
         done = {"drop": "dropped", "delay": "delayed", "duplicate": "duplicated"}[what]
         self.status.value = f"The next {self.count.value} notification(s) will be {done}."
