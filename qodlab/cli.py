@@ -144,7 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     classroom.set_defaults(handler=_classroom)
 
-    relay = sub.add_parser("relay", help="serve a relay (smee.io's protocol) until interrupted")
+    relay = sub.add_parser(
+        "relay",
+        help="serve a relay until interrupted: a provider POSTs notifications to a public channel URL and listeners behind NAT follow the channel outbound (smee.io's protocol, and application/cloudevents+json)",
+    )
     relay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _allow_host_argument(relay)
     relay.add_argument(
@@ -157,7 +160,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     relay.add_argument("--buffer", type=int, default=1000, help="messages each channel keeps for reconnections")
     relay.add_argument(
-        "--max-bytes", type=_size, default="64MiB", help="messages kept in all, e.g. 64MiB (default) or 500000"
+        "--max-bytes",
+        type=_size,
+        default="64MiB",
+        help="bytes of messages kept in all channels together, e.g. 64MiB (default) or 500000",
     )
     relay.add_argument("--max-channels", type=int, default=1000, help="channels at most (default 1000)")
     relay.add_argument(
@@ -182,8 +188,9 @@ def _allow_host_argument(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[name for name in os.environ.get("QODLAB_ALLOWED_HOSTS", "").split(",") if name.strip()],
         metavar="NAME",
-        help="a host name it answers to besides localhost (repeat; .example.org: and its subdomains; "
-        "default: $QODLAB_ALLOWED_HOSTS, comma-separated). Other names are refused 403, as Jupyter Server does",
+        help="a host name it answers to besides localhost and IP addresses (repeat the option; a leading dot, "
+        "as in .example.org, allows that domain and its subdomains; default: $QODLAB_ALLOWED_HOSTS, "
+        "comma-separated). Requests naming another host get 403, as Jupyter Server answers them",
     )
 
 
@@ -193,7 +200,9 @@ class _WithDefaults(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        if "default" in text or default in (None, argparse.SUPPRESS) or isinstance(default, bool):  # a flag
+            return text
+        if not action.option_strings:
             return text
         shown = f"{default:g}" if isinstance(default, float) else str(default)
         return f"{text} (default {shown})"

@@ -144,7 +144,12 @@ def test_every_command_s_help_says_what_it_does_and_its_defaults() -> None:
         flat = " ".join(shown.split())
         assert re.search(rf"^qodlab {name}: \w", shown, re.M), shown  # what it does, under the usage
         for action in commands[name]._actions:
-            if not action.option_strings or action.default in (None, False, argparse.SUPPRESS):
+            assert "(default True)" not in flat and "(default False)" not in flat  # a flag's default reads backwards
+            if (
+                not action.option_strings
+                or action.default in (None, argparse.SUPPRESS)
+                or isinstance(action.default, bool)
+            ):
                 continue
             said = flat.split(action.option_strings[-1], 2)[-1].split(" --")[0]  # its line in the help
             assert "default" in said, f"qodlab {name} {action.option_strings[-1]}: {said!r}"
