@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
 
     relay = sub.add_parser(
         "relay",
-        help="serve a relay until interrupted: a provider POSTs notifications to a public channel URL and listeners behind NAT follow the channel outbound (smee.io's protocol, and application/cloudevents+json)",
+        help="serve a relay until interrupted: a provider POSTs notifications to a public channel URL and "
+        "listeners behind NAT follow the channel outbound (smee.io's protocol, and application/cloudevents+json)",
     )
     relay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _allow_host_argument(relay)
