@@ -325,7 +325,15 @@ def _dismiss_dialogs(page: Any) -> None:
             return
         said = " ".join(dialogs.first.inner_text().split())
         print("answered a JupyterLab dialog:", said[:300])
-        if said.startswith("Select Kernel"):  # Lab asked before its kernel specs loaded: the preferred one
+        if said.startswith(
+            "Select Kernel"
+        ):  # Lab lost the notebook's kernel (a busy machine): Python's, not "No Kernel"
+            choice = dialogs.first.locator("select")
+            if choice.count():
+                labels = choice.first.locator("option").all_inner_texts()
+                python = next((label for label in labels if label.strip().startswith("Python")), None)
+                if python is not None:
+                    choice.first.select_option(label=python)
             dialogs.first.locator("button.jp-mod-accept").first.click(timeout=5_000)
             continue
         page.keyboard.press("Escape")
