@@ -233,6 +233,20 @@ def _open_notebook(page: Any, url: str) -> None:
     playwright.expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
         1, timeout=60_000
     )
+    _until_kernel(page)
+
+
+def _until_kernel(page: Any, timeout: float = 90) -> None:
+    """Until the notebook has its Python kernel: a busy machine's JupyterLab sometimes asks which one (a dialog
+    whose default is "No Kernel"), and cells run then would be queued for no kernel."""
+    name = page.locator(".jp-Toolbar-kernelName")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # bounded: polls the page's state, no fixed wait for an event
+        _dismiss_dialogs(page)
+        if name.count() == 0 or "Python" in name.first.inner_text():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the notebook got no Python kernel in {timeout:g} s: {name.first.inner_text()!r}")
 
 
 def _until_accepted(page: Any, run: Callable[[], None], *, every: bool = False) -> None:
