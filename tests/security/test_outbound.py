@@ -112,13 +112,14 @@ def _deliveries(sandbox: Sandbox, session_id: str) -> list[dict[str, Any]]:
 def test_a_redirecting_sink_is_a_rejected_delivery_and_nothing_reaches_where_it_points(
     sandbox: Sandbox, target: Target, code: int
 ) -> None:
-    created = httpx.post(f"{sandbox.url}{QOD}", json=_body("+36700000101", f"{target.url}/moved/{code}"))
+    # 3600 s lasts 6 s at speed 600; should it end under load, its second notification goes to the same route
+    created = httpx.post(f"{sandbox.url}{QOD}", json=_body("+36700000101", f"{target.url}/moved/{code}", duration=3600))
     assert created.status_code == 201, created.text
     sid = created.json()["sessionId"]
     record = wait_until(lambda: _deliveries(sandbox, sid), message="a delivery recorded")[0]
     assert record["outcome"] == "rejected" and record["status_code"] == code
     assert "not followed" in record["error"] and "/internal/admin" in record["error"]
-    assert target.hits == [f"/moved/{code}"]  # the redirect's target was never asked
+    assert target.hits and set(target.hits) == {f"/moved/{code}"}  # the redirect's target was never asked
 
 
 def test_a_token_endpoint_that_redirects_gives_its_internal_token_to_no_sink(sandbox: Sandbox, target: Target) -> None:
