@@ -31,8 +31,8 @@ from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel
 
 from qodlab import EventLog, Listener, StatusEvent
-from qodlab._asgi import Receive, Scope, Send, lifespan
-from qodlab._server import ServerThread
+from qodlab._net.asgi import Receive, Scope, Send, lifespan
+from qodlab._net.server import ServerThread
 from qodlab.models import QosStatus
 from qodlab.notifications import build_notification
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from qodlab import Sandbox
-from qodlab._server import ServerThread
+from qodlab._net.server import ServerThread
 from qodlab.sandbox import middleware
 
 QOD = "/quality-on-demand/v1/sessions"

@@ -81,7 +81,7 @@ def known(sessions: int) -> None:
     with Sandbox(speed=60, reuse=False) as sandbox:
         ids = [str(uuid.UUID(int=i)) for i in range(sessions)]
         for i, sid in enumerate(ids):
-            sandbox.links.on_change(StatusChange(
+            sandbox.links.record(StatusChange(
                 session_id=uuid.UUID(sid), qos_status=QosStatus.AVAILABLE, status_info=None, time=0.0, sink=None,
                 flavor="cloudevent-v1", correlator=None, device=("phoneNumber", f"+3670000{i % 3:04d}"),
                 profile="QOS_L",

@@ -4,7 +4,7 @@ A row is a release as a whole: its Quality on Demand, QoS Profiles and QoS Provi
 the OpenAPI files its requests are checked against (under `qodlab/sandbox/contract/`), the error
 codes it words differently from the engine, and what it can say. The sandbox serves every row
 (`qodlab.sandbox.api`, `nac_api`), the client speaks every row marked `spoken`
-(`QodClient(url, api=...)`), and a form offers what the client's row can say (an address list,
+(`QodClient(url, release=...)`), and a form offers what the client's row can say (an address list,
 ports from 1, PRIVATE_KEY_JWT). A new release is one more row.
 
     >>> [release.name for release in RELEASES]
@@ -148,7 +148,7 @@ def release(name: str | Release) -> Release:
         return name
     found = next((r for r in RELEASES if r.spoken and name in (r.name, *r.aliases)), None)
     if found is None:
-        msg = f"unknown API generation {name!r}: one of {', '.join(spoken())}"
+        msg = f"unknown release {name!r}: one of {', '.join(spoken())}"
         raise ValueError(msg)
     return found
 

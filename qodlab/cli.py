@@ -267,8 +267,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def _listen(args: argparse.Namespace) -> int:
     from .eventlog import EventLog
-    from .listener import Listener
     from .notifications import StatusEvent
+    from .receiving.listener import Listener
 
     def show(event: StatusEvent) -> None:
         info = f" / {event.status_info.value}" if event.status_info else ""

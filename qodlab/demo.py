@@ -18,13 +18,13 @@ from typing import TextIO
 
 import pandas as pd
 
-from .client import QodClient
+from .client.clients import QodClient
 from .errors import ApiError
 from .eventlog import EventLog
-from .listener import Listener
 from .models import QosStatus, StatusInfo
 from .notifications import StatusEvent
 from .plots import timeline_png
+from .receiving.listener import Listener
 from .sandbox import Sandbox
 
 __all__ = ["run_demo"]

@@ -3,7 +3,7 @@
 Quality on Demand 1.1.0 and 1.2.0-rc.3, QoS Profiles of both, and QoS Provisioning 0.3.0 and
 0.4.0-rc.1 (the rows of `qodlab.apis.RELEASES`): what only a later release has (1.2's
 `applicationServer.ipAddresses`, PRIVATE_KEY_JWT) is optional here, and each release's own contract
-judges a request where it is served. The 0.10 generation's create body (`webhook: {...}`) is the
+judges a request where it is served. The 0.10 release's create body (`webhook: {...}`) is the
 client's rewrite of a `CreateSession`.
 
 Python attributes are snake_case; the wire is camelCase (`to_wire` / `model_validate`).
@@ -489,12 +489,12 @@ class AssignmentInfo(_Model):
         return str(self.assignment_id)
 
     def __repr__(self) -> str:
-        from .display import assignment_text
+        from .notebook.display import assignment_text
 
         return assignment_text(type(self).__name__, self)
 
     def _repr_html_(self) -> str:
-        from .display import assignment_rows, card
+        from .notebook.display import assignment_rows, card
 
         return card(type(self).__name__, assignment_rows(self), status=self.status.value)
 
@@ -533,12 +533,12 @@ class SessionInfo(_Model):
         return str(self.session_id)
 
     def __repr__(self) -> str:
-        from .display import session_text
+        from .notebook.display import session_text
 
         return session_text(type(self).__name__, self, self._api_now())
 
     def _repr_html_(self) -> str:
-        from .display import card, session_rows
+        from .notebook.display import card, session_rows
 
         return card(type(self).__name__, session_rows(self, self._api_now()), status=self.qos_status.value)
 

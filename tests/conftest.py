@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from qodlab import QodClient, Sandbox
-from qodlab._server import ServerThread
+from qodlab._net.server import ServerThread
 from qodlab.sandbox.tls import LocalCertificates, local_certificates
 
 from . import run_count

@@ -43,16 +43,16 @@ def test_a_release_added_as_one_row_is_served_spoken_and_offered(monkeypatch: py
     with Sandbox(speed=60, reuse=False) as before:  # without the row: neither served nor spoken
         assert httpx.post(f"{before.url}{PROFILES}/retrieve-qos-profiles", json={}).status_code == 404
         with pytest.raises(InvalidRequest, match=r"1\.2\.0-rc\.3"):
-            QodClient(before.url, api="1.2.0")
+            QodClient(before.url, release="1.2.0")
     monkeypatch.setattr(apis, "RELEASES", (*apis.RELEASES, FINAL))
     seen = Seen()
     with (
         Sandbox(speed=60, reuse=False) as sandbox,
         Listener(EventLog()) as listener,
-        QodClient(sandbox.url, api="1.2-final", auth=seen) as client,
+        QodClient(sandbox.url, release="1.2-final", auth=seen) as client,
     ):
         # spoken: the client's URLs are the row's, and every request it makes goes to them
-        assert client.api is FINAL
+        assert client.release is FINAL
         assert (client.qod_url, client.profiles_url, client.provisioning_url) == (
             f"{sandbox.url}{QOD}", f"{sandbox.url}{PROFILES}", f"{sandbox.url}{PROVISIONING}"
         )  # fmt: skip
@@ -93,7 +93,7 @@ def test_the_form_offers_only_what_the_release_can_say() -> None:
     with (
         Sandbox(speed=60, reuse=False) as sandbox,
         Listener(EventLog()) as listener,
-        QodClient(sandbox.url, api="1.1.0") as client,
+        QodClient(sandbox.url, release="1.1.0") as client,
     ):
         form = SessionForm(Workbench(client, listener.log, listener, sandbox))
         assert form.server_list.layout.display == "none" and list(form.credential.options) == ["ACCESSTOKEN"]

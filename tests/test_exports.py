@@ -69,3 +69,33 @@ def test_import_qodlab_loads_nothing_heavy() -> None:
 def test_heavy_parts_load_when_used() -> None:
     assert "pandas" in _loaded_after("import qodlab; qodlab.EventLog().df")
     assert "fastapi" in _loaded_after("from qodlab import Sandbox; Sandbox")
+
+
+def test_every_moved_module_imports_by_its_old_name_with_a_warning() -> None:
+    """The flat layout's public modules (`qodlab.listener`, ...) moved into folders (issue 36): each
+    old name gives the same module object, saying where it went, in a fresh interpreter."""
+    code = (
+        "import importlib, sys, warnings, qodlab\n"
+        "for old, new in qodlab._MOVED.items():\n"
+        "    with warnings.catch_warnings(record=True) as seen:\n"
+        "        warnings.simplefilter('always')\n"
+        "        exec(f'import {old}')  # as a person writes it\n"
+        "    module = sys.modules[old]\n"
+        "    assert module is importlib.import_module(new) is sys.modules[old], old\n"
+        "    assert module.__spec__.name == new, module.__spec__\n"
+        "    (warning,) = seen\n"
+        "    assert warning.category is DeprecationWarning and new in str(warning.message), warning\n"
+        "    assert warning.filename == '<string>', warning.filename  # the importing line, not importlib's\n"
+        "print(len(qodlab._MOVED))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == 12
+
+
+def test_the_old_names_are_the_public_modules_that_moved() -> None:
+    """Each old name is a module that no longer exists as a file, and its new home does."""
+    root = Path(qodlab.__file__).parent
+    for old, new in qodlab._MOVED.items():
+        assert not (root / f"{old.split('.')[1]}.py").exists(), old
+        assert (root.parent / (new.replace(".", "/") + ".py")).exists(), new

@@ -22,8 +22,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .._http import is_loopback
-from .._keywords import checked
+from .._net.http import is_loopback
+from ..client.keywords import checked
 from ..models import ProfileStatus, QosStatus
 from ..sandbox import Sandbox, StatusChange
 from ..sandbox.clock import rfc3339
@@ -78,7 +78,7 @@ class Classroom:
         auth: "oidc" gives each student an OAuth client (its id is the student's name, its secret
             on the roster line) whose access tokens name them, instead of a key; the instructor
             keeps a key. `room.url` is also the OpenID issuer.
-        allowed_hosts: host names the room is reached by (served on a LAN by name; `qodlab._hosts`).
+        allowed_hosts: host names the room is reached by (served on a LAN by name; `qodlab._net.hosts`).
         loopback_sinks: students' sinks may be on this machine's loopback (default: only when the room is
             served on loopback, every student on this machine); private_sinks: on private addresses (the LAN).
     """

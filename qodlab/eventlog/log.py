@@ -36,9 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import pump
 from ..errors import InvalidRequest, WaitTimeout
 from ..models import QosStatus, StatusInfo
+from ..notebook import kernel
 from ..notifications import POLL_SHAPES, SHAPES, Shape, StatusEvent
 from . import store
 
@@ -113,14 +113,14 @@ class EventLog:
         return cls(path, _readonly=True)
 
     def __repr__(self) -> str:
-        from ..display import plural
+        from ..notebook.display import plural
 
         where = f" {self.path}" if self.path else ""
         return f"<EventLog {plural(len(self), 'event')}, {plural(len(self._sessions.names), 'session')}{where}>"
 
     def _repr_html_(self) -> str:
         """A card (counts by status), then the newest events: all of them, or the last 50 of N."""
-        from ..display import card, plural
+        from ..notebook.display import card, plural
 
         frame: Any = self.df.drop(columns="raw")
         n, shown = len(frame), min(len(frame), SHOWN)
@@ -366,7 +366,7 @@ class EventLog:
 
         Raises WaitTimeout (a QodError and a TimeoutError) saying the last status the log has for it
         and what the listeners feeding the log refused. In a kernel cell the dashboard keeps redrawing
-        meanwhile (`qodlab.pump.run_pending`).
+        meanwhile (`qodlab.notebook.kernel.run_pending`).
         """
         want = (_status(status).value, StatusInfo(status_info).value if status_info else None)
         deadline = time.monotonic() + timeout
@@ -385,8 +385,8 @@ class EventLog:
                     msg = f"no {want[0]} event for session {session_id} within {timeout:g} s ({seen})"
                     text = "; ".join([msg, *self._refusals()])
                     raise WaitTimeout(text, str(session_id), want[0], last or "unknown")
-                self._cond.wait(pump.wait_slice(min(left, 0.2) if self.readonly else left))
-            pump.run_pending()  # outside the lock: the views read this log
+                self._cond.wait(kernel.wait_slice(min(left, 0.2) if self.readonly else left))
+            kernel.run_pending()  # outside the lock: the views read this log
 
     def _last_status(self, session_id: str) -> str | None:
         session = self._sessions.index.get(session_id)

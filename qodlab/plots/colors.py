@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..models import QosStatus
-from ..palette import STATUS
+from ..notebook.palette import STATUS
 
 __all__ = ["COLORS", "EDGE", "LINE_COLORS", "NOTE", "NOW", "PROMISE"]
 
-COLORS = {status.value: STATUS[status.value] for status in QosStatus}  # see qodlab.palette
+COLORS = {status.value: STATUS[status.value] for status in QosStatus}  # see qodlab.notebook.palette
 # One per device drawn in the link rows (up to `metrics.MAX_DEVICES`): none is the promise's green.
 LINE_COLORS = ("#1f77b4", "#bcbd22", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 PROMISE = COLORS[QosStatus.AVAILABLE.value]  # a profile's promise, dashed, in the colour of AVAILABLE

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._extras import require_notebook_extra
 from ..models import QosProfile, SessionInfo
+from ..notebook.extras import require_notebook_extra
 from .colors import COLORS, EDGE, LINE_COLORS, NOTE, NOW, PROMISE
 from .frame import EMPTY, ENDINGS, iso_times, timeline_frame
 from .metrics import MAX_DEVICES, MetricsSource, known_sessions, metric_rows, missing

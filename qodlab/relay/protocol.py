@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .._json import loads
+from .._net.safejson import loads
 
 __all__ = ["MESSAGE_KEYS", "message", "sse", "to_request"]
 

@@ -32,9 +32,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
 
-from .._asgi import Receive, Scope, Send, lifespan
-from .._json import TooDeep
-from .._server import BackgroundServer, ServerThread
+from .._net.asgi import Receive, Scope, Send, lifespan
+from .._net.safejson import TooDeep
+from .._net.server import BackgroundServer, ServerThread
 from .protocol import message, sse
 
 __all__ = ["MAX_BODY", "Relay", "RelayApp", "RelayFull", "channel_name"]
@@ -335,14 +335,18 @@ class RelayApp:
 class Relay(BackgroundServer):
     """`qodlab relay` in a background thread: a relay server on 127.0.0.1 (a free port by default).
 
+    Re-running the cell (or line) that made it starts it afresh in its place, on its port (its
+    channels are gone), with a `SettingsChanged` warning naming what changed; a `Relay()` written on
+    another line is another relay, beside it (`Relay._reruns`: see `qodlab._server.Reruns`).
+
     Parameters:
         buffer: messages each channel keeps for subscribers that reconnect.
         max_bytes, max_channels, idle: the limits (see the module's docstring).
         certfile, keyfile: serve HTTPS with this certificate.
         forwarded_allow_ips: behind a TLS-terminating proxy, its addresses (comma-separated, "*" for any):
             `/new` then redirects to the scheme and host it forwards (X-Forwarded-Proto/Host).
-        allowed_hosts: host names it answers to besides loopback's (a deployed or LAN name; `qodlab._hosts`).
-        reuse: False starts a new relay even when one with these settings runs.
+        allowed_hosts: host names it answers to besides loopback's (a deployed or LAN name; `qodlab._net.hosts`).
+        reuse: False starts another relay that no re-run replaces.
 
     Re-running the cell (or line) that made it starts it afresh in its place (same URL; its channels
     are gone), with a `SettingsChanged` warning naming what changed; one written on another line is
@@ -367,9 +371,6 @@ class Relay(BackgroundServer):
         allowed_hosts: Sequence[str] = (),
         per_address: int = PER_ADDRESS,
     ) -> None:
-        if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
-            return
-        self._initialised = True
         self.app = RelayApp(
             buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle, forwarded_allow_ips=forwarded_allow_ips,
             per_address=per_address,
@@ -385,7 +386,7 @@ class Relay(BackgroundServer):
 
     def _repr_html_(self) -> str:
         """A card: where, how many channels (never their names: each is a capability), how much relayed."""
-        from ..display import card, plural, server_rows
+        from ..notebook.display import card, plural, server_rows
 
         rows = server_rows(self.url, self._server.state.name.lower(), [
             ("channels", plural(len(self.app.channels), "channel")), ("relayed", plural(self.app.relayed, "message")),

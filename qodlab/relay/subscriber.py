@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from .._json import MAX_DEPTH, loads
-from .._outbound import LISTENER, OutboundPolicy, transport
+from .._net.outbound import LISTENER, OutboundPolicy, transport
+from .._net.safejson import MAX_DEPTH, loads
 from ..errors import TransportError
 from .probe import PROBED_TYPES, Refusal, probe_body, probe_of
 
@@ -90,7 +90,7 @@ class Subscription:
         probe_timeout: seconds a probe the relay took may take to come through the stream.
         on_skip: called with the reason for each message skipped because it cannot be decoded
             (not JSON, or nested past the limit); the stream goes on with the next one.
-        policy: the addresses the relay may be at (`qodlab._outbound`: no link-local or metadata address).
+        policy: the addresses the relay may be at (`qodlab._net.outbound`: no link-local or metadata address).
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """The sandbox's HTTP routes: one router per API of each release served (`qodlab.apis.RELEASES`), and `/_sandbox`.
 
 Each release with CAMARA contracts gets its Quality on Demand, QoS Profiles and QoS Provisioning
-routers at its base paths, checked against its OpenAPI files; the Network as Code generations get
+routers at its base paths, checked against its OpenAPI files; the Network as Code releases get
 theirs from `nac_api`. What every request goes through first (error bodies, the x-correlator,
 credentials, a gate, injected faults) is `middleware`'s. Nothing here holds state: it all lives
 in the engine.
@@ -93,7 +93,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     for release in apis.RELEASES:
         if release.nac:
             _include(app, audiences, "api", legacy_router(sandbox, release), prefix=release.qod_path,
-                     tags=["Network as Code (older generations)"])  # fmt: skip
+                     tags=["Network as Code (older releases)"])  # fmt: skip
     if sandbox.provider is not None:  # its endpoints check client credentials themselves; its controls are controls
         provider, minting = oidc_router(sandbox)
         _include(app, audiences, "public", provider, tags=["OpenID provider (--auth oidc)"])

@@ -17,8 +17,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._http import is_loopback
-from .._outbound import OutboundPolicy
+from .._net.http import is_loopback
+from .._net.outbound import OutboundPolicy
 from ..models import (
     CreateAssignment,
     CreateSession,
@@ -225,7 +225,7 @@ class Engine:
         self.retention = retention
         self.strict = strict
         self.sinks = OutboundPolicy()
-        """Where notifications and token requests may go (`qodlab._outbound`); an address in a sink is checked here."""
+        """Where notifications and token requests may go (`_net.outbound`); an address in a sink is checked here."""
         self._lock = threading.RLock()
         self._sessions: dict[uuid.UUID, SandboxSession] = {}
         self._by_key: dict[tuple[str, str], set[uuid.UUID]] = {}

@@ -81,7 +81,7 @@ class _Cell:
 
 
 class Links:
-    """Every device's link; `on_change` is an engine subscriber, `samples` reads a time range."""
+    """Every device's link; `record` is an engine subscriber, `samples` reads a time range."""
 
     def __init__(
         self, profiles: dict[str, QosProfile], *, seed: int = 0, step: float = 1.0, window: float = 86400.0
@@ -99,7 +99,7 @@ class Links:
 
     # -- what changes a link -------------------------------------------------------------------
 
-    def on_change(self, change: StatusChange) -> None:
+    def record(self, change: StatusChange) -> None:
         """A session became AVAILABLE (its profile applies) or ended (it no longer does)."""
         if change.device is None:
             return

@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..providers import NAC_API_HOST
+from ..client.providers import NAC_API_HOST
 from .audience import Audiences
 from .engine import Access
 from .oidc import SCOPES

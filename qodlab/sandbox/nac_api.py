@@ -1,4 +1,4 @@
-"""The older Network as Code API generations, served on the sandbox's one engine.
+"""The older Network as Code API releases, served on the sandbox's one engine.
 
 | SDK      | base path  | create body                                               | listing                  |
 |----------|------------|-----------------------------------------------------------|--------------------------|
@@ -66,7 +66,7 @@ class Webhook(_Legacy):
 
 
 class LegacyCreate(_Legacy):
-    """A create body of the root or /qod/v0 generation."""
+    """A create body of the root or /qod/v0 release."""
 
     device: Device | None = None
     """The device."""
@@ -108,7 +108,7 @@ class LegacyCreate(_Legacy):
 
 
 def legacy_router(sandbox: Sandbox, release: Release) -> APIRouter:
-    """The router of a Network as Code generation (a row of `qodlab.apis.RELEASES` with `nac`): the root
+    """The router of a Network as Code release (a row of `qodlab.apis.RELEASES` with `nac`): the root
     generation (`default_duration`: its create body may leave the duration out) or /qod/v0."""
     router = APIRouter(dependencies=[without_nulls])
     engine = sandbox.engine

@@ -6,7 +6,7 @@ arrive in order (AVAILABLE before UNAVAILABLE) while sessions deliver concurrent
 sink holds its own slots and no other's. Every attempt is recorded; a retry sends the same event id, so
 receivers can deduplicate.
 
-Every request follows the sandbox's outbound policy (`qodlab._outbound`), as established webhook senders do:
+Every request follows the sandbox's outbound policy (`qodlab._net.outbound`), as established webhook senders do:
 the address is checked when connected to, after DNS resolution; a redirect is never followed (a 3xx is a
 rejected delivery, its `Location` recorded); at most 64 KiB of an answer is read.
 
@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .._http import parse_retry_after
-from .._outbound import MAX_RESPONSE_BYTES, OutboundPolicy, resolver
+from .._net.http import parse_retry_after
+from .._net.outbound import MAX_RESPONSE_BYTES, OutboundPolicy, resolver
 from ..notifications import Shape, build_notification, content_type
 from .clock import Clock, rfc3339
 from .engine import JwtTarget, StatusChange
@@ -122,7 +122,7 @@ class Notifier:
         self.concurrency = concurrency
         self.per_sink = per_sink
         self.policy = policy or OutboundPolicy()
-        """Which addresses it may deliver to (`qodlab._outbound`)."""
+        """Which addresses it may deliver to (`qodlab._net.outbound`)."""
         self._sinks: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # origin -> its slots, how many use them
         self._history: deque[Delivery] = deque(maxlen=history)
         self._history_lock = threading.Lock()

@@ -55,7 +55,7 @@ async def _without_nulls(request: Request) -> None:
 
 
 without_nulls: Any = Depends(_without_nulls)
-"""A route dependency for the older generations, which have no schema: no `null` anywhere."""
+"""A route dependency for the older releases, which have no schema: no `null` anywhere."""
 
 
 def access(request: Request) -> Access | None:

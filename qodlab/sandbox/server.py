@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import apis
-from .._asgi import mounted
-from .._keywords import checked
-from .._outbound import OutboundPolicy
-from .._server import BackgroundServer, ServerThread
+from .._net.asgi import mounted
+from .._net.outbound import OutboundPolicy
+from .._net.server import BackgroundServer, ServerThread
+from ..client.keywords import checked
 from ..errors import InvalidRequest
 from ..models import Device, SessionInfo
 from ..relay import RelayApp, channel_name
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from ..classroom.gate import Gate
-    from ..client import AsyncQodClient, QodClient
+    from ..client.clients import AsyncQodClient, QodClient
+    from ..client.providers import ClientSettings
 
 __all__ = ["RELAY_PATH", "Sandbox"]
 
@@ -52,7 +53,8 @@ class Sandbox(BackgroundServer):
     anything did; a `Sandbox(...)` written on another line is another sandbox, beside it.
     `reuse=False` starts another one that no re-run replaces. Use it as a context manager, or call
     `stop()`, to free its port; every other method of a stopped one raises ServerStopped, naming
-    the sandbox that replaced it, if one did.
+    the sandbox that replaced it, if one did. (`Sandbox._reruns` holds the running ones by where
+    each was written: see `qodlab._server.Reruns`.)
 
     Parameters:
         speed: sandbox seconds per real second (60: a ten-minute session lasts ten seconds).
@@ -77,10 +79,10 @@ class Sandbox(BackgroundServer):
             a create naming a `sink` (a session on any version, an assignment, a Network as Code
             `webhook` or `notificationUrl`) is 422 EVENT_NOTIFICATIONS_NOT_SUPPORTED and creates
             nothing; without a sink it is as usual, to be followed by polling.
-        allowed_hosts: host names it answers to besides loopback's (served on a network by name; `qodlab._hosts`).
+        allowed_hosts: host names it answers to besides loopback's (served on a network by name; `qodlab._net.hosts`).
         loopback_sinks, private_sinks: whether notifications (and PRIVATE_KEY_JWT token requests) may go to
             loopback addresses (a laptop's listener: yes by default) and to private ones (no by default);
-            link-local and cloud metadata addresses never (`qodlab._outbound`).
+            link-local and cloud metadata addresses never (`qodlab._net.outbound`).
         rate_limit: each caller's API requests a second (credential, else client address; bursts of ten
             seconds' worth), beyond which 429 TOO_MANY_REQUESTS with Retry-After; None: no limit. A classroom's gate
             limits each student instead (`qodlab.sandbox.ratelimit`).
@@ -124,12 +126,9 @@ class Sandbox(BackgroundServer):
         private_sinks: bool = False,
         rate_limit: float | None = RATE_LIMIT,
     ) -> None:
-        if self._initialised:  # a re-run with its settings: the running one (see BackgroundServer)
-            return
         _numbers(speed=speed, provisioning_delay=provisioning_delay, retention=retention, seed=seed,
                  max_attempts=max_attempts, retry_backoff=retry_backoff, token_ttl=token_ttl,
                  revocation_delay=revocation_delay)  # fmt: skip
-        self._initialised = True
         self.api_key = api_key
         self.clock = Clock(speed)
         self.faults = Faults()
@@ -156,7 +155,7 @@ class Sandbox(BackgroundServer):
         self.links = Links(self.engine.profiles, seed=seed)
         self._known: dict[str, tuple[tuple[Any, ...], SessionInfo]] = {}  # known_sessions' SessionInfo by id
         """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
-        self.engine.subscribe(self.links.on_change)
+        self.engine.subscribe(self.links.record)
         self.scheduler = Scheduler(self.engine)
         self.engine.on_schedule(self.scheduler.wake)
         self.clock.on_change(self.scheduler.wake)
@@ -217,7 +216,7 @@ class Sandbox(BackgroundServer):
         """A card: where it is, its API docs (through Jupyter's server proxy where there is one), clock, sessions."""
         from collections import Counter
 
-        from ..display import card, docs_link, link, plural, server_rows
+        from ..notebook.display import card, docs_link, link, plural, server_rows
 
         state = self._server.state.name.lower()
         sessions = self.engine.sessions()
@@ -302,15 +301,34 @@ class Sandbox(BackgroundServer):
         with as_api_error():
             self.engine.share_private_key_jwt(client_id, token_uri, api_client)
 
+    def client_settings(self) -> ClientSettings:
+        """What a client needs to talk to this sandbox: its URL, API key, CA and clock; under auth="oidc", a
+        client-credentials flow of its own OAuth client (two-legged tokens for QoD and QoS Provisioning)."""
+        from ..client.providers import ClientSettings
+
+        auth = None
+        if self.provider is not None:
+            from ..client.auth import PROVISIONING_SCOPES, QOD_SCOPES, ClientCredentials
+
+            registered = self.own_oauth_client()
+            auth = ClientCredentials(
+                client_id=registered.client_id,
+                client_secret=registered.secret,
+                issuer=self.issuer,
+                cafile=self.cafile,
+                scopes=QOD_SCOPES + PROVISIONING_SCOPES,
+            )
+        return ClientSettings(base_url=self.url, token=self.api_key, auth=auth, cafile=self.cafile, now=self.now)
+
     def client(self, **kwargs: Any) -> QodClient:
         """A `QodClient` for this sandbox."""
-        from ..client import QodClient
+        from ..client.clients import QodClient
 
         return QodClient.for_sandbox(self, **kwargs)
 
     def async_client(self, **kwargs: Any) -> AsyncQodClient:
         """An `AsyncQodClient` for this sandbox."""
-        from ..client import AsyncQodClient
+        from ..client.clients import AsyncQodClient
 
         return AsyncQodClient.for_sandbox(self, **kwargs)
 

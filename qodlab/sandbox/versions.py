@@ -3,7 +3,7 @@
 The releases are the rows of `qodlab.apis.RELEASES`. A session created through one release is one
 session; read through another, it is shaped for that one, by the row's flags:
 
-- without `address_list` (1.1.0, the Network as Code generations), a session created with an
+- without `address_list` (1.1.0, the Network as Code releases), a session created with an
   `ipAddresses` list reads as its first IPv4 and first IPv6 address;
 - without `private_key_jwt`, a session never shows a `sinkCredential`; with it (1.2.0-rc.3), a
   PRIVATE_KEY_JWT session shows `sinkCredential: {credentialType, jwksUri}` (the read-only part,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._extras import require_notebook_extra
+from ..notebook.extras import require_notebook_extra
 
 require_notebook_extra("qodlab's widgets (qodlab.dashboard(), classroom_view(), qodlab.widgets)")
 

@@ -17,9 +17,9 @@ import ipywidgets as w
 from ..classroom.instructor import Instructor
 from ..errors import QodError, describe
 from ..models import ProfileStatus, QosStatus
+from ..notebook.pump import Pump, PumpState
 from ..plots import COLORS, TimelinePlot
 from ..plots.live import Renderer
-from ..pump import Pump, PumpState
 
 __all__ = ["EVENTS", "ClassroomView", "classroom_view"]
 

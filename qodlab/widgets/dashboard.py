@@ -11,18 +11,18 @@ from urllib.parse import urlsplit
 import httpx
 import ipywidgets as w
 
-from .._http import is_loopback
-from ..client import QodClient
-from ..display import STYLE
+from .._net.http import is_loopback
+from ..client.clients import QodClient
 from ..errors import InvalidRequest, RelayRefuses
 from ..eventlog import EventLog
-from ..listener import Listener
+from ..notebook.display import STYLE
+from ..notebook.pump import Pump, PumpState
+from ..notebook.workbench import Notifications, Workbench
 from ..plots import TimelinePlot
 from ..plots.live import Renderer
-from ..pump import Pump, PumpState
+from ..receiving.listener import Listener
 from ..relay import new_channel
 from ..sandbox import Sandbox
-from ..workbench import Notifications, Workbench
 from .forms import SessionForm
 from .panels import EventLogView, SandboxPanel, SessionsPanel
 
@@ -128,7 +128,7 @@ def dashboard(
     start (a running `Sandbox(speed=60)` keeps its speed, a `Listener(log)` its log): pass yours as
     `sandbox=` and `listener=`; `sandbox=` uses one already
     running (with auth="oidc" its client registers itself and takes two-legged tokens). `url=` and
-    `api_key=` (or `auth=`, e.g. a `qodlab.auth.ClientCredentials`) name another API (a classroom's):
+    `api_key=` (or `auth=`, e.g. a `qodlab.client.auth.ClientCredentials`) name another API (a classroom's):
     notifications come straight to a listener when it is on this machine, else through the relay
     a classroom serves at `/_relay/` (with polling as a safety net), else by polling.
     Given a client for a real API, no sandbox is started, and notifications come as

@@ -14,7 +14,7 @@ import ipywidgets as w
 from pydantic import ValidationError
 
 from ..models import CreateSession, Device, PortsSpec, QosProfile
-from ..workbench import ActionResult, Workbench
+from ..notebook.workbench import ActionResult, Workbench
 
 __all__ = ["DeviceForm", "SessionForm", "parse_ports"]
 
@@ -311,9 +311,9 @@ class SessionForm(w.VBox):
             self.profile.value = "QOS_L"
         self.server_ipv4 = _text("server IPv4", "233.252.0.2", "233.252.0.2 or 198.51.100.0/24")
         self.server_ipv6 = _text("server IPv6", "", "2001:db8::/64")
-        self.api = workbench.client.api  # what its release can say: an address list, ports from 1, PRIVATE_KEY_JWT
+        self.release = workbench.client.release  # what it can say: an address list, ports from 1, PRIVATE_KEY_JWT
         self.server_list = _text("or addresses", "", "233.252.0.2, 2001:db8::1 (up to 16)")
-        self.server_list.layout.display = None if self.api.address_list else "none"
+        self.server_list.layout.display = None if self.release.address_list else "none"
         self.device_ports = _text("device ports", "", "80, 5000-5010")
         self.server_ports = _text("server ports", "", "443")
         self.duration = w.BoundedIntText(
@@ -377,7 +377,7 @@ class SessionForm(w.VBox):
         hidden = "none" if self.what.value == "assignment" else None
         for field in (self.server_ipv4, self.server_ipv6, self.device_ports, self.server_ports, self.duration):
             field.layout.display = hidden
-        self.server_list.layout.display = hidden if self.api.address_list else "none"
+        self.server_list.layout.display = hidden if self.release.address_list else "none"
         self.create.description = "Assign profile" if self.what.value == "assignment" else "Create session"
         self.validate()
 
@@ -416,8 +416,8 @@ class SessionForm(w.VBox):
         for name, field in (("device_ports", self.device_ports), ("server_ports", self.server_ports)):
             try:
                 ports[name] = parse_ports(field.value)
-                if self.api.ports_from_one and 0 in _ports_of(ports[name]):
-                    raise ValueError(f"ports start at 1 in QoD {self.api.name}")
+                if self.release.ports_from_one and 0 in _ports_of(ports[name]):
+                    raise ValueError(f"ports start at 1 in QoD {self.release.name}")
             except ValueError as exc:
                 _show(self.errors[name], str(exc))
                 ok = False

@@ -14,9 +14,9 @@ import ipywidgets as w
 
 from ..errors import ServerStopped
 from ..models import QosStatus
-from ..palette import BADGE_TEXT, GREY
+from ..notebook.palette import BADGE_TEXT, GREY
+from ..notebook.workbench import ActionResult, Tracked, Workbench
 from ..plots import COLORS
-from ..workbench import ActionResult, Tracked, Workbench
 
 if TYPE_CHECKING:
     from ..notifications import StatusEvent

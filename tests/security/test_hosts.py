@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from qodlab import Classroom, EventLog, Listener, Relay, Sandbox
-from qodlab._hosts import HostPolicy
+from qodlab._net.hosts import HostPolicy
 from qodlab.classroom import INSTRUCTOR
 
 REBOUND = "attacker.example"  # a page's host name, rebound to 127.0.0.1

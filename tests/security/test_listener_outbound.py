@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from qodlab._server import ServerThread
+from qodlab._net.server import ServerThread
 from qodlab.errors import TransportError
+from qodlab.receiving.tokenserver import GrantRefused, TokenServer
 from qodlab.relay import subscriber
 from qodlab.relay.subscriber import Subscription, new_channel
-from qodlab.tokenserver import GrantRefused, TokenServer
 
 from ..conftest import wait_until
 
@@ -207,7 +207,7 @@ def test_a_policy_refusing_loopback_keeps_the_listener_off_a_name_that_resolves_
 ) -> None:
     """The check is on the address connected to, whatever the name: with loopback refused, a name resolving to a
     live loopback server never reaches it, for the relay stream, a relay's /new and the JWK set alike."""
-    from qodlab._outbound import OutboundPolicy
+    from qodlab._net.outbound import OutboundPolicy
 
     strict = OutboundPolicy(loopback=False, private=True)
     at = hostile.url.replace("127.0.0.1", LOOPBACK_NAME)

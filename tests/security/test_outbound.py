@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from qodlab import Classroom, Sandbox
-from qodlab._server import ServerThread
+from qodlab._net.server import ServerThread
 
 from ..conftest import wait_until
 

@@ -10,7 +10,7 @@ import time
 import httpx
 
 from qodlab import Relay
-from qodlab._server import ServerThread
+from qodlab._net.server import ServerThread
 from qodlab.relay.server import RelayApp
 
 from ..conftest import wait_until

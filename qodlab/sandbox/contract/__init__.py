@@ -11,7 +11,7 @@ Deliberate departures: a request through the Network as Code gateway (its SDK al
 `X-RapidAPI-Key` or `X-RapidAPI-Host`) may give a phone number without the leading `+`, as that
 documentation's samples do (the contract digest, section 3); outside strict mode an `http://`
 sink is the engine's to judge (a listener on loopback has no certificate). The older Network as
-Code generations (root, `/qod/v0`) have no schema here: they get `no_nulls`.
+Code releases (root, `/qod/v0`) have no schema here: they get `no_nulls`.
 
 Two validators read the same files. jsonschema-rs answers "valid?" first: about 200 times faster
 than the pure-Python jsonschema (a create's body: ~124 µs there, ~4 µs here with the same format
