@@ -207,7 +207,7 @@ def test_ciba_polls_while_the_user_has_not_answered_and_stops_when_refused(provi
 def test_ciba_keeps_a_kernels_widgets_redrawing_while_the_user_has_not_answered(
     provider: Sandbox, app: OAuthClient
 ) -> None:
-    from qodlab import kernel
+    from qodlab.notebook import kernel
 
     class Pump:
         flushes = 0
