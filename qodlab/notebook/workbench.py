@@ -4,7 +4,8 @@ Widgets are views: they read a Workbench and call its methods; the HTTP (through
 and the pandas (through the event log) happen here. Its state changes on the thread that called
 it; widgets are redrawn only by the pump, which calls `apply` with each batch of events.
 
-It also decides how notifications reach the log (`notifications`):
+How notifications reach the log (`notifications`) is `qodlab.receiving.plan.plan()`'s to decide, on
+the workbench's facts (again when the provider refuses a sink); `how` is its sentence:
 
 - direct: the network POSTs to the listener (on loopback, or at its `public_url`). `auto` picks
   it for a sandbox, an API on this machine, or a listener with a public URL.
