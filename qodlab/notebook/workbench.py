@@ -4,7 +4,8 @@ Widgets are views: they read a Workbench and call its methods; the HTTP (through
 and the pandas (through the event log) happen here. Its state changes on the thread that called
 it; widgets are redrawn only by the pump, which calls `apply` with each batch of events.
 
-It also decides how notifications reach the log (`notifications`):
+How notifications reach the log (`notifications`) is `qodlab.receiving.plan.plan()`'s to decide, on
+the workbench's facts (again when the provider refuses a sink); `how` is its sentence:
 
 - direct: the network POSTs to the listener (on loopback, or at its `public_url`). `auto` picks
   it for a sandbox, an API on this machine, or a listener with a public URL.
@@ -24,17 +25,18 @@ import threading
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._net.http import is_loopback
 from .._net.server import _warn
 from ..client.assignments import as_session_info
 from ..client.clients import QodClient
-from ..errors import ApiError, InvalidRequest, NotificationsNotSupported, QodError, RelayRefuses, ServerStopped
+from ..errors import ApiError, NotificationsNotSupported, QodError, RelayRefuses, ServerStopped
 from ..eventlog import EventLog
 from ..models import CreateSession, Device, QosProfile, QosStatus, SessionInfo, StatusInfo
 from ..notifications import StatusEvent
+from ..receiving.plan import Notifications, Plan, plan
 from ..receiving.watcher import Watcher
 from ..relay.probe import RELAY_ADVICE, Refusal
 
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SAFETY_NET_GRACE", "ActionResult", "Notifications", "Tracked", "Workbench"]
 
-Notifications = Literal["auto", "direct", "relay", "poll"]
 SAFETY_NET_GRACE = 3.0  # real seconds a notification may trail a change polling saw, before polling records it
 
 
@@ -100,10 +101,7 @@ class Workbench:
         self._assignments: set[str] = set()  # the followed ids that are QoS Provisioning assignments
         self._forgotten: set[str] = set()  # ids forget() was told: never adopted again from a notification
         self._lock = threading.Lock()
-        self.relay_refused: Refusal | None = None
-        """Why the listener's relay cannot carry this API's notifications (then `auto` polls), or None."""
-        self.notifications: Notifications = self._mode(notifications)
-        """How notifications reach the log: direct, relay or poll (never auto)."""
+        self._choice: Notifications = notifications
         self.auto = notifications == "auto"
         """Whether it chose `notifications` itself (and may change its mind: a provider that refuses sinks)."""
         self.refused: str | None = None
@@ -111,8 +109,15 @@ class Workbench:
         self.watcher: Watcher | None = None
         """The poller: the only path in poll mode, a safety net under an automatic relay."""
         self._poll_interval = poll_interval
-        if self.notifications == "poll" or (self.notifications == "relay" and self.auto):
-            self._start_polling(None if self.notifications == "poll" else SAFETY_NET_GRACE)
+        relaying = listener is not None and listener.subscription is not None
+        self._refusal = listener.relay_refusal(client.release.notification_content_type) if relaying else None  # type: ignore[union-attr]
+        chosen = self._plan()  # the relay's refusal as now: a later probe's answer does not change the way
+        self.notifications: Notifications = chosen.way
+        """How notifications reach the log: direct, relay or poll (never auto)."""
+        self.relay_refused: Refusal | None = self._refusal if chosen.reason == "relay refuses" else None
+        """Why the listener's relay cannot carry this API's notifications (then `auto` polls), or None."""
+        if chosen.way == "poll" or chosen.safety_net:
+            self._start_polling(None if chosen.way == "poll" else SAFETY_NET_GRACE)
         if self.relay_refused is not None:
             _warn(f"{self.how}. {RELAY_ADVICE}.", RelayRefuses)
 
@@ -123,47 +128,26 @@ class Workbench:
         self.watcher.only_missing = grace
         return self.watcher
 
-    def _mode(self, wanted: Notifications) -> Notifications:
+    def _plan(self, sink_refused: str | None = None) -> Plan:
+        """`plan()` on this workbench's facts (the relay's refusal as it was when the way was chosen)."""
         listener = self.listener
-        relaying = listener is not None and listener.subscription is not None
-        refusal = listener.relay_refusal(self.client.release.notification_content_type) if relaying else None  # type: ignore[union-attr]
-        if wanted == "auto":
-            on_this_machine = self.sandbox is not None or is_loopback(urlsplit(self.client.base_url).hostname or "")
-            if refusal is not None:
-                self.relay_refused = refusal  # a provider retrying into a refusal helps nobody: no sink
-                return "poll"
-            if relaying:
-                return "relay"
-            if listener is not None and (on_this_machine or listener.public_url is not None):
-                return "direct"
-            return "poll"
-        if wanted == "relay" and not relaying:
-            msg = "notifications='relay' needs a listener that follows a relay: Listener(relay=...)"
-            raise ValueError(msg)
-        if wanted == "relay" and refusal is not None:
-            msg = (
-                f"notifications='relay': {refusal}, which QoD {self.client.release.name} notifications are sent as, so "
-                f"none would come through it. Run `qodlab relay` where the network can reach it and set "
-                f"$QODLAB_RELAY to its URL (then Listener(relay=True)), or use notifications='auto' or 'poll'"
-            )
-            raise InvalidRequest(msg, "notifications")
-        if wanted == "direct" and listener is None:
-            msg = "notifications='direct' needs a listener"
-            raise ValueError(msg)
-        return wanted
+        watcher = self.watcher
+        return plan(
+            self._choice,
+            local=self.sandbox is not None or is_loopback(urlsplit(self.client.base_url).hostname or ""),
+            listener=listener.how if listener is not None else None,
+            public=listener is not None and listener.public_url is not None,
+            relay="followed" if listener is not None and listener.subscription is not None else None,
+            relay_refusal=str(self._refusal) if self._refusal is not None else None,
+            sink_refused=sink_refused or self.refused,
+            interval=watcher.interval if watcher is not None else self._poll_interval,
+            release=self.client.release.name,
+        )
 
     @property
     def how(self) -> str:
-        """How notifications reach the log, in words (the dashboard's header)."""
-        if self.notifications == "poll":
-            assert self.watcher is not None
-            if self.relay_refused is not None and not self.refused:
-                return f"{self.relay_refused}: notifications come by polling every {self.watcher.interval:g} s"
-            why = f"the API delivers none (422 {self.refused})" if self.refused else "no public URL"
-            return f"polling every {self.watcher.interval:g} s: {why}"
-        assert self.listener is not None
-        net = f", polling every {self.watcher.interval:g} s as a safety net" if self.watcher is not None else ""
-        return f"{self.listener.how}{net}"
+        """How notifications reach the log, in words (the dashboard's header): `plan()`'s sentence."""
+        return self._plan().sentence
 
     def __repr__(self) -> str:
         from .display import plural
@@ -420,8 +404,8 @@ class Workbench:
                                            status_info=event.status_info)  # fmt: skip
 
     def _poll_instead(self, code: str) -> bool:
-        """On "auto", the provider refused a sink: poll from now on (False: not on auto, the refusal stands)."""
-        if not self.auto:
+        """The provider refused a sink: poll from now on if `plan()` says so (on "auto"; else the refusal stands)."""
+        if self._plan(sink_refused=code).way != "poll":
             return False
         self.refused = code
         self.notifications = "poll"

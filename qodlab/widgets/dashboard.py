@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import warnings
@@ -17,10 +18,11 @@ from ..errors import InvalidRequest, RelayRefuses
 from ..eventlog import EventLog
 from ..notebook.display import STYLE
 from ..notebook.pump import Pump, PumpState
-from ..notebook.workbench import Notifications, Workbench
+from ..notebook.workbench import Workbench
 from ..plots import TimelinePlot
 from ..plots.live import Renderer
 from ..receiving.listener import Listener
+from ..receiving.plan import Notifications, Way, plan
 from ..relay import new_channel
 from ..sandbox import Sandbox
 from .forms import SessionForm
@@ -136,21 +138,16 @@ def dashboard(
     else by polling, since a real network cannot reach this machine.
     """
     given = client, listener
+    api = None  # the root of an API named by `url=`: a qodlab one serves a relay at `/_relay/`
     if client is None and sandbox is not None:
         client = sandbox.client()
     if client is None and url is not None:  # a classroom's, or any API at that root, with that key
-        client = QodClient(url, token=api_key, auth=auth)
-        if listener is None and notifications in ("auto", "direct", "relay"):
-            listener = _listener_for(url, notifications)
+        client, api = QodClient(url, token=api_key, auth=auth), url
     if client is None:
         sandbox = _own_sandbox(speed)
         client = sandbox.client()
     if listener is None:
-        relay = notifications == "relay" or (notifications == "auto" and sandbox is None and default_relay_set())
-        if relay or notifications == "direct" or sandbox is not None:
-            with warnings.catch_warnings():  # the Workbench says what a refusing relay means for it
-                warnings.simplefilter("ignore", RelayRefuses)
-                listener = Listener(EventLog(), relay=True if relay else None, reuse=False)
+        listener = _listener_for(notifications, sandbox, api)
     log = listener.log if listener is not None else EventLog()
     try:
         workbench = Workbench(client, log, listener, sandbox, notifications=notifications, poll_interval=poll_interval)
@@ -163,19 +160,31 @@ def dashboard(
     return board
 
 
-def _listener_for(url: str, notifications: Notifications) -> Listener | None:
-    """A listener for an API at `url`: direct on this machine, else through the relay it serves, if any.
+def _listener_for(notifications: Notifications, sandbox: Sandbox | None, url: str | None) -> Listener | None:
+    """The listener `plan()` needs, started: direct on this machine, else through a relay, else none (polling).
 
-    A classroom (any qodlab sandbox) serves a relay at `/_relay/`: a student's kernel on another
-    machine (JupyterHub) follows a channel there, outbound only, and polls as a safety net.
+    The relay is the one an API at `url` serves, if it does, else `$QODLAB_RELAY` (or, asked for, the
+    default): a classroom (any qodlab sandbox) serves one at `/_relay/`, so a student's kernel on
+    another machine (JupyterHub) follows a channel there, outbound only, and polls as a safety net.
     """
-    if notifications == "direct" or (notifications == "auto" and is_loopback(urlsplit(url).hostname or "")):
-        return Listener(EventLog(), reuse=False)
-    try:
-        channel = new_channel(f"{url.rstrip('/')}/_relay", timeout=5.0)
-    except (ValueError, httpx.HTTPError):
-        return None  # not a qodlab API: the default relay, or polling, as for any other
-    return Listener(EventLog(), relay=channel, reuse=False)
+    local = sandbox is not None or (url is not None and is_loopback(urlsplit(url).hostname or ""))
+    default = notifications == "relay" or default_relay_set()
+
+    def way(relay: bool) -> Way:  # for a listener of its own, not started yet: its words are never shown
+        return plan(notifications, local=local, listener="", relay="offered" if relay else None).way
+
+    first = way(default or url is not None)
+    if first != "relay":
+        return Listener(EventLog(), reuse=False) if first == "direct" else None
+    channel = None
+    if url is not None:
+        with contextlib.suppress(ValueError, httpx.HTTPError):  # else not a qodlab API: as for any other
+            channel = new_channel(f"{url.rstrip('/')}/_relay", timeout=5.0)
+    if channel is None and way(default) != "relay":
+        return None
+    with warnings.catch_warnings():  # the Workbench says what a refusing relay means for it
+        warnings.simplefilter("ignore", RelayRefuses)
+        return Listener(EventLog(), relay=channel or True, reuse=False)
 
 
 _started: list[Sandbox] = []  # the sandbox dashboard() started, which the next dashboard() call may reuse

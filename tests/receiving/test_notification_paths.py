@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qodlab import CreateSession, EventLog, InvalidArgument, Listener, QodClient, Relay, Sandbox, Watcher, Workbench
+from qodlab.errors import InvalidRequest
 from qodlab.sandbox.tls import LocalCertificates as Tls
 
 from ..conftest import session_fields, wait_until
@@ -128,8 +129,22 @@ def test_auto_polls_a_real_network_without_a_relay() -> None:
 
 
 def test_an_impossible_choice_says_why() -> None:
-    with pytest.raises(ValueError, match="relay"):
+    with pytest.raises(InvalidRequest, match="relay") as refused:
         Workbench(QodClient("https://api.operator.example"), EventLog(), notifications="relay")
+    assert refused.value.field == "notifications"
+    with pytest.raises(InvalidRequest, match="'direct' needs a listener"):
+        Workbench(QodClient("https://api.operator.example"), EventLog(), notifications="direct")
+
+
+def test_polling_chosen_on_a_sandbox_starts_no_listener_and_says_so(sandbox: Sandbox) -> None:
+    from qodlab.widgets.dashboard import dashboard
+
+    board = dashboard(sandbox=sandbox, notifications="poll", poll_interval=0.2)
+    try:
+        assert board.workbench.notifications == "poll" and board.workbench.listener is None
+        assert "notifications: polling every 0.2 s, as chosen" in board.header.value
+    finally:
+        board.close()
 
 
 def test_auto_polls_when_the_provider_refuses_a_sink_and_says_why() -> None:
