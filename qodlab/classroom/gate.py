@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .._net.bearer import bearer_token
 from ..sandbox.engine import Access
 from ..sandbox.oidc import Provider
 from ..sandbox.refusals import EngineError
@@ -116,6 +117,5 @@ class Gate:
 def _key(headers: Mapping[str, str]) -> str:
     key = headers.get("x-rapidapi-key")
     if key is None:
-        auth = headers.get("authorization", "")
-        key = auth[7:] if auth[:7].lower() == "bearer " else ""
+        key = bearer_token(headers.get("authorization")) or ""
     return key.strip()

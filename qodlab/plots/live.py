@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._jsonschema import without_iri_grammar
 from ..models import QosProfile, SessionInfo
 from ..notebook.extras import require_notebook_extra
 from .colors import COLORS, EDGE, LINE_COLORS, NOTE, NOW, PROMISE
@@ -396,21 +397,13 @@ def _figure_widget_class() -> type[Any]:
 
     plotly's widget imports nbformat, hence jsonschema, whose optional `rfc3987-syntax` (installed
     wherever JupyterLab is) compiles 38 grammars at import: 2 to 4 s of every dashboard's first paint
-    (Voila included) for an IRI check nothing here uses. It is kept out of that import, as in
-    `qodlab.sandbox.contract.wording`.
+    (Voila included) for an IRI check nothing here uses. It is kept out of that import
+    (`qodlab._jsonschema.without_iri_grammar`).
     """
-    import sys
-
-    grammar = "rfc3987_syntax" in sys.modules or "jsonschema" in sys.modules
-    if not grammar:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # an ImportError for jsonschema
-    try:
+    with without_iri_grammar():
         import plotly.graph_objects as go
 
         go.FigureWidget  # noqa: B018  # plotly imports it lazily: now, without the grammar
-    finally:
-        if not grammar:
-            del sys.modules["rfc3987_syntax"]
 
     class LiveFigureWidget(go.FigureWidget):  # type: ignore[misc]
         on_state_request: Callable[[], None] | None = None  # a page connecting (see TimelinePlot._connected)

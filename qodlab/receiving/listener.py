@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._net.asgi import Receive, Scope, Send
+from .._net.bearer import bearer_token, is_b64token
 from .._net.safejson import TooDeep, loads
 from .._net.server import BackgroundServer, ServerThread, _warn
 from ..errors import InvalidRequest, RelayRefuses, ServerStartError
@@ -149,6 +150,8 @@ class Listener(BackgroundServer):
                 else ""
             )
             raise InvalidRequest(f"log: {log!r} is not an EventLog{hint}", "log")
+        if token and not is_b64token(_bare(token)):  # no header could carry it (RFC 6750's b64token)
+            raise InvalidRequest("token: only letters, digits and -._~+/ (then any = signs) can be sent", "token")
         self.log = log if log is not None else EventLog()
         self.log.fed_by(self)  # a wait on the log that times out can then say what this listener refused
         self._on_rejection: list[Callable[[Rejection], None]] = []
@@ -508,15 +511,15 @@ class Listener(BackgroundServer):
             return
         if not header:
             raise _Refused(401, "UNAUTHENTICATED", "Missing Authorization header: a bearer token is required.")
-        scheme, _, given = header.partition(b" ")
+        given = bearer_token(header)
         if self.tokens is not None:  # PRIVATE_KEY_JWT: only a token its own endpoint issued, still valid
-            if scheme.lower() != b"bearer" or not self.tokens.valid(given.strip()):
+            if given is None or not self.tokens.valid(given.encode()):
                 raise _Refused(
                     401, "UNAUTHENTICATED", "Invalid or expired access token (not one this listener issued)."
                 )
             return
         # compare_digest takes as long for any wrong token as for the right one
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self._token.encode()):
+        if given is None or not hmac.compare_digest(given.encode(), self._token.encode()):
             raise _Refused(401, "UNAUTHENTICATED", "Invalid bearer token.")
 
     def _reject(self, method: str, path: str, client: str, headers: dict[bytes, bytes], refused: _Refused) -> None:
@@ -562,7 +565,7 @@ def _masked(url: str) -> str:
 
 def _bare(token: str) -> str:
     """A token given as `Bearer x` is `x`."""
-    return token[7:] if token[:7].lower() == "bearer " else token
+    return bearer_token(token) or token
 
 
 async def _read_body(headers: dict[bytes, bytes], receive: Receive) -> bytes:

@@ -100,6 +100,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         _include(app, audiences, "control", minting, tags=["OpenID provider (--auth oidc)"])
     for make_router in sandbox.routers:  # a classroom's controls
         _include(app, audiences, "control", make_router(sandbox))
+    own = len(app.router.routes)  # the app's own routes below are public (a count kept /health out, issue 36)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -117,7 +118,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     async def notification_keys() -> JSONResponse:
         return JSONResponse(sandbox.notifier.signer.jwks())
 
-    audiences.declare(app.router.routes[-2:], "public")
+    audiences.declare(app.router.routes[own:], "public")
     return app
 
 

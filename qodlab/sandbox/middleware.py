@@ -19,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._net.bearer import bearer_token
 from ..client.providers import NAC_API_HOST
 from .audience import Audiences
 from .engine import Access
@@ -264,10 +265,10 @@ def _names_this_server(host: str, headers: Headers) -> bool:
 def _access(headers: Headers, path: str, method: str, sandbox: Sandbox) -> Access:
     """The caller an access token names, checked for this operation's scope (401, 403)."""
     assert sandbox.provider is not None
-    auth = headers.get("authorization", "")
-    if auth[:7].lower() != "bearer " or not auth[7:].strip():
+    token = bearer_token(headers.get("authorization"))
+    if token is None:
         raise EngineError(401, "UNAUTHENTICATED", "An access token is required: Authorization: Bearer <token>.")
-    caller = sandbox.provider.verify(auth[7:].strip())
+    caller = sandbox.provider.verify(token)
     needed = _scope(method, path)
     if needed is not None and needed not in caller.scopes:
         raise EngineError(403, "PERMISSION_DENIED", f"The access token lacks the scope {needed}.")
@@ -296,6 +297,5 @@ def _scope(method: str, path: str) -> str | None:
 def _authorized(headers: Headers, key: str) -> bool:
     given = headers.get("x-rapidapi-key")
     if given is None:
-        auth = headers.get("authorization", "")
-        given = auth[7:] if auth[:7].lower() == "bearer " else None
+        given = bearer_token(headers.get("authorization"))
     return given is not None and hmac.compare_digest(given.encode(), key.encode())

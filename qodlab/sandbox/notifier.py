@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .._net.bearer import bearer_token
 from .._net.http import parse_retry_after
 from .._net.outbound import MAX_RESPONSE_BYTES, OutboundPolicy, resolver
 from ..notifications import Shape, build_notification, content_type
@@ -78,7 +79,7 @@ class Delivery:
 
 def authorization(token: str) -> str:
     """The Authorization header for a sink token; a token given as `Bearer x` is sent as is."""
-    return token if token[:7].lower() == "bearer " else f"Bearer {token}"
+    return token if bearer_token(token) is not None else f"Bearer {token}"
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from qodlab import EventLog, Listener, QodClient, QosStatus, Sandbox, ServerStartError, SettingsChanged, StatusInfo
+from qodlab.errors import InvalidRequest
 from qodlab.notifications import NOTIFICATION_SHAPES, Shape, build_notification, content_type
 from qodlab.receiving.listener import MAX_BODY
 
@@ -161,6 +162,13 @@ def test_bearer_prefixed_token_is_the_same_token() -> None:
         assert li.token == "abc"
         assert httpx.post(li.url, json=_body(), headers={"authorization": "Bearer abc"}).status_code == 204
         assert httpx.post(li.url, json=_body(), headers={"authorization": "bearer abc"}).status_code == 204
+
+
+def test_a_token_no_header_could_carry_is_refused_at_once() -> None:
+    for token in ("two words", "Bearer a b", "tök", "semi;colon"):
+        with pytest.raises(InvalidRequest, match="token: only") as refused:
+            Listener(token=token, reuse=False)
+        assert token not in str(refused.value)
 
 
 def test_token_is_generated_and_masked() -> None:

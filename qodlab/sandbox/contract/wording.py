@@ -4,30 +4,24 @@ Imported only when jsonschema-rs has refused a body (`check_value`), so a sandbo
 valid requests never imports jsonschema. jsonschema registers its optional format checkers when
 it is imported, and where `rfc3987-syntax` is installed (wherever JupyterLab is) that builds a
 grammar for 1 to 3 s; the checker here uses none of them (`FormatChecker(formats=())`), so that
-module is kept out of the import.
+module is kept out of the import (`qodlab._jsonschema.without_iri_grammar`).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
+from ..._jsonschema import without_iri_grammar
 from . import _FAST_FORMATS, Api, _document, contracts
 
-_with_grammar = "rfc3987_syntax" in sys.modules
-if not _with_grammar:
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # an ImportError for jsonschema
-try:
+with without_iri_grammar():
     from jsonschema import Draft4Validator, FormatChecker, ValidationError, validators
-finally:
-    if not _with_grammar:
-        del sys.modules["rfc3987_syntax"]
 
 __all__ = ["refusal"]
 
