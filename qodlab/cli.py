@@ -310,9 +310,17 @@ def _classroom(args: argparse.Namespace) -> int:
 
     students = Roster.from_csv(args.names).names if args.names else args.students
     room = Classroom(
-        students, host=args.host, port=args.port, speed=args.speed, rate=args.rate, roster=args.roster, auth=args.auth,
-        allowed_hosts=args.allow_host, loopback_sinks=args.loopback_sinks, private_sinks=args.private_sinks,
-    )  # fmt: skip
+        students,
+        host=args.host,
+        port=args.port,
+        speed=args.speed,
+        rate=args.rate,
+        roster=args.roster,
+        auth=args.auth,
+        allowed_hosts=args.allow_host,
+        loopback_sinks=args.loopback_sinks,
+        private_sinks=args.private_sinks,
+    )
     print(f"qodlab classroom serving {room.url} for {len(room.roster.names)} students", flush=True)
     # The keys are in the roster file only (mode 0600): hand each student their line.
     columns = "name,api_key,client_id,client_secret" if args.auth == "oidc" else "name,api_key"

@@ -51,13 +51,13 @@ class _Step:
 
 def _scenario() -> list[_Step]:
     ipv4 = {"publicAddress": "233.252.0.2", "privateAddress": "192.0.2.25"}
+    nai = "device@testcsp.net"
     return [
         _Step("expires", {"phoneNumber": "+36721601234567"}, "QOS_L", 300),
-        _Step("deleted", {"networkAccessIdentifier": "device@testcsp.net"}, "QOS_M", 600, "delete", 120,
-              StatusInfo.DELETE_REQUESTED),
+        _Step("deleted", {"networkAccessIdentifier": nai}, "QOS_M", 600, "delete", 120, StatusInfo.DELETE_REQUESTED),
         _Step("terminated", {"ipv4Address": ipv4}, "QOS_S", 600, "terminate", 180, StatusInfo.NETWORK_TERMINATED),
         _Step("extended", {"ipv6Address": "2001:db8:1234:5678:9abc:def0:fedc:ba98"}, "QOS_E", 120, "extend", 60),
-    ]  # fmt: skip
+    ]
 
 
 class _Say:

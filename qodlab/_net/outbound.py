@@ -124,9 +124,13 @@ def transport(policy: OutboundPolicy, *, verify: Any = True, sync: bool = False)
             self._inner = httpcore.AnyIOBackend()
 
         async def connect_tcp(
-            self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
             socket_options: Any = None,
-        ) -> httpcore.AsyncNetworkStream:  # fmt: skip
+        ) -> httpcore.AsyncNetworkStream:
             try:
                 found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except OSError as exc:
@@ -151,9 +155,13 @@ def transport(policy: OutboundPolicy, *, verify: Any = True, sync: bool = False)
             self._inner = httpcore.SyncBackend()
 
         def connect_tcp(
-            self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
             socket_options: Any = None,
-        ) -> httpcore.NetworkStream:  # fmt: skip
+        ) -> httpcore.NetworkStream:
             try:
                 found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except OSError as exc:

@@ -216,8 +216,10 @@ class _BaseClient(Generic[S, A]):
             raise InvalidRequest(msg, "device")
         listed = made.application_server is not None and made.application_server.ip_addresses
         if listed and not self.release.address_list:
-            msg = (f"application_server: a list of addresses is QoD 1.2's; this client speaks {self.release.name}: "
-                   'give one address (a string), or speak 1.2 (QodClient(url, release="1.2.0-rc.3"))')  # fmt: skip
+            msg = (
+                f"application_server: a list of addresses is QoD 1.2's; this client speaks {self.release.name}: "
+                'give one address (a string), or speak 1.2 (QodClient(url, release="1.2.0-rc.3"))'
+            )
             raise InvalidRequest(msg, "application_server")
         body = _webhook_body(made) if self.release.webhook else to_wire(made)
         return _Call("POST", f"{self.qod_url}/sessions", body, self._parse_session)
@@ -279,8 +281,12 @@ class _BaseClient(Generic[S, A]):
         no_unknown(fields, _ASSIGNMENT_KEYWORDS, "assign_qos()")
         profile = profile_keyword(profile, fields.pop("profile", None))
         explicit = any(k in fields for k in ("sink_credential", "sinkCredential"))
-        sink, credential = sink_fields(fields.pop("sink", None), fields.pop("sink_token", None),
-                                       fields.pop("sink_token_expires", None), credential=explicit)  # fmt: skip
+        sink, credential = sink_fields(
+            fields.pop("sink", None),
+            fields.pop("sink_token", None),
+            fields.pop("sink_token_expires", None),
+            credential=explicit,
+        )
         given = {"device": device, "qos_profile": profile, "sink": sink, "sink_credential": credential, **fields}
         with checked():
             made = CreateAssignment.model_validate({k: v for k, v in given.items() if v is not None})
@@ -704,8 +710,12 @@ def _preset_args(name: str, needs: Mapping[str, Any]) -> dict[str, Any]:
     else:
         flow = {"client_id": given["client_id"], "client_secret": given["client_secret"], "token_url": preset.token_url}
         if preset.auth == "ciba":
-            args["auth"] = Ciba(login_hint=given["login_hint"], scopes=(given["purpose"],),
-                                backchannel_url=preset.backchannel_url, **flow)  # fmt: skip
+            args["auth"] = Ciba(
+                login_hint=given["login_hint"],
+                scopes=(given["purpose"],),
+                backchannel_url=preset.backchannel_url,
+                **flow,
+            )
         else:
             args["auth"] = ClientCredentials(scopes=(), **flow)
     return args

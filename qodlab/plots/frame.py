@@ -129,15 +129,25 @@ def timeline_frame(
     info = frame["status_info"].astype(object).where(frame["status_info"].notna(), "").astype(str).to_numpy()
     lasted = " for " + np.round(seconds, 1).astype(str).astype(object) + " s"
     hover = (
-        ids + "<br>" + status.astype(object)
+        ids
+        + "<br>"
+        + status.astype(object)
         + np.where(info != "", " / " + info.astype(object), "")
-        + "<br>from " + np.array([t[11:19] for t in iso_times(start)], dtype=object)
+        + "<br>from "
+        + np.array([t[11:19] for t in iso_times(start)], dtype=object)
         + np.where(status == QosStatus.UNAVAILABLE.value, "", lasted)
-    )  # fmt: skip
-    table = pd.DataFrame({
-        "row": row, "label": label, "start": start.array, "seconds": seconds, "hover": hover,
-        "status": status, "info": info,
-    })  # fmt: skip
+    )
+    table = pd.DataFrame(
+        {
+            "row": row,
+            "label": label,
+            "start": start.array,
+            "seconds": seconds,
+            "hover": hover,
+            "status": status,
+            "info": info,
+        }
+    )
     bars = {s: table[table["status"] == s] for s in _BARS}
     ended = table[table["status"] == QosStatus.UNAVAILABLE.value].rename(columns={"start": "time"})
     endings = {reason: ended[ended["info"] == reason] for reason in ENDINGS}

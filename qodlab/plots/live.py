@@ -141,26 +141,56 @@ class TimelinePlot:
             figure.add_trace(bar, row=1, col=1)
         for reason, (symbol, _, words) in ENDINGS.items():
             figure.add_trace(
-                go.Scatter(name=f"UNAVAILABLE: {words}", x=[], y=[], mode="markers", hoverinfo="text",
-                           marker={"symbol": symbol, "size": 10, "color": COLORS["UNAVAILABLE"],
-                                   "line": {"width": 1, "color": EDGE}}, meta=reason),
-                row=1, col=1,
-            )  # fmt: skip
+                go.Scatter(
+                    name=f"UNAVAILABLE: {words}",
+                    x=[],
+                    y=[],
+                    mode="markers",
+                    hoverinfo="text",
+                    marker={
+                        "symbol": symbol,
+                        "size": 10,
+                        "color": COLORS["UNAVAILABLE"],
+                        "line": {"width": 1, "color": EDGE},
+                    },
+                    meta=reason,
+                ),
+                row=1,
+                col=1,
+            )
         if metrics is not None:
             for i in range(MAX_DEVICES):
                 for row, unit in ((2, "Mbps"), (3, "ms")):
                     figure.add_trace(
-                        go.Scatter(name="", x=[], y=[], mode="lines", line={"color": LINE_COLORS[i], "width": 1.2},
-                                   showlegend=False, legendgroup=f"device{i}", meta=unit,
-                                   hovertemplate="%{y:.1f} " + unit),
-                        row=row, col=1,
-                    )  # fmt: skip
+                        go.Scatter(
+                            name="",
+                            x=[],
+                            y=[],
+                            mode="lines",
+                            line={"color": LINE_COLORS[i], "width": 1.2},
+                            showlegend=False,
+                            legendgroup=f"device{i}",
+                            meta=unit,
+                            hovertemplate="%{y:.1f} " + unit,
+                        ),
+                        row=row,
+                        col=1,
+                    )
             for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
                 figure.add_trace(
-                    go.Scatter(name=name, x=[], y=[], mode="lines", line={"color": PROMISE, "dash": "dash"},
-                               hoverinfo="skip", showlegend=row == 2, legendgroup="promise"),
-                    row=row, col=1,
-                )  # fmt: skip
+                    go.Scatter(
+                        name=name,
+                        x=[],
+                        y=[],
+                        mode="lines",
+                        line={"color": PROMISE, "dash": "dash"},
+                        hoverinfo="skip",
+                        showlegend=row == 2,
+                        legendgroup="promise",
+                    ),
+                    row=row,
+                    col=1,
+                )
             figure.update_yaxes(title_text="downlink (Mbps)", row=2, col=1)
             figure.update_yaxes(title_text="latency (ms)", row=3, col=1)
         figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, dtick=1, row=1, col=1)
@@ -324,15 +354,36 @@ class TimelinePlot:
             note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
             notes = [{**note, "font": {"size": 13, "color": NOTE}}] if empty else []
             if lacking is not None:  # in each link row: what it needs, never an empty panel
-                notes += [{"text": "<br>".join(textwrap.wrap(lacking, 110)), "showarrow": False, "x": 0.5, "y": 0.5,
-                           "xref": f"x{row} domain", "yref": f"y{row} domain", "font": {"size": 11, "color": NOTE}}
-                          for row in (2, 3)]  # fmt: skip
+                notes += [
+                    {
+                        "text": "<br>".join(textwrap.wrap(lacking, 110)),
+                        "showarrow": False,
+                        "x": 0.5,
+                        "y": 0.5,
+                        "xref": f"x{row} domain",
+                        "yref": f"y{row} domain",
+                        "font": {"size": 11, "color": NOTE},
+                    }
+                    for row in (2, 3)
+                ]
             if tuple(a.text for a in layout.annotations) != tuple(n["text"] for n in notes):
                 layout.annotations = notes
-            layout.shapes = [] if not timeline.live else [{
-                "type": "line", "xref": "x", "yref": "paper", "x0": _iso(timeline.now), "x1": _iso(timeline.now),
-                "y0": 0, "y1": 1, "line": {"color": NOW, "dash": "dot", "width": 1},
-            }]  # fmt: skip
+            layout.shapes = (
+                []
+                if not timeline.live
+                else [
+                    {
+                        "type": "line",
+                        "xref": "x",
+                        "yref": "paper",
+                        "x0": _iso(timeline.now),
+                        "x1": _iso(timeline.now),
+                        "y0": 0,
+                        "y1": 1,
+                        "line": {"color": NOW, "dash": "dot", "width": 1},
+                    }
+                ]
+            )
         self.redraws += 1
 
     def _draw_picture(self) -> None:
@@ -346,8 +397,14 @@ class TimelinePlot:
         sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
         groups = self.groups() if callable(self.groups) else self.groups
         now = self.now() if self.now else None
-        png = self._picture.png(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
-                                groups=dict(groups) if groups else None)  # fmt: skip
+        png = self._picture.png(
+            self.log,
+            now,
+            sessions=dict(sessions),
+            metrics=self.metrics,
+            profiles=self.profiles,
+            groups=dict(groups) if groups else None,
+        )
         summary = ", ".join(f"{n} {s}" for s, n in statuses.value_counts().items() if n) if statuses is not None else ""
         alt = f"QoS session status timeline: {summary or 'no sessions yet'}"
         self.picture.value = (

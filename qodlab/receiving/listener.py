@@ -179,8 +179,15 @@ class Listener(BackgroundServer):
         self._cafile = cafile
         self.tokens: TokenServer | None = None
         """With PRIVATE_KEY_JWT: its authorization server (`accept_private_key_jwt`); None otherwise."""
-        self._server = ServerThread(self._app, host, port, name="qodlab-listener", certfile=certfile, keyfile=keyfile,
-                                    allowed_hosts=allowed_hosts)  # fmt: skip
+        self._server = ServerThread(
+            self._app,
+            host,
+            port,
+            name="qodlab-listener",
+            certfile=certfile,
+            keyfile=keyfile,
+            allowed_hosts=allowed_hosts,
+        )
         self.start()
         if jwks_uri is not None:
             self.accept_private_key_jwt(jwks_uri)
@@ -198,9 +205,14 @@ class Listener(BackgroundServer):
         from ..notebook.display import card, plural, server_rows
 
         where = _masked(self.subscription.url) + " (relay)" if self.subscription is not None else self.url
-        rows = server_rows(where, self._server.state.name.lower(), [
-            ("accepted", plural(self.accepted, "notification")), ("token", "*** (required: Bearer)"),
-        ])  # fmt: skip
+        rows = server_rows(
+            where,
+            self._server.state.name.lower(),
+            [
+                ("accepted", plural(self.accepted, "notification")),
+                ("token", "*** (required: Bearer)"),
+            ],
+        )
         return card("Listener", rows)
 
     def start(self) -> Listener:
@@ -282,8 +294,9 @@ class Listener(BackgroundServer):
             msg = "PRIVATE_KEY_JWT needs the provider to reach the token endpoint: a relay is one-way"
             raise ValueError(msg)
         if self.tokens is None:
-            self.tokens = TokenServer(client_id or f"qodlab-{secrets.token_hex(6)}", self.token_url, jwks_uri,
-                                      ttl=ttl, cafile=self._cafile)  # fmt: skip
+            self.tokens = TokenServer(
+                client_id or f"qodlab-{secrets.token_hex(6)}", self.token_url, jwks_uri, ttl=ttl, cafile=self._cafile
+            )
         else:
             self.tokens.jwks_uri = jwks_uri
         return self.tokens
@@ -605,8 +618,10 @@ def _structured(headers: dict[bytes, bytes], data: Any) -> dict[str, Any]:
     return event
 
 
-_NO_CONTENT = ({"type": "http.response.start", "status": 204, "headers": [(b"content-length", b"0")]},
-               {"type": "http.response.body", "body": b""})  # fmt: skip  # uvicorn only reads them
+_NO_CONTENT = (
+    {"type": "http.response.start", "status": 204, "headers": [(b"content-length", b"0")]},
+    {"type": "http.response.body", "body": b""},
+)  # uvicorn only reads them
 
 
 async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -79,21 +79,45 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     camara = [r for r in apis.RELEASES if r.contracts is not None and r.profiles_path is not None]
     for release in camara:
         qod, profiles, _ = release.contracts or ("", "", None)
-        _include(app, audiences, "api", _qod_router(sandbox, release, qod), prefix=release.qod_path,
-                 tags=[f"QoS Sessions {release.name}"])  # fmt: skip
-        _include(app, audiences, "api", _profiles_router(sandbox, release, profiles),
-                 prefix=release.profiles_path or "", tags=[f"QoS Profiles {release.name}"])  # fmt: skip
+        _include(
+            app,
+            audiences,
+            "api",
+            _qod_router(sandbox, release, qod),
+            prefix=release.qod_path,
+            tags=[f"QoS Sessions {release.name}"],
+        )
+        _include(
+            app,
+            audiences,
+            "api",
+            _profiles_router(sandbox, release, profiles),
+            prefix=release.profiles_path or "",
+            tags=[f"QoS Profiles {release.name}"],
+        )
     _include(app, audiences, "control", _control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
     for release in camara:
         provisioning = release.contracts[2] if release.contracts else None
         if release.provisioning_path is not None and provisioning is not None:
             tags = [f"QoS Provisioning {release.provisioning} ({release.name})"]
-            _include(app, audiences, "api", _provisioning_router(sandbox, release, provisioning),
-                     prefix=release.provisioning_path, tags=tags)  # fmt: skip
+            _include(
+                app,
+                audiences,
+                "api",
+                _provisioning_router(sandbox, release, provisioning),
+                prefix=release.provisioning_path,
+                tags=tags,
+            )
     for release in apis.RELEASES:
         if release.nac:
-            _include(app, audiences, "api", legacy_router(sandbox, release), prefix=release.qod_path,
-                     tags=["Network as Code (older releases)"])  # fmt: skip
+            _include(
+                app,
+                audiences,
+                "api",
+                legacy_router(sandbox, release),
+                prefix=release.qod_path,
+                tags=["Network as Code (older releases)"],
+            )
     if sandbox.provider is not None:  # its endpoints check client credentials themselves; its controls are controls
         provider, minting = oidc_router(sandbox)
         _include(app, audiences, "public", provider, tags=["OpenID provider (--auth oidc)"])
@@ -202,8 +226,12 @@ def _provisioning_router(sandbox: Sandbox, release: Release, api: contract.Api) 
     def schema(name: str) -> Any:
         return [conforming(api, name, strict=release.strict, http_sinks=lambda: not engine.strict)]
 
-    @router.post("/qos-assignments", status_code=201, summary="Assign a QoS profile to a device",
-                 dependencies=schema("CreateAssignment"))  # fmt: skip
+    @router.post(
+        "/qos-assignments",
+        status_code=201,
+        summary="Assign a QoS profile to a device",
+        dependencies=schema("CreateAssignment"),
+    )
     async def assign(body: CreateAssignment, request: Request) -> JSONResponse:
         made = engine.assign(body, correlator=request.headers.get("x-correlator"), access=access(request))
         return _json(made.info(), 201)
@@ -219,8 +247,9 @@ def _provisioning_router(sandbox: Sandbox, release: Release, api: contract.Api) 
             return Response(status_code=204)
         return _json({**revoked.info(), "statusInfo": "DELETE_REQUESTED"}, 202)  # AVAILABLE while under way
 
-    @router.post("/retrieve-qos-assignment", summary="A device's assignment",
-                 dependencies=schema("RetrieveAssignmentByDevice"))  # fmt: skip
+    @router.post(
+        "/retrieve-qos-assignment", summary="A device's assignment", dependencies=schema("RetrieveAssignmentByDevice")
+    )
     async def retrieve(body: RetrieveSessions, request: Request) -> JSONResponse:
         return _json(engine.assignment_for(body.device, access(request)).info())
 
@@ -410,8 +439,9 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
             device = Device.model_validate({k: v for k, v in fields.items() if v is not None})
             frame = sandbox.metrics(device, start, end)
         except ValueError as exc:  # pydantic's ValidationError is one
-            raise EngineError(400, "INVALID_ARGUMENT", validation_message(getattr(exc, "errors", lambda: [])())
-                              or str(exc)) from None  # fmt: skip
+            raise EngineError(
+                400, "INVALID_ARGUMENT", validation_message(getattr(exc, "errors", lambda: [])()) or str(exc)
+            ) from None
         frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
         frame = frame.astype(object).where(frame.notna(), None)
         return _json(frame.to_dict("records"))

@@ -66,8 +66,11 @@ def device_of(key: tuple[str, str]) -> Device:
     kind, value = key
     if kind == "ipv4Address":
         public, private, port = value.split("|")
-        fields = {"publicAddress": public, "privateAddress": None if private == "None" else private,
-                  "publicPort": None if port == "None" else int(port)}  # fmt: skip
+        fields = {
+            "publicAddress": public,
+            "privateAddress": None if private == "None" else private,
+            "publicPort": None if port == "None" else int(port),
+        }
         return Device.model_validate({"ipv4Address": {k: v for k, v in fields.items() if v is not None}})
     return Device.model_validate({kind: value})
 
@@ -513,9 +516,17 @@ class Engine:
             self._check_conflict(request.device, owner, kind)
             now = self.clock.now()
             opened = SandboxSession.new(
-                request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner,
-                jwt=jwt, kind=kind, content_type=content_type,
-            )  # fmt: skip
+                request,
+                now,
+                echo_device=not named,
+                flavor=flavor,
+                correlator=correlator,
+                token=token,
+                owner=owner,
+                jwt=jwt,
+                kind=kind,
+                content_type=content_type,
+            )
             self._sessions[opened.id] = opened
             for key in opened.device_keys:
                 self._by_key.setdefault(key, set()).add(opened.id)

@@ -57,14 +57,19 @@ def oidc_router(sandbox: Sandbox) -> tuple[APIRouter, APIRouter]:
     @router.get("/.well-known/openid-configuration", summary="OpenID provider metadata")
     async def discovery(request: Request) -> JSONResponse:
         root = str(request.base_url).rstrip("/")
-        return JSONResponse({
-            "issuer": root, "token_endpoint": f"{root}/oauth2/token", "jwks_uri": f"{root}/oauth2/jwks",
-            "backchannel_authentication_endpoint": f"{root}/bc-authorize",
-            "backchannel_token_delivery_modes_supported": ["poll"],
-            "grant_types_supported": ["client_credentials", CIBA_GRANT],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "scopes_supported": ["openid", *SCOPES.values()], "id_token_signing_alg_values_supported": ["RS256"],
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "issuer": root,
+                "token_endpoint": f"{root}/oauth2/token",
+                "jwks_uri": f"{root}/oauth2/jwks",
+                "backchannel_authentication_endpoint": f"{root}/bc-authorize",
+                "backchannel_token_delivery_modes_supported": ["poll"],
+                "grant_types_supported": ["client_credentials", CIBA_GRANT],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "scopes_supported": ["openid", *SCOPES.values()],
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+        )
 
     @router.get("/oauth2/jwks", summary="The keys tokens are signed with")
     async def jwks() -> JSONResponse:

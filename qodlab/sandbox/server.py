@@ -126,9 +126,16 @@ class Sandbox(BackgroundServer):
         private_sinks: bool = False,
         rate_limit: float | None = RATE_LIMIT,
     ) -> None:
-        _numbers(speed=speed, provisioning_delay=provisioning_delay, retention=retention, seed=seed,
-                 max_attempts=max_attempts, retry_backoff=retry_backoff, token_ttl=token_ttl,
-                 revocation_delay=revocation_delay)  # fmt: skip
+        _numbers(
+            speed=speed,
+            provisioning_delay=provisioning_delay,
+            retention=retention,
+            seed=seed,
+            max_attempts=max_attempts,
+            retry_backoff=retry_backoff,
+            token_ttl=token_ttl,
+            revocation_delay=revocation_delay,
+        )
         self.api_key = api_key
         self.clock = Clock(speed)
         self.faults = Faults()
@@ -221,12 +228,19 @@ class Sandbox(BackgroundServer):
         state = self._server.state.name.lower()
         sessions = self.engine.sessions()
         counts = Counter(s.status.value for s in sessions)
-        rows = server_rows(self.url, state, [
-            ("API docs", link(docs_link(self.url), "interactive API reference")),
-            ("speed", f"{self.speed:g} sandbox seconds a second"),
-            ("clock", self.now().isoformat(timespec="seconds")),
-            ("sessions", plural(len(sessions), "session") + "".join(f", {c} {s}" for s, c in sorted(counts.items()))),
-        ])  # fmt: skip
+        rows = server_rows(
+            self.url,
+            state,
+            [
+                ("API docs", link(docs_link(self.url), "interactive API reference")),
+                ("speed", f"{self.speed:g} sandbox seconds a second"),
+                ("clock", self.now().isoformat(timespec="seconds")),
+                (
+                    "sessions",
+                    plural(len(sessions), "session") + "".join(f", {c} {s}" for s, c in sorted(counts.items())),
+                ),
+            ],
+        )
         return card("Sandbox", rows)
 
     # -- life ------------------------------------------------------------------------------
@@ -427,8 +441,13 @@ class Sandbox(BackgroundServer):
             cached = cache.get(sid)
             if cached is None or cached[0] != facts:
                 device, profile, status = facts
-                info = SessionInfo.model_construct(session_id=uuid.UUID(sid), duration=0, qos_status=status,
-                                                   device=device_of(device), qos_profile=profile)  # fmt: skip
+                info = SessionInfo.model_construct(
+                    session_id=uuid.UUID(sid),
+                    duration=0,
+                    qos_status=status,
+                    device=device_of(device),
+                    qos_profile=profile,
+                )
                 cached = cache[sid] = (facts, info)
             known[sid] = cached[1]
         if len(cache) > 2 * len(self.links.sessions()) + 1000:  # forget what the links forgot

@@ -287,9 +287,10 @@ class SessionForm(w.VBox):
         self.on_created = on_created
         # QoS Provisioning beside sessions, where the API has it: a profile until revoked, no duration
         self.what = w.ToggleButtons(
-            options=[("QoS session", "session"), ("QoS assignment (until revoked)", "assignment")], value="session",
+            options=[("QoS session", "session"), ("QoS assignment (until revoked)", "assignment")],
+            value="session",
             style={"button_width": "220px"},
-        )  # fmt: skip
+        )
         self.what.add_class("qodlab-what")
         self.what.layout.display = None if workbench.client.provisioning_url else "none"
         self.device = DeviceForm(workbench.test_devices())
@@ -323,8 +324,9 @@ class SessionForm(w.VBox):
         self.sink = _text("notification URL", sink, "https://example.com/qod")
         self.token = _text("notification token", token, password=True)
         kinds = workbench.credential_types
-        self.credential = w.Dropdown(options=list(kinds), value=kinds[0], description="auth", layout=_LAYOUT,
-                                     style=_STYLE)  # fmt: skip
+        self.credential = w.Dropdown(
+            options=list(kinds), value=kinds[0], description="auth", layout=_LAYOUT, style=_STYLE
+        )
         self.credential.layout.display = None if len(kinds) > 1 else "none"
         names = ("server", "device_ports", "server_ports", "duration", "sink", "profile")
         self.errors = {name: _error_label() for name in names}
@@ -338,14 +340,33 @@ class SessionForm(w.VBox):
         self.find.add_class("qodlab-find")
         self.result = w.HTML("")
         self.result.add_class("qodlab-create-result")
-        super().__init__([
-            w.HTML("<b>New QoS session</b>"), self.what, self.device, self.profile, self.errors["profile"],
-            self.profile_source,
-            self.server_ipv4, self.server_ipv6, self.server_list, self.errors["server"],
-            self.device_ports, self.errors["device_ports"], self.server_ports, self.errors["server_ports"],
-            self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.credential, self.token,
-            w.HBox([self.create, self.find]), self.result,
-        ], **kwargs)  # fmt: skip
+        super().__init__(
+            [
+                w.HTML("<b>New QoS session</b>"),
+                self.what,
+                self.device,
+                self.profile,
+                self.errors["profile"],
+                self.profile_source,
+                self.server_ipv4,
+                self.server_ipv6,
+                self.server_list,
+                self.errors["server"],
+                self.device_ports,
+                self.errors["device_ports"],
+                self.server_ports,
+                self.errors["server_ports"],
+                self.duration,
+                self.errors["duration"],
+                self.sink,
+                self.errors["sink"],
+                self.credential,
+                self.token,
+                w.HBox([self.create, self.find]),
+                self.result,
+            ],
+            **kwargs,
+        )
         self.add_class("qodlab-session-form")
         self.request: CreateSession | None = None
         self.device.on_change(self.validate)
