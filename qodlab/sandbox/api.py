@@ -76,6 +76,14 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     audiences = sandbox.audiences
     app.add_middleware(CamaraMiddleware, sandbox=sandbox, audiences=audiences)
     audiences.declare(app.router.routes, "public")  # FastAPI's own: /openapi.json, /docs, /redoc
+    _include_routers(app, sandbox)
+    _own_routes(app, sandbox)
+    return app
+
+
+def _include_routers(app: FastAPI, sandbox: Sandbox) -> None:
+    """Every API the sandbox speaks, and its controls, each router declared for its audience."""
+    audiences = sandbox.audiences
     camara = [r for r in apis.RELEASES if r.contracts is not None and r.profiles_path is not None]
     for release in camara:
         qod, profiles, _ = release.contracts or ("", "", None)
@@ -100,14 +108,8 @@ def create_app(sandbox: Sandbox) -> FastAPI:
         provisioning = release.contracts[2] if release.contracts else None
         if release.provisioning_path is not None and provisioning is not None:
             tags = [f"QoS Provisioning {release.provisioning} ({release.name})"]
-            _include(
-                app,
-                audiences,
-                "api",
-                _provisioning_router(sandbox, release, provisioning),
-                prefix=release.provisioning_path,
-                tags=tags,
-            )
+            router = _provisioning_router(sandbox, release, provisioning)
+            _include(app, audiences, "api", router, prefix=release.provisioning_path, tags=tags)
     for release in apis.RELEASES:
         if release.nac:
             _include(
@@ -125,6 +127,10 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     for make_router in sandbox.routers:  # a classroom's controls
         _include(app, audiences, "control", make_router(sandbox))
 
+
+def _own_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """The app's own routes: health, the Swagger UI, and the keys that sign client assertions."""
+
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -141,8 +147,7 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     async def notification_keys() -> JSONResponse:
         return JSONResponse(sandbox.notifier.signer.jwks())
 
-    audiences.declare(app.router.routes[-2:], "public")
-    return app
+    sandbox.audiences.declare(app.router.routes[-2:], "public")
 
 
 def _include(app: FastAPI, audiences: Audiences, audience: Audience, router: APIRouter, **options: Any) -> None:
@@ -357,6 +362,20 @@ class ApiFaultRequest(BaseModel):
 def _control_router(sandbox: Sandbox) -> APIRouter:
     router = APIRouter()
     faults = sandbox.faults
+    _state_routes(router, sandbox)
+    _fault_routes(router, sandbox)
+    _metrics_route(router, sandbox)
+
+    @router.delete("/faults", status_code=204, summary="Clear every pending fault")
+    async def clear_faults() -> Response:
+        faults.clear()
+        return Response(status_code=204)
+
+    return router
+
+
+def _state_routes(router: APIRouter, sandbox: Sandbox) -> None:
+    """The controls that read what the sandbox holds, move its clock, and terminate a session as the network."""
 
     @router.get("/deliveries", summary="Every notification delivery attempt")
     async def deliveries() -> JSONResponse:
@@ -386,6 +405,11 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
     @router.post("/sessions/{sessionId}/terminate", summary="The network terminates a session")
     async def terminate(session_id: SessionId) -> JSONResponse:
         return _json(sandbox.engine.terminate(session_id).info())
+
+
+def _fault_routes(router: APIRouter, sandbox: Sandbox) -> None:
+    """The controls that set what the next calls and notifications meet: faults, congestion, a shared client."""
+    faults = sandbox.faults
 
     @router.post("/faults/provisioning", status_code=204, summary="Provisioning fails for a device or profile")
     async def fail_provisioning(body: ProvisioningFault) -> Response:
@@ -417,6 +441,10 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
         episode = sandbox.congest(body.device, body.factor, body.seconds)
         return _json({"start": rfc3339(episode.start), "end": rfc3339(episode.end), "factor": episode.factor})
 
+
+def _metrics_route(router: APIRouter, sandbox: Sandbox) -> None:
+    """The control that reads a device's simulated link, the device given as query parameters."""
+
     @router.get("/devices/metrics", summary="A device's simulated link, one sample per sandbox second")
     async def metrics(
         phone_number: Annotated[str | None, Query(alias="phoneNumber")] = None,
@@ -445,13 +473,6 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
         frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
         frame = frame.astype(object).where(frame.notna(), None)
         return _json(frame.to_dict("records"))
-
-    @router.delete("/faults", status_code=204, summary="Clear every pending fault")
-    async def clear_faults() -> Response:
-        faults.clear()
-        return Response(status_code=204)
-
-    return router
 
 
 def _control(action: Callable[[], None]) -> None:
