@@ -126,6 +126,7 @@ class Sandbox(BackgroundServer):
         private_sinks: bool = False,
         rate_limit: float | None = RATE_LIMIT,
     ) -> None:
+        """Wire the clock, engine, links, app, server and notifier (over 50 lines: 29 are the options' signature)."""
         _numbers(
             speed=speed,
             provisioning_delay=provisioning_delay,
@@ -159,20 +160,38 @@ class Sandbox(BackgroundServer):
         self.provider = Provider(self.clock, token_ttl) if auth == "oidc" else None
         """The OpenID provider, with auth="oidc"."""
         self._own_client: OAuthClient | None = None
-        self.links = Links(self.engine.profiles, seed=seed)
         self._known: dict[str, tuple[tuple[Any, ...], SessionInfo]] = {}  # known_sessions' SessionInfo by id
-        """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
-        self.engine.subscribe(self.links.record)
-        self.scheduler = Scheduler(self.engine)
-        self.engine.on_schedule(self.scheduler.wake)
-        self.clock.on_change(self.scheduler.wake)
+        self._follow_links(seed)
         self.relay = RelayApp()
         self.cafile = str(cafile) if cafile is not None else None
         self.audiences = Audiences()
         """Who each route is for (`qodlab.sandbox.audience`), as `create_app` declares them."""
         self.app = create_app(self)
         """The sandbox's FastAPI app (its routes; the relay is mounted beside it)."""
-        self._server = ServerThread(
+        self._server = self._server_thread(host, port, certfile, keyfile, allowed_hosts)
+        self.notifier = self._notifier(max_attempts, retry_backoff)
+        self.engine.subscribe(self.notifier.submit)
+        self.start()
+
+    def _follow_links(self, seed: int) -> None:
+        """The simulated links, recording every change, and the scheduler that wakes when something falls due."""
+        self.links = Links(self.engine.profiles, seed=seed)
+        """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
+        self.engine.subscribe(self.links.record)
+        self.scheduler = Scheduler(self.engine)
+        self.engine.on_schedule(self.scheduler.wake)
+        self.clock.on_change(self.scheduler.wake)
+
+    def _server_thread(
+        self,
+        host: str,
+        port: int,
+        certfile: str | os.PathLike[str] | None,
+        keyfile: str | os.PathLike[str] | None,
+        allowed_hosts: Sequence[str],
+    ) -> ServerThread:
+        """The server of the app and, mounted beside it, the relay."""
+        return ServerThread(
             mounted(self.app, {RELAY_PATH: self.relay}),
             host,
             port,
@@ -182,7 +201,10 @@ class Sandbox(BackgroundServer):
             keyfile=keyfile,
             allowed_hosts=allowed_hosts,
         )
-        self.notifier = Notifier(
+
+    def _notifier(self, max_attempts: int, retry_backoff: float) -> Notifier:
+        """The notifier, delivering to sinks as the engine's outbound policy allows."""
+        return Notifier(
             self.clock,
             self.faults,
             source="urn:qodlab:sandbox",
@@ -191,8 +213,6 @@ class Sandbox(BackgroundServer):
             cafile=self.cafile,
             policy=self.engine.sinks,
         )
-        self.engine.subscribe(self.notifier.submit)
-        self.start()
 
     @classmethod
     def stand_in(cls, speed: float = 60.0, **kwargs: Any) -> Sandbox:
