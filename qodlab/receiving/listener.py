@@ -142,14 +142,7 @@ class Listener(BackgroundServer):
         reuse: bool = True,
         allowed_hosts: Sequence[str] = (),
     ) -> None:
-        if log is not None and not isinstance(log, EventLog):
-            hint = (
-                f": Listener(EventLog({log!r})) keeps its events in that file"
-                if isinstance(log, str | os.PathLike)
-                else ""
-            )
-            raise InvalidRequest(f"log: {log!r} is not an EventLog{hint}", "log")
-        self.log = log if log is not None else EventLog()
+        self.log = _event_log(log)
         self.log.fed_by(self)  # a wait on the log that times out can then say what this listener refused
         self._on_rejection: list[Callable[[Rejection], None]] = []
         self.path = path if path.startswith("/") else f"/{path}"
@@ -168,6 +161,17 @@ class Listener(BackgroundServer):
         self.public_url = public_url
         self.relay_timeout = relay_timeout
         self._warned = False
+        self._follow_relay(relay, previous, cafile)
+        self._cafile = cafile
+        self.tokens: TokenServer | None = None
+        """With PRIVATE_KEY_JWT: its authorization server (`accept_private_key_jwt`); None otherwise."""
+        self._server = self._server_thread(host, port, certfile, keyfile, allowed_hosts)
+        self.start()
+        if jwks_uri is not None:
+            self.accept_private_key_jwt(jwks_uri)
+
+    def _follow_relay(self, relay: str | bool | None, previous: Listener | None, cafile: str | None) -> None:
+        """Follow the relay channel given, or with `relay=True` the one a restart kept, else a new one."""
         self.subscription: Subscription | None = None
         """The relay channel it follows (None without a relay)."""
         if relay:
@@ -176,10 +180,17 @@ class Listener(BackgroundServer):
                 followed = previous.subscription if previous is not None and previous.settings.relay is True else None
                 channel = followed.url if followed is not None else new_channel(default_relay(), cafile=cafile)
             self.subscription = Subscription(channel, self._relayed, cafile=cafile, on_skip=self._skipped)
-        self._cafile = cafile
-        self.tokens: TokenServer | None = None
-        """With PRIVATE_KEY_JWT: its authorization server (`accept_private_key_jwt`); None otherwise."""
-        self._server = ServerThread(
+
+    def _server_thread(
+        self,
+        host: str,
+        port: int,
+        certfile: str | os.PathLike[str] | None,
+        keyfile: str | os.PathLike[str] | None,
+        allowed_hosts: Sequence[str],
+    ) -> ServerThread:
+        """The server of its ASGI app."""
+        return ServerThread(
             self._app,
             host,
             port,
@@ -188,9 +199,6 @@ class Listener(BackgroundServer):
             keyfile=keyfile,
             allowed_hosts=allowed_hosts,
         )
-        self.start()
-        if jwks_uri is not None:
-            self.accept_private_key_jwt(jwks_uri)
 
     def __repr__(self) -> str:
         state = f"{self._server.state.name.lower()} {self.accepted} accepted"
@@ -551,6 +559,16 @@ class Listener(BackgroundServer):
                 callback(rejection)
             except Exception:  # a callback's failure never changes the answer
                 logger.exception("on_rejection callback failed")
+
+
+def _event_log(log: EventLog | None) -> EventLog:
+    """The log given (a new one in memory for None); a path given instead is refused, with the call it meant."""
+    if log is not None and not isinstance(log, EventLog):
+        hint = (
+            f": Listener(EventLog({log!r})) keeps its events in that file" if isinstance(log, str | os.PathLike) else ""
+        )
+        raise InvalidRequest(f"log: {log!r} is not an EventLog{hint}", "log")
+    return log if log is not None else EventLog()
 
 
 def listener_at(url: str) -> Listener | None:
