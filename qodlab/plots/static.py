@@ -140,18 +140,7 @@ def _figure(
     if metrics is not None:
         _metrics(axes[1], axes[2], series, targets)
         if lacking is not None:
-            for ax in axes[1:]:
-                ax.text(
-                    0.5,
-                    0.5,
-                    lacking,
-                    ha="center",
-                    va="center",
-                    transform=ax.transAxes,
-                    color=NOTE,
-                    fontsize=7,
-                    wrap=True,
-                )
+            _say(axes[1:], lacking)
     bottom = axes[-1]
     if timeline.x_range is None:
         axes[0].text(0.5, 0.5, EMPTY, ha="center", va="center", transform=axes[0].transAxes, color=NOTE)
@@ -163,13 +152,22 @@ def _figure(
     title = "QoS session status" + (" and the link" if metrics is not None else "")
     title += f"\nthe newest {len(timeline.labels)} sessions of {len(timeline.labels) + hidden}" if hidden else ""
     figure.suptitle(title, fontsize=11, x=0.01, ha="left")  # the figure's: the legend sits above the axes, right
+    _lay_out(figure, sum(heights) + 0.6, live)
+    return figure
+
+
+def _say(axes: Any, text: str) -> None:
+    """Write `text` across each of `axes` (what a link row needs, instead of an empty panel)."""
+    for ax in axes:
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color=NOTE, fontsize=7, wrap=True)
+
+
+def _lay_out(figure: Any, height: float, live: bool) -> None:
+    """Fit the axes in the figure, `height` inches tall: tightly, or for a live picture with fixed margins."""
     if not live:
         figure.tight_layout()
     else:  # a live picture: fixed margins (tight_layout draws the whole figure once more, ~40% of the time)
-        figure.subplots_adjust(
-            left=0.24, right=0.98, top=1 - 0.75 / (sum(heights) + 0.6), bottom=0.5 / (sum(heights) + 0.6)
-        )
-    return figure
+        figure.subplots_adjust(left=0.24, right=0.98, top=1 - 0.75 / height, bottom=0.5 / height)
 
 
 def _time_axis(bottom: Any, x_range: tuple[datetime, datetime]) -> None:
