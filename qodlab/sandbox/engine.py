@@ -530,14 +530,19 @@ class Engine:
             self._sessions[opened.id] = opened
             for key in opened.device_keys:
                 self._by_key.setdefault(key, set()).add(opened.id)
-            delay = self._provisioning_delay(tested)
-            if self.faults.fails_at_creation(opened.profile, owner):  # 201 UNAVAILABLE / NETWORK_TERMINATED
-                self._end(opened, StatusInfo.NETWORK_TERMINATED, now)
-            elif delay <= 0:
-                self._provision(opened, now)
-            else:
-                self._schedule(now + delay, opened, _Timer.PROVISION)
+            self._provision_new(opened, tested, owner, now)
             return opened
+
+    def _provision_new(self, opened: SandboxSession, tested: TestDevice | None, owner: str | None, now: float) -> None:
+        """Provision a new session after its test device's delay (at once without one), or end it at once
+        when an injected creation fault says so."""
+        delay = self._provisioning_delay(tested)
+        if self.faults.fails_at_creation(opened.profile, owner):  # 201 UNAVAILABLE / NETWORK_TERMINATED
+            self._end(opened, StatusInfo.NETWORK_TERMINATED, now)
+        elif delay <= 0:
+            self._provision(opened, now)
+        else:
+            self._schedule(now + delay, opened, _Timer.PROVISION)
 
     def _get(self, session_id: uuid.UUID, access: Access | None = None, kind: Kind = "session") -> SandboxSession:
         session = self._sessions.get(session_id)
