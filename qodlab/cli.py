@@ -63,12 +63,29 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="qodlab", description="Explore network Quality on Demand.")
     parser.add_argument("--version", action="version", version=f"qodlab {__version__}")
     sub = parser.add_subparsers(dest="command")
+    _demo_command(sub)
+    _sandbox_command(sub)
+    _listen_command(sub)
+    _classroom_command(sub)
+    _relay_command(sub)
+    said = {action.dest: action.help for action in sub._choices_actions}  # each command's line in `qodlab --help`
+    for name, command in sub.choices.items():
+        command.set_defaults(parser=command)
+        command.description = f"qodlab {name}: {said[name]}."  # `qodlab NAME --help` says what it does, too
+        command.formatter_class = _WithDefaults
+    return parser
 
+
+def _demo_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `qodlab demo`: the scripted scenario on the embedded sandbox."""
     demo = sub.add_parser("demo", help="run a scripted scenario on the embedded sandbox")
     demo.add_argument("--speed", type=_positive, default=60.0, help="sandbox seconds per real second (default 60)")
     demo.add_argument("--out", default="qodlab-demo", help="folder for the demo's files (default qodlab-demo)")
     demo.set_defaults(handler=_demo)
 
+
+def _sandbox_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `qodlab sandbox`: the QoD sandbox served until interrupted."""
     sandbox = sub.add_parser("sandbox", help="serve the QoD sandbox until interrupted")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _allow_host_argument(sandbox)
@@ -102,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(handler=_sandbox)
 
+
+def _listen_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `qodlab listen`: a listener that prints each notification it receives."""
     listen = sub.add_parser("listen", help="receive QoS notifications and print each event")
     listen.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _allow_host_argument(listen)
@@ -120,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     _tls_arguments(listen)
     listen.set_defaults(handler=_listen)
 
+
+def _classroom_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `qodlab classroom`: one sandbox for a whole class."""
     classroom = sub.add_parser("classroom", help="serve one sandbox for a whole class until interrupted")
     classroom.add_argument("--students", type=int, default=30, help="how many students (default 30)")
     classroom.add_argument("--names", default=None, help="a CSV file whose first column names the students")
@@ -144,6 +167,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     classroom.set_defaults(handler=_classroom)
 
+
+def _relay_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add `qodlab relay`: a smee.io-style relay for listeners behind NAT."""
     relay = sub.add_parser(
         "relay",
         help="serve a relay until interrupted: a provider POSTs notifications to a public channel URL and "
@@ -175,12 +201,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     _tls_arguments(relay)
     relay.set_defaults(handler=_relay)
-    said = {action.dest: action.help for action in sub._choices_actions}  # each command's line in `qodlab --help`
-    for name, command in sub.choices.items():
-        command.set_defaults(parser=command)
-        command.description = f"qodlab {name}: {said[name]}."  # `qodlab NAME --help` says what it does, too
-        command.formatter_class = _WithDefaults
-    return parser
 
 
 def _allow_host_argument(parser: argparse.ArgumentParser) -> None:
@@ -310,9 +330,17 @@ def _classroom(args: argparse.Namespace) -> int:
 
     students = Roster.from_csv(args.names).names if args.names else args.students
     room = Classroom(
-        students, host=args.host, port=args.port, speed=args.speed, rate=args.rate, roster=args.roster, auth=args.auth,
-        allowed_hosts=args.allow_host, loopback_sinks=args.loopback_sinks, private_sinks=args.private_sinks,
-    )  # fmt: skip
+        students,
+        host=args.host,
+        port=args.port,
+        speed=args.speed,
+        rate=args.rate,
+        roster=args.roster,
+        auth=args.auth,
+        allowed_hosts=args.allow_host,
+        loopback_sinks=args.loopback_sinks,
+        private_sinks=args.private_sinks,
+    )
     print(f"qodlab classroom serving {room.url} for {len(room.roster.names)} students", flush=True)
     # The keys are in the roster file only (mode 0600): hand each student their line.
     columns = "name,api_key,client_id,client_secret" if args.auth == "oidc" else "name,api_key"

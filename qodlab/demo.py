@@ -19,6 +19,7 @@ from typing import TextIO
 import pandas as pd
 
 from .client.clients import QodClient
+from .client.sessions import Session
 from .errors import ApiError
 from .eventlog import EventLog
 from .models import QosStatus, StatusInfo
@@ -51,13 +52,13 @@ class _Step:
 
 def _scenario() -> list[_Step]:
     ipv4 = {"publicAddress": "233.252.0.2", "privateAddress": "192.0.2.25"}
+    nai = "device@testcsp.net"
     return [
         _Step("expires", {"phoneNumber": "+36721601234567"}, "QOS_L", 300),
-        _Step("deleted", {"networkAccessIdentifier": "device@testcsp.net"}, "QOS_M", 600, "delete", 120,
-              StatusInfo.DELETE_REQUESTED),
+        _Step("deleted", {"networkAccessIdentifier": nai}, "QOS_M", 600, "delete", 120, StatusInfo.DELETE_REQUESTED),
         _Step("terminated", {"ipv4Address": ipv4}, "QOS_S", 600, "terminate", 180, StatusInfo.NETWORK_TERMINATED),
         _Step("extended", {"ipv6Address": "2001:db8:1234:5678:9abc:def0:fedc:ba98"}, "QOS_E", 120, "extend", 60),
-    ]  # fmt: skip
+    ]
 
 
 class _Say:
@@ -83,10 +84,7 @@ def run_demo(
     say = _Say(stream or sys.stdout)
     steps = _scenario()
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("events.sqlite*"):
-        stale.unlink()
-    log = EventLog(folder / "events.sqlite")
+    log = _fresh_log(folder)
     arrivals: queue.Queue[StatusEvent] = queue.Queue()
     log.on_event(arrivals.put)
     with (
@@ -101,19 +99,7 @@ def run_demo(
         start = sandbox.clock.now()
         sandbox.congest(factor=2.0, seconds=7200)  # a busy cell: the link rows show what each session lifts
         say("the cell is congested (twice its usual load) for the whole demo")
-        created = {}
-        for step in steps:
-            session = client.create_session(
-                device=step.device,
-                application_server="233.252.0.2",
-                qos_profile=step.profile,
-                duration=step.duration,
-                sink=listener.url,
-                sink_token=listener.token,
-            )
-            step.session_id = str(session.session_id)
-            created[step.session_id] = session
-            say(f"created    {step.label:<10} {step.profile} {step.duration:>4} s  {session.qos_status.value}")
+        created = _create(client, listener, steps, say)
         _show_bad_request(client, say)
         _follow(sandbox, client, steps, arrivals, start, timeout, say)
         rejected = len(listener.rejections)
@@ -127,6 +113,32 @@ def run_demo(
     say(f"wrote {png} (status by device and profile, how each ended, and the link under it)")
     log.close()
     return status
+
+
+def _fresh_log(folder: Path) -> EventLog:
+    """The demo's event log in `folder` (made if missing), without the events of an earlier run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("events.sqlite*"):
+        stale.unlink()
+    return EventLog(folder / "events.sqlite")
+
+
+def _create(client: QodClient, listener: Listener, steps: list[_Step], say: _Say) -> dict[str, Session]:
+    """Create each step's session, notifying `listener`; the sessions by id."""
+    created = {}
+    for step in steps:
+        session = client.create_session(
+            device=step.device,
+            application_server="233.252.0.2",
+            qos_profile=step.profile,
+            duration=step.duration,
+            sink=listener.url,
+            sink_token=listener.token,
+        )
+        step.session_id = str(session.session_id)
+        created[step.session_id] = session
+        say(f"created    {step.label:<10} {step.profile} {step.duration:>4} s  {session.qos_status.value}")
+    return created
 
 
 def _show_bad_request(client: QodClient, say: _Say) -> None:

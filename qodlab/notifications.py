@@ -40,13 +40,25 @@ __all__ = [
 ]
 
 Shape = Literal[
-    "cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning",
+    "cloudevent-v1",
+    "cloudevent-v0",
+    "nac-hybrid",
+    "event-v0.9",
+    "client",
+    "poll",
+    "qos-provisioning",
     "poll-assignment",
-]  # fmt: skip
+]
 SHAPES: tuple[Shape, ...] = (
-    "cloudevent-v1", "cloudevent-v0", "nac-hybrid", "event-v0.9", "client", "poll", "qos-provisioning",
+    "cloudevent-v1",
+    "cloudevent-v0",
+    "nac-hybrid",
+    "event-v0.9",
+    "client",
+    "poll",
+    "qos-provisioning",
     "poll-assignment",
-)  # fmt: skip
+)
 ASSIGNMENT_SHAPES: tuple[Shape, ...] = ("qos-provisioning", "poll-assignment")
 """The shapes of an assignment's events (QoS Provisioning): the event log's `kind` says so."""
 POLL_SHAPES: tuple[Shape, ...] = ("poll", "poll-assignment")
@@ -115,8 +127,15 @@ def build_notification(
         data = {"assignmentId": session_id, "status": str(qos_status)}
         if status_info is not None:
             data["statusInfo"] = str(status_info)
-        return {"id": event_id, "source": source, "type": TYPE_PROVISIONING, "specversion": "1.0",
-                "datacontenttype": "application/json", "time": time, "data": data}  # fmt: skip
+        return {
+            "id": event_id,
+            "source": source,
+            "type": TYPE_PROVISIONING,
+            "specversion": "1.0",
+            "datacontenttype": "application/json",
+            "time": time,
+            "data": data,
+        }
     if shape == "event-v0.9":
         return {
             "event": {"eventId": event_id, "eventType": EVENT_TYPE, "eventTime": time, "eventDetail": detail},
@@ -192,8 +211,16 @@ def _parse_provisioning(body: dict[str, Any]) -> StatusEvent:
     status = data.get("status", data.get("qosStatus"))
     detail = {"sessionId": data.get("assignmentId"), "qosStatus": status, "statusInfo": data.get("statusInfo")}
     detail = {k: v for k, v in detail.items() if v is not None}
-    return _event(event_id, detail, body.get("time"), TYPE_PROVISIONING, str(body.get("source") or ""),
-                  "qos-provisioning", body, "data")  # fmt: skip
+    return _event(
+        event_id,
+        detail,
+        body.get("time"),
+        TYPE_PROVISIONING,
+        str(body.get("source") or ""),
+        "qos-provisioning",
+        body,
+        "data",
+    )
 
 
 def _parse_v09(body: dict[str, Any], event: dict[str, Any]) -> StatusEvent:

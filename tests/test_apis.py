@@ -16,10 +16,16 @@ QOD, PROFILES, PROVISIONING = "/quality-on-demand/v1.2", "/qos-profiles/v1.2", "
 # QoD 1.2.0 final as the rc.3 row's next: its own base paths, the r4.1 contracts, and an error code of its own
 # (made up here, so that only this row can be what words it)
 FINAL = replace(
-    apis.release("1.2.0-rc.3"), name="1.2.0", camara="r4.2", qod_path=QOD, profiles_path=PROFILES,
-    provisioning_path=PROVISIONING, provisioning="0.4.0", aliases=("1.2-final",),
+    apis.release("1.2.0-rc.3"),
+    name="1.2.0",
+    camara="r4.2",
+    qod_path=QOD,
+    profiles_path=PROFILES,
+    provisioning_path=PROVISIONING,
+    provisioning="0.4.0",
+    aliases=("1.2-final",),
     codes={"QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE": "OUT_OF_RANGE"},
-)  # fmt: skip
+)
 
 
 class Seen(httpx.Auth):
@@ -54,24 +60,36 @@ def test_a_release_added_as_one_row_is_served_spoken_and_offered(monkeypatch: py
         # spoken: the client's URLs are the row's, and every request it makes goes to them
         assert client.release is FINAL
         assert (client.qod_url, client.profiles_url, client.provisioning_url) == (
-            f"{sandbox.url}{QOD}", f"{sandbox.url}{PROFILES}", f"{sandbox.url}{PROVISIONING}"
-        )  # fmt: skip
-        session = client.create_session(device={"phoneNumber": _phone()}, qos_profile="QOS_L", duration=600,
-                                        application_server=["233.252.0.2", "2001:db8::5"])  # fmt: skip
+            f"{sandbox.url}{QOD}",
+            f"{sandbox.url}{PROFILES}",
+            f"{sandbox.url}{PROVISIONING}",
+        )
+        session = client.create_session(
+            device={"phoneNumber": _phone()},
+            qos_profile="QOS_L",
+            duration=600,
+            application_server=["233.252.0.2", "2001:db8::5"],
+        )
         assert session.application_server is not None and session.application_server.ip_addresses == [
-            "233.252.0.2", "2001:db8::5"
-        ]  # fmt: skip  # served with the row's address list
+            "233.252.0.2",
+            "2001:db8::5",
+        ]  # served with the row's address list
         assert {p.name for p in client.list_profiles()} >= {"QOS_L"}
         assignment = client.assign_qos({"phoneNumber": _phone()}, "QOS_E")
         assert assignment.status == "REQUESTED"
         assert seen.urls == [
-            f"{sandbox.url}{QOD}/sessions", f"{sandbox.url}{PROFILES}/retrieve-qos-profiles",
+            f"{sandbox.url}{QOD}/sessions",
+            f"{sandbox.url}{PROFILES}/retrieve-qos-profiles",
             f"{sandbox.url}{PROVISIONING}/qos-assignments",
-        ]  # fmt: skip
+        ]
         # served: its routes, its strictness and its error codes
         url = f"{sandbox.url}{QOD}/sessions"
-        body = {"device": {"phoneNumber": _phone()}, "applicationServer": {"ipAddresses": ["233.252.0.2"]},
-                "qosProfile": "QOS_L", "duration": 600}  # fmt: skip
+        body = {
+            "device": {"phoneNumber": _phone()},
+            "applicationServer": {"ipAddresses": ["233.252.0.2"]},
+            "qosProfile": "QOS_L",
+            "duration": 600,
+        }
         strict = httpx.post(url, json={**body, "unknown": 1})
         assert (strict.status_code, strict.json()["code"]) == (400, "INVALID_ARGUMENT")
         long = httpx.post(url, json={**body, "duration": 10**6})

@@ -139,8 +139,13 @@ def test_every_command_s_help_says_what_it_does_and_its_defaults() -> None:
     commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert set(commands) == {"demo", "sandbox", "listen", "classroom", "relay"}
     for name in commands:
-        shown = subprocess.run([sys.executable, "-m", "qodlab", name, "--help"], capture_output=True, text=True,
-                               check=True, env={**os.environ, "PORT": ""}).stdout  # fmt: skip
+        shown = subprocess.run(
+            [sys.executable, "-m", "qodlab", name, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PORT": ""},
+        ).stdout
         flat = " ".join(shown.split())
         assert re.search(rf"^qodlab {name}: \w", shown, re.M), shown  # what it does, under the usage
         for action in commands[name]._actions:

@@ -349,16 +349,24 @@ def test_an_unknown_profile_lists_the_profiles_and_suggests_one(name: str) -> No
         with pytest.raises(
             InvalidArgument, match=r"this API's profiles: QOS_E, QOS_S, QOS_M, QOS_L, .*\); did you mean QOS_L\?"
         ):
-            client.create_session(device={"phoneNumber": "+36721601234567"}, application_server="233.252.0.2",
-                                  qos_profile=name, duration=60)  # fmt: skip
+            client.create_session(
+                device={"phoneNumber": "+36721601234567"},
+                application_server="233.252.0.2",
+                qos_profile=name,
+                duration=60,
+            )
         with pytest.raises(NotFound, match=r"did you mean QOS_L\?"):
             client.get_profile(name)
 
 
 def test_a_misspelt_status_to_wait_for_is_an_invalid_request() -> None:
     with Sandbox(speed=60, reuse=False) as sandbox, sandbox.client() as client:
-        session = client.create_session(device={"phoneNumber": "+36721601234567"}, application_server="233.252.0.2",
-                                         qos_profile="QOS_L", duration=60)  # fmt: skip
+        session = client.create_session(
+            device={"phoneNumber": "+36721601234567"},
+            application_server="233.252.0.2",
+            qos_profile="QOS_L",
+            duration=60,
+        )
         with pytest.raises(InvalidRequest, match=r"status: 'AVAILABEL' is not a status") as raised:
             session.wait_for("AVAILABEL")
         assert raised.value.field == "status"

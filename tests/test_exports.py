@@ -49,8 +49,20 @@ def test_import_does_not_load_widgets_or_plots() -> None:
     assert out.stdout.strip() == "False"
 
 
-HEAVY = ("pandas", "numpy", "fastapi", "starlette", "uvicorn", "jsonschema", "aiohttp", "joserfc", "authlib",
-         "plotly", "ipywidgets", "matplotlib")  # fmt: skip
+HEAVY = (
+    "pandas",
+    "numpy",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jsonschema",
+    "aiohttp",
+    "joserfc",
+    "authlib",
+    "plotly",
+    "ipywidgets",
+    "matplotlib",
+)
 
 
 def _loaded_after(statement: str) -> list[str]:

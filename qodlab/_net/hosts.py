@@ -104,9 +104,16 @@ def guarded(app: App, policy: HostPolicy) -> App:
                     await send({"type": "websocket.close", "code": 1008})
                     return
                 body = json.dumps({"status": 403, "code": "PERMISSION_DENIED", "message": why}).encode()
-                await send({"type": "http.response.start", "status": 403,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})  # fmt: skip
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 403,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await app(scope, receive, send)

@@ -115,18 +115,32 @@ def transport(policy: OutboundPolicy, *, verify: Any = True, sync: bool = False)
 
     Names are resolved by the transport itself, at connect time, and only an allowed address is connected to
     (TLS still checks the certificate against the name). httpx follows no redirect unless asked to."""
+    import httpx
+
+    made: Any = httpx.HTTPTransport(verify=verify) if sync else httpx.AsyncHTTPTransport(verify=verify)
+    pool = made._pool  # httpx builds httpcore's pool with its default backend; this one checks each address
+    assert hasattr(pool, "_network_backend")
+    pool._network_backend = _sync_backend(policy) if sync else _async_backend(policy)
+    return made
+
+
+def _async_backend(policy: OutboundPolicy) -> Any:
+    """httpcore's async network backend, connecting to the addresses `policy` allows, one after another."""
     import anyio
     import httpcore
-    import httpx
 
     class PolicyBackend(httpcore.AsyncNetworkBackend):
         def __init__(self) -> None:
             self._inner = httpcore.AnyIOBackend()
 
         async def connect_tcp(
-            self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
             socket_options: Any = None,
-        ) -> httpcore.AsyncNetworkStream:  # fmt: skip
+        ) -> httpcore.AsyncNetworkStream:
             try:
                 found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except OSError as exc:
@@ -146,14 +160,25 @@ def transport(policy: OutboundPolicy, *, verify: Any = True, sync: bool = False)
         async def sleep(self, seconds: float) -> None:
             await self._inner.sleep(seconds)
 
+    return PolicyBackend()
+
+
+def _sync_backend(policy: OutboundPolicy) -> Any:
+    """httpcore's sync network backend, connecting to the addresses `policy` allows, one after another."""
+    import httpcore
+
     class SyncPolicyBackend(httpcore.NetworkBackend):
         def __init__(self) -> None:
             self._inner = httpcore.SyncBackend()
 
         def connect_tcp(
-            self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
             socket_options: Any = None,
-        ) -> httpcore.NetworkStream:  # fmt: skip
+        ) -> httpcore.NetworkStream:
             try:
                 found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except OSError as exc:
@@ -167,11 +192,7 @@ def transport(policy: OutboundPolicy, *, verify: Any = True, sync: bool = False)
             assert error is not None
             raise error
 
-    made: Any = httpx.HTTPTransport(verify=verify) if sync else httpx.AsyncHTTPTransport(verify=verify)
-    pool = made._pool  # httpx builds httpcore's pool with its default backend; this one checks each address
-    assert hasattr(pool, "_network_backend")
-    pool._network_backend = SyncPolicyBackend() if sync else PolicyBackend()
-    return made
+    return SyncPolicyBackend()
 
 
 async def read_capped(response: Any, cap: int = MAX_RESPONSE_BYTES) -> bytes:

@@ -384,9 +384,11 @@ class BackgroundServer:
             if running._withs:  # a `with` block holds it: leave it running, start beside it
                 if settings.port:  # ... which cannot be on the port it holds
                     name = cls.__name__
-                    msg = (f"{name}(port={settings.port}): the {name} on that port has other settings"
-                           f" ({_describe(changed, cls._secret) or 'the same'}) and a `with` block holds it:"
-                           " stop it first, or ask for another port")  # fmt: skip
+                    msg = (
+                        f"{name}(port={settings.port}): the {name} on that port has other settings"
+                        f" ({_describe(changed, cls._secret) or 'the same'}) and a `with` block holds it:"
+                        " stop it first, or ask for another port"
+                    )
                     raise ServerStartError(msg)
                 instance._site = None
             else:
@@ -424,17 +426,21 @@ class BackgroundServer:
             self._note_credentials(replacing)
             if changes:
                 name = type(self).__name__
-                _warn(f"{name} restarted at {self._url()} with {changes}: the previous one is stopped, with"
-                      f" what it held ({self._held}); a {name} written on another line starts beside it")  # fmt: skip
+                _warn(
+                    f"{name} restarted at {self._url()} with {changes}: the previous one is stopped, with"
+                    f" what it held ({self._held}); a {name} written on another line starts beside it"
+                )
         return self
 
     def _note_credentials(self, replacing: tuple[BackgroundServer, dict[str, tuple[Any, Any]]]) -> None:
         """Let a client of the previous one that now gets 401 read why (a key changed by the re-run)."""
         changed = [name for name in replacing[1] if name in self._secret]
         if changed:
-            note = (f"the {type(self).__name__} at {self._url()} was restarted in its place with"
-                    f" {' and '.join(changed)} changed ({_where(self._site)} ran again): a client made for the"
-                    " previous one has the old one")  # fmt: skip
+            note = (
+                f"the {type(self).__name__} at {self._url()} was restarted in its place with"
+                f" {' and '.join(changed)} changed ({_where(self._site)} ran again): a client made for the"
+                " previous one has the old one"
+            )
         else:
             note = None
         from ..errors import note_replacement
@@ -471,8 +477,10 @@ class BackgroundServer:
         while new is not None and new._replaced_by is not None:  # replaced again since: the one running now
             new = new._replaced_by
         if new is not None:
-            return (f"{name}.{method}(): this {name} was stopped and replaced by {new!r} when {_where(self._site)}"
-                    f" ran again; use that one (the name the cell assigns now refers to it)")  # fmt: skip
+            return (
+                f"{name}.{method}(): this {name} was stopped and replaced by {new!r} when {_where(self._site)}"
+                f" ran again; use that one (the name the cell assigns now refers to it)"
+            )
         return f"{name}.{method}(): this {name} ({self._url()}) is stopped; start() serves again on the same port"
 
     def __enter__(self) -> Self:
@@ -506,8 +514,10 @@ def _held_by(server: BackgroundServer, exc: ServerStartError) -> ServerStartErro
     if holder is None or not port:
         return exc
     name = type(holder).__name__
-    return ServerStartError(f"{exc}: the {name} started at {_where(holder._site)} serves there ({holder._url()});"
-                            f" stop it first (.stop()), or ask for another port (0: a free one)")  # fmt: skip
+    return ServerStartError(
+        f"{exc}: the {name} started at {_where(holder._site)} serves there ({holder._url()});"
+        f" stop it first (.stop()), or ask for another port (0: a free one)"
+    )
 
 
 def _cell_run(frame: Any) -> tuple[str, str] | None:

@@ -82,8 +82,11 @@ class Gate:
         if self.provider is not None:
             name = self._client(key)
         if name is None:
-            msg = "Missing or unknown API key: use the one on your roster line." if self.provider is None else (
-                "An access token is required: get one with your roster line's client id and secret.")  # fmt: skip
+            msg = (
+                "Missing or unknown API key: use the one on your roster line."
+                if self.provider is None
+                else ("An access token is required: get one with your roster line's client id and secret.")
+            )
             raise EngineError(401, "UNAUTHENTICATED", msg)
         if control:
             raise EngineError(403, "PERMISSION_DENIED", "Only the instructor may use the classroom's controls.")
@@ -94,8 +97,12 @@ class Gate:
                 self.tally[name].limited += 1
         if wait is not None:
             retry = max(1, math.ceil(wait))
-            raise EngineError(429, "TOO_MANY_REQUESTS", f"At most {self.rate:g} requests a second per key.",
-                              headers={"Retry-After": str(retry)})  # fmt: skip
+            raise EngineError(
+                429,
+                "TOO_MANY_REQUESTS",
+                f"At most {self.rate:g} requests a second per key.",
+                headers={"Retry-After": str(retry)},
+            )
         return name, Access(name)
 
     def answered(self, name: str, status: int, code: str | None) -> None:

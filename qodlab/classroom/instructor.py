@@ -216,15 +216,26 @@ def _changed(change: dict[str, Any]) -> StatusEvent:
     raw = {k: v for k, v in change.items() if k != "seq" and v is not None}
     status = QosStatus(change["qosStatus"])
     return _event(
-        f"classroom:{sid}:{status.value}:{info or ''}", sid, status, StatusInfo(info) if info else None,
-        change["time"], raw,
-    )  # fmt: skip
+        f"classroom:{sid}:{status.value}:{info or ''}",
+        sid,
+        status,
+        StatusInfo(info) if info else None,
+        change["time"],
+        raw,
+    )
 
 
 def _event(
     event_id: str, sid: str, status: QosStatus, info: StatusInfo | None, at: str, raw: dict[str, Any]
 ) -> StatusEvent:
     return StatusEvent(
-        event_id=event_id, session_id=sid, qos_status=status, status_info=info, event_time=datetime.fromisoformat(at),
-        type=CHANGE_TYPE, source="qodlab-classroom", shape="poll", raw=raw,
-    )  # fmt: skip
+        event_id=event_id,
+        session_id=sid,
+        qos_status=status,
+        status_info=info,
+        event_time=datetime.fromisoformat(at),
+        type=CHANGE_TYPE,
+        source="qodlab-classroom",
+        shape="poll",
+        raw=raw,
+    )

@@ -168,12 +168,19 @@ class Classroom:
         for name in self.roster.names:
             tally = self.gate.tally[name]
             mine = Counter(s.status.value for s in sessions if s.owner == name)
-            students.append({
-                "name": name, "sessions": dict(mine), "requests": tally.requests, "limited": tally.limited,
-                "errors": dict(tally.errors),
-                "notifications": {"delivered": notified[name]["delivered"],
-                                  "failed": sum(n for k, n in notified[name].items() if k != "delivered")},
-            })  # fmt: skip
+            students.append(
+                {
+                    "name": name,
+                    "sessions": dict(mine),
+                    "requests": tally.requests,
+                    "limited": tally.limited,
+                    "errors": dict(tally.errors),
+                    "notifications": {
+                        "delivered": notified[name]["delivered"],
+                        "failed": sum(n for k, n in notified[name].items() if k != "delivered"),
+                    },
+                }
+            )
         every = [{**s.info(), "owner": s.owner, "createdAt": rfc3339(s.created_at)} for s in sessions]
         for session in every:
             session.pop("sink", None)  # a student's sink may be a relay channel: a secret
@@ -195,9 +202,13 @@ class Classroom:
         if student is not None and event.kind in CLASS_WIDE:
             raise EngineError(400, "INVALID_ARGUMENT", f"{event.kind} changes the network the whole class shares.")
         if event.kind == "terminate":
-            ended = [str(s.id) for s in sandbox.engine.sessions()
-                     if s.status is not QosStatus.UNAVAILABLE and (event.profile in (None, s.profile))
-                     and (student in (None, s.owner))]  # fmt: skip
+            ended = [
+                str(s.id)
+                for s in sandbox.engine.sessions()
+                if s.status is not QosStatus.UNAVAILABLE
+                and (event.profile in (None, s.profile))
+                and (student in (None, s.owner))
+            ]
             for session_id in ended:  # the engine's own: a refusal here is this request's (CAMARA error)
                 sandbox.engine.terminate(uuid.UUID(session_id))
             return {"staged": event.kind, "terminated": ended}

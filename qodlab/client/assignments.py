@@ -25,10 +25,16 @@ __all__ = ["Assignment", "AsyncAssignment", "as_session_info"]
 def as_session_info(assignment: AssignmentInfo) -> SessionInfo:
     """An assignment as the panels, the timeline and the Watcher see a session: no duration, no expiry."""
     return SessionInfo.model_construct(
-        session_id=assignment.assignment_id, duration=0, qos_status=assignment.status,
-        status_info=assignment.status_info, started_at=assignment.started_at, expires_at=None,
-        device=assignment.device, qos_profile=assignment.qos_profile, sink=assignment.sink,
-    )  # fmt: skip
+        session_id=assignment.assignment_id,
+        duration=0,
+        qos_status=assignment.status,
+        status_info=assignment.status_info,
+        started_at=assignment.started_at,
+        expires_at=None,
+        device=assignment.device,
+        qos_profile=assignment.qos_profile,
+        sink=assignment.sink,
+    )
 
 
 def _update(target: AssignmentInfo, fresh: AssignmentInfo | None) -> None:

@@ -220,9 +220,13 @@ class Ciba(TokenFlow):
 
     def _fetch(self) -> dict[str, Any]:
         with OAuth2Client(**self._oauth()) as oauth:
-            started = self._started(oauth.post(self.endpoint("backchannel_authentication_endpoint"),
-                                               data={"login_hint": self.login_hint, "scope": " ".join(self.scopes)},
-                                               auth=self._basic()))  # fmt: skip
+            started = self._started(
+                oauth.post(
+                    self.endpoint("backchannel_authentication_endpoint"),
+                    data={"login_hint": self.login_hint, "scope": " ".join(self.scopes)},
+                    auth=self._basic(),
+                )
+            )
             interval, deadline = float(started.get("interval", 5)), time.monotonic() + float(started["expires_in"])
             url = self.endpoint("token_endpoint")
             while True:
@@ -234,9 +238,11 @@ class Ciba(TokenFlow):
 
     async def _afetch(self) -> dict[str, Any]:
         async with AsyncOAuth2Client(**self._oauth()) as oauth:
-            response = await oauth.post(self.endpoint("backchannel_authentication_endpoint"),
-                                        data={"login_hint": self.login_hint, "scope": " ".join(self.scopes)},
-                                        auth=self._basic())  # fmt: skip
+            response = await oauth.post(
+                self.endpoint("backchannel_authentication_endpoint"),
+                data={"login_hint": self.login_hint, "scope": " ".join(self.scopes)},
+                auth=self._basic(),
+            )
             started = self._started(response)
             interval, deadline = float(started.get("interval", 5)), time.monotonic() + float(started["expires_in"])
             url = self.endpoint("token_endpoint")

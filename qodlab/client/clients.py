@@ -102,16 +102,7 @@ class _BaseClient(Generic[S, A]):
         given = renamed(f"{type(self).__name__}()", "api", api, "release", release)
         self.release: Release = release_named(given if given is not None else "1.1.0")
         """The release it speaks: a row of `qodlab.apis.RELEASES` (paths, flags such as `address_list`)."""
-        qod_path = qod_path or self.release.qod_path
-        profiles_path = profiles_path or self.release.profiles_path
-        root = base_url.rstrip("/")
-        if root.endswith(qod_path):  # given the QoD base itself: derive the API root
-            root = root[: -len(qod_path)]
-        self.base_url = root
-        self.qod_url = root + qod_path
-        self.profiles_url = root + profiles_path if profiles_path else self.qod_url
-        self.provisioning_url = root + self.release.provisioning_path if self.release.provisioning_path else None
-        """QoS Provisioning of the same CAMARA release (assignments), where it has one."""
+        self._set_urls(base_url, qod_path or self.release.qod_path, profiles_path or self.release.profiles_path)
         self.profile_catalogue = tuple(profiles) if profiles is not None else None
         """Profile names a provider documents instead of serving a profiles API (Network as Code), or None."""
         self.timeout = timeout
@@ -126,15 +117,21 @@ class _BaseClient(Generic[S, A]):
         )
         self._backoff: tuple[int, float] | None = None  # the status it waits out, and until when (monotonic)
         self.retries = 0
+        """Requests repeated after a 429 or 503 so far."""
         self.api_now: Callable[[], datetime] | None = None
         """The API's clock where it is not this machine's: a sandbox's, which runs at its speed (time left)."""
-        """Requests repeated after a 429 or 503 so far."""
-        self._headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-        if api_key:  # RapidAPI: the gateway routes and authorises on the API's host, not its own
-            self._headers["X-RapidAPI-Key"] = api_key
-            self._headers["X-RapidAPI-Host"] = api_host or NAC_API_HOST
+        self._headers = _headers(token, api_key, api_host)
+
+    def _set_urls(self, base_url: str, qod_path: str, profiles_path: str | None) -> None:
+        """The API root, and the QoD, profiles and provisioning URLs under it (a QoD base given is cut back)."""
+        root = base_url.rstrip("/")
+        if root.endswith(qod_path):  # given the QoD base itself: derive the API root
+            root = root[: -len(qod_path)]
+        self.base_url = root
+        self.qod_url = root + qod_path
+        self.profiles_url = root + profiles_path if profiles_path else self.qod_url
+        self.provisioning_url = root + self.release.provisioning_path if self.release.provisioning_path else None
+        """QoS Provisioning of the same CAMARA release (assignments), where it has one."""
 
     def __repr__(self) -> str:
         auth = "none" if self._auth_kind == "none" else f"{self._auth_kind} ***"
@@ -216,8 +213,10 @@ class _BaseClient(Generic[S, A]):
             raise InvalidRequest(msg, "device")
         listed = made.application_server is not None and made.application_server.ip_addresses
         if listed and not self.release.address_list:
-            msg = (f"application_server: a list of addresses is QoD 1.2's; this client speaks {self.release.name}: "
-                   'give one address (a string), or speak 1.2 (QodClient(url, release="1.2.0-rc.3"))')  # fmt: skip
+            msg = (
+                f"application_server: a list of addresses is QoD 1.2's; this client speaks {self.release.name}: "
+                'give one address (a string), or speak 1.2 (QodClient(url, release="1.2.0-rc.3"))'
+            )
             raise InvalidRequest(msg, "application_server")
         body = _webhook_body(made) if self.release.webhook else to_wire(made)
         return _Call("POST", f"{self.qod_url}/sessions", body, self._parse_session)
@@ -279,8 +278,12 @@ class _BaseClient(Generic[S, A]):
         no_unknown(fields, _ASSIGNMENT_KEYWORDS, "assign_qos()")
         profile = profile_keyword(profile, fields.pop("profile", None))
         explicit = any(k in fields for k in ("sink_credential", "sinkCredential"))
-        sink, credential = sink_fields(fields.pop("sink", None), fields.pop("sink_token", None),
-                                       fields.pop("sink_token_expires", None), credential=explicit)  # fmt: skip
+        sink, credential = sink_fields(
+            fields.pop("sink", None),
+            fields.pop("sink_token", None),
+            fields.pop("sink_token_expires", None),
+            credential=explicit,
+        )
         given = {"device": device, "qos_profile": profile, "sink": sink, "sink_credential": credential, **fields}
         with checked():
             made = CreateAssignment.model_validate({k: v for k, v in given.items() if v is not None})
@@ -627,11 +630,7 @@ def create_request(
     no_unknown(extra, _SESSION_KEYWORDS, "create_session()")
     fields: dict[str, Any] = dict(request or {})
     fields.update(extra)
-    if isinstance(application_server, str):
-        key = "ipv6Address" if ":" in application_server else "ipv4Address"
-        application_server = {key: application_server}
-    elif isinstance(application_server, list | tuple):  # QoD 1.2: a list of single addresses
-        application_server = {"ipAddresses": list(application_server)}
+    application_server = _server_body(application_server)
     explicit = any(k in extra for k in ("sink_credential", "sinkCredential"))
     url, credential = sink_fields(sink, sink_token, sink_token_expires, credential=explicit)
     named = {
@@ -646,6 +645,29 @@ def create_request(
         fields["sink_credential"] = credential
     with checked():
         return CreateSession.model_validate({k: v for k, v in fields.items() if v is not None})
+
+
+def _server_body(
+    server: ApplicationServer | Mapping[str, Any] | str | Sequence[str] | None,
+) -> ApplicationServer | Mapping[str, Any] | str | Sequence[str] | None:
+    """An address string as its IPv4 or IPv6 field, a list (QoD 1.2) as `ipAddresses`; anything else as given."""
+    if isinstance(server, str):
+        key = "ipv6Address" if ":" in server else "ipv4Address"
+        return {key: server}
+    if isinstance(server, list | tuple):  # QoD 1.2: a list of single addresses
+        return {"ipAddresses": list(server)}
+    return server
+
+
+def _headers(token: str | None, api_key: str | None, api_host: str | None) -> dict[str, str]:
+    """Every request's headers: JSON, qodlab's user agent, and a bearer token or a RapidAPI key (with its host)."""
+    headers = {"Accept": "application/json", "User-Agent": f"qodlab/{__version__}"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if api_key:  # RapidAPI: the gateway routes and authorises on the API's host, not its own
+        headers["X-RapidAPI-Key"] = api_key
+        headers["X-RapidAPI-Host"] = api_host or NAC_API_HOST
+    return headers
 
 
 def _device(device: Device | Mapping[str, Any]) -> Device:
@@ -704,8 +726,12 @@ def _preset_args(name: str, needs: Mapping[str, Any]) -> dict[str, Any]:
     else:
         flow = {"client_id": given["client_id"], "client_secret": given["client_secret"], "token_url": preset.token_url}
         if preset.auth == "ciba":
-            args["auth"] = Ciba(login_hint=given["login_hint"], scopes=(given["purpose"],),
-                                backchannel_url=preset.backchannel_url, **flow)  # fmt: skip
+            args["auth"] = Ciba(
+                login_hint=given["login_hint"],
+                scopes=(given["purpose"],),
+                backchannel_url=preset.backchannel_url,
+                **flow,
+            )
         else:
             args["auth"] = ClientCredentials(scopes=(), **flow)
     return args

@@ -90,8 +90,7 @@ class Progress:
         left = max(0.0, self.deadline - time.monotonic())
         head = f"waiting for {self.target.kind} {self.target.ident[:8]}… to be {self.wanted.value}"
         text = f"{head}: {now} so far, {left:.0f} s left"
-        page = (f'<div class="qodlab-progress">{html.escape(head)}: {badge(now)} so far, '
-                f"<b>{left:.0f} s</b> left</div>")  # fmt: skip
+        page = f'<div class="qodlab-progress">{html.escape(head)}: {badge(now)} so far, <b>{left:.0f} s</b> left</div>'
         return {"text/plain": text, "text/html": page}
 
     def show(self) -> None:

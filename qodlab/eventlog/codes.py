@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 __all__ = ["COLUMNS", "INTERVAL_COLUMNS", "NAT", "Codes", "Identities", "dt"]
 
 COLUMNS = (
-    "event_id", "session_id", "qos_status", "status_info", "event_time", "received_at",
-    "type", "source", "shape", "raw", "kind",
-)  # fmt: skip
+    "event_id",
+    "session_id",
+    "qos_status",
+    "status_info",
+    "event_time",
+    "received_at",
+    "type",
+    "source",
+    "shape",
+    "raw",
+    "kind",
+)
 KIND_DTYPE_NAMES: tuple[Kind, ...] = get_args(Kind)  # `kind`: a QoS session, or a QoS Provisioning assignment
 INTERVAL_COLUMNS = ("session_id", "qos_status", "status_info", "start", "end", "kind")
 STATUSES = [s.value for s in QosStatus]

@@ -87,16 +87,18 @@ def frame(
     raw_column = np.full(len(ids), None, dtype=object)
     for index, text in raw:
         raw_column[index] = text
-    return pd.DataFrame({
-        "event_id": pd.array(np.array(ids, dtype=object), dtype=STRING),
-        "session_id": categories(sessions),
-        "qos_status": categorical(int8s(status), STATUS_DTYPE),
-        "status_info": categorical(int8s(info), INFO_DTYPE),
-        "event_time": times(event_ns),
-        "received_at": times(received_ns),
-        "type": categories(types),
-        "source": categories(sources),
-        "shape": categorical(int8s(shape), SHAPE_DTYPE),
-        "raw": pd.Series(raw_column, dtype=object),
-        "kind": categorical(np.isin(int8s(shape), ASSIGNMENT_CODES).astype(np.int8), KIND_DTYPE),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "event_id": pd.array(np.array(ids, dtype=object), dtype=STRING),
+            "session_id": categories(sessions),
+            "qos_status": categorical(int8s(status), STATUS_DTYPE),
+            "status_info": categorical(int8s(info), INFO_DTYPE),
+            "event_time": times(event_ns),
+            "received_at": times(received_ns),
+            "type": categories(types),
+            "source": categories(sources),
+            "shape": categorical(int8s(shape), SHAPE_DTYPE),
+            "raw": pd.Series(raw_column, dtype=object),
+            "kind": categorical(np.isin(int8s(shape), ASSIGNMENT_CODES).astype(np.int8), KIND_DTYPE),
+        }
+    )

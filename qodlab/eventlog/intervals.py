@@ -63,11 +63,13 @@ def intervals(
     codes, st, si, kind = codes[starts], st[starts], si[starts], kind[starts]
     next_same = np.r_[codes[1:] == codes[:-1], False]
     end = np.where(next_same, np.r_[when[1:], NAT], NAT)[: len(codes)]
-    return pd.DataFrame({
-        "session_id": categories((codes, names)),
-        "qos_status": categorical(st, STATUS_DTYPE),
-        "status_info": categorical(si, INFO_DTYPE),
-        "start": pd.DatetimeIndex(when.view("datetime64[ns]")).tz_localize("UTC"),
-        "end": pd.DatetimeIndex(end.view("datetime64[ns]")).tz_localize("UTC"),
-        "kind": categorical(kind, KIND_DTYPE),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "session_id": categories((codes, names)),
+            "qos_status": categorical(st, STATUS_DTYPE),
+            "status_info": categorical(si, INFO_DTYPE),
+            "start": pd.DatetimeIndex(when.view("datetime64[ns]")).tz_localize("UTC"),
+            "end": pd.DatetimeIndex(end.view("datetime64[ns]")).tz_localize("UTC"),
+            "kind": categorical(kind, KIND_DTYPE),
+        }
+    )

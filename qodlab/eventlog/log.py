@@ -125,9 +125,12 @@ class EventLog:
         frame: Any = self.df.drop(columns="raw")
         n, shown = len(frame), min(len(frame), SHOWN)
         counts = frame["qos_status"].value_counts(sort=False)  # in the lifecycle's order
-        rows = [("events", plural(n, "event")), ("sessions", plural(len(self._sessions.names), "session")),
-                ("by status", ", ".join(f"{s} {c}" for s, c in counts.items() if c) or "none yet"),
-                ("stored", html.escape(str(self.path)) if self.path else "in memory")]  # fmt: skip
+        rows = [
+            ("events", plural(n, "event")),
+            ("sessions", plural(len(self._sessions.names), "session")),
+            ("by status", ", ".join(f"{s} {c}" for s, c in counts.items() if c) or "none yet"),
+            ("stored", html.escape(str(self.path)) if self.path else "in memory"),
+        ]
         note = f"the last {shown} of {n:,} events" if n > shown else ("all of them" if n else "no events yet")
         table = str(frame.tail(SHOWN)._repr_html_()) if n else ""
         return card("EventLog", rows, note=note) + table

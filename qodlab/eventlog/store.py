@@ -37,11 +37,17 @@ def ns(when: datetime) -> int:
 def row(event: StatusEvent, raw: str) -> tuple[Any, ...]:
     """An event's columns, as stored in SQLite and in memory."""
     return (
-        event.event_id, event.session_id, event.qos_status.value,
+        event.event_id,
+        event.session_id,
+        event.qos_status.value,
         event.status_info.value if event.status_info else None,
-        ns(event.event_time) if event.event_time else None, ns(event.received_at or datetime.now(UTC)),
-        event.type, event.source, event.shape, raw,
-    )  # fmt: skip
+        ns(event.event_time) if event.event_time else None,
+        ns(event.received_at or datetime.now(UTC)),
+        event.type,
+        event.source,
+        event.shape,
+        raw,
+    )
 
 
 def connect(path: Path, *, readonly: bool, fsync: bool) -> sqlite3.Connection:

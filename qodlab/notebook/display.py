@@ -94,8 +94,12 @@ def time_left(expires_at: datetime | None, now: datetime | None = None) -> str:
 
 def session_rows(info: SessionInfo, now: datetime | None = None) -> list[tuple[str, str]]:
     """A session's card rows (no sink: its URL may carry a capability)."""
-    rows = [("id", str(info.session_id)), ("profile", str(info.qos_profile or "")),
-            ("device", device_text(info.device)), ("duration", f"{info.duration} s")]  # fmt: skip
+    rows = [
+        ("id", str(info.session_id)),
+        ("profile", str(info.qos_profile or "")),
+        ("device", device_text(info.device)),
+        ("duration", f"{info.duration} s"),
+    ]
     if info.status_info:
         rows.append(("ended by", info.status_info.value))
     left = time_left(info.expires_at, now) if info.qos_status.value != "UNAVAILABLE" else ""
@@ -108,8 +112,13 @@ def session_text(kind: str, info: SessionInfo, now: datetime | None = None) -> s
     """`<Session 5d1c… QOS_L AVAILABLE +3672… 4 min 10 s left>`."""
     left = time_left(info.expires_at, now) if info.qos_status.value != "UNAVAILABLE" else ""
     ended = f" ({info.status_info.value})" if info.status_info else ""
-    parts = [str(info.session_id), str(info.qos_profile or ""), info.qos_status.value + ended,
-             device_text(info.device), left]  # fmt: skip
+    parts = [
+        str(info.session_id),
+        str(info.qos_profile or ""),
+        info.qos_status.value + ended,
+        device_text(info.device),
+        left,
+    ]
     return f"<{kind} " + " ".join(p for p in parts if p) + ">"
 
 
@@ -141,8 +150,13 @@ def docs_link(url: str, path: str = "/docs") -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    fields = {**os.environ, "scheme": parts.scheme, "host": parts.hostname or "", "port": str(parts.port or ""),
-              "path": path}  # fmt: skip
+    fields = {
+        **os.environ,
+        "scheme": parts.scheme,
+        "host": parts.hostname or "",
+        "port": str(parts.port or ""),
+        "path": path,
+    }
     template = os.environ.get("QODLAB_LINK")
     if template is None and os.environ.get("JUPYTERHUB_SERVICE_PREFIX"):
         template = "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}{path}"

@@ -164,8 +164,12 @@ class Workbench:
         from .display import badge, card, plural
 
         followed = self.sessions()
-        rows = [("API", html.escape(self.client.base_url)), ("notifications", html.escape(self.how)),
-                ("log", html.escape(repr(self.log))), ("followed", plural(len(followed), "session"))]  # fmt: skip
+        rows = [
+            ("API", html.escape(self.client.base_url)),
+            ("notifications", html.escape(self.how)),
+            ("log", html.escape(repr(self.log))),
+            ("followed", plural(len(followed), "session")),
+        ]
         for t in followed[:10]:
             rows.append(
                 (
@@ -282,8 +286,7 @@ class Workbench:
         outcome = self._call(lambda: self.client.create_session(request))
         if outcome.code == NotificationsNotSupported.code_name and self._poll_instead(outcome.code):
             before = self.now()
-            outcome = replace(self._call(lambda: self.client.create_session(_without_sink(request))),
-                              note=self.how)  # fmt: skip
+            outcome = replace(self._call(lambda: self.client.create_session(_without_sink(request))), note=self.how)
         if outcome.session is not None and outcome.session.qos_status is QosStatus.REQUESTED:
             # The API does not say when it created the session: the middle of the call is the
             # best estimate (off by half the request's latency, times the sandbox's speed).
@@ -373,8 +376,10 @@ class Workbench:
                 if event.qos_status is QosStatus.AVAILABLE and known.expires_at is None and event.event_time:
                     # A notification carries no expiresAt, and a create answered REQUESTED had none:
                     # CAMARA's rule gives it (startedAt + duration), so "time left" can count down.
-                    update |= {"started_at": event.event_time,
-                               "expires_at": event.event_time + timedelta(seconds=known.duration)}  # fmt: skip
+                    update |= {
+                        "started_at": event.event_time,
+                        "expires_at": event.event_time + timedelta(seconds=known.duration),
+                    }
                 self._sessions[event.session_id] = replace(tracked, info=known.model_copy(update=update))
 
     def forget(self, session_id: str) -> None:
@@ -399,9 +404,15 @@ class Workbench:
                 pass
             else:
                 return SessionInfo.model_validate(found.info())
-        return SessionInfo.model_construct(session_id=session_id, duration=0, qos_profile="", started_at=None,
-                                           expires_at=None, qos_status=event.qos_status,
-                                           status_info=event.status_info)  # fmt: skip
+        return SessionInfo.model_construct(
+            session_id=session_id,
+            duration=0,
+            qos_profile="",
+            started_at=None,
+            expires_at=None,
+            qos_status=event.qos_status,
+            status_info=event.status_info,
+        )
 
     def _poll_instead(self, code: str) -> bool:
         """The provider refused a sink: poll from now on if `plan()` says so (on "auto"; else the refusal stands)."""
@@ -428,11 +439,19 @@ class Workbench:
 
     def _record_requested(self, session: SessionInfo, at: datetime) -> None:
         sid = str(session.session_id)
-        self.log.append(StatusEvent(
-            event_id=f"client:{sid}:requested", session_id=sid, qos_status=QosStatus.REQUESTED, status_info=None,
-            event_time=at, type="qodlab.session-created", source="qodlab-client", shape="client",
-            raw={"sessionId": sid, "qosStatus": "REQUESTED"},
-        ))  # fmt: skip
+        self.log.append(
+            StatusEvent(
+                event_id=f"client:{sid}:requested",
+                session_id=sid,
+                qos_status=QosStatus.REQUESTED,
+                status_info=None,
+                event_time=at,
+                type="qodlab.session-created",
+                source="qodlab-client",
+                shape="client",
+                raw={"sessionId": sid, "qosStatus": "REQUESTED"},
+            )
+        )
 
 
 def _without_sink(request: CreateSession) -> CreateSession:

@@ -122,16 +122,20 @@ def _plotly(figure: Any) -> dict[str, Any]:
         traces = [t for t in figure.data if (t.yaxis or "y") == name and t.name != "now"]
         xname = next((t.xaxis or "x" for t in traces), "x")
         xaxis = layout[_axis_key(xname)]
-        panels.append({
-            "ylabel": (yaxis.title.text or "") if yaxis.title else "",
-            "rows": [str(r) for r in (yaxis.categoryarray or ())],
-            "xticks": _plotly_ticks(xaxis) if xaxis.showticklabels is not False else [],
-            "xoffset": "",
-            "points": sum(_count(t.x) for t in traces),
-            "lines": [t.name for t in traces if t.type == "scatter" and t.mode == "lines" and _count(t.x) and t.name],
-            "legend": [t.name for t in traces if t.showlegend is not False and t.name],
-            "texts": [a.text for a in layout.annotations if _annotation_axis(a, names[0]) == name],
-        })  # fmt: skip
+        panels.append(
+            {
+                "ylabel": (yaxis.title.text or "") if yaxis.title else "",
+                "rows": [str(r) for r in (yaxis.categoryarray or ())],
+                "xticks": _plotly_ticks(xaxis) if xaxis.showticklabels is not False else [],
+                "xoffset": "",
+                "points": sum(_count(t.x) for t in traces),
+                "lines": [
+                    t.name for t in traces if t.type == "scatter" and t.mode == "lines" and _count(t.x) and t.name
+                ],
+                "legend": [t.name for t in traces if t.showlegend is not False and t.name],
+                "texts": [a.text for a in layout.annotations if _annotation_axis(a, names[0]) == name],
+            }
+        )
     title = (layout.title.text or "") if layout.title else ""
     return _summary(panels, title)
 

@@ -112,10 +112,7 @@ def timeline_frame(
     now = now or (wall if pd.isna(latest) else max(wall, latest.to_pydatetime()))
     now_ts = pd.Timestamp(now)
     ids = intervals["session_id"].astype(object).to_numpy()
-    order = creation_order(intervals, ids)
-    if groups:
-        rank = {group: i for i, group in enumerate(dict.fromkeys(groups.values()))}
-        order.sort(key=lambda sid: rank.get(groups.get(sid, ""), len(rank)))  # stable: first seen first in a group
+    order = _row_order(intervals, ids, groups)
     assignments = _assignments(intervals, ids)
     labels = _labels(order, sessions or {}, groups or {}, assignments)
     frame = intervals
@@ -127,23 +124,54 @@ def timeline_frame(
     row = pd.Categorical(ids, categories=order).codes.astype(np.int64)
     label = np.array(labels, dtype=object)[row] if len(row) else np.array([], dtype=object)
     info = frame["status_info"].astype(object).where(frame["status_info"].notna(), "").astype(str).to_numpy()
-    lasted = " for " + np.round(seconds, 1).astype(str).astype(object) + " s"
-    hover = (
-        ids + "<br>" + status.astype(object)
-        + np.where(info != "", " / " + info.astype(object), "")
-        + "<br>from " + np.array([t[11:19] for t in iso_times(start)], dtype=object)
-        + np.where(status == QosStatus.UNAVAILABLE.value, "", lasted)
-    )  # fmt: skip
-    table = pd.DataFrame({
-        "row": row, "label": label, "start": start.array, "seconds": seconds, "hover": hover,
-        "status": status, "info": info,
-    })  # fmt: skip
+    hover = _hover(ids, status, info, start, seconds)
+    table = pd.DataFrame(
+        {
+            "row": row,
+            "label": label,
+            "start": start.array,
+            "seconds": seconds,
+            "hover": hover,
+            "status": status,
+            "info": info,
+        }
+    )
     bars = {s: table[table["status"] == s] for s in _BARS}
     ended = table[table["status"] == QosStatus.UNAVAILABLE.value].rename(columns={"start": "time"})
     endings = {reason: ended[ended["info"] == reason] for reason in ENDINGS}
     last_of_each = np.r_[row[1:] != row[:-1], True] if len(row) else np.array([], dtype=bool)  # rows are grouped
     live = bool((last_of_each & (status != QosStatus.UNAVAILABLE.value)).any())
     return Timeline(labels, order, bars, endings, now, _x_range(table, now_ts, live), live)
+
+
+def _row_order(intervals: pd.DataFrame, ids: np.ndarray[Any, Any], groups: Mapping[str, str] | None) -> list[str]:
+    """The sessions in creation order, grouped by `groups` (the groups in the order they first appear there)."""
+    order = creation_order(intervals, ids)
+    if groups:
+        rank = {group: i for i, group in enumerate(dict.fromkeys(groups.values()))}
+        order.sort(key=lambda sid: rank.get(groups.get(sid, ""), len(rank)))  # stable: first seen first in a group
+    return order
+
+
+def _hover(
+    ids: np.ndarray[Any, Any],
+    status: np.ndarray[Any, Any],
+    info: np.ndarray[Any, Any],
+    start: pd.Series,
+    seconds: np.ndarray[Any, Any],
+) -> np.ndarray[Any, Any]:
+    """Each interval's hover text: the session, its status (and reason), when it began and, unless an end, how long."""
+    lasted = " for " + np.round(seconds, 1).astype(str).astype(object) + " s"
+    hover: np.ndarray[Any, Any] = (
+        ids
+        + "<br>"
+        + status.astype(object)
+        + np.where(info != "", " / " + info.astype(object), "")
+        + "<br>from "
+        + np.array([t[11:19] for t in iso_times(start)], dtype=object)
+        + np.where(status == QosStatus.UNAVAILABLE.value, "", lasted)
+    )
+    return hover
 
 
 def creation_order(intervals: pd.DataFrame, ids: np.ndarray[Any, Any]) -> list[str]:

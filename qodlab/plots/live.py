@@ -28,7 +28,7 @@ from .._jsonschema import without_iri_grammar
 from ..models import QosProfile, SessionInfo
 from ..notebook.extras import require_notebook_extra
 from .colors import COLORS, EDGE, LINE_COLORS, NOTE, NOW, PROMISE
-from .frame import EMPTY, ENDINGS, iso_times, timeline_frame
+from .frame import EMPTY, ENDINGS, Timeline, iso_times, timeline_frame
 from .metrics import MAX_DEVICES, MetricsSource, known_sessions, metric_rows, missing
 from .static import LivePicture
 
@@ -116,8 +116,6 @@ class TimelinePlot:
     ) -> None:
         require_notebook_extra("qodlab.TimelinePlot (the live timeline; qodlab.timeline_png draws one without it)")
         import ipywidgets as w
-        import plotly.graph_objects as go
-        from plotly.subplots import make_subplots
 
         self.log = log
         self.now = now
@@ -129,57 +127,7 @@ class TimelinePlot:
         self.redraws = 0
         rows = 3 if metrics is not None else 1
         self._height = height or (360 if rows == 1 else 560)
-        figure = make_subplots(
-            rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.5, 0.25, 0.25][:rows]
-        )
-        # Trace 0 (and one per metrics row) anchors its x axis as a date axis (see `update`).
-        for row in range(1, rows + 1):
-            figure.add_trace(_anchor(go), row=row, col=1)
-        for status in ("REQUESTED", "AVAILABLE"):
-            bar = go.Bar(
-                name=status, orientation="h", marker_color=COLORS[status], hoverinfo="text", x=[], y=[], base=[]
-            )
-            figure.add_trace(bar, row=1, col=1)
-        for reason, (symbol, _, words) in ENDINGS.items():
-            figure.add_trace(
-                go.Scatter(name=f"UNAVAILABLE: {words}", x=[], y=[], mode="markers", hoverinfo="text",
-                           marker={"symbol": symbol, "size": 10, "color": COLORS["UNAVAILABLE"],
-                                   "line": {"width": 1, "color": EDGE}}, meta=reason),
-                row=1, col=1,
-            )  # fmt: skip
-        if metrics is not None:
-            for i in range(MAX_DEVICES):
-                for row, unit in ((2, "Mbps"), (3, "ms")):
-                    figure.add_trace(
-                        go.Scatter(name="", x=[], y=[], mode="lines", line={"color": LINE_COLORS[i], "width": 1.2},
-                                   showlegend=False, legendgroup=f"device{i}", meta=unit,
-                                   hovertemplate="%{y:.1f} " + unit),
-                        row=row, col=1,
-                    )  # fmt: skip
-            for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
-                figure.add_trace(
-                    go.Scatter(name=name, x=[], y=[], mode="lines", line={"color": PROMISE, "dash": "dash"},
-                               hoverinfo="skip", showlegend=row == 2, legendgroup="promise"),
-                    row=row, col=1,
-                )  # fmt: skip
-            figure.update_yaxes(title_text="downlink (Mbps)", row=2, col=1)
-            figure.update_yaxes(title_text="latency (ms)", row=3, col=1)
-        figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, dtick=1, row=1, col=1)
-        figure.update_xaxes(type="date", tickformatstops=list(TICK_FORMATS))
-        figure.update_xaxes(title_text=axis_title, row=rows, col=1)
-        title = title or "QoS session status" + (" and the link" if rows > 1 else "")
-        figure.update_layout(
-            template="plotly_white",  # transparent below: the page shows through; FIGURE_STYLE recolours the rest
-            paper_bgcolor="rgba(0,0,0,0)",
-            plot_bgcolor="rgba(0,0,0,0)",
-            barmode="overlay",
-            height=self._height,
-            autosize=True,  # as wide as its cell: plotly.js kept its default 700 px in a 1,000 px JupyterLab cell
-            margin={"l": 150, "r": 20, "t": 40, "b": 40},
-            # under the time axis, not beside the title: on a narrow page its entries wrapped up into the title
-            legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom", "yref": "container"},
-            title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
-        )
+        figure = _timeline_figure(rows, axis_title, title, self._height)
         self.widget = _figure_widget_class()(figure)
         """plotly's FigureWidget (the interactive timeline)."""
         self.picture = w.HTML("")
@@ -188,6 +136,15 @@ class TimelinePlot:
         self.view = w.VBox([w.HTML(FIGURE_STYLE, layout={"height": "0px"}), self.widget])
         """What to display: the FigureWidget, or the picture where it cannot render."""
         self.view.add_class("qodlab-timeline")
+        self._png_at = 0.0
+        self._png_key = -1
+        self._empty_span = False  # whether the empty timeline's axes were given their span around now
+        self._picture = LivePicture(PNG_ROWS, dpi=80)  # its figure and background, kept between redraws
+        self._watch_rendering(renderer, detect_after)
+        self.update()
+
+    def _watch_rendering(self, renderer: Renderer, detect_after: float) -> None:
+        """Start as the widget or the picture, and listen for the browser's sign that it drew the widget."""
         self.rendered = False
         """Whether a browser has drawn the interactive figure (it sent its layout back)."""
         self.poke: Callable[[], None] | None = None
@@ -199,17 +156,12 @@ class TimelinePlot:
         self.frontend, blind = frontend()
         self._wanted: str | None = None  # a switch to the picture asked for, with its reason
         self._timer: threading.Timer | None = None
-        self._png_at = 0.0
-        self._png_key = -1
-        self._empty_span = False  # whether the empty timeline's axes were given their span around now
-        self._picture = LivePicture(PNG_ROWS, dpi=80)  # its figure and background, kept between redraws
         self.widget.observe(self._drawn, names=["_js2py_layoutDelta", "_js2py_traceDeltas"])
         self.widget.on_state_request = self._connected
         if renderer == "png":
             self._switch("the picture was asked for (renderer='png')")
         elif renderer == "auto" and blind:
             self._switch(f"{self.frontend} does not render plotly's widget")
-        self.update()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -280,61 +232,41 @@ class TimelinePlot:
         anchors, traces = traces[:rows], traces[rows:]
         bars, traces = traces[:2], traces[2:]
         endings, lines = traces[: len(ENDINGS)], traces[len(ENDINGS) :]
-        empty = timeline.x_range is None
         with self.widget.batch_update():
-            # plotly.js forgets an axis type whenever a trace's x or y is restyled (it re-guesses it
-            # from the first trace with x data), and bar lengths are plain numbers: without an
-            # anchor trace holding a time, the live axis turns linear. The browser test checks it.
-            for anchor in anchors:  # moved only while something is live: an idle dashboard sends nothing a tick,
-                if timeline.live or not anchor.x:  # so Jupyter's culler sees its kernel idle (voila.json)
-                    anchor.x = [_iso(timeline.now)]
-                anchor.y = [None] if anchor is not anchors[0] else (timeline.labels[:1] or [None])
-            for trace in bars:
-                part = timeline.bars[trace.name]
-                trace.y = part["label"].to_numpy(dtype=object)
-                # Bases as ISO strings, which a date axis reads as times; lengths in ms on a date axis.
-                trace.base = iso_times(part["start"])
-                trace.x = (part["seconds"] * 1000).to_numpy(dtype=float)
-                trace.hovertext = part["hover"].to_numpy(dtype=object)
-            for trace in endings:
-                part = timeline.endings[trace.meta]
-                trace.x = iso_times(part["time"])
-                trace.y = part["label"].to_numpy(dtype=object)
-                trace.hovertext = part["hover"].to_numpy(dtype=object)
+            _draw_anchors(anchors, timeline)
+            _draw_statuses(bars, endings, timeline)
             if self.metrics is not None:
                 self._draw_metrics(lines, series, targets)
+            self._draw_axes(timeline, rows)
             layout = self.widget.layout
-            if tuple(timeline.labels) != tuple(layout.yaxis.categoryarray or ()):
-                layout.yaxis.categoryarray = timeline.labels
-                # every row named: plotly.js thinned the labels to every 3rd to 5th at 50 rows; the
-                # figure grows to ROW_PX a row in its status panel (half of it with the link rows)
-                share = 1.0 if rows == 1 else 0.47
-                layout.height = max(self._height, round(FRAME_PX + ROW_PX * len(timeline.labels) / share))
-            for axis in [layout.xaxis, layout.yaxis]:
-                axis.visible = not empty
-            if timeline.x_range is not None:
-                span = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
-                layout.xaxis.range = span
-                if rows > 1:  # the link rows' axes too (each was set while empty)
-                    self.widget.update_xaxes(range=span)
-                self._empty_span = False
-            elif not self._empty_span:  # the link rows' axis shows: a minute either side of now, not plotly's
-                minute = timedelta(minutes=1)  # milliseconds around it; set once, so an idle empty dashboard
-                self.widget.update_xaxes(range=[_iso(timeline.now - minute), _iso(timeline.now + minute)])
-                self._empty_span = True  # sends nothing a tick and Jupyter's culler sees its kernel idle
-            note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
-            notes = [{**note, "font": {"size": 13, "color": NOTE}}] if empty else []
-            if lacking is not None:  # in each link row: what it needs, never an empty panel
-                notes += [{"text": "<br>".join(textwrap.wrap(lacking, 110)), "showarrow": False, "x": 0.5, "y": 0.5,
-                           "xref": f"x{row} domain", "yref": f"y{row} domain", "font": {"size": 11, "color": NOTE}}
-                          for row in (2, 3)]  # fmt: skip
+            notes = _notes(timeline.x_range is None, lacking)
             if tuple(a.text for a in layout.annotations) != tuple(n["text"] for n in notes):
                 layout.annotations = notes
-            layout.shapes = [] if not timeline.live else [{
-                "type": "line", "xref": "x", "yref": "paper", "x0": _iso(timeline.now), "x1": _iso(timeline.now),
-                "y0": 0, "y1": 1, "line": {"color": NOW, "dash": "dot", "width": 1},
-            }]  # fmt: skip
+            layout.shapes = _now_line(timeline)
         self.redraws += 1
+
+    def _draw_axes(self, timeline: Timeline, rows: int) -> None:
+        """The rows' labels and the figure's height, and the time axes' span (around now while empty)."""
+        layout = self.widget.layout
+        empty = timeline.x_range is None
+        if tuple(timeline.labels) != tuple(layout.yaxis.categoryarray or ()):
+            layout.yaxis.categoryarray = timeline.labels
+            # every row named: plotly.js thinned the labels to every 3rd to 5th at 50 rows; the
+            # figure grows to ROW_PX a row in its status panel (half of it with the link rows)
+            share = 1.0 if rows == 1 else 0.47
+            layout.height = max(self._height, round(FRAME_PX + ROW_PX * len(timeline.labels) / share))
+        for axis in [layout.xaxis, layout.yaxis]:
+            axis.visible = not empty
+        if timeline.x_range is not None:
+            span = [_iso(timeline.x_range[0]), _iso(timeline.x_range[1])]
+            layout.xaxis.range = span
+            if rows > 1:  # the link rows' axes too (each was set while empty)
+                self.widget.update_xaxes(range=span)
+            self._empty_span = False
+        elif not self._empty_span:  # the link rows' axis shows: a minute either side of now, not plotly's
+            minute = timedelta(minutes=1)  # milliseconds around it; set once, so an idle empty dashboard
+            self.widget.update_xaxes(range=[_iso(timeline.now - minute), _iso(timeline.now + minute)])
+            self._empty_span = True  # sends nothing a tick and Jupyter's culler sees its kernel idle
 
     def _draw_picture(self) -> None:
         """The picture, at most every PNG_INTERVAL seconds (a redraw sooner is skipped: the next catches up)."""
@@ -347,8 +279,14 @@ class TimelinePlot:
         sessions = self.sessions() if callable(self.sessions) else (self.sessions or {})
         groups = self.groups() if callable(self.groups) else self.groups
         now = self.now() if self.now else None
-        png = self._picture.png(self.log, now, sessions=dict(sessions), metrics=self.metrics, profiles=self.profiles,
-                                groups=dict(groups) if groups else None)  # fmt: skip
+        png = self._picture.png(
+            self.log,
+            now,
+            sessions=dict(sessions),
+            metrics=self.metrics,
+            profiles=self.profiles,
+            groups=dict(groups) if groups else None,
+        )
         summary = ", ".join(f"{n} {s}" for s, n in statuses.value_counts().items() if n) if statuses is not None else ""
         alt = f"QoS session status timeline: {summary or 'no sessions yet'}"
         self.picture.value = (
@@ -418,6 +356,153 @@ def _figure_widget_class() -> type[Any]:
             return super().get_state(key, drop_defaults)
 
     return LiveFigureWidget
+
+
+def _timeline_figure(rows: int, axis_title: str, title: str | None, height: int) -> Any:
+    """The empty figure: the status panel (and the link's two rows), with every trace a redraw fills."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(
+        rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.5, 0.25, 0.25][:rows]
+    )
+    # Trace 0 (and one per metrics row) anchors its x axis as a date axis (see `update`).
+    for row in range(1, rows + 1):
+        figure.add_trace(_anchor(go), row=row, col=1)
+    _add_status_traces(figure, go)
+    if rows > 1:
+        _add_metric_traces(figure, go)
+    figure.update_yaxes(autorange="reversed", title_text="session", automargin=True, dtick=1, row=1, col=1)
+    figure.update_xaxes(type="date", tickformatstops=list(TICK_FORMATS))
+    figure.update_xaxes(title_text=axis_title, row=rows, col=1)
+    title = title or "QoS session status" + (" and the link" if rows > 1 else "")
+    figure.update_layout(
+        template="plotly_white",  # transparent below: the page shows through; FIGURE_STYLE recolours the rest
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        barmode="overlay",
+        height=height,
+        autosize=True,  # as wide as its cell: plotly.js kept its default 700 px in a 1,000 px JupyterLab cell
+        margin={"l": 150, "r": 20, "t": 40, "b": 40},
+        # under the time axis, not beside the title: on a narrow page its entries wrapped up into the title
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom", "yref": "container"},
+        title={"text": title, "font": {"size": 14}, "x": 0, "xref": "paper", "y": 0.99},
+    )
+    return figure
+
+
+def _add_status_traces(figure: Any, go: Any) -> None:
+    """The status panel's traces: a bar trace for REQUESTED and AVAILABLE, a marker trace per ending."""
+    for status in ("REQUESTED", "AVAILABLE"):
+        bar = go.Bar(name=status, orientation="h", marker_color=COLORS[status], hoverinfo="text", x=[], y=[], base=[])
+        figure.add_trace(bar, row=1, col=1)
+    for reason, (symbol, _, words) in ENDINGS.items():
+        marker = {"symbol": symbol, "size": 10, "color": COLORS["UNAVAILABLE"], "line": {"width": 1, "color": EDGE}}
+        figure.add_trace(
+            go.Scatter(
+                name=f"UNAVAILABLE: {words}", x=[], y=[], mode="markers", hoverinfo="text", marker=marker, meta=reason
+            ),
+            row=1,
+            col=1,
+        )
+
+
+def _add_metric_traces(figure: Any, go: Any) -> None:
+    """The link rows' traces: downlink and latency lines for each of MAX_DEVICES devices, then the promises."""
+    for i in range(MAX_DEVICES):
+        for row, unit in ((2, "Mbps"), (3, "ms")):
+            figure.add_trace(
+                go.Scatter(
+                    name="",
+                    x=[],
+                    y=[],
+                    mode="lines",
+                    line={"color": LINE_COLORS[i], "width": 1.2},
+                    showlegend=False,
+                    legendgroup=f"device{i}",
+                    meta=unit,
+                    hovertemplate="%{y:.1f} " + unit,
+                ),
+                row=row,
+                col=1,
+            )
+    for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
+        figure.add_trace(
+            go.Scatter(
+                name=name,
+                x=[],
+                y=[],
+                mode="lines",
+                line={"color": PROMISE, "dash": "dash"},
+                hoverinfo="skip",
+                showlegend=row == 2,
+                legendgroup="promise",
+            ),
+            row=row,
+            col=1,
+        )
+    figure.update_yaxes(title_text="downlink (Mbps)", row=2, col=1)
+    figure.update_yaxes(title_text="latency (ms)", row=3, col=1)
+
+
+def _draw_anchors(anchors: list[Any], timeline: Timeline) -> None:
+    """Each x axis's invisible anchor at now, so the axis stays a date axis.
+
+    plotly.js forgets an axis type whenever a trace's x or y is restyled (it re-guesses it from the
+    first trace with x data), and bar lengths are plain numbers: without an anchor trace holding a
+    time, the live axis turns linear. The browser test checks it.
+    """
+    for anchor in anchors:  # moved only while something is live: an idle dashboard sends nothing a tick,
+        if timeline.live or not anchor.x:  # so Jupyter's culler sees its kernel idle (voila.json)
+            anchor.x = [_iso(timeline.now)]
+        anchor.y = [None] if anchor is not anchors[0] else (timeline.labels[:1] or [None])
+
+
+def _draw_statuses(bars: list[Any], endings: list[Any], timeline: Timeline) -> None:
+    """The status panel: each status's bars, and each ending's markers."""
+    for trace in bars:
+        part = timeline.bars[trace.name]
+        trace.y = part["label"].to_numpy(dtype=object)
+        # Bases as ISO strings, which a date axis reads as times; lengths in ms on a date axis.
+        trace.base = iso_times(part["start"])
+        trace.x = (part["seconds"] * 1000).to_numpy(dtype=float)
+        trace.hovertext = part["hover"].to_numpy(dtype=object)
+    for trace in endings:
+        part = timeline.endings[trace.meta]
+        trace.x = iso_times(part["time"])
+        trace.y = part["label"].to_numpy(dtype=object)
+        trace.hovertext = part["hover"].to_numpy(dtype=object)
+
+
+def _notes(empty: bool, lacking: str | None) -> list[dict[str, Any]]:
+    """The figure's notes: that it is empty, and in each link row what it needs (never an empty panel)."""
+    note = {"text": EMPTY, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.8}
+    notes: list[dict[str, Any]] = [{**note, "font": {"size": 13, "color": NOTE}}] if empty else []
+    if lacking is not None:
+        text = "<br>".join(textwrap.wrap(lacking, 110))
+        font = {"size": 11, "color": NOTE}
+        notes += [
+            {
+                "text": text,
+                "showarrow": False,
+                "x": 0.5,
+                "y": 0.5,
+                "xref": f"x{row} domain",
+                "yref": f"y{row} domain",
+                "font": font,
+            }
+            for row in (2, 3)
+        ]
+    return notes
+
+
+def _now_line(timeline: Timeline) -> list[dict[str, Any]]:
+    """A dotted line at now while something is live (none otherwise)."""
+    if not timeline.live:
+        return []
+    now = _iso(timeline.now)
+    line = {"color": NOW, "dash": "dot", "width": 1}
+    return [{"type": "line", "xref": "x", "yref": "paper", "x0": now, "x1": now, "y0": 0, "y1": 1, "line": line}]
 
 
 def _anchor(go: Any) -> Any:

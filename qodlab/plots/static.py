@@ -51,8 +51,18 @@ def timeline_png(
     Raises InvalidRequest (field `sessions`) when `metrics` is given but no session on the timeline
     has a known device: its link rows would be empty.
     """
-    figure = timeline_figure(log, now, width, axis_title, sessions=sessions, metrics=metrics, profiles=profiles,
-                             groups=groups, max_rows=max_rows, dpi=dpi)  # fmt: skip
+    figure = timeline_figure(
+        log,
+        now,
+        width,
+        axis_title,
+        sessions=sessions,
+        metrics=metrics,
+        profiles=profiles,
+        groups=groups,
+        max_rows=max_rows,
+        dpi=dpi,
+    )
     return _png(figure)
 
 
@@ -80,8 +90,18 @@ def timeline_figure(
     if lacking is not None and not say_missing:
         raise InvalidRequest(lacking, "sessions")
     timeline, hidden = _kept(timeline, max_rows)
-    return _figure(timeline, hidden, width, axis_title, sessions=sessions, metrics=metrics, profiles=profiles,
-                   lacking=lacking, live=max_rows is not None, dpi=dpi)  # fmt: skip
+    return _figure(
+        timeline,
+        hidden,
+        width,
+        axis_title,
+        sessions=sessions,
+        metrics=metrics,
+        profiles=profiles,
+        lacking=lacking,
+        live=max_rows is not None,
+        dpi=dpi,
+    )
 
 
 def _kept(timeline: Timeline, max_rows: int | None) -> tuple[Timeline, int]:
@@ -120,9 +140,7 @@ def _figure(
     if metrics is not None:
         _metrics(axes[1], axes[2], series, targets)
         if lacking is not None:
-            for ax in axes[1:]:
-                ax.text(0.5, 0.5, lacking, ha="center", va="center", transform=ax.transAxes, color=NOTE, fontsize=7,
-                        wrap=True)  # fmt: skip
+            _say(axes[1:], lacking)
     bottom = axes[-1]
     if timeline.x_range is None:
         axes[0].text(0.5, 0.5, EMPTY, ha="center", va="center", transform=axes[0].transAxes, color=NOTE)
@@ -134,13 +152,22 @@ def _figure(
     title = "QoS session status" + (" and the link" if metrics is not None else "")
     title += f"\nthe newest {len(timeline.labels)} sessions of {len(timeline.labels) + hidden}" if hidden else ""
     figure.suptitle(title, fontsize=11, x=0.01, ha="left")  # the figure's: the legend sits above the axes, right
+    _lay_out(figure, sum(heights) + 0.6, live)
+    return figure
+
+
+def _say(axes: Any, text: str) -> None:
+    """Write `text` across each of `axes` (what a link row needs, instead of an empty panel)."""
+    for ax in axes:
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color=NOTE, fontsize=7, wrap=True)
+
+
+def _lay_out(figure: Any, height: float, live: bool) -> None:
+    """Fit the axes in the figure, `height` inches tall: tightly, or for a live picture with fixed margins."""
     if not live:
         figure.tight_layout()
     else:  # a live picture: fixed margins (tight_layout draws the whole figure once more, ~40% of the time)
-        figure.subplots_adjust(
-            left=0.24, right=0.98, top=1 - 0.75 / (sum(heights) + 0.6), bottom=0.5 / (sum(heights) + 0.6)
-        )
-    return figure
+        figure.subplots_adjust(left=0.24, right=0.98, top=1 - 0.75 / height, bottom=0.5 / height)
 
 
 def _time_axis(bottom: Any, x_range: tuple[datetime, datetime]) -> None:
@@ -179,8 +206,15 @@ def _encoded(figure: Any, compress_level: int = 6) -> bytes:
     what = json.dumps(describe(figure, drawn=True), ensure_ascii=True)
     buffer = io.BytesIO()
     # what savefig does for a PNG, without drawing again: the description needs the drawn tick labels
-    imsave(buffer, figure.canvas.buffer_rgba(), format="png", origin="upper", dpi=figure.dpi,
-           metadata={"Software": "qodlab", "qodlab": what}, pil_kwargs={"compress_level": compress_level})  # fmt: skip
+    imsave(
+        buffer,
+        figure.canvas.buffer_rgba(),
+        format="png",
+        origin="upper",
+        dpi=figure.dpi,
+        metadata={"Software": "qodlab", "qodlab": what},
+        pil_kwargs={"compress_level": compress_level},
+    )
     return buffer.getvalue()
 
 
@@ -214,8 +248,19 @@ class LivePicture:
         groups: Mapping[str, str] | None = None,
     ) -> bytes:
         if metrics is not None:
-            return _png(timeline_figure(log, now, sessions=sessions, metrics=metrics, profiles=profiles, groups=groups,
-                                        max_rows=self.max_rows, dpi=self.dpi, say_missing=True))  # fmt: skip
+            return _png(
+                timeline_figure(
+                    log,
+                    now,
+                    sessions=sessions,
+                    metrics=metrics,
+                    profiles=profiles,
+                    groups=groups,
+                    max_rows=self.max_rows,
+                    dpi=self.dpi,
+                    say_missing=True,
+                )
+            )
         given = sessions or {}
         timeline, hidden = _kept(timeline_frame(log.intervals(), now, given, groups), self.max_rows)
         key = (tuple(timeline.labels), hidden, timeline.x_range is None)
@@ -240,8 +285,18 @@ class LivePicture:
 
     def _build(self, timeline: Timeline, hidden: int, sessions: Mapping[str, SessionInfo]) -> None:
         """A new figure, drawn without what moves, kept as the background."""
-        figure = _figure(timeline, hidden, 9.0, "time (UTC)", sessions=sessions, metrics=None, profiles=None,
-                         lacking=None, live=True, dpi=self.dpi)  # fmt: skip
+        figure = _figure(
+            timeline,
+            hidden,
+            9.0,
+            "time (UTC)",
+            sessions=sessions,
+            metrics=None,
+            profiles=None,
+            lacking=None,
+            live=True,
+            dpi=self.dpi,
+        )
         axes = figure.get_axes()
         moving = list(axes[0].collections) + [line for line in axes[0].get_lines() if line.get_gid() == "now"]
         for artist in moving:
@@ -293,8 +348,17 @@ def _status(axes: Any, timeline: Any) -> None:
     _marks(axes, timeline)
     handles: list[Any] = [Patch(color=COLORS[s], label=s) for s in timeline.bars]
     for _, marker, words in ENDINGS.values():
-        handles.append(Line2D([], [], marker=marker, linestyle="", color=COLORS["UNAVAILABLE"],
-                              markeredgecolor=EDGE, label=f"ended: {words}"))  # fmt: skip
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                linestyle="",
+                color=COLORS["UNAVAILABLE"],
+                markeredgecolor=EDGE,
+                label=f"ended: {words}",
+            )
+        )
     axes.set_yticks(range(len(timeline.labels)), timeline.labels, fontsize=8)
     if timeline.labels:
         axes.set_ylim(len(timeline.labels) - 0.5, -0.5)
@@ -303,14 +367,26 @@ def _status(axes: Any, timeline: Any) -> None:
 
 def _marks(axes: Any, timeline: Any) -> list[Any]:
     """What moves from one redraw to the next: the bars, the end markers and the "now" line."""
-    marks = [axes.add_collection(_bars(part, COLORS[status]), autolim=False)
-             for status, part in timeline.bars.items() if len(part)]  # fmt: skip
+    marks = [
+        axes.add_collection(_bars(part, COLORS[status]), autolim=False)
+        for status, part in timeline.bars.items()
+        if len(part)
+    ]
     for reason, (_, marker, _words) in ENDINGS.items():
         part = timeline.endings[reason]
         if len(part):
-            marks.append(axes.scatter(_nums(part["time"]), part["row"].to_numpy(), marker=marker, s=60,
-                                      color=COLORS["UNAVAILABLE"], edgecolors=EDGE, linewidths=0.8,
-                                      zorder=3))  # fmt: skip
+            marks.append(
+                axes.scatter(
+                    _nums(part["time"]),
+                    part["row"].to_numpy(),
+                    marker=marker,
+                    s=60,
+                    color=COLORS["UNAVAILABLE"],
+                    edgecolors=EDGE,
+                    linewidths=0.8,
+                    zorder=3,
+                )
+            )
     if timeline.live:
         marks.append(axes.axvline(_num(timeline.now), color=NOW, linestyle=":", linewidth=1, gid="now"))
     return marks
@@ -332,10 +408,12 @@ def _metrics(down: Any, late: Any, series: list[Any], targets: Any) -> None:
     for i, device in enumerate(series):
         frame = device.frame
         if len(frame):
-            down.plot(_nums(frame["time"]), frame["downlink_mbps"].to_numpy(), color=LINE_COLORS[i], lw=1,
-                      label=device.label)  # fmt: skip
-            late.plot(_nums(frame["time"]), frame["latency_ms"].to_numpy(), color=LINE_COLORS[i], lw=1,
-                      label=device.label)  # fmt: skip
+            down.plot(
+                _nums(frame["time"]), frame["downlink_mbps"].to_numpy(), color=LINE_COLORS[i], lw=1, label=device.label
+            )
+            late.plot(
+                _nums(frame["time"]), frame["latency_ms"].to_numpy(), color=LINE_COLORS[i], lw=1, label=device.label
+            )
     x = _nums(pd.Series(pd.to_datetime(targets.x, utc=True)))  # None (the gaps) become NaT, then NaN
     for ax, values, what in (
         (down, targets.downlink, "profile's target rate"),

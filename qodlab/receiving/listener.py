@@ -143,16 +143,9 @@ class Listener(BackgroundServer):
         reuse: bool = True,
         allowed_hosts: Sequence[str] = (),
     ) -> None:
-        if log is not None and not isinstance(log, EventLog):
-            hint = (
-                f": Listener(EventLog({log!r})) keeps its events in that file"
-                if isinstance(log, str | os.PathLike)
-                else ""
-            )
-            raise InvalidRequest(f"log: {log!r} is not an EventLog{hint}", "log")
         if token and not is_b64token(_bare(token)):  # no header could carry it (RFC 6750's b64token)
             raise InvalidRequest("token: only letters, digits and -._~+/ (then any = signs) can be sent", "token")
-        self.log = log if log is not None else EventLog()
+        self.log = _event_log(log)
         self.log.fed_by(self)  # a wait on the log that times out can then say what this listener refused
         self._on_rejection: list[Callable[[Rejection], None]] = []
         self.path = path if path.startswith("/") else f"/{path}"
@@ -171,6 +164,17 @@ class Listener(BackgroundServer):
         self.public_url = public_url
         self.relay_timeout = relay_timeout
         self._warned = False
+        self._follow_relay(relay, previous, cafile)
+        self._cafile = cafile
+        self.tokens: TokenServer | None = None
+        """With PRIVATE_KEY_JWT: its authorization server (`accept_private_key_jwt`); None otherwise."""
+        self._server = self._server_thread(host, port, certfile, keyfile, allowed_hosts)
+        self.start()
+        if jwks_uri is not None:
+            self.accept_private_key_jwt(jwks_uri)
+
+    def _follow_relay(self, relay: str | bool | None, previous: Listener | None, cafile: str | None) -> None:
+        """Follow the relay channel given, or with `relay=True` the one a restart kept, else a new one."""
         self.subscription: Subscription | None = None
         """The relay channel it follows (None without a relay)."""
         if relay:
@@ -179,14 +183,25 @@ class Listener(BackgroundServer):
                 followed = previous.subscription if previous is not None and previous.settings.relay is True else None
                 channel = followed.url if followed is not None else new_channel(default_relay(), cafile=cafile)
             self.subscription = Subscription(channel, self._relayed, cafile=cafile, on_skip=self._skipped)
-        self._cafile = cafile
-        self.tokens: TokenServer | None = None
-        """With PRIVATE_KEY_JWT: its authorization server (`accept_private_key_jwt`); None otherwise."""
-        self._server = ServerThread(self._app, host, port, name="qodlab-listener", certfile=certfile, keyfile=keyfile,
-                                    allowed_hosts=allowed_hosts)  # fmt: skip
-        self.start()
-        if jwks_uri is not None:
-            self.accept_private_key_jwt(jwks_uri)
+
+    def _server_thread(
+        self,
+        host: str,
+        port: int,
+        certfile: str | os.PathLike[str] | None,
+        keyfile: str | os.PathLike[str] | None,
+        allowed_hosts: Sequence[str],
+    ) -> ServerThread:
+        """The server of its ASGI app."""
+        return ServerThread(
+            self._app,
+            host,
+            port,
+            name="qodlab-listener",
+            certfile=certfile,
+            keyfile=keyfile,
+            allowed_hosts=allowed_hosts,
+        )
 
     def __repr__(self) -> str:
         state = f"{self._server.state.name.lower()} {self.accepted} accepted"
@@ -201,9 +216,14 @@ class Listener(BackgroundServer):
         from ..notebook.display import card, plural, server_rows
 
         where = _masked(self.subscription.url) + " (relay)" if self.subscription is not None else self.url
-        rows = server_rows(where, self._server.state.name.lower(), [
-            ("accepted", plural(self.accepted, "notification")), ("token", "*** (required: Bearer)"),
-        ])  # fmt: skip
+        rows = server_rows(
+            where,
+            self._server.state.name.lower(),
+            [
+                ("accepted", plural(self.accepted, "notification")),
+                ("token", "*** (required: Bearer)"),
+            ],
+        )
         return card("Listener", rows)
 
     def start(self) -> Listener:
@@ -285,8 +305,9 @@ class Listener(BackgroundServer):
             msg = "PRIVATE_KEY_JWT needs the provider to reach the token endpoint: a relay is one-way"
             raise ValueError(msg)
         if self.tokens is None:
-            self.tokens = TokenServer(client_id or f"qodlab-{secrets.token_hex(6)}", self.token_url, jwks_uri,
-                                      ttl=ttl, cafile=self._cafile)  # fmt: skip
+            self.tokens = TokenServer(
+                client_id or f"qodlab-{secrets.token_hex(6)}", self.token_url, jwks_uri, ttl=ttl, cafile=self._cafile
+            )
         else:
             self.tokens.jwks_uri = jwks_uri
         return self.tokens
@@ -543,6 +564,16 @@ class Listener(BackgroundServer):
                 logger.exception("on_rejection callback failed")
 
 
+def _event_log(log: EventLog | None) -> EventLog:
+    """The log given (a new one in memory for None); a path given instead is refused, with the call it meant."""
+    if log is not None and not isinstance(log, EventLog):
+        hint = (
+            f": Listener(EventLog({log!r})) keeps its events in that file" if isinstance(log, str | os.PathLike) else ""
+        )
+        raise InvalidRequest(f"log: {log!r} is not an EventLog{hint}", "log")
+    return log if log is not None else EventLog()
+
+
 def listener_at(url: str) -> Listener | None:
     """The running listener in this process that `url` reaches (its local, public or relay URL), or None."""
     wanted = url.rstrip("/")
@@ -608,8 +639,10 @@ def _structured(headers: dict[bytes, bytes], data: Any) -> dict[str, Any]:
     return event
 
 
-_NO_CONTENT = ({"type": "http.response.start", "status": 204, "headers": [(b"content-length", b"0")]},
-               {"type": "http.response.body", "body": b""})  # fmt: skip  # uvicorn only reads them
+_NO_CONTENT = (
+    {"type": "http.response.start", "status": 204, "headers": [(b"content-length", b"0")]},
+    {"type": "http.response.body", "body": b""},
+)  # uvicorn only reads them
 
 
 async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:

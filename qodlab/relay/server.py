@@ -372,9 +372,13 @@ class Relay(BackgroundServer):
         per_address: int = PER_ADDRESS,
     ) -> None:
         self.app = RelayApp(
-            buffer, max_bytes=max_bytes, max_channels=max_channels, idle=idle, forwarded_allow_ips=forwarded_allow_ips,
+            buffer,
+            max_bytes=max_bytes,
+            max_channels=max_channels,
+            idle=idle,
+            forwarded_allow_ips=forwarded_allow_ips,
             per_address=per_address,
-        )  # fmt: skip
+        )
         self._server = ServerThread(
             self.app, host, port, name="qodlab-relay", certfile=certfile, keyfile=keyfile, allowed_hosts=allowed_hosts
         )
@@ -388,9 +392,14 @@ class Relay(BackgroundServer):
         """A card: where, how many channels (never their names: each is a capability), how much relayed."""
         from ..notebook.display import card, plural, server_rows
 
-        rows = server_rows(self.url, self._server.state.name.lower(), [
-            ("channels", plural(len(self.app.channels), "channel")), ("relayed", plural(self.app.relayed, "message")),
-        ])  # fmt: skip
+        rows = server_rows(
+            self.url,
+            self._server.state.name.lower(),
+            [
+                ("channels", plural(len(self.app.channels), "channel")),
+                ("relayed", plural(self.app.relayed, "message")),
+            ],
+        )
         return card("Relay", rows)
 
     @property

@@ -211,8 +211,9 @@ class Subscription:
             for kind in self.probe_types:
                 self._awaited[kind] = asyncio.Event()
                 try:
-                    async with client.stream("POST", self.url, content=probe_body(self._nonce, kind),
-                                             headers={"content-type": kind}) as answer:  # fmt: skip
+                    async with client.stream(
+                        "POST", self.url, content=probe_body(self._nonce, kind), headers={"content-type": kind}
+                    ) as answer:
                         pass  # its status is the answer; its body is not read
                 except httpx.HTTPError as exc:
                     self.errors.append(f"the probe as {kind} got no answer ({type(exc).__name__}): not known")

@@ -76,31 +76,62 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     audiences = sandbox.audiences
     app.add_middleware(CamaraMiddleware, sandbox=sandbox, audiences=audiences)
     audiences.declare(app.router.routes, "public")  # FastAPI's own: /openapi.json, /docs, /redoc
+    _include_routers(app, sandbox)
+    own = len(app.router.routes)  # the app's own routes below are public (a count kept /health out, issue 36)
+    _own_routes(app, sandbox)
+    audiences.declare(app.router.routes[own:], "public")
+    return app
+
+
+def _include_routers(app: FastAPI, sandbox: Sandbox) -> None:
+    """Every API the sandbox speaks, and its controls, each router declared for its audience."""
+    audiences = sandbox.audiences
     camara = [r for r in apis.RELEASES if r.contracts is not None and r.profiles_path is not None]
     for release in camara:
         qod, profiles, _ = release.contracts or ("", "", None)
-        _include(app, audiences, "api", _qod_router(sandbox, release, qod), prefix=release.qod_path,
-                 tags=[f"QoS Sessions {release.name}"])  # fmt: skip
-        _include(app, audiences, "api", _profiles_router(sandbox, release, profiles),
-                 prefix=release.profiles_path or "", tags=[f"QoS Profiles {release.name}"])  # fmt: skip
+        _include(
+            app,
+            audiences,
+            "api",
+            _qod_router(sandbox, release, qod),
+            prefix=release.qod_path,
+            tags=[f"QoS Sessions {release.name}"],
+        )
+        _include(
+            app,
+            audiences,
+            "api",
+            _profiles_router(sandbox, release, profiles),
+            prefix=release.profiles_path or "",
+            tags=[f"QoS Profiles {release.name}"],
+        )
     _include(app, audiences, "control", _control_router(sandbox), prefix=CONTROL, tags=["Sandbox controls"])
     for release in camara:
         provisioning = release.contracts[2] if release.contracts else None
         if release.provisioning_path is not None and provisioning is not None:
             tags = [f"QoS Provisioning {release.provisioning} ({release.name})"]
-            _include(app, audiences, "api", _provisioning_router(sandbox, release, provisioning),
-                     prefix=release.provisioning_path, tags=tags)  # fmt: skip
+            router = _provisioning_router(sandbox, release, provisioning)
+            _include(app, audiences, "api", router, prefix=release.provisioning_path, tags=tags)
     for release in apis.RELEASES:
         if release.nac:
-            _include(app, audiences, "api", legacy_router(sandbox, release), prefix=release.qod_path,
-                     tags=["Network as Code (older releases)"])  # fmt: skip
+            _include(
+                app,
+                audiences,
+                "api",
+                legacy_router(sandbox, release),
+                prefix=release.qod_path,
+                tags=["Network as Code (older releases)"],
+            )
     if sandbox.provider is not None:  # its endpoints check client credentials themselves; its controls are controls
         provider, minting = oidc_router(sandbox)
         _include(app, audiences, "public", provider, tags=["OpenID provider (--auth oidc)"])
         _include(app, audiences, "control", minting, tags=["OpenID provider (--auth oidc)"])
     for make_router in sandbox.routers:  # a classroom's controls
         _include(app, audiences, "control", make_router(sandbox))
-    own = len(app.router.routes)  # the app's own routes below are public (a count kept /health out, issue 36)
+
+
+def _own_routes(app: FastAPI, sandbox: Sandbox) -> None:
+    """The app's own routes: health, the Swagger UI, and the keys that sign client assertions."""
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -117,9 +148,6 @@ def create_app(sandbox: Sandbox) -> FastAPI:
     @app.get(JWKS_PATH, summary="The public keys that sign PRIVATE_KEY_JWT client assertions", tags=["QoS Sessions"])
     async def notification_keys() -> JSONResponse:
         return JSONResponse(sandbox.notifier.signer.jwks())
-
-    audiences.declare(app.router.routes[own:], "public")
-    return app
 
 
 def _include(app: FastAPI, audiences: Audiences, audience: Audience, router: APIRouter, **options: Any) -> None:
@@ -203,8 +231,12 @@ def _provisioning_router(sandbox: Sandbox, release: Release, api: contract.Api) 
     def schema(name: str) -> Any:
         return [conforming(api, name, strict=release.strict, http_sinks=lambda: not engine.strict)]
 
-    @router.post("/qos-assignments", status_code=201, summary="Assign a QoS profile to a device",
-                 dependencies=schema("CreateAssignment"))  # fmt: skip
+    @router.post(
+        "/qos-assignments",
+        status_code=201,
+        summary="Assign a QoS profile to a device",
+        dependencies=schema("CreateAssignment"),
+    )
     async def assign(body: CreateAssignment, request: Request) -> JSONResponse:
         made = engine.assign(body, correlator=request.headers.get("x-correlator"), access=access(request))
         return _json(made.info(), 201)
@@ -220,8 +252,9 @@ def _provisioning_router(sandbox: Sandbox, release: Release, api: contract.Api) 
             return Response(status_code=204)
         return _json({**revoked.info(), "statusInfo": "DELETE_REQUESTED"}, 202)  # AVAILABLE while under way
 
-    @router.post("/retrieve-qos-assignment", summary="A device's assignment",
-                 dependencies=schema("RetrieveAssignmentByDevice"))  # fmt: skip
+    @router.post(
+        "/retrieve-qos-assignment", summary="A device's assignment", dependencies=schema("RetrieveAssignmentByDevice")
+    )
     async def retrieve(body: RetrieveSessions, request: Request) -> JSONResponse:
         return _json(engine.assignment_for(body.device, access(request)).info())
 
@@ -329,6 +362,20 @@ class ApiFaultRequest(BaseModel):
 def _control_router(sandbox: Sandbox) -> APIRouter:
     router = APIRouter()
     faults = sandbox.faults
+    _state_routes(router, sandbox)
+    _fault_routes(router, sandbox)
+    _metrics_route(router, sandbox)
+
+    @router.delete("/faults", status_code=204, summary="Clear every pending fault")
+    async def clear_faults() -> Response:
+        faults.clear()
+        return Response(status_code=204)
+
+    return router
+
+
+def _state_routes(router: APIRouter, sandbox: Sandbox) -> None:
+    """The controls that read what the sandbox holds, move its clock, and terminate a session as the network."""
 
     @router.get("/deliveries", summary="Every notification delivery attempt")
     async def deliveries() -> JSONResponse:
@@ -358,6 +405,11 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
     @router.post("/sessions/{sessionId}/terminate", summary="The network terminates a session")
     async def terminate(session_id: SessionId) -> JSONResponse:
         return _json(sandbox.engine.terminate(session_id).info())
+
+
+def _fault_routes(router: APIRouter, sandbox: Sandbox) -> None:
+    """The controls that set what the next calls and notifications meet: faults, congestion, a shared client."""
+    faults = sandbox.faults
 
     @router.post("/faults/provisioning", status_code=204, summary="Provisioning fails for a device or profile")
     async def fail_provisioning(body: ProvisioningFault) -> Response:
@@ -389,6 +441,10 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
         episode = sandbox.congest(body.device, body.factor, body.seconds)
         return _json({"start": rfc3339(episode.start), "end": rfc3339(episode.end), "factor": episode.factor})
 
+
+def _metrics_route(router: APIRouter, sandbox: Sandbox) -> None:
+    """The control that reads a device's simulated link, the device given as query parameters."""
+
     @router.get("/devices/metrics", summary="A device's simulated link, one sample per sandbox second")
     async def metrics(
         phone_number: Annotated[str | None, Query(alias="phoneNumber")] = None,
@@ -411,18 +467,12 @@ def _control_router(sandbox: Sandbox) -> APIRouter:
             device = Device.model_validate({k: v for k, v in fields.items() if v is not None})
             frame = sandbox.metrics(device, start, end)
         except ValueError as exc:  # pydantic's ValidationError is one
-            raise EngineError(400, "INVALID_ARGUMENT", validation_message(getattr(exc, "errors", lambda: [])())
-                              or str(exc)) from None  # fmt: skip
+            raise EngineError(
+                400, "INVALID_ARGUMENT", validation_message(getattr(exc, "errors", lambda: [])()) or str(exc)
+            ) from None
         frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
         frame = frame.astype(object).where(frame.notna(), None)
         return _json(frame.to_dict("records"))
-
-    @router.delete("/faults", status_code=204, summary="Clear every pending fault")
-    async def clear_faults() -> Response:
-        faults.clear()
-        return Response(status_code=204)
-
-    return router
 
 
 def _control(action: Callable[[], None]) -> None:

@@ -66,8 +66,11 @@ def device_of(key: tuple[str, str]) -> Device:
     kind, value = key
     if kind == "ipv4Address":
         public, private, port = value.split("|")
-        fields = {"publicAddress": public, "privateAddress": None if private == "None" else private,
-                  "publicPort": None if port == "None" else int(port)}  # fmt: skip
+        fields = {
+            "publicAddress": public,
+            "privateAddress": None if private == "None" else private,
+            "publicPort": None if port == "None" else int(port),
+        }
         return Device.model_validate({"ipv4Address": {k: v for k, v in fields.items() if v is not None}})
     return Device.model_validate({kind: value})
 
@@ -513,20 +516,33 @@ class Engine:
             self._check_conflict(request.device, owner, kind)
             now = self.clock.now()
             opened = SandboxSession.new(
-                request, now, echo_device=not named, flavor=flavor, correlator=correlator, token=token, owner=owner,
-                jwt=jwt, kind=kind, content_type=content_type,
-            )  # fmt: skip
+                request,
+                now,
+                echo_device=not named,
+                flavor=flavor,
+                correlator=correlator,
+                token=token,
+                owner=owner,
+                jwt=jwt,
+                kind=kind,
+                content_type=content_type,
+            )
             self._sessions[opened.id] = opened
             for key in opened.device_keys:
                 self._by_key.setdefault(key, set()).add(opened.id)
-            delay = self._provisioning_delay(tested)
-            if self.faults.fails_at_creation(opened.profile, owner):  # 201 UNAVAILABLE / NETWORK_TERMINATED
-                self._end(opened, StatusInfo.NETWORK_TERMINATED, now)
-            elif delay <= 0:
-                self._provision(opened, now)
-            else:
-                self._schedule(now + delay, opened, _Timer.PROVISION)
+            self._provision_new(opened, tested, owner, now)
             return opened
+
+    def _provision_new(self, opened: SandboxSession, tested: TestDevice | None, owner: str | None, now: float) -> None:
+        """Provision a new session after its test device's delay (at once without one), or end it at once
+        when an injected creation fault says so."""
+        delay = self._provisioning_delay(tested)
+        if self.faults.fails_at_creation(opened.profile, owner):  # 201 UNAVAILABLE / NETWORK_TERMINATED
+            self._end(opened, StatusInfo.NETWORK_TERMINATED, now)
+        elif delay <= 0:
+            self._provision(opened, now)
+        else:
+            self._schedule(now + delay, opened, _Timer.PROVISION)
 
     def _get(self, session_id: uuid.UUID, access: Access | None = None, kind: Kind = "session") -> SandboxSession:
         session = self._sessions.get(session_id)

@@ -206,8 +206,9 @@ class Links:
         if count == 0:
             return np.zeros((0, 5))
         blocks = range(first // _BLOCK, (first + count - 1) // _BLOCK + 1)
-        drawn = np.concatenate([np.random.default_rng([self.seed, _digest(device), 1, b]).standard_normal((_BLOCK, 5))
-                                for b in blocks])  # fmt: skip
+        drawn = np.concatenate(
+            [np.random.default_rng([self.seed, _digest(device), 1, b]).standard_normal((_BLOCK, 5)) for b in blocks]
+        )
         offset = first - blocks[0] * _BLOCK
         return drawn[offset : offset + count]
 

@@ -43,8 +43,12 @@ from .refusals import EngineError
 from .versions import shaped
 
 if TYPE_CHECKING:
-    from .engine import SandboxSession
+    from collections.abc import Callable
+
+    from .engine import Engine, SandboxSession
     from .server import Sandbox
+
+    Shown = Callable[[SandboxSession, Request], dict[str, Any]]  # a session's body as the release shows it
 
 __all__ = ["legacy_router"]
 
@@ -115,14 +119,26 @@ def legacy_router(sandbox: Sandbox, release: Release) -> APIRouter:
     default_duration = release.default_duration
 
     def info(session: SandboxSession, request: Request) -> dict[str, Any]:
-        body = shaped(release, session.info(), "")  # no address list, no sinkCredential: as 1.1 shows it
-        if body.get("sink"):
-            body["webhook"] = {"notificationUrl": body["sink"]}
-        if default_duration is None and GENERATED_CLIENT in request.headers:  # /qod/v0, SDK 10.x
-            start = session.started_at if session.started_at is not None else session.created_at
-            end = session.expires_at if session.expires_at is not None else start + session.duration
-            body["startedAt"], body["expiresAt"] = int(start), int(end)
-        return body
+        return _shown(release, session, request)
+
+    _find_routes(router, engine, release, info)
+    _session_routes(router, engine, info)
+    if default_duration is None:  # /qod/v0 is also CAMARA 0.10, whose profiles live beside its sessions
+
+        @router.get("/qos-profiles", summary="QoS profiles (CAMARA QoD 0.10)")
+        async def profiles(name: str | None = None, status: ProfileStatus | None = None) -> JSONResponse:
+            return JSONResponse([to_wire(p) for p in engine.find_profiles(name, status)])
+
+        @router.get("/qos-profiles/{name}", summary="A QoS profile (CAMARA QoD 0.10)")
+        async def profile(name: str) -> JSONResponse:
+            return JSONResponse(to_wire(engine.profile(name)))
+
+    return router
+
+
+def _find_routes(router: APIRouter, engine: Engine, release: Release, info: Shown) -> None:
+    """Create a session, and find a device's sessions (a query on 1.x to 4.x, a body from 5.x)."""
+    default_duration = release.default_duration
 
     @router.post("/sessions", status_code=201, summary="Create a session (Network as Code)")
     async def create(body: LegacyCreate, request: Request) -> JSONResponse:
@@ -150,6 +166,10 @@ def legacy_router(sandbox: Sandbox, release: Release) -> APIRouter:
     async def retrieve(body: RetrieveSessions, request: Request) -> JSONResponse:
         return JSONResponse([info(s, request) for s in engine.retrieve(body.device, access(request))])
 
+
+def _session_routes(router: APIRouter, engine: Engine, info: Shown) -> None:
+    """One session by its id: read, delete, extend."""
+
     @router.get("/sessions/{sessionId}", summary="Get a session (Network as Code)")
     async def get(session_id: SessionId, request: Request) -> JSONResponse:
         return JSONResponse(info(engine.get(session_id, access(request)), request))
@@ -165,14 +185,14 @@ def legacy_router(sandbox: Sandbox, release: Release) -> APIRouter:
             info(engine.extend(session_id, body.requested_additional_duration, access(request)), request)
         )
 
-    if default_duration is None:  # /qod/v0 is also CAMARA 0.10, whose profiles live beside its sessions
 
-        @router.get("/qos-profiles", summary="QoS profiles (CAMARA QoD 0.10)")
-        async def profiles(name: str | None = None, status: ProfileStatus | None = None) -> JSONResponse:
-            return JSONResponse([to_wire(p) for p in engine.find_profiles(name, status)])
-
-        @router.get("/qos-profiles/{name}", summary="A QoS profile (CAMARA QoD 0.10)")
-        async def profile(name: str) -> JSONResponse:
-            return JSONResponse(to_wire(engine.profile(name)))
-
-    return router
+def _shown(release: Release, session: SandboxSession, request: Request) -> dict[str, Any]:
+    """A session as the release shows it: a webhook beside the sink, and epoch seconds for the generated client."""
+    body = shaped(release, session.info(), "")  # no address list, no sinkCredential: as 1.1 shows it
+    if body.get("sink"):
+        body["webhook"] = {"notificationUrl": body["sink"]}
+    if release.default_duration is None and GENERATED_CLIENT in request.headers:  # /qod/v0, SDK 10.x
+        start = session.started_at if session.started_at is not None else session.created_at
+        end = session.expires_at if session.expires_at is not None else start + session.duration
+        body["startedAt"], body["expiresAt"] = int(start), int(end)
+    return body

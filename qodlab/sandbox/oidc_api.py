@@ -20,6 +20,7 @@ from .oidc import CIBA_GRANT, SCOPES, OAuthClient, OAuthError
 from .refusals import EngineError
 
 if TYPE_CHECKING:
+    from .oidc import Provider
     from .server import Sandbox
 
 __all__ = ["ConsentFault", "MintRequest", "oidc_router"]
@@ -53,18 +54,17 @@ def oidc_router(sandbox: Sandbox) -> tuple[APIRouter, APIRouter]:
     router, controls = APIRouter(), APIRouter()
     provider = sandbox.provider
     assert provider is not None
+    _provider_routes(router, sandbox, provider)
+    _control_routes(controls, provider)
+    return router, controls
+
+
+def _provider_routes(router: APIRouter, sandbox: Sandbox, provider: Provider) -> None:
+    """The provider's public endpoints: discovery, its keys, the token endpoint, CIBA's backchannel authentication."""
 
     @router.get("/.well-known/openid-configuration", summary="OpenID provider metadata")
     async def discovery(request: Request) -> JSONResponse:
-        root = str(request.base_url).rstrip("/")
-        return JSONResponse({
-            "issuer": root, "token_endpoint": f"{root}/oauth2/token", "jwks_uri": f"{root}/oauth2/jwks",
-            "backchannel_authentication_endpoint": f"{root}/bc-authorize",
-            "backchannel_token_delivery_modes_supported": ["poll"],
-            "grant_types_supported": ["client_credentials", CIBA_GRANT],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "scopes_supported": ["openid", *SCOPES.values()], "id_token_signing_alg_values_supported": ["RS256"],
-        })  # fmt: skip
+        return JSONResponse(_metadata(str(request.base_url).rstrip("/")))
 
     @router.get("/oauth2/jwks", summary="The keys tokens are signed with")
     async def jwks() -> JSONResponse:
@@ -89,6 +89,25 @@ def oidc_router(sandbox: Sandbox) -> tuple[APIRouter, APIRouter]:
 
         return await _oauth(request, sandbox, start)
 
+
+def _metadata(root: str) -> dict[str, Any]:
+    """The provider's metadata (OpenID Connect Discovery), its endpoints under `root`."""
+    return {
+        "issuer": root,
+        "token_endpoint": f"{root}/oauth2/token",
+        "jwks_uri": f"{root}/oauth2/jwks",
+        "backchannel_authentication_endpoint": f"{root}/bc-authorize",
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "grant_types_supported": ["client_credentials", CIBA_GRANT],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": ["openid", *SCOPES.values()],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
+
+
+def _control_routes(controls: APIRouter, provider: Provider) -> None:
+    """The provider's controls, the owner's: consent faults and tokens minted to order."""
+
     @controls.post(
         "/_sandbox/faults/consent",
         status_code=204,
@@ -108,8 +127,6 @@ def oidc_router(sandbox: Sandbox) -> tuple[APIRouter, APIRouter]:
         device = body.device.identifiers()[0] if body.device is not None else None
         token = provider.mint(client, scopes, device, body.expires_in)
         return JSONResponse({"access_token": token, "token_type": "Bearer", "client_id": client})
-
-    return router, controls
 
 
 async def _oauth(request: Request, sandbox: Sandbox, action: Any) -> JSONResponse:

@@ -57,8 +57,12 @@ class CallerLimiter:
             if wait is not None:
                 self.limited += 1
         if wait is not None:
-            raise EngineError(429, "TOO_MANY_REQUESTS", f"At most {self.rate:g} requests a second per caller.",
-                              headers={"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
+            raise EngineError(
+                429,
+                "TOO_MANY_REQUESTS",
+                f"At most {self.rate:g} requests a second per caller.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
 
 
 def _caller(headers: Mapping[str, str], client: str | None) -> bytes:

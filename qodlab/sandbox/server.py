@@ -126,9 +126,17 @@ class Sandbox(BackgroundServer):
         private_sinks: bool = False,
         rate_limit: float | None = RATE_LIMIT,
     ) -> None:
-        _numbers(speed=speed, provisioning_delay=provisioning_delay, retention=retention, seed=seed,
-                 max_attempts=max_attempts, retry_backoff=retry_backoff, token_ttl=token_ttl,
-                 revocation_delay=revocation_delay)  # fmt: skip
+        """Wire the clock, engine, links, app, server and notifier (over 50 lines: 29 are the options' signature)."""
+        _numbers(
+            speed=speed,
+            provisioning_delay=provisioning_delay,
+            retention=retention,
+            seed=seed,
+            max_attempts=max_attempts,
+            retry_backoff=retry_backoff,
+            token_ttl=token_ttl,
+            revocation_delay=revocation_delay,
+        )
         self.api_key = api_key
         self.clock = Clock(speed)
         self.faults = Faults()
@@ -152,20 +160,38 @@ class Sandbox(BackgroundServer):
         self.provider = Provider(self.clock, token_ttl) if auth == "oidc" else None
         """The OpenID provider, with auth="oidc"."""
         self._own_client: OAuthClient | None = None
-        self.links = Links(self.engine.profiles, seed=seed)
         self._known: dict[str, tuple[tuple[Any, ...], SessionInfo]] = {}  # known_sessions' SessionInfo by id
-        """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
-        self.engine.subscribe(self.links.record)
-        self.scheduler = Scheduler(self.engine)
-        self.engine.on_schedule(self.scheduler.wake)
-        self.clock.on_change(self.scheduler.wake)
+        self._follow_links(seed)
         self.relay = RelayApp()
         self.cafile = str(cafile) if cafile is not None else None
         self.audiences = Audiences()
         """Who each route is for (`qodlab.sandbox.audience`), as `create_app` declares them."""
         self.app = create_app(self)
         """The sandbox's FastAPI app (its routes; the relay is mounted beside it)."""
-        self._server = ServerThread(
+        self._server = self._server_thread(host, port, certfile, keyfile, allowed_hosts)
+        self.notifier = self._notifier(max_attempts, retry_backoff)
+        self.engine.subscribe(self.notifier.submit)
+        self.start()
+
+    def _follow_links(self, seed: int) -> None:
+        """The simulated links, recording every change, and the scheduler that wakes when something falls due."""
+        self.links = Links(self.engine.profiles, seed=seed)
+        """Every device's simulated link: `metrics()` reads it, `congest()` loads its cell."""
+        self.engine.subscribe(self.links.record)
+        self.scheduler = Scheduler(self.engine)
+        self.engine.on_schedule(self.scheduler.wake)
+        self.clock.on_change(self.scheduler.wake)
+
+    def _server_thread(
+        self,
+        host: str,
+        port: int,
+        certfile: str | os.PathLike[str] | None,
+        keyfile: str | os.PathLike[str] | None,
+        allowed_hosts: Sequence[str],
+    ) -> ServerThread:
+        """The server of the app and, mounted beside it, the relay."""
+        return ServerThread(
             mounted(self.app, {RELAY_PATH: self.relay}),
             host,
             port,
@@ -175,7 +201,10 @@ class Sandbox(BackgroundServer):
             keyfile=keyfile,
             allowed_hosts=allowed_hosts,
         )
-        self.notifier = Notifier(
+
+    def _notifier(self, max_attempts: int, retry_backoff: float) -> Notifier:
+        """The notifier, delivering to sinks as the engine's outbound policy allows."""
+        return Notifier(
             self.clock,
             self.faults,
             source="urn:qodlab:sandbox",
@@ -184,8 +213,6 @@ class Sandbox(BackgroundServer):
             cafile=self.cafile,
             policy=self.engine.sinks,
         )
-        self.engine.subscribe(self.notifier.submit)
-        self.start()
 
     @classmethod
     def stand_in(cls, speed: float = 60.0, **kwargs: Any) -> Sandbox:
@@ -221,12 +248,19 @@ class Sandbox(BackgroundServer):
         state = self._server.state.name.lower()
         sessions = self.engine.sessions()
         counts = Counter(s.status.value for s in sessions)
-        rows = server_rows(self.url, state, [
-            ("API docs", link(docs_link(self.url), "interactive API reference")),
-            ("speed", f"{self.speed:g} sandbox seconds a second"),
-            ("clock", self.now().isoformat(timespec="seconds")),
-            ("sessions", plural(len(sessions), "session") + "".join(f", {c} {s}" for s, c in sorted(counts.items()))),
-        ])  # fmt: skip
+        rows = server_rows(
+            self.url,
+            state,
+            [
+                ("API docs", link(docs_link(self.url), "interactive API reference")),
+                ("speed", f"{self.speed:g} sandbox seconds a second"),
+                ("clock", self.now().isoformat(timespec="seconds")),
+                (
+                    "sessions",
+                    plural(len(sessions), "session") + "".join(f", {c} {s}" for s, c in sorted(counts.items())),
+                ),
+            ],
+        )
         return card("Sandbox", rows)
 
     # -- life ------------------------------------------------------------------------------
@@ -427,8 +461,13 @@ class Sandbox(BackgroundServer):
             cached = cache.get(sid)
             if cached is None or cached[0] != facts:
                 device, profile, status = facts
-                info = SessionInfo.model_construct(session_id=uuid.UUID(sid), duration=0, qos_status=status,
-                                                   device=device_of(device), qos_profile=profile)  # fmt: skip
+                info = SessionInfo.model_construct(
+                    session_id=uuid.UUID(sid),
+                    duration=0,
+                    qos_status=status,
+                    device=device_of(device),
+                    qos_profile=profile,
+                )
                 cached = cache[sid] = (facts, info)
             known[sid] = cached[1]
         if len(cache) > 2 * len(self.links.sessions()) + 1000:  # forget what the links forgot

@@ -66,9 +66,14 @@ class ClassroomView(w.VBox):
         self.table = w.HTML()
         self.table.add_class("qodlab-students")
         self.timeline = TimelinePlot(
-            teacher.log, now=teacher.now, sessions=teacher.infos, groups=teacher.owners,
-            axis_title="classroom clock (UTC)", title="The class's sessions, by student", renderer=plot,
-        )  # fmt: skip
+            teacher.log,
+            now=teacher.now,
+            sessions=teacher.infos,
+            groups=teacher.owners,
+            axis_title="classroom clock (UTC)",
+            title="The class's sessions, by student",
+            renderer=plot,
+        )
         self.timeline.poke = self.pump.poke
         self.stager = StagePanel(teacher, self.pump.poke)
         for view in (self._render, self.timeline):
@@ -123,8 +128,14 @@ class StagePanel(w.VBox):
         self.button.add_class("qodlab-stage")
         self.result = w.HTML()
         self._profiles: list[str] = []
-        self.fields = {"student": self.student, "profile": self.profile, "count": self.count,
-                       "seconds": self.seconds, "speed": self.speed, "status": self.status}  # fmt: skip
+        self.fields = {
+            "student": self.student,
+            "profile": self.profile,
+            "count": self.count,
+            "seconds": self.seconds,
+            "speed": self.speed,
+            "status": self.status,
+        }
         self.kind.observe(lambda _: self._show_fields(), "value")
         self.button.on_click(lambda _: self.stage())
         super().__init__([self.kind, *self.fields.values(), self.button, self.result])
@@ -179,8 +190,15 @@ def student_table(students: list[dict[str, Any]]) -> str:
         statuses = [_count(s["sessions"].get(status.value, 0), COLORS[status.value]) for status in QosStatus]
         errors = ", ".join(f"{html.escape(code)}: {n}" for code, n in sorted(s["errors"].items())) or "·"
         notes = s["notifications"]
-        values = [f"<b>{html.escape(s['name'])}</b>", *statuses, str(s["requests"]), _warn(s["limited"]), errors,
-                  str(notes["delivered"]), _warn(notes["failed"])]  # fmt: skip
+        values = [
+            f"<b>{html.escape(s['name'])}</b>",
+            *statuses,
+            str(s["requests"]),
+            _warn(s["limited"]),
+            errors,
+            str(notes["delivered"]),
+            _warn(notes["failed"]),
+        ]
         rows.append("<tr>" + "".join(f"<td style='padding:2px 8px'>{v}</td>" for v in values) + "</tr>")
     if not students:
         rows.append("<tr><td colspan='10'><i>No students yet.</i></td></tr>")

@@ -46,9 +46,14 @@ class Dashboard(w.VBox):
         self.sessions = SessionsPanel(workbench, poke)
         clock = "time (UTC)" if workbench.sandbox is None else "sandbox clock (UTC; it runs at the sandbox's speed)"
         self.timeline = TimelinePlot(
-            workbench.log, now=workbench.now, axis_title=clock, sessions=workbench.infos, metrics=workbench.sandbox,
-            renderer=plot, groups=workbench.kinds,  # an assignment's row reads "assignment · …"
-        )  # fmt: skip
+            workbench.log,
+            now=workbench.now,
+            axis_title=clock,
+            sessions=workbench.infos,
+            metrics=workbench.sandbox,
+            renderer=plot,
+            groups=workbench.kinds,  # an assignment's row reads "assignment · …"
+        )
         self.timeline.poke = poke
         self.events = EventLogView(workbench)
         self.sandbox_panel = SandboxPanel(workbench, poke) if workbench.sandbox is not None else None

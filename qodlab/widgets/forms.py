@@ -103,20 +103,7 @@ class DeviceForm(w.VBox):
         self.public_port = _text("public port", "", "80")
         self.ipv6 = _text("IPv6 address", "", "2001:db8::1")
         self.errors = {name: _error_label() for name in ("phone", "nai", "ipv4", "public_port", "ipv6", "device")}
-        self._groups = {
-            "phone number": w.VBox([self.phone, self.errors["phone"]]),
-            "network access identifier": w.VBox([self.nai, self.errors["nai"]]),
-            "IPv4 address": w.VBox(
-                [
-                    self.public_address,
-                    self.private_address,
-                    self.public_port,
-                    self.errors["public_port"],
-                    self.errors["ipv4"],
-                ]
-            ),
-            "IPv6 address": w.VBox([self.ipv6, self.errors["ipv6"]]),
-        }
+        self._groups = self._field_groups()
         self.fields = w.VBox([self._groups["phone number"]])
         self.test_device = w.Dropdown(
             options=[("your own device", -1)] + [(device_choice(d), i) for i, d in enumerate(self.test_devices)],
@@ -144,6 +131,23 @@ class DeviceForm(w.VBox):
         ):
             field.observe(self._changed, names="value")
         self.validate()
+
+    def _field_groups(self) -> dict[str, w.VBox]:
+        """Each way to identify a device: its fields and their error lines, shown one way at a time."""
+        return {
+            "phone number": w.VBox([self.phone, self.errors["phone"]]),
+            "network access identifier": w.VBox([self.nai, self.errors["nai"]]),
+            "IPv4 address": w.VBox(
+                [
+                    self.public_address,
+                    self.private_address,
+                    self.public_port,
+                    self.errors["public_port"],
+                    self.errors["ipv4"],
+                ]
+            ),
+            "IPv6 address": w.VBox([self.ipv6, self.errors["ipv6"]]),
+        }
 
     def on_change(self, callback: Callable[[], object]) -> None:
         """Call `callback()` after every validation."""
@@ -287,9 +291,10 @@ class SessionForm(w.VBox):
         self.on_created = on_created
         # QoS Provisioning beside sessions, where the API has it: a profile until revoked, no duration
         self.what = w.ToggleButtons(
-            options=[("QoS session", "session"), ("QoS assignment (until revoked)", "assignment")], value="session",
+            options=[("QoS session", "session"), ("QoS assignment (until revoked)", "assignment")],
+            value="session",
             style={"button_width": "220px"},
-        )  # fmt: skip
+        )
         self.what.add_class("qodlab-what")
         self.what.layout.display = None if workbench.client.provisioning_url else "none"
         self.device = DeviceForm(workbench.test_devices())
@@ -298,6 +303,23 @@ class SessionForm(w.VBox):
         unreachable = None if workbench.profiles else workbench.try_load_profiles()
         self.unreachable = unreachable
         """Why the profiles could not be loaded (a wrong key, no network), or None."""
+        self._profile_fields(workbench)
+        self._server_fields(workbench)
+        self._notification_fields(workbench)
+        names = ("server", "device_ports", "server_ports", "duration", "sink", "profile")
+        self.errors = {name: _error_label() for name in names}
+        self._buttons()
+        super().__init__(self._children(), **kwargs)
+        self.add_class("qodlab-session-form")
+        self.request: CreateSession | None = None
+        self._observe_fields()
+        self._bound_duration()
+        self.validate()
+        if unreachable is not None:
+            self.result.value = _refused(f"Could not load the QoS profiles: {unreachable}")
+
+    def _profile_fields(self, workbench: Workbench) -> None:
+        """The profile dropdown (QOS_L chosen where offered) and where the profiles come from."""
         profiles = workbench.profiles
         self.offered: list[QosProfile] = list(profiles)
         """The profiles the dropdown offers: the catalogue, plus those restricted to a chosen test device."""
@@ -309,6 +331,13 @@ class SessionForm(w.VBox):
         )
         if any(p.name == "QOS_L" for p in profiles):
             self.profile.value = "QOS_L"
+        self.profile_source = w.HTML(
+            f'<span style="color:var(--qodlab-muted, #595959)">'
+            f"profiles: {html.escape(workbench.client.profiles_source)}</span>"
+        )
+
+    def _server_fields(self, workbench: Workbench) -> None:
+        """The application server (addresses, or a list where the release takes one), the ports, the duration."""
         self.server_ipv4 = _text("server IPv4", "233.252.0.2", "233.252.0.2 or 198.51.100.0/24")
         self.server_ipv6 = _text("server IPv6", "", "2001:db8::/64")
         self.release = workbench.client.release  # what it can say: an address list, ports from 1, PRIVATE_KEY_JWT
@@ -319,35 +348,56 @@ class SessionForm(w.VBox):
         self.duration = w.BoundedIntText(
             value=600, min=1, max=86400, description="duration (s)", layout=_LAYOUT, style=_STYLE
         )
+
+    def _notification_fields(self, workbench: Workbench) -> None:
+        """The sink, its token, and the credential type where the workbench offers more than one."""
         sink, token = workbench.sink or ("", "")
         self.sink = _text("notification URL", sink, "https://example.com/qod")
         self.token = _text("notification token", token, password=True)
         kinds = workbench.credential_types
-        self.credential = w.Dropdown(options=list(kinds), value=kinds[0], description="auth", layout=_LAYOUT,
-                                     style=_STYLE)  # fmt: skip
-        self.credential.layout.display = None if len(kinds) > 1 else "none"
-        names = ("server", "device_ports", "server_ports", "duration", "sink", "profile")
-        self.errors = {name: _error_label() for name in names}
-        self.profile_source = w.HTML(
-            f'<span style="color:var(--qodlab-muted, #595959)">'
-            f"profiles: {html.escape(workbench.client.profiles_source)}</span>"
+        self.credential = w.Dropdown(
+            options=list(kinds), value=kinds[0], description="auth", layout=_LAYOUT, style=_STYLE
         )
+        self.credential.layout.display = None if len(kinds) > 1 else "none"
+
+    def _buttons(self) -> None:
+        """Create and Find, and the line under them that shows the outcome."""
         self.create = w.Button(description="Create session", button_style="primary", icon="play")
         self.create.add_class("qodlab-create")
         self.find = w.Button(description="Find its sessions", icon="search", tooltip="this device's sessions")
         self.find.add_class("qodlab-find")
         self.result = w.HTML("")
         self.result.add_class("qodlab-create-result")
-        super().__init__([
-            w.HTML("<b>New QoS session</b>"), self.what, self.device, self.profile, self.errors["profile"],
+
+    def _children(self) -> list[w.Widget]:
+        """The form top to bottom, each field followed by its error line."""
+        return [
+            w.HTML("<b>New QoS session</b>"),
+            self.what,
+            self.device,
+            self.profile,
+            self.errors["profile"],
             self.profile_source,
-            self.server_ipv4, self.server_ipv6, self.server_list, self.errors["server"],
-            self.device_ports, self.errors["device_ports"], self.server_ports, self.errors["server_ports"],
-            self.duration, self.errors["duration"], self.sink, self.errors["sink"], self.credential, self.token,
-            w.HBox([self.create, self.find]), self.result,
-        ], **kwargs)  # fmt: skip
-        self.add_class("qodlab-session-form")
-        self.request: CreateSession | None = None
+            self.server_ipv4,
+            self.server_ipv6,
+            self.server_list,
+            self.errors["server"],
+            self.device_ports,
+            self.errors["device_ports"],
+            self.server_ports,
+            self.errors["server_ports"],
+            self.duration,
+            self.errors["duration"],
+            self.sink,
+            self.errors["sink"],
+            self.credential,
+            self.token,
+            w.HBox([self.create, self.find]),
+            self.result,
+        ]
+
+    def _observe_fields(self) -> None:
+        """Validate on every change; the kind of request, the profile and a test device reshape the form."""
         self.device.on_change(self.validate)
         for field in (
             self.profile,
@@ -367,10 +417,6 @@ class SessionForm(w.VBox):
         self.device.test_device.observe(self._offer_restricted, names="value")
         self.create.on_click(lambda _: self.submit())
         self.find.on_click(lambda _: self.find_sessions())
-        self._bound_duration()
-        self.validate()
-        if unreachable is not None:
-            self.result.value = _refused(f"Could not load the QoS profiles: {unreachable}")
 
     def _show_fields(self) -> None:
         """An assignment has no duration, server or ports: only the device and the profile."""
@@ -410,9 +456,31 @@ class SessionForm(w.VBox):
         for label in self.errors.values():
             _show(label, None)
         self.request = None
-        ports: dict[str, PortsSpec | None] = {}
         from_token = self.workbench.client.three_legged  # the access token names the device
-        ok = from_token or self.device.valid
+        ports, ports_ok = self._ports()
+        ok = (from_token or self.device.valid) and ports_ok
+        data: dict[str, Any] = {
+            "device": None if from_token else self.device.value,
+            "applicationServer": self._server(),
+            "qosProfile": self.profile.value,
+            "duration": self.duration.value,
+            "devicePorts": ports.get("device_ports"),
+            "applicationServerPorts": ports.get("server_ports"),
+            **self._notification(),
+        }
+        if ok:
+            try:
+                self.request = CreateSession.model_validate({k: v for k, v in data.items() if v is not None})
+            except ValidationError as exc:
+                self._show_invalid(exc)
+        self.create.disabled = self.request is None
+        self.find.disabled = self.device.value is None and not from_token
+        return self.request
+
+    def _ports(self) -> tuple[dict[str, PortsSpec | None], bool]:
+        """The device's and the server's ports as parsed, and whether both parsed (each error shown)."""
+        ports: dict[str, PortsSpec | None] = {}
+        ok = True
         for name, field in (("device_ports", self.device_ports), ("server_ports", self.server_ports)):
             try:
                 ports[name] = parse_ports(field.value)
@@ -421,6 +489,10 @@ class SessionForm(w.VBox):
             except ValueError as exc:
                 _show(self.errors[name], str(exc))
                 ok = False
+        return ports, ok
+
+    def _server(self) -> dict[str, Any]:
+        """The application server as the request says it: the addresses given, and the list if any."""
         server: dict[str, Any] = {
             k: v
             for k, v in (
@@ -432,14 +504,11 @@ class SessionForm(w.VBox):
         listed = [a.strip() for a in self.server_list.value.split(",") if a.strip()]
         if listed:
             server["ipAddresses"] = listed
-        data: dict[str, Any] = {
-            "device": None if from_token else self.device.value,
-            "applicationServer": server,
-            "qosProfile": self.profile.value,
-            "duration": self.duration.value,
-            "devicePorts": ports.get("device_ports"),
-            "applicationServerPorts": ports.get("server_ports"),
-        }
+        return server
+
+    def _notification(self) -> dict[str, Any]:
+        """The sink and its credential, where a sink is given (nothing otherwise)."""
+        data: dict[str, Any] = {}
         if self.sink.value.strip():
             data["sink"] = self.sink.value.strip()
             if self.credential.value == "PRIVATE_KEY_JWT":
@@ -450,26 +519,16 @@ class SessionForm(w.VBox):
                     "accessToken": self.token.value,
                     "accessTokenType": "bearer",
                 }
-        if ok:
-            try:
-                self.request = CreateSession.model_validate({k: v for k, v in data.items() if v is not None})
-            except ValidationError as exc:
-                for loc, message in _messages(exc):
-                    fields = {
-                        "applicationServer": "server",
-                        "duration": "duration",
-                        "sink": "sink",
-                        "qosProfile": "profile",
-                    }
-                    field = fields.get(loc[0] if loc else "", "server")
-                    if (
-                        field == "profile" and self.profile.value is None
-                    ):  # an empty list: say why, not "Field required"
-                        message = f"no profile to choose: {self.unreachable or 'this API offers none'}"
-                    _show(self.errors[field], message)
-        self.create.disabled = self.request is None
-        self.find.disabled = self.device.value is None and not from_token
-        return self.request
+        return data
+
+    def _show_invalid(self, exc: ValidationError) -> None:
+        """Each validation message under the field it is about (the server's where none fits)."""
+        fields = {"applicationServer": "server", "duration": "duration", "sink": "sink", "qosProfile": "profile"}
+        for loc, message in _messages(exc):
+            field = fields.get(loc[0] if loc else "", "server")
+            if field == "profile" and self.profile.value is None:  # an empty list: say why, not "Field required"
+                message = f"no profile to choose: {self.unreachable or 'this API offers none'}"
+            _show(self.errors[field], message)
 
     def submit(self) -> ActionResult | None:
         """Create the session (what the button does); shows the outcome below the button."""

@@ -106,11 +106,14 @@ class SessionsPanel(w.VBox):
         self.follow.on_click(lambda _: self.follow_session(self.session_id.value))
         super().__init__(
             [
-                w.HTML("<b>Sessions</b>"), self.message, self.empty, self.table,
+                w.HTML("<b>Sessions</b>"),
+                self.message,
+                self.empty,
+                self.table,
                 w.HBox([self.session_id, self.follow]),
             ],
             **kwargs,
-        )  # fmt: skip
+        )
         self.add_class("qodlab-sessions")
 
     def follow_session(self, session_id: str) -> ActionResult:
@@ -171,10 +174,17 @@ class EventLogView(w.VBox):
         self.export.on_click(lambda _: self.export_csv())
         for field in (self.session, self.status):
             field.observe(lambda _: self.render(), names="value")
-        super().__init__([
-            w.HBox([self.session, self.status]), self.table, w.HTML("<b>Rejected notifications</b>"), self.rejected,
-            w.HBox([self.path, self.export]), self.exported,
-        ], **kwargs)  # fmt: skip
+        super().__init__(
+            [
+                w.HBox([self.session, self.status]),
+                self.table,
+                w.HTML("<b>Rejected notifications</b>"),
+                self.rejected,
+                w.HBox([self.path, self.export]),
+                self.exported,
+            ],
+            **kwargs,
+        )
         self.add_class("qodlab-event-log")
 
     def export_csv(self) -> str:
@@ -263,11 +273,19 @@ class SandboxPanel(w.VBox):
             lambda _: self._fault(lambda: self.sandbox.duplicate_notifications(self.count.value), "duplicate")
         )
         self.listener_button.observe(lambda change: self.set_listener(not change["new"]), names="value")
-        super().__init__([
-            w.HTML("<b>Sandbox</b>"), self.speed, w.HBox([self.target, self.terminate]),
-            w.HTML("Next notifications:"), w.HBox([self.count, self.delay]),
-            w.HBox([self.drop, self.delay_button, self.duplicate]), self.listener_button, self.status,
-        ], **kwargs)  # fmt: skip
+        super().__init__(
+            [
+                w.HTML("<b>Sandbox</b>"),
+                self.speed,
+                w.HBox([self.target, self.terminate]),
+                w.HTML("Next notifications:"),
+                w.HBox([self.count, self.delay]),
+                w.HBox([self.drop, self.delay_button, self.duplicate]),
+                self.listener_button,
+                self.status,
+            ],
+            **kwargs,
+        )
         self.add_class("qodlab-sandbox-panel")
 
     def _terminate(self) -> None:

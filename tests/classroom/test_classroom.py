@@ -60,10 +60,16 @@ def test_each_student_sees_only_their_own_sessions(room: Classroom) -> None:
             grace.extend_session(session.session_id, 60)
         assert grace.retrieve_sessions({"phoneNumber": "+36700000001"}) == []
         assert [s.session_id for s in ada.retrieve_sessions({"phoneNumber": "+36700000001"})] == [session.session_id]
-        conflict = httpx.post(f"{room.url}/quality-on-demand/v1/sessions", headers={"authorization":
-                              f"Bearer {room.roster.key('student-02')}"}, json={"device": {"phoneNumber":
-                              "+36700000001"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-                              "qosProfile": "QOS_L", "duration": 60})  # fmt: skip
+        conflict = httpx.post(
+            f"{room.url}/quality-on-demand/v1/sessions",
+            headers={"authorization": f"Bearer {room.roster.key('student-02')}"},
+            json={
+                "device": {"phoneNumber": "+36700000001"},
+                "applicationServer": {"ipv4Address": "233.252.0.2"},
+                "qosProfile": "QOS_L",
+                "duration": 60,
+            },
+        )
         assert conflict.status_code == 409  # devices are shared: a real network's rule
 
 
@@ -88,8 +94,11 @@ def test_the_rate_limit_answers_429_with_retry_after_and_the_client_backs_off(ro
     with httpx.Client(headers=headers, limits=httpx.Limits(max_connections=count)) as http:
         started = time.monotonic()
         with ThreadPoolExecutor(count) as pool:
-            answers = list(pool.map(lambda _: http.post(f"{room.url}/qos-profiles/v1/retrieve-qos-profiles", json={}),
-                                    range(count)))  # fmt: skip
+            answers = list(
+                pool.map(
+                    lambda _: http.post(f"{room.url}/qos-profiles/v1/retrieve-qos-profiles", json={}), range(count)
+                )
+            )
         elapsed = time.monotonic() - started
     limited = [a for a in answers if a.status_code == 429]
     assert count - len(limited) <= rate + rate * elapsed + 1, (len(limited), elapsed)
@@ -116,8 +125,9 @@ def test_the_overview_and_staged_events(room: Classroom) -> None:
         with pytest.raises(PermissionDenied):
             grace.get_session(mine.session_id)
         listener.log.wait_for(str(mine.session_id), "AVAILABLE", timeout=10)
-        staged = httpx.post(f"{room.url}/_classroom/events", json={"kind": "terminate", "profile": "QOS_L"},
-                            headers=_instructor(room))  # fmt: skip
+        staged = httpx.post(
+            f"{room.url}/_classroom/events", json={"kind": "terminate", "profile": "QOS_L"}, headers=_instructor(room)
+        )
         assert staged.json() == {"staged": "terminate", "terminated": [str(mine.session_id)]}
         listener.log.wait_for(str(mine.session_id), "UNAVAILABLE", timeout=10, status_info="NETWORK_TERMINATED")
         assert grace.get_session(theirs.session_id).qos_status is not QosStatus.UNAVAILABLE  # only QOS_L's
@@ -196,8 +206,9 @@ def test_the_changes_feed_gives_every_change_once_with_its_owner(room: Classroom
         carol.delete_session(sid)
     page = wait_until(lambda: (p := httpx.get(feed, headers=_instructor(room)).json())["next"] >= 2 and p)
     assert [(c["sessionId"], c["owner"], c["qosStatus"], c["statusInfo"]) for c in page["changes"]] == [
-        (sid, "student-03", "AVAILABLE", None), (sid, "student-03", "UNAVAILABLE", "DELETE_REQUESTED")
-    ]  # fmt: skip
+        (sid, "student-03", "AVAILABLE", None),
+        (sid, "student-03", "UNAVAILABLE", "DELETE_REQUESTED"),
+    ]
     assert all(c["createdAt"] <= c["time"] for c in page["changes"])
     assert httpx.get(feed, params={"after": page["next"]}, headers=_instructor(room)).json()["changes"] == []
     student = {"authorization": f"Bearer {room.roster.key('student-03')}"}
@@ -308,8 +319,10 @@ def test_with_oidc_each_student_is_an_oauth_client_and_isolation_holds(tmp_path:
     with Classroom(students=2, auth="oidc", speed=60, roster=tmp_path / "roster.csv") as room:
         lines = [line.split(",") for line in (tmp_path / "roster.csv").read_text().splitlines()]
         assert lines[0] == ["name", "api_key", "client_id", "client_secret"]
-        assert [(row[0], row[1], row[2]) for row in lines[1:3]] == [("student-01", "", "student-01"),
-                                                                    ("student-02", "", "student-02")]  # fmt: skip
+        assert [(row[0], row[1], row[2]) for row in lines[1:3]] == [
+            ("student-01", "", "student-01"),
+            ("student-02", "", "student-02"),
+        ]
         secrets = {row[0]: row[3] for row in lines[1:3]}
         assert stat.S_IMODE(os.stat(tmp_path / "roster.csv").st_mode) == 0o600
 

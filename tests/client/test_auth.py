@@ -49,8 +49,9 @@ def _camara(response: httpx.Response, status: int, code: str) -> None:
 def test_client_credentials_through_discovery(provider: Sandbox, app: OAuthClient) -> None:
     auth = ClientCredentials(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret)
     with QodClient(provider.url, auth=auth) as client:
-        session = client.create_session(device={"phoneNumber": PHONE}, application_server="233.252.0.2",
-                                        qos_profile="QOS_L", duration=600)  # fmt: skip
+        session = client.create_session(
+            device={"phoneNumber": PHONE}, application_server="233.252.0.2", qos_profile="QOS_L", duration=600
+        )
         assert session.qos_status is QosStatus.AVAILABLE and session.device is not None
         assert [s.session_id for s in client.retrieve_sessions({"phoneNumber": PHONE})] == [session.session_id]
     assert auth.describe().startswith("client credentials, token valid for")
@@ -63,8 +64,9 @@ def test_a_token_that_expires_during_a_sessions_life_is_renewed() -> None:
             token_url=f"{short.url}/oauth2/token", client_id=app.client_id, client_secret=app.secret
         )
         with QodClient(short.url, auth=auth) as client:
-            session = client.create_session(device={"phoneNumber": PHONE}, application_server="233.252.0.2",
-                                            qos_profile="QOS_L", duration=6000)  # fmt: skip
+            session = client.create_session(
+                device={"phoneNumber": PHONE}, application_server="233.252.0.2", qos_profile="QOS_L", duration=6000
+            )
             first, expiry = auth._token, auth.expires_at
             assert first is not None and expiry is not None
             deadline = time.monotonic() + 10
@@ -82,8 +84,9 @@ def test_ciba_names_the_device_and_the_client_leaves_it_out(provider: Sandbox, a
         assert session.device is None  # CAMARA: `device` only when the request carried it
         assert [s.session_id for s in client.retrieve_sessions()] == [session.session_id]
         with pytest.raises(ValueError, match="leave `device` out"):
-            client.create_session(device={"phoneNumber": OTHER}, application_server="233.252.0.2",
-                                  qos_profile="QOS_L", duration=600)  # fmt: skip
+            client.create_session(
+                device={"phoneNumber": OTHER}, application_server="233.252.0.2", qos_profile="QOS_L", duration=600
+            )
     assert auth.describe().startswith("CIBA for +3672…599")
 
 
@@ -135,8 +138,11 @@ def test_every_enforcement_rule(provider: Sandbox) -> None:
     _camara(httpx.get(session, headers=_token(provider, client="app-2")), 403, "PERMISSION_DENIED")  # not its session
     _camara(httpx.post(f"{q}/sessions", json=BODY, headers=two_legged), 422, "MISSING_IDENTIFIER")
     three_legged = _token(provider, client="app-1", device={"phoneNumber": OTHER})
-    _camara(httpx.post(f"{q}/sessions", json={**BODY, "device": {"phoneNumber": OTHER}}, headers=three_legged),
-            422, "UNNECESSARY_IDENTIFIER")  # fmt: skip
+    _camara(
+        httpx.post(f"{q}/sessions", json={**BODY, "device": {"phoneNumber": OTHER}}, headers=three_legged),
+        422,
+        "UNNECESSARY_IDENTIFIER",
+    )
     _camara(httpx.get(session, headers=three_legged), 403, "PERMISSION_DENIED")  # device A's token, device B's session
     assert httpx.delete(session, headers=two_legged).status_code == 204
 
@@ -155,8 +161,11 @@ def test_the_provider_speaks_oauth(provider: Sandbox, app: OAuthClient) -> None:
         token, data={"grant_type": "client_credentials", "scope": "nope"}, auth=(app.client_id, app.secret)
     )
     assert scoped.json()["error"] == "invalid_scope"
-    hint = httpx.post(metadata["backchannel_authentication_endpoint"], data={"login_hint": "someone"},
-                      auth=(app.client_id, app.secret))  # fmt: skip
+    hint = httpx.post(
+        metadata["backchannel_authentication_endpoint"],
+        data={"login_hint": "someone"},
+        auth=(app.client_id, app.secret),
+    )
     assert hint.status_code == 400 and hint.json()["error"] == "invalid_request"
     assert app.secret not in repr(app)
 
@@ -266,22 +275,20 @@ def test_every_403_scenario_of_the_test_definitions(provider: Sandbox, release: 
     session = f"{qod}/sessions/{created.json()['sessionId']}"
     assignment = f"{provisioning}/qos-assignments/{assigned.json()['assignmentId']}"
     by_device = f"{provisioning}/retrieve-qos-assignment"
+    extend, of_phone = {"requestedAdditionalDuration": 60}, {"device": phone}
     operations: dict[str, tuple[str, str, Any, str, bool]] = {  # id: method, path, body, scope, has 403.2
         "quality_on_demand_createSession": ("POST", f"{qod}/sessions", {**BODY, "device": phone}, "create", False),
         "quality_on_demand_getSession": ("GET", session, None, "read", True),
-        "quality_on_demand_extendQosSessionDuration": ("POST", f"{session}/extend", {"requestedAdditionalDuration": 60},
-                                                       "update", True),
+        "quality_on_demand_extendQosSessionDuration": ("POST", f"{session}/extend", extend, "update", True),
         "quality_on_demand_deleteSession": ("DELETE", session, None, "delete", True),
-        "quality_on_demand_retrieveSessionsByDevice": ("POST", f"{qod}/retrieve-sessions", {"device": phone},
-                                                       "retrieve", False),
+        "quality_on_demand_retrieveSessionsByDevice": ("POST", f"{qod}/retrieve-sessions", of_phone, "retrieve", False),
         "qos_profiles_getQosProfile": ("GET", f"{profiles}/qos-profiles/QOS_E", None, "profiles", False),
         "qos_profiles_retrieveQoSProfiles": ("POST", f"{profiles}/retrieve-qos-profiles", {}, "profiles", False),
         "qos_provisioning_createQosAssignment": ("POST", f"{provisioning}/qos-assignments", assign, "assign", False),
         "qos_provisioning_getQosAssignmentById": ("GET", assignment, None, "assignment", True),
         "qos_provisioning_revokeQosAssignment": ("DELETE", assignment, None, "revoke", True),
-        "qos_provisioning_getQosAssignmentByDevice": ("POST", by_device, {"device": phone}, "assignment-by-device",
-                                                      True),
-    }  # fmt: skip
+        "qos_provisioning_getQosAssignmentByDevice": ("POST", by_device, of_phone, "assignment-by-device", True),
+    }
     stranger = _token(provider, client="app-2")  # every scope, another client
     for operation, (method, path, body, scope, owned) in operations.items():
         without = _token(provider, client="app-1", scopes=[s for k, s in SCOPES.items() if k != scope])
@@ -315,8 +322,9 @@ def test_a_device_whose_assignment_another_client_made_is_403_and_one_with_none_
         httpx.delete(f"{url}/qos-assignments/{made.json()['assignmentId']}", headers=mine)
         provider.advance(5)  # the revocation is done: the next one is the device's (the ended one stays readable)
     app = provider.oauth_client()
-    flow = ClientCredentials(issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret,
-                             scopes=ALL_SCOPES)  # fmt: skip
+    flow = ClientCredentials(
+        issuer=provider.issuer, client_id=app.client_id, client_secret=app.secret, scopes=ALL_SCOPES
+    )
     with QodClient(provider.url, auth=flow) as client:
         with pytest.raises(NotFound):  # 404.1: a device without an assignment
             client.assignment_for({"phoneNumber": "+36721601234502"})

@@ -286,9 +286,15 @@ def _built(client: QodClient | AsyncQodClient) -> tuple[object, ...]:
     """What a factory decided: URLs, release, headers (the key's presence), auth flow, catalogue, clock."""
     auth = client.auth
     return (
-        client.qod_url, client.profiles_url, client.release, client._headers, type(auth),
-        getattr(auth, "client_id", None), client.profile_catalogue, client.api_now,
-    )  # fmt: skip
+        client.qod_url,
+        client.profiles_url,
+        client.release,
+        client._headers,
+        type(auth),
+        getattr(auth, "client_id", None),
+        client.profile_catalogue,
+        client.api_now,
+    )
 
 
 @pytest.mark.parametrize(
@@ -298,10 +304,19 @@ def _built(client: QodClient | AsyncQodClient) -> tuple[object, ...]:
         ("network_as_code", ("k3y",), {"api_host": "other.example", "timeout": 3.0}),
         ("network_as_code", ("k3y",), {"base_url": "http://127.0.0.1:1"}),
         ("for_provider", ("orange",), {"client_id": "id", "client_secret": "s", "release": "1.1.0"}),
-        ("for_provider", ("telefonica-sandbox",), {"client_id": "id", "client_secret": "s", "login_hint": "tel:+34",
-                                                   "purpose": "dpv:x#qod", "base_url": "http://127.0.0.1:1"}),
+        (
+            "for_provider",
+            ("telefonica-sandbox",),
+            {
+                "client_id": "id",
+                "client_secret": "s",
+                "login_hint": "tel:+34",
+                "purpose": "dpv:x#qod",
+                "base_url": "http://127.0.0.1:1",
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_both_clients_build_the_same_client_from_each_factory(
     factory: str, args: tuple[object, ...], kwargs: dict[str, object]
 ) -> None:
@@ -346,8 +361,9 @@ def test_the_client_side_never_names_the_sandbox(name: str) -> None:
     ]
     assert not [module for module in imported if "sandbox" in module.lower()], name
     names = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
-    assert "Sandbox" not in names and "Sandbox" not in {a.name for n in ast.walk(ast.parse(source))
-                                                        if isinstance(n, ast.ImportFrom) for a in n.names}  # fmt: skip
+    assert "Sandbox" not in names and "Sandbox" not in {
+        a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom) for a in n.names
+    }
     if name == "qodlab.client.clients":
         assert "Sandbox" not in source
 

@@ -67,8 +67,14 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def _create(sandbox: Sandbox, sink: str, credential: dict[str, Any], phone: str = "+36721601230001") -> httpx.Response:
-    body = {"device": {"phoneNumber": phone}, "applicationServer": {"ipAddresses": APP}, "qosProfile": "QOS_L",
-            "duration": 600, "sink": sink, "sinkCredential": credential}  # fmt: skip
+    body = {
+        "device": {"phoneNumber": phone},
+        "applicationServer": {"ipAddresses": APP},
+        "qosProfile": "QOS_L",
+        "duration": 600,
+        "sink": sink,
+        "sinkCredential": credential,
+    }
     return httpx.post(f"{sandbox.url}/quality-on-demand/v1rc3/sessions", json=body)
 
 
@@ -77,8 +83,11 @@ def test_the_sandbox_notifies_with_the_token_of_an_endpoint_it_does_not_control(
 ) -> None:
     endpoint = TokenEndpoint(sandbox.jwks_uri)
     try:
-        created = _create(sandbox, receiver.url, {"credentialType": "PRIVATE_KEY_JWT", "clientId": "consumer-7",
-                                                  "tokenUri": endpoint.url})  # fmt: skip
+        created = _create(
+            sandbox,
+            receiver.url,
+            {"credentialType": "PRIVATE_KEY_JWT", "clientId": "consumer-7", "tokenUri": endpoint.url},
+        )
         assert created.status_code == 201, created.text
         assert created.json()["sinkCredential"] == {"credentialType": "PRIVATE_KEY_JWT", "jwksUri": sandbox.jwks_uri}
         [notified] = receiver.wait_for(1)
@@ -100,8 +109,11 @@ def test_the_sandbox_notifies_with_the_token_of_an_endpoint_it_does_not_control(
 def test_a_refusing_token_endpoint_is_a_failed_retried_delivery(sandbox: Sandbox, receiver: Receiver) -> None:
     endpoint = TokenEndpoint(sandbox.jwks_uri, refuse=True)
     try:
-        created = _create(sandbox, receiver.url, {"credentialType": "PRIVATE_KEY_JWT", "clientId": "consumer-8",
-                                                  "tokenUri": endpoint.url})  # fmt: skip
+        created = _create(
+            sandbox,
+            receiver.url,
+            {"credentialType": "PRIVATE_KEY_JWT", "clientId": "consumer-8", "tokenUri": endpoint.url},
+        )
         session_id = created.json()["sessionId"]
         mine = lambda: [d for d in sandbox.deliveries() if d.session_id == session_id]  # noqa: E731
         wait_until(lambda: any(d.outcome == "failed" for d in mine()), message="the last attempt to fail")
@@ -130,8 +142,11 @@ def test_pre_shared_configuration_and_the_422_without_one(sandbox: Sandbox, rece
 
 def test_strict_mode_wants_an_https_token_endpoint() -> None:
     with Sandbox(strict=True, reuse=False) as strict:
-        refused = _create(strict, "https://sink.example/q", {"credentialType": "PRIVATE_KEY_JWT", "clientId": "c",
-                                                              "tokenUri": "http://127.0.0.1:9/token"})  # fmt: skip
+        refused = _create(
+            strict,
+            "https://sink.example/q",
+            {"credentialType": "PRIVATE_KEY_JWT", "clientId": "c", "tokenUri": "http://127.0.0.1:9/token"},
+        )
         assert refused.status_code == 400 and refused.json()["code"] == "INVALID_ARGUMENT"
 
 
@@ -148,8 +163,15 @@ def consumer(sandbox: Sandbox) -> Iterator[Listener]:
 def _assertion(listener: Listener, key: RSAKey, **changes: Any) -> str:
     assert listener.tokens is not None
     now = int(time.time())
-    claims = {"iss": listener.tokens.client_id, "sub": listener.tokens.client_id, "aud": listener.token_url,
-              "iat": now, "exp": now + 60, "jti": secrets.token_hex(8), **changes}  # fmt: skip
+    claims = {
+        "iss": listener.tokens.client_id,
+        "sub": listener.tokens.client_id,
+        "aud": listener.token_url,
+        "iat": now,
+        "exp": now + 60,
+        "jti": secrets.token_hex(8),
+        **changes,
+    }
     return jwt.encode({"alg": "RS256", "kid": changes.pop("kid", key.kid)}, claims, key)
 
 
@@ -161,9 +183,13 @@ def _token_request(listener: Listener, assertion: str) -> httpx.Response:
 def test_the_listener_receives_private_key_jwt_notifications_into_the_log(sandbox: Sandbox, consumer: Listener) -> None:
     with QodClient(sandbox.url, release="1.2.0-rc.3") as client:
         session = client.create_session(
-            device={"phoneNumber": "+36721601230003"}, application_server=APP, qos_profile="QOS_L", duration=600,
-            sink=consumer.url, sink_credential=consumer.sink_credential("private_key_jwt"),
-        )  # fmt: skip
+            device={"phoneNumber": "+36721601230003"},
+            application_server=APP,
+            qos_profile="QOS_L",
+            duration=600,
+            sink=consumer.url,
+            sink_credential=consumer.sink_credential("private_key_jwt"),
+        )
         assert session.application_server is not None and session.application_server.ip_addresses == APP
         consumer.log.wait_for(str(session.session_id), "AVAILABLE", timeout=10)
         session.delete()
@@ -191,9 +217,14 @@ def test_the_listener_refuses_forged_expired_and_replayed_assertions_and_foreign
     assert {why: (r.status_code, r.json()["error"]) for why, r in refusals.items()} == dict.fromkeys(
         refusals, (401, "invalid_client")
     )
-    notification = {"id": "e-1", "source": "s", "type": "org.camaraproject.quality-on-demand.v1.qos-status-changed",
-                    "specversion": "1.0", "time": "2026-12-01T10:00:00Z",
-                    "data": {"sessionId": "s-1", "qosStatus": "AVAILABLE"}}  # fmt: skip
+    notification = {
+        "id": "e-1",
+        "source": "s",
+        "type": "org.camaraproject.quality-on-demand.v1.qos-status-changed",
+        "specversion": "1.0",
+        "time": "2026-12-01T10:00:00Z",
+        "data": {"sessionId": "s-1", "qosStatus": "AVAILABLE"},
+    }
     for foreign in (consumer.token, "made-up", "x" * 43):
         answer = httpx.post(consumer.url, json=notification, headers={"authorization": f"Bearer {foreign}"})
         assert answer.status_code == 401

@@ -19,9 +19,13 @@ def test_a_0_10_client_speaks_qod_v0_end_to_end() -> None:
         assert "QOS_L" in [p.name for p in client.list_profiles()]
         assert client.get_profile("QOS_M").name == "QOS_M"
         session = client.create_session(
-            device={"phoneNumber": "+36721601234567"}, application_server="233.252.0.2", qos_profile="QOS_L",
-            duration=600, sink=listener.url, sink_token=listener.token,
-        )  # fmt: skip
+            device={"phoneNumber": "+36721601234567"},
+            application_server="233.252.0.2",
+            qos_profile="QOS_L",
+            duration=600,
+            sink=listener.url,
+            sink_token=listener.token,
+        )
         assert session.sink == listener.url  # the sandbox echoes the webhook's URL as the sink
         listener.log.wait_for(str(session.session_id), "AVAILABLE", timeout=10)
         assert session.extend(60).duration == 660
@@ -49,9 +53,12 @@ def test_presets_build_what_their_documentation_says_and_name_what_is_missing() 
     assert orange.auth.endpoint("token_endpoint") == PRESETS["orange"].token_url
     assert "s3cret" not in repr(orange) and "s3cret" not in repr(orange.auth)
     telefonica = QodClient.for_provider(
-        "telefonica-sandbox", client_id="id", client_secret="s", login_hint="tel:+34666666666",
+        "telefonica-sandbox",
+        client_id="id",
+        client_secret="s",
+        login_hint="tel:+34666666666",
         purpose="dpv:RequestedServiceProvision#qod",
-    )  # fmt: skip
+    )
     assert telefonica.qod_url == "https://sandbox.opengateway.telefonica.com/apigateway/qod/v0"
     assert isinstance(telefonica.auth, Ciba) and telefonica.three_legged
     assert telefonica.auth.endpoint("backchannel_authentication_endpoint").endswith("/apigateway/bc-authorize")

@@ -72,8 +72,14 @@ def test_the_listener_takes_a_new_source_past_the_old_ceiling(tmp_path: Path) ->
     log.append_many([(_event(n), None) for n in range(2**15 + 5)])
     with Listener(log, token=TOKEN) as listener:
         source = "https://api.example.com/qod/v1/sessions/new"
-        body = build_notification("cloudevent-v1", event_id="new", session_id="s-new", qos_status="AVAILABLE",
-                                  time="2026-12-06T10:00:00Z", source=source)  # fmt: skip
+        body = build_notification(
+            "cloudevent-v1",
+            event_id="new",
+            session_id="s-new",
+            qos_status="AVAILABLE",
+            time="2026-12-06T10:00:00Z",
+            source=source,
+        )
         answer = httpx.post(listener.url, json=body, headers={"authorization": f"Bearer {TOKEN}"})
         assert answer.status_code == 204
     assert log.df["event_id"].iloc[-1] == "new" and len(log.df) == 2**15 + 6
@@ -166,8 +172,9 @@ def test_a_failed_store_is_503_and_the_providers_retry_is_stored(
 ) -> None:
     path = tmp_path / "events.sqlite"
     log = EventLog(path)
-    body = build_notification("cloudevent-v1", event_id="retry-me", session_id="s-1", qos_status="AVAILABLE",
-                              time="2026-12-06T10:00:00Z")  # fmt: skip
+    body = build_notification(
+        "cloudevent-v1", event_id="retry-me", session_id="s-1", qos_status="AVAILABLE", time="2026-12-06T10:00:00Z"
+    )
     headers = {"authorization": f"Bearer {TOKEN}"}
     with Listener(log, token=TOKEN) as listener:
         _inject(monkeypatch, log, "sources")  # memory fails after the row reached the open transaction
@@ -190,8 +197,9 @@ def test_identity_is_source_and_id_for_cloudevents() -> None:
     assert log.append(_event(2, source="https://b.example.com", event_id="1"))  # another provider's "1"
     assert not log.append(_event(3, source="https://a.example.com", event_id="1"))  # a's "1" again
     assert list(zip(log.df["source"], log.df["event_id"], strict=True)) == [
-        ("https://a.example.com", "1"), ("https://b.example.com", "1"),
-    ]  # fmt: skip
+        ("https://a.example.com", "1"),
+        ("https://b.example.com", "1"),
+    ]
 
 
 def test_identity_survives_reopening(tmp_path: Path) -> None:
@@ -223,9 +231,18 @@ def test_polls_and_client_records_keep_their_own_identity() -> None:
 def test_the_listener_keeps_same_id_events_from_two_sources() -> None:
     with Listener(EventLog(), token=TOKEN) as listener:
         for source in ("https://a.example.com/qod/v1/sessions/1", "https://a.example.com/qod/v1/sessions/2"):
-            body = build_notification("cloudevent-v1", event_id="1", session_id=source[-1], qos_status="AVAILABLE",
-                                      time="2026-12-06T10:00:00Z", source=source)  # fmt: skip
-            answer = httpx.post(listener.url, content=json.dumps(body), headers={
-                "authorization": f"Bearer {TOKEN}", "content-type": "application/cloudevents+json"})  # fmt: skip
+            body = build_notification(
+                "cloudevent-v1",
+                event_id="1",
+                session_id=source[-1],
+                qos_status="AVAILABLE",
+                time="2026-12-06T10:00:00Z",
+                source=source,
+            )
+            answer = httpx.post(
+                listener.url,
+                content=json.dumps(body),
+                headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/cloudevents+json"},
+            )
             assert answer.status_code == 204
         assert listener.accepted == 2 and list(listener.log.df["session_id"]) == ["1", "2"]

@@ -164,12 +164,19 @@ class LogMachine(RuleBasedStateMachine):
         assert list(frame["received_at"]) == [pd.Timestamp(e.received_at) for e in self.rows]
         assert self.log.sessions() == list(dict.fromkeys(e.session_id for e in self.rows))
         got = [
-            (r.session_id, r.qos_status, None if pd.isna(r.status_info) else r.status_info, r.start,
-             None if pd.isna(r.end) else r.end)
+            (
+                r.session_id,
+                r.qos_status,
+                None if pd.isna(r.status_info) else r.status_info,
+                r.start,
+                None if pd.isna(r.end) else r.end,
+            )
             for r in self.log.intervals().itertuples()
-        ]  # fmt: skip
-        assert got == [(s, q, i, pd.Timestamp(a), None if b is None else pd.Timestamp(b))
-                       for s, q, i, a, b in _intervals(self.rows)]  # fmt: skip
+        ]
+        assert got == [
+            (s, q, i, pd.Timestamp(a), None if b is None else pd.Timestamp(b))
+            for s, q, i, a, b in _intervals(self.rows)
+        ]
 
     def teardown(self) -> None:
         self.log.close()

@@ -90,15 +90,21 @@ def notebook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Notebook]:
 def test_the_same_cell_run_again_starts_the_sandbox_afresh_silently(notebook: Notebook) -> None:
     cell = "sandbox = Sandbox(speed=60)\nclient = sandbox.client()"
     notebook.run(cell)
-    notebook.run("session = client.create_session(device={'phoneNumber': '+36721601234567'},"
-                 " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)", cell="<create>")  # fmt: skip
+    notebook.run(
+        "session = client.create_session(device={'phoneNumber': '+36721601234567'},"
+        " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)",
+        cell="<create>",
+    )
     first = notebook["sandbox"]
     assert notebook.run(cell) == []  # as the first run: nothing to say
     again = notebook["sandbox"]
     assert again is not first and again.url == first.url and again.running and not first.running
     assert first.replaced_by is again and again.known_sessions() == {}  # afresh: the first run's session is gone
-    notebook.run("session = client.create_session(device={'phoneNumber': '+36721601234567'},"
-                 " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)", cell="<create>")  # fmt: skip
+    notebook.run(
+        "session = client.create_session(device={'phoneNumber': '+36721601234567'},"
+        " application_server='233.252.0.2', qos_profile='QOS_L', duration=600)",
+        cell="<create>",
+    )
     notebook.run("client.close()")
 
 
@@ -277,8 +283,13 @@ def test_a_changed_api_key_is_named_never_shown(notebook: Notebook) -> None:
 
 
 def _post(listener: Listener, token: str | None, session_id: str = "s-1") -> httpx.Response:
-    body = build_notification("cloudevent-v1", event_id=str(uuid.uuid4()), session_id=session_id,
-                              qos_status="AVAILABLE", time="2026-11-26T10:00:00.000Z")  # fmt: skip
+    body = build_notification(
+        "cloudevent-v1",
+        event_id=str(uuid.uuid4()),
+        session_id=session_id,
+        qos_status="AVAILABLE",
+        time="2026-11-26T10:00:00.000Z",
+    )
     headers = {"content-type": content_type("cloudevent-v1")}
     if token is not None:
         headers["authorization"] = f"Bearer {token}"
@@ -451,8 +462,14 @@ class Kernel:
 
     def run(self, code: str, cell_id: str | None = None) -> str:
         """Run `code` as the cell `cell_id`; returns what it wrote to stderr and its error, if any."""
-        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                   "allow_stdin": False, "stop_on_error": True}  # fmt: skip
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
         message = self.client.session.msg("execute_request", content, metadata={"cellId": cell_id} if cell_id else {})
         self.client.shell_channel.send(message)
         said: list[str] = []
@@ -517,8 +534,14 @@ def test_a_script_on_stdin_gets_the_line_too() -> None:
     """`python -` runs `__main__` from a loader with no sources: the warning must still be shown, not raise."""
     script = "from qodlab import Relay\nfor buffer in (1000, 5):\n    relay = Relay(buffer=buffer)\nrelay.stop()\n"
     root = str(Path(qodlab.__file__).resolve().parent.parent)
-    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": root})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": root},
+    )
     assert done.returncode == 0, done.stderr
     assert "<stdin>:3: SettingsChanged: Relay restarted" in done.stderr and "buffer=5 (was 1000)" in done.stderr
 

@@ -93,8 +93,9 @@ def test_binder_s_server_and_voila_cull_a_closed_page_s_kernel(tmp_path: Path) -
         "manager = MappingKernelManager(parent=app)\n"
         "print(manager.cull_idle_timeout, manager.cull_interval, manager.cull_connected, manager.cull_busy)"
     )
-    shown = subprocess.run([sys.executable, "-c", read], cwd=tmp_path, env=env, capture_output=True, text=True,
-                           check=True, timeout=120).stdout.split()  # fmt: skip
+    shown = subprocess.run(
+        [sys.executable, "-c", read], cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
     wanted = voila["MappingKernelManager"]
     assert shown == [str(wanted[k]) for k in ("cull_idle_timeout", "cull_interval", "cull_connected", "cull_busy")]
 
@@ -118,8 +119,9 @@ def test_the_dashboard_notebook_imports_no_voila_outside_a_preheated_pool() -> N
                 said.append(message["content"].get("text", message["content"].get("evalue", "")))
 
         kernel.execute_interactive(first + "\n_ = board.close()", timeout=180, output_hook=seen)
-        reply = kernel.execute_interactive("import sys\nprint(sorted(m for m in sys.modules if m.startswith('voila')))",
-                                           timeout=60, output_hook=seen)  # fmt: skip
+        reply = kernel.execute_interactive(
+            "import sys\nprint(sorted(m for m in sys.modules if m.startswith('voila')))", timeout=60, output_hook=seen
+        )
         assert reply["content"]["status"] == "ok" and said[-1].strip() == "[]", said
     finally:
         kernel.stop_channels()

@@ -25,17 +25,28 @@ T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 def _event(i: int, sid: str, status: str, seconds: float, info: str | None = None) -> StatusEvent:
     return StatusEvent(
-        event_id=f"e{i}", session_id=sid, qos_status=QosStatus(status),
-        status_info=StatusInfo(info) if info else None, event_time=T0 + timedelta(seconds=seconds),
-        type="t", source="test", shape="cloudevent-v1", raw={},
-    )  # fmt: skip
+        event_id=f"e{i}",
+        session_id=sid,
+        qos_status=QosStatus(status),
+        status_info=StatusInfo(info) if info else None,
+        event_time=T0 + timedelta(seconds=seconds),
+        type="t",
+        source="test",
+        shape="cloudevent-v1",
+        raw={},
+    )
 
 
 def _info(sid: str, phone: str, profile: str = "QOS_L") -> SessionInfo:
-    return SessionInfo.model_validate({
-        "sessionId": sid, "duration": 600, "qosStatus": "AVAILABLE", "device": {"phoneNumber": phone},
-        "qosProfile": profile,
-    })  # fmt: skip
+    return SessionInfo.model_validate(
+        {
+            "sessionId": sid,
+            "duration": 600,
+            "qosStatus": "AVAILABLE",
+            "device": {"phoneNumber": phone},
+            "qosProfile": profile,
+        }
+    )
 
 
 def _multi_day_log() -> EventLog:
@@ -154,8 +165,9 @@ def test_assignments_and_sessions_from_a_sandbox_read_their_kind_device_and_prof
     with Sandbox(speed=60, reuse=False) as sandbox, Listener(EventLog()) as listener, sandbox.client() as client:
         notify = {"sink": listener.url, "sink_token": listener.token}
         camera, gateway = {"phoneNumber": "+36721601236001"}, {"phoneNumber": "+36721601236002"}
-        session = client.create_session(device=camera, application_server="233.252.0.2", qos_profile="QOS_L",
-                                        duration=120, **notify)  # fmt: skip
+        session = client.create_session(
+            device=camera, application_server="233.252.0.2", qos_profile="QOS_L", duration=120, **notify
+        )
         listener.log.wait_for(session.session_id, "AVAILABLE", timeout=10)
         sandbox.advance(120)
         listener.log.wait_for(session.session_id, "UNAVAILABLE", timeout=10)

@@ -17,8 +17,9 @@ T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 
 def _event(session: str, status: QosStatus, seconds: float, shape: str = "cloudevent-v1") -> StatusEvent:
     info = StatusInfo.DURATION_EXPIRED if status is QosStatus.UNAVAILABLE else None
-    return StatusEvent(f"{session}-{status.value}", session, status, info, T0 + timedelta(seconds=seconds),
-                       "t", "urn:test", shape, {})  # type: ignore[arg-type]  # fmt: skip
+    return StatusEvent(
+        f"{session}-{status.value}", session, status, info, T0 + timedelta(seconds=seconds), "t", "urn:test", shape, {}
+    )  # type: ignore[arg-type]
 
 
 def _arrived_out_of_order() -> EventLog:

@@ -370,8 +370,11 @@ def test_run_all_leaves_the_dashboard_on_screen(browser: Any, jupyter: Jupyter) 
     try:
         _open_notebook(page, jupyter.url("03-dashboard.ipynb"))
         _until_accepted(page, lambda: _run_all(page), every=True)
-        code_cells = sum(1 for c in json.loads((ROOT / "notebooks" / "03-dashboard.ipynb").read_text())["cells"]
-                         if c["cell_type"] == "code")  # fmt: skip
+        code_cells = sum(
+            1
+            for c in json.loads((ROOT / "notebooks" / "03-dashboard.ipynb").read_text())["cells"]
+            if c["cell_type"] == "code"
+        )
         last = page.locator(".jp-CodeCell .jp-InputArea-prompt").last
         playwright.expect(last).to_have_text(f"[{code_cells}]:", timeout=120_000)  # every cell ran
         _dashboard_create_then_delete(page, f"{jupyter.app}-run-all")  # still there, and working
@@ -425,11 +428,20 @@ def test_the_classroom_view_on_a_projector_in_voila(browser: Any, tmp_path: Path
     nbformat.write(notebook, tmp_path / "projector.ipynb")
     port = _free_port()
     with Classroom(students=2, speed=60) as room, QodClient(room.url, token=room.roster.key("student-02")) as grace:
-        grace.create_session(device={"phoneNumber": "+36700000002"}, application_server="233.252.0.2",
-                             qos_profile="QOS_L", duration=3600)  # fmt: skip
+        grace.create_session(
+            device={"phoneNumber": "+36700000002"}, application_server="233.252.0.2", qos_profile="QOS_L", duration=3600
+        )
         os.environ["QODLAB_CLASSROOM"], os.environ["QODLAB_INSTRUCTOR_KEY"] = room.url, room.roster.key("instructor")
-        command = [sys.executable, "-m", "voila", "projector.ipynb", "--no-browser", f"--port={port}",
-                   "--Voila.ip=127.0.0.1", "--show_tracebacks=True"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "voila",
+            "projector.ipynb",
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=True",
+        ]
         try:
             for _ in _serve(command, lambda: _accepts(port), tmp_path):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -477,8 +489,17 @@ def test_voila_preheat_pool_starts_nothing_before_a_visitor(browser: Any, tmp_pa
     takes it, and then the dashboard starts them."""
     port = _free_port()
     shutil.copy(ROOT / "notebooks" / "03-dashboard.ipynb", tmp_path)
-    command = [sys.executable, "-m", "voila", "03-dashboard.ipynb", "--no-browser", f"--port={port}",
-               "--Voila.ip=127.0.0.1", "--preheat_kernel=True", "--pool_size=1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        "03-dashboard.ipynb",
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--preheat_kernel=True",
+        "--pool_size=1",
+    ]
     for process in _serve(command, lambda: _accepts(port), tmp_path):
         kernel = _waiting_kernel(process, port)
         before = _listening(kernel)  # the kernel's own zmq sockets
@@ -510,11 +531,19 @@ def test_the_live_timeline_axis_reads_at_any_span(browser: Any, tmp_path: Path) 
         for name, span in (("days", 6 * 86400), ("midnight", 5 * 3600), ("minutes", 600)):
             log = EventLog()
             for i, (status, info, at) in enumerate([("AVAILABLE", None, 0), ("UNAVAILABLE", "DELETE_REQUESTED", span)]):
-                log.append(StatusEvent(
-                    event_id=f"e{i}", session_id="a", qos_status=QosStatus(status),
-                    status_info=StatusInfo(info) if info else None, event_time=start + timedelta(seconds=at),
-                    type="t", source="test", shape="cloudevent-v1", raw={},
-                ))  # fmt: skip
+                log.append(
+                    StatusEvent(
+                        event_id=f"e{i}",
+                        session_id="a",
+                        qos_status=QosStatus(status),
+                        status_info=StatusInfo(info) if info else None,
+                        event_time=start + timedelta(seconds=at),
+                        type="t",
+                        source="test",
+                        shape="cloudevent-v1",
+                        raw={},
+                    )
+                )
             plot = TimelinePlot(log, now=lambda span=span: start + timedelta(seconds=span + 1))
             path = tmp_path / f"{name}.html"
             go.Figure(plot.widget).write_html(path, include_plotlyjs=True)
@@ -546,9 +575,17 @@ def test_a_closed_voila_page_s_kernel_and_its_servers_end(browser: Any, tmp_path
     shutil.copy(ROOT / "notebooks" / "03-dashboard.ipynb", tmp_path)
     shutil.copy(ROOT / "voila.json", tmp_path)
     port = _free_port()
-    command = [sys.executable, "-m", "voila", "03-dashboard.ipynb", "--no-browser", f"--port={port}",
-               "--Voila.ip=127.0.0.1", "--MappingKernelManager.cull_idle_timeout=4",
-               "--MappingKernelManager.cull_interval=1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        "03-dashboard.ipynb",
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--MappingKernelManager.cull_idle_timeout=4",
+        "--MappingKernelManager.cull_interval=1",
+    ]
     for process in _serve(command, lambda: _accepts(port), tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
@@ -598,15 +635,28 @@ def test_the_live_timeline_labels_every_row_and_keeps_its_title_clear_of_the_leg
         if i % 7 == 0:
             changes.append(("UNAVAILABLE", ("DELETE_REQUESTED", "DURATION_EXPIRED", "NETWORK_TERMINATED")[i % 3], 90))
         for j, (status, info, after) in enumerate(changes):
-            log.append(StatusEvent(
-                event_id=f"e{i}-{j}", session_id=sid, qos_status=QosStatus(status),
-                status_info=StatusInfo(info) if info else None, event_time=T0_LIVE + timedelta(seconds=10 * i + after),
-                type="t", source="test", shape="cloudevent-v1", raw={},
-            ))  # fmt: skip
-        sessions[sid] = SessionInfo.model_validate({
-            "sessionId": sid, "duration": 600, "qosStatus": "AVAILABLE", "device": {"phoneNumber": f"+36700{i:05d}"},
-            "qosProfile": "QOS_L",
-        })  # fmt: skip
+            log.append(
+                StatusEvent(
+                    event_id=f"e{i}-{j}",
+                    session_id=sid,
+                    qos_status=QosStatus(status),
+                    status_info=StatusInfo(info) if info else None,
+                    event_time=T0_LIVE + timedelta(seconds=10 * i + after),
+                    type="t",
+                    source="test",
+                    shape="cloudevent-v1",
+                    raw={},
+                )
+            )
+        sessions[sid] = SessionInfo.model_validate(
+            {
+                "sessionId": sid,
+                "duration": 600,
+                "qosStatus": "AVAILABLE",
+                "device": {"phoneNumber": f"+36700{i:05d}"},
+                "qosProfile": "QOS_L",
+            }
+        )
     plot = TimelinePlot(log, now=lambda: T0_LIVE + timedelta(seconds=600), sessions=sessions)
     path = tmp_path / "fifty.html"
     go.Figure(plot.widget).write_html(path, include_plotlyjs=True)
@@ -683,11 +733,18 @@ def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path
         # The dashboard with 120 s for plotly.js to draw before the timeline becomes a picture: this test
         # reads the interactive figure's text, and a cold JupyterLab on a busy machine took more than 10 s.
         cell = "import qodlab\nboard = qodlab.dashboard(speed=10)\nboard.timeline.detect_after = 120\nboard"
-        (tmp_path / "root" / "theme.ipynb").write_text(json.dumps({
-            "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [], "execution_count": None}],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5,
-        }))  # fmt: skip
+        (tmp_path / "root" / "theme.ipynb").write_text(
+            json.dumps(
+                {
+                    "cells": [
+                        {"cell_type": "code", "metadata": {}, "source": cell, "outputs": [], "execution_count": None}
+                    ],
+                    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                }
+            )
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         try:
             _run_dashboard_cell(page, lab.url("theme.ipynb"))
@@ -712,11 +769,14 @@ def test_the_dashboard_reads_in_jupyterlab_light_and_dark(browser: Any, tmp_path
             seen = page.evaluate(_COLOURS_JS)
             kinds = {item["what"] for item in seen}
             assert {"badge", "header", "plot text"} <= kinds, kinds
-            poor = [(i["what"], i["text"], i["fg"], i["bg"], round(_contrast(i["fg"], i["bg"]), 2)) for i in seen
-                    if _contrast(i["fg"], i["bg"]) < 4.5]  # fmt: skip
+            poor = [
+                (i["what"], i["text"], i["fg"], i["bg"], round(_contrast(i["fg"], i["bg"]), 2))
+                for i in seen
+                if _contrast(i["fg"], i["bg"]) < 4.5
+            ]
             assert not poor, poor
-            (ARTIFACTS / f"lab-{theme.lower()}-contrasts.json").write_text(json.dumps(
-                [{**i, "contrast": round(_contrast(i["fg"], i["bg"]), 2)} for i in seen], indent=1
-            ))  # fmt: skip
+            (ARTIFACTS / f"lab-{theme.lower()}-contrasts.json").write_text(
+                json.dumps([{**i, "contrast": round(_contrast(i["fg"], i["bg"]), 2)} for i in seen], indent=1)
+            )
         finally:
             page.close()

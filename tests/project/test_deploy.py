@@ -84,8 +84,13 @@ def test_the_recipes_command_serves_a_relay_that_carries_camara_behind_a_proxy()
         with listener:
             assert listener.relay_refusal() is None and "refuses" not in listener.how
             session = str(uuid.uuid4())
-            body = build_notification("cloudevent-v1", event_id=str(uuid.uuid4()), session_id=session,
-                                      qos_status="AVAILABLE", time="2026-12-02T09:00:00Z")  # fmt: skip
+            body = build_notification(
+                "cloudevent-v1",
+                event_id=str(uuid.uuid4()),
+                session_id=session,
+                qos_status="AVAILABLE",
+                time="2026-12-02T09:00:00Z",
+            )
             headers = {"content-type": "application/cloudevents+json", "authorization": "Bearer deploy-token"}
             assert httpx.post(channel, content=json.dumps(body), headers=headers).status_code == 200
             listener.log.wait_for(session, "AVAILABLE", timeout=15)

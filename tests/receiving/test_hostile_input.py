@@ -35,8 +35,9 @@ def listener() -> Iterator[Listener]:
 
 def _deep(depth: int) -> bytes:
     """A CloudEvent whose extension nests `depth` arrays."""
-    body = build_notification("cloudevent-v1", event_id="deep", session_id="s-deep", qos_status="AVAILABLE",
-                              time="2026-12-06T10:00:00Z")  # fmt: skip
+    body = build_notification(
+        "cloudevent-v1", event_id="deep", session_id="s-deep", qos_status="AVAILABLE", time="2026-12-06T10:00:00Z"
+    )
     text = json.dumps(body)
     return (text[:-1] + ', "ext": ' + "[" * depth + "]" * depth + "}").encode()
 
@@ -77,8 +78,9 @@ class HostileRelay:
         self.server = ServerThread(self.app, name="hostile-relay")
 
     def messages(self) -> list[str]:
-        good = build_notification("cloudevent-v1", event_id="good", session_id="s-good", qos_status="AVAILABLE",
-                                  time="2026-12-06T10:00:00Z")  # fmt: skip
+        good = build_notification(
+            "cloudevent-v1", event_id="good", session_id="s-good", qos_status="AVAILABLE", time="2026-12-06T10:00:00Z"
+        )
         request = {**AUTH, "content-type": "application/cloudevents+json", "body": good, "query": {}, "timestamp": 1}
         deep_request = {**request, "body": json.loads(_deep(MAX_DEPTH))}  # its body one level past the limit
         return ["[" * 3_000 + "]" * 3_000, "not json at all", json.dumps(deep_request), json.dumps(request)]
@@ -94,8 +96,13 @@ class HostileRelay:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         for n, data in enumerate(self.messages(), start=1):
             event_id = f"id: {n}\n" if self.with_ids else ""
-            await send({"type": "http.response.body", "body": f"event: message\n{event_id}data: {data}\n\n".encode(),
-                        "more_body": True})  # fmt: skip
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": f"event: message\n{event_id}data: {data}\n\n".encode(),
+                    "more_body": True,
+                }
+            )
         while (await receive())["type"] != "http.disconnect":
             await asyncio.sleep(0)
         await send({"type": "http.response.body", "body": b""})
@@ -153,16 +160,21 @@ def test_a_subscription_hands_on_the_skipped_reason() -> None:
 def _sdk_event(event_id: str = "42") -> CloudEvent:
     return CloudEvent(
         attributes={
-            "type": TYPE_V1, "source": "https://api.example.com/qod/v1/sessions/s-1", "id": event_id,
-            "time": datetime(2026, 12, 6, 10, tzinfo=UTC), "datacontenttype": "application/json",
+            "type": TYPE_V1,
+            "source": "https://api.example.com/qod/v1/sessions/s-1",
+            "id": event_id,
+            "time": datetime(2026, 12, 6, 10, tzinfo=UTC),
+            "datacontenttype": "application/json",
         },
         data={"sessionId": "s-1", "qosStatus": "AVAILABLE", "statusInfo": "DURATION_EXPIRED"},
-    )  # fmt: skip
+    )
 
 
 def _fields(frame_row: Any) -> tuple[Any, ...]:
-    return tuple(frame_row[c] for c in ("event_id", "session_id", "qos_status", "status_info", "event_time",
-                                        "type", "source", "shape"))  # fmt: skip
+    return tuple(
+        frame_row[c]
+        for c in ("event_id", "session_id", "qos_status", "status_info", "event_time", "type", "source", "shape")
+    )
 
 
 def test_binary_and_structured_modes_from_the_official_sdk_are_the_same_event() -> None:

@@ -187,5 +187,9 @@ def test_a_chosen_way_of_notification_is_not_changed_behind_the_users_back() -> 
 
 
 def _wire_fields() -> dict[str, object]:
-    return {"device": {"phoneNumber": "+36721601237003"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-            "qosProfile": "QOS_L", "duration": 60}  # fmt: skip
+    return {
+        "device": {"phoneNumber": "+36721601237003"},
+        "applicationServer": {"ipv4Address": "233.252.0.2"},
+        "qosProfile": "QOS_L",
+        "duration": 60,
+    }

@@ -111,10 +111,21 @@ def smee_client() -> Path:
             CLIENT_DIR.mkdir(parents=True)
             (CLIENT_DIR / "package.json").write_text('{"private": true}\n')
             done = subprocess.run(
-                [npm, "install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error",
-                 f"smee-client@{SMEE_CLIENT}"],
-                cwd=CLIENT_DIR, capture_output=True, text=True, timeout=300, check=False,
-            )  # fmt: skip
+                [
+                    npm,
+                    "install",
+                    "--save-exact",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    f"smee-client@{SMEE_CLIENT}",
+                ],
+                cwd=CLIENT_DIR,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
             if done.returncode != 0:
                 pytest.fail(f"npm install smee-client@{SMEE_CLIENT} failed: {done.stderr[-2000:]}")
             (CLIENT_DIR / ".installed").touch()
@@ -227,9 +238,13 @@ def test_network_as_code_root_generation_notifies_through_smee_and_camara_1x_is_
         Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener,
     ):
         assert listener.relay_refusal("application/json") is None  # what the root generation sends
-        body = {"qosProfile": "QOS_L", "device": {"phoneNumber": "+36721601234567"},
-                "applicationServer": {"ipv4Address": "233.252.0.2"}, "notificationUrl": listener.url,
-                "notificationAuthToken": f"Bearer {TOKEN}"}  # fmt: skip
+        body = {
+            "qosProfile": "QOS_L",
+            "device": {"phoneNumber": "+36721601234567"},
+            "applicationServer": {"ipv4Address": "233.252.0.2"},
+            "notificationUrl": listener.url,
+            "notificationAuthToken": f"Bearer {TOKEN}",
+        }
         created = httpx.post(f"{sandbox.url}/sessions", json=body)  # as network-as-code SDK 1.x-3.x sends it
         assert created.status_code == 201, created.text
         session = created.json()["sessionId"]
@@ -238,8 +253,11 @@ def test_network_as_code_root_generation_notifies_through_smee_and_camara_1x_is_
         assert list(listener.log.df["shape"]) == ["nac-hybrid", "nac-hybrid"] and listener.duplicates == 0
         with sandbox.client() as client:  # CAMARA 1.1.0: application/cloudevents+json, refused at the relay
             refused = client.create_session(**session_fields(listener.url, TOKEN, duration=600))
-        outcome = wait_until(lambda: [d for d in sandbox.deliveries() if d.session_id == str(refused.session_id)],
-                             timeout=15, message="the 1.1.0 session's delivery")  # fmt: skip
+        outcome = wait_until(
+            lambda: [d for d in sandbox.deliveries() if d.session_id == str(refused.session_id)],
+            timeout=15,
+            message="the 1.1.0 session's delivery",
+        )
         assert (outcome[0].status_code, str(outcome[0].outcome)) == (415, "rejected")  # not retried into a refusal
         assert len(listener.log) == 2
 
@@ -253,9 +271,13 @@ def test_a_listener_down_loses_to_smee_what_polling_then_fills_exactly_once(smee
     ):
         watcher = Watcher(client, listener.log, 0.5, clock=sandbox.clock, only_missing=SAFETY_NET_GRACE)
         try:
-            body = {"qosProfile": "QOS_L", "device": {"phoneNumber": "+36721601234567"},
-                    "applicationServer": {"ipv4Address": "233.252.0.2"}, "notificationUrl": listener.url,
-                    "notificationAuthToken": f"Bearer {TOKEN}"}  # fmt: skip
+            body = {
+                "qosProfile": "QOS_L",
+                "device": {"phoneNumber": "+36721601234567"},
+                "applicationServer": {"ipv4Address": "233.252.0.2"},
+                "notificationUrl": listener.url,
+                "notificationAuthToken": f"Bearer {TOKEN}",
+            }
             session = httpx.post(f"{sandbox.url}/sessions", json=body).json()["sessionId"]  # the root generation
             watcher.watch(session)
             listener.log.wait_for(session, "AVAILABLE", timeout=15)  # notified through smee.io
@@ -280,15 +302,21 @@ def test_smee_client_forwards_a_notification_from_qodlab_relay_to_a_listener(sme
         channel = relay.new_channel()
         process = subprocess.Popen(
             [str(smee_client), "-u", channel, "-t", listener.url],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+        )
         said: list[str] = []  # its output, read in a thread so that waits stay bounded
         reader = threading.Thread(target=lambda: said.extend(process.stdout or ()), daemon=True)
         reader.start()
         try:
             name = channel.rsplit("/", 1)[1]
-            wait_until(lambda: name in relay.app.channels and relay.app.channels[name].subscribers, timeout=30,
-                       message="smee-client to subscribe")  # fmt: skip
+            wait_until(
+                lambda: name in relay.app.channels and relay.app.channels[name].subscribers,
+                timeout=30,
+                message="smee-client to subscribe",
+            )
             session = str(uuid.uuid4())  # sent as a CAMARA 1.x provider sends it: qodlab relay takes that type
             assert _post(channel, _notification(session), "application/cloudevents+json").status_code == 200
             event = listener.log.wait_for(session, "AVAILABLE", timeout=15)

@@ -124,9 +124,16 @@ def test_errors_go_to_errors_and_the_thread_lives_on() -> None:
 
 def _event(shape: Any, status: str, at: datetime, event_id: str) -> StatusEvent:
     return StatusEvent(
-        event_id=event_id, session_id="s", qos_status=QosStatus(status), status_info=None, event_time=at,
-        type="t", source="src", shape=shape, raw={},
-    )  # fmt: skip
+        event_id=event_id,
+        session_id="s",
+        qos_status=QosStatus(status),
+        status_info=None,
+        event_time=at,
+        type="t",
+        source="src",
+        shape=shape,
+        raw={},
+    )
 
 
 def test_a_change_both_polled_and_notified_is_one_interval_at_the_notifications_time() -> None:

@@ -130,9 +130,11 @@ def test_qodlab_relay_takes_its_port_from_dollar_port() -> None:
         port = probe.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "qodlab", "relay", "--forwarded-allow-ips", "*"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)},
-    )  # fmt: skip
+    )
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == f"qodlab relay serving http://127.0.0.1:{port}"

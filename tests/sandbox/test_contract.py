@@ -180,18 +180,49 @@ def test_the_packaged_contract_is_camaras_unmodified() -> None:
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 100_000) | st.sampled_from(["", "x", "QOS_L", "ACCESSTOKEN", "bearer",
-    "PLAIN", "REFRESHTOKEN", "+36700000001", "233.252.0.2", "2099-01-01T00:00:00Z", "2099-01-01T00:00:00",
-    "2099-02-30T00:00:00Z", "https://a.example/n", "https://a b", "::1", "01.2.3.4"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["credentialType", "accessToken",
-    "identifier", "secret", "phoneNumber", "ipv4Address", "publicAddress"]), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 100_000)
+    | st.sampled_from(
+        [
+            "",
+            "x",
+            "QOS_L",
+            "ACCESSTOKEN",
+            "bearer",
+            "PLAIN",
+            "REFRESHTOKEN",
+            "+36700000001",
+            "233.252.0.2",
+            "2099-01-01T00:00:00Z",
+            "2099-01-01T00:00:00",
+            "2099-02-30T00:00:00Z",
+            "https://a.example/n",
+            "https://a b",
+            "::1",
+            "01.2.3.4",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["credentialType", "accessToken", "identifier", "secret", "phoneNumber", "ipv4Address", "publicAddress"]
+            ),
+            inner,
+            max_size=3,
+        )
+    ),
     max_leaves=6,
-)  # fmt: skip
+)
 _VALID = {
-    "device": {"phoneNumber": "+36700000001"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-    "qosProfile": "QOS_L", "duration": 3600, "sink": "https://a.example/n",
+    "device": {"phoneNumber": "+36700000001"},
+    "applicationServer": {"ipv4Address": "233.252.0.2"},
+    "qosProfile": "QOS_L",
+    "duration": 3600,
+    "sink": "https://a.example/n",
     "sinkCredential": {**CREDENTIAL, "accessTokenExpiresUtc": "2099-01-01T00:00:00Z"},
-}  # fmt: skip
+}
 
 
 def _mutate(body: Any, path: list[Any], value: Any, delete: bool) -> Any:
@@ -209,10 +240,14 @@ def _mutate(body: Any, path: list[Any], value: Any, delete: bool) -> Any:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    path=st.lists(st.sampled_from([*_VALID, *CREDENTIAL, "accessTokenExpiresUtc", "phoneNumber", "ipv4Address"]),
-                  min_size=1, max_size=3),
-    value=_JSON, delete=st.booleans(),
-)  # fmt: skip
+    path=st.lists(
+        st.sampled_from([*_VALID, *CREDENTIAL, "accessTokenExpiresUtc", "phoneNumber", "ipv4Address"]),
+        min_size=1,
+        max_size=3,
+    ),
+    value=_JSON,
+    delete=st.booleans(),
+)
 def test_the_fast_validator_agrees_with_the_reference(path: list[str], value: Any, delete: bool) -> None:
     from qodlab.sandbox.contract import _fast
     from qodlab.sandbox.contract.wording import _validator
@@ -223,11 +258,14 @@ def test_the_fast_validator_agrees_with_the_reference(path: list[str], value: An
     )
 
 
-@pytest.mark.parametrize("credential", [
-    {"credentialType": "ACCESSTOKEN"},
-    {"credentialType": "PLAIN", "identifier": "a"},
-    {"credentialType": "REFRESHTOKEN", **CREDENTIAL},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"credentialType": "ACCESSTOKEN"},
+        {"credentialType": "PLAIN", "identifier": "a"},
+        {"credentialType": "REFRESHTOKEN", **CREDENTIAL},
+    ],
+)
 def test_the_fast_validator_knows_the_discriminator(credential: dict[str, Any]) -> None:
     from qodlab.sandbox.contract import _fast
 
@@ -237,11 +275,17 @@ def test_the_fast_validator_knows_the_discriminator(credential: dict[str, Any]) 
 
 def test_a_snake_case_sink_credential_is_refused_with_the_reason(strict_sandbox: Sandbox) -> None:
     body = {
-        "device": {"phoneNumber": "+36721601234567"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-        "qosProfile": "QOS_L", "duration": 60, "sink": "https://example.com/hook",
-        "sinkCredential": {"access_token": "t", "access_token_expires_utc": "2099-01-01T00:00:00Z",
-                           "access_token_type": "bearer"},
-    }  # fmt: skip
+        "device": {"phoneNumber": "+36721601234567"},
+        "applicationServer": {"ipv4Address": "233.252.0.2"},
+        "qosProfile": "QOS_L",
+        "duration": 60,
+        "sink": "https://example.com/hook",
+        "sinkCredential": {
+            "access_token": "t",
+            "access_token_expires_utc": "2099-01-01T00:00:00Z",
+            "access_token_type": "bearer",
+        },
+    }
     refused = httpx.post(f"{strict_sandbox.qod_url}/sessions", json=body)
     assert refused.status_code == 400 and refused.json()["code"] == "INVALID_ARGUMENT"
     assert "camelCase" in refused.json()["message"] and "access_token," in refused.json()["message"]

@@ -185,13 +185,17 @@ def test_a_two_legged_session_still_echoes_its_device(oidc_sandbox: tuple[str, s
 def test_provisioning_that_fails_and_provisioning_that_is_slow() -> None:
     with Sandbox(speed=1, provisioning_delay=1, reuse=False) as sandbox, sandbox.client() as client:
         failing = client.create_session(
-            device={"phoneNumber": _number(Behaviour.PROVISIONING_FAILS)}, application_server="233.252.0.2",
-            qos_profile="QOS_L", duration=60,
-        )  # fmt: skip
+            device={"phoneNumber": _number(Behaviour.PROVISIONING_FAILS)},
+            application_server="233.252.0.2",
+            qos_profile="QOS_L",
+            duration=60,
+        )
         slow = client.create_session(
-            device={"phoneNumber": _number(Behaviour.SLOW_PROVISIONING)}, application_server="233.252.0.2",
-            qos_profile="QOS_L", duration=60,
-        )  # fmt: skip
+            device={"phoneNumber": _number(Behaviour.SLOW_PROVISIONING)},
+            application_server="233.252.0.2",
+            qos_profile="QOS_L",
+            duration=60,
+        )
         sandbox.advance(1)
         assert (failing.refresh().qos_status, failing.status_info) == ("UNAVAILABLE", "NETWORK_TERMINATED")
         assert slow.refresh().qos_status == "REQUESTED"  # an ordinary device is AVAILABLE after 1 s
@@ -205,9 +209,11 @@ def test_an_oidc_sandbox_client_needs_no_setup() -> None:
     with Sandbox(auth="oidc", reuse=False) as sandbox:
         with sandbox.client() as client:
             session = client.create_session(
-                device={"phoneNumber": "+36721601234003"}, application_server="233.252.0.2",
-                qos_profile="QOS_L", duration=60,
-            )  # fmt: skip
+                device={"phoneNumber": "+36721601234003"},
+                application_server="233.252.0.2",
+                qos_profile="QOS_L",
+                duration=60,
+            )
             assert "client credentials" in client.authentication
             session.delete()
 

@@ -47,8 +47,9 @@ def test_a_qos_l_session_lifts_a_congested_link_to_its_promise(lab: Sandbox) -> 
     before = lab.clock.now()
     lab.advance(600)
     with lab.client() as client:
-        session = client.create_session(device=DEVICE, application_server="233.252.0.2", qos_profile="QOS_L",
-                                        duration=600)  # fmt: skip
+        session = client.create_session(
+            device=DEVICE, application_server="233.252.0.2", qos_profile="QOS_L", duration=600
+        )
         lab.advance(600)  # expires
         ended = client.get_session(session.session_id)
     assert ended.qos_status is QosStatus.UNAVAILABLE
@@ -69,8 +70,9 @@ def test_a_qos_l_session_lifts_a_congested_link_to_its_promise(lab: Sandbox) -> 
 def test_a_cell_loaded_beyond_what_the_priority_wins_breaks_the_promise(lab: Sandbox) -> None:
     lab.congest(DEVICE, factor=6, seconds=7200)  # at least 2.4 times capacity: beyond QOS_L's 2.2
     with lab.client() as client:
-        session = client.create_session(device=DEVICE, application_server="233.252.0.2", qos_profile="QOS_L",
-                                        duration=600)  # fmt: skip
+        session = client.create_session(
+            device=DEVICE, application_server="233.252.0.2", qos_profile="QOS_L", duration=600
+        )
     start = lab.clock.now()
     lab.advance(300)
     frame = lab.metrics(DEVICE, datetime.fromtimestamp(start, UTC), lab.now())
@@ -149,6 +151,13 @@ def _change(
     status: str, at: float, session: str = "00000000-0000-4000-8000-000000000001", profile: str = "QOS_L"
 ) -> StatusChange:
     return StatusChange(
-        session_id=uuid.UUID(session), qos_status=QosStatus(status), status_info=None, time=at, sink=None,
-        flavor="cloudevent-v1", correlator=None, device=("phoneNumber", PHONE), profile=profile,
-    )  # fmt: skip
+        session_id=uuid.UUID(session),
+        qos_status=QosStatus(status),
+        status_info=None,
+        time=at,
+        sink=None,
+        flavor="cloudevent-v1",
+        correlator=None,
+        device=("phoneNumber", PHONE),
+        profile=profile,
+    )

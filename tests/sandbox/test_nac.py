@@ -223,8 +223,12 @@ def test_sdk_10_generated_client_runs_both_families(nac_sandbox: Sandbox, nac_li
 def test_qod_v0_answers_the_generated_client_in_epoch_seconds() -> None:
     with Sandbox(speed=1, provisioning_delay=5, reuse=False) as sandbox:
         base = f"{sandbox.url}/qod/v0"
-        body = {"qosProfile": "QOS_M", "device": DEVICE, "applicationServer": {"ipv4Address": "233.252.0.2"},
-                "duration": 600}  # fmt: skip
+        body = {
+            "qosProfile": "QOS_M",
+            "device": DEVICE,
+            "applicationServer": {"ipv4Address": "233.252.0.2"},
+            "duration": 600,
+        }
         generated = httpx.post(f"{base}/sessions", json=body, headers={"X-Fern-Language": "Python"}).json()
         assert generated["qosStatus"] == "REQUESTED"  # v0 models want both times, even before AVAILABLE
         assert isinstance(generated["startedAt"], int) and generated["expiresAt"] - generated["startedAt"] == 600
@@ -233,8 +237,10 @@ def test_qod_v0_answers_the_generated_client_in_epoch_seconds() -> None:
         sandbox.advance(5)
         classic = httpx.get(f"{base}/sessions/{generated['sessionId']}").json()
         assert classic["qosStatus"] == "AVAILABLE" and classic["startedAt"].endswith("Z")
-        v1 = httpx.get(f"{sandbox.url}/quality-on-demand/v1/sessions/{generated['sessionId']}",
-                       headers={"X-Fern-Language": "Python"}).json()  # fmt: skip
+        v1 = httpx.get(
+            f"{sandbox.url}/quality-on-demand/v1/sessions/{generated['sessionId']}",
+            headers={"X-Fern-Language": "Python"},
+        ).json()
         assert v1["startedAt"].endswith("Z")  # CAMARA v1 is RFC 3339 for every client
 
 

@@ -36,8 +36,9 @@ def test_an_assignment_lives_until_revoked(sandbox: Sandbox, listener: Listener,
         with pytest.raises(Conflict):  # one assignment per device
             client.assign_qos(phone, "QOS_M")
         assert client.assignment_for(phone).assignment_id == assignment.assignment_id
-        session = client.create_session(device=phone, application_server="233.252.0.2", qos_profile="QOS_M",
-                                        duration=600)  # fmt: skip  # a session beside it: two APIs
+        session = client.create_session(
+            device=phone, application_server="233.252.0.2", qos_profile="QOS_M", duration=600
+        )  # a session beside it: two APIs
         assert assignment.revoke() is True  # 202: under way
         assert (assignment.status, assignment.status_info) == ("AVAILABLE", "DELETE_REQUESTED")
         ended = listener.log.wait_for(str(assignment.assignment_id), "UNAVAILABLE", timeout=10)
@@ -70,8 +71,14 @@ def test_the_network_ends_an_assignment_and_it_lifts_the_link(sandbox: Sandbox, 
 
 
 def test_the_listener_takes_0_3_0s_qos_status_too(listener: Listener) -> None:
-    event = {"id": "p-1", "source": "urn:operator", "type": TYPE_PROVISIONING, "specversion": "1.0",
-             "time": "2026-12-01T10:00:00Z", "data": {"assignmentId": "a-1", "qosStatus": "AVAILABLE"}}  # fmt: skip
+    event = {
+        "id": "p-1",
+        "source": "urn:operator",
+        "type": TYPE_PROVISIONING,
+        "specversion": "1.0",
+        "time": "2026-12-01T10:00:00Z",
+        "data": {"assignmentId": "a-1", "qosStatus": "AVAILABLE"},
+    }
     headers = {"authorization": f"Bearer {listener.token}", "content-type": "application/cloudevents+json"}
     answer = httpx.post(listener.url, json=event, headers=headers)
     assert answer.status_code == 204
@@ -83,8 +90,10 @@ def test_0_4_is_strict_and_0_3_is_not(sandbox: Sandbox) -> None:
     strict = httpx.post(f"{sandbox.url}/qos-provisioning/v0.4rc1/qos-assignments", json=body)
     assert strict.status_code == 400 and strict.json()["code"] == "INVALID_ARGUMENT"
     assert httpx.post(f"{sandbox.url}/qos-provisioning/v0.3/qos-assignments", json=body).status_code == 201
-    none = httpx.post(f"{sandbox.url}/qos-provisioning/v0.3/retrieve-qos-assignment",
-                      json={"device": {"phoneNumber": "+36721601235999"}})  # fmt: skip
+    none = httpx.post(
+        f"{sandbox.url}/qos-provisioning/v0.3/retrieve-qos-assignment",
+        json={"device": {"phoneNumber": "+36721601235999"}},
+    )
     assert none.status_code == 404 and none.json()["code"] == "NOT_FOUND"
 
 
@@ -120,8 +129,9 @@ def test_a_watcher_polls_an_assignment_into_the_log(sandbox: Sandbox) -> None:
 
 def test_a_synchronous_revocation_is_204_and_notified(listener: Listener) -> None:
     with Sandbox(speed=60, revocation_delay=0, reuse=False) as sandbox, sandbox.client() as client:
-        assignment = client.assign_qos({"phoneNumber": "+36721601235006"}, "QOS_E", sink=listener.url,
-                                       sink_token=listener.token)  # fmt: skip
+        assignment = client.assign_qos(
+            {"phoneNumber": "+36721601235006"}, "QOS_E", sink=listener.url, sink_token=listener.token
+        )
         listener.log.wait_for(str(assignment.assignment_id), "AVAILABLE", timeout=10)
         assert assignment.revoke() is False  # 204: done at once
         ended = listener.log.wait_for(str(assignment.assignment_id), "UNAVAILABLE", timeout=10)

@@ -562,20 +562,41 @@ SINK = "https://consumer.example/notifications"
 _SERVER = {"ipv4Address": "233.252.0.2"}
 # Every create the sandbox serves, with a sink in the request's own words: (path, body without the sink, sink fields)
 CREATES = {
-    "QoD 1.1.0": ("/quality-on-demand/v1/sessions", {"applicationServer": _SERVER, "qosProfile": "QOS_L",
-                  "duration": 60}, {"sink": SINK, "sinkCredential": {"credentialType": "ACCESSTOKEN",
-                  "accessToken": "t", "accessTokenType": "bearer", "accessTokenExpiresUtc": "2030-01-01T00:00:00Z"}}),
-    "QoD 1.2.0-rc.3": ("/quality-on-demand/v1rc3/sessions", {"applicationServer": {"ipAddresses": ["233.252.0.2"]},
-                       "qosProfile": "QOS_L", "duration": 60}, {"sink": SINK}),
+    "QoD 1.1.0": (
+        "/quality-on-demand/v1/sessions",
+        {"applicationServer": _SERVER, "qosProfile": "QOS_L", "duration": 60},
+        {
+            "sink": SINK,
+            "sinkCredential": {
+                "credentialType": "ACCESSTOKEN",
+                "accessToken": "t",
+                "accessTokenType": "bearer",
+                "accessTokenExpiresUtc": "2030-01-01T00:00:00Z",
+            },
+        },
+    ),
+    "QoD 1.2.0-rc.3": (
+        "/quality-on-demand/v1rc3/sessions",
+        {"applicationServer": {"ipAddresses": ["233.252.0.2"]}, "qosProfile": "QOS_L", "duration": 60},
+        {"sink": SINK},
+    ),
     "QoS Provisioning 0.3.0": ("/qos-provisioning/v0.3/qos-assignments", {"qosProfile": "QOS_E"}, {"sink": SINK}),
-    "QoS Provisioning 0.4.0-rc.1": ("/qos-provisioning/v0.4rc1/qos-assignments", {"qosProfile": "QOS_E"},
-                                    {"sink": SINK}),
-    "Network as Code /qod/v0 (SDK 4.x-7.x)": ("/qod/v0/sessions", {"applicationServer": _SERVER, "qosProfile": "QOS_L",
-                                              "duration": 60}, {"webhook": {"notificationUrl": SINK,
-                                              "notificationAuthToken": "Bearer t"}}),
-    "Network as Code root (SDK 1.x-3.x)": ("/sessions", {"applicationServer": _SERVER, "qosProfile": "QOS_L"},
-                                           {"notificationUrl": SINK}),
-}  # fmt: skip
+    "QoS Provisioning 0.4.0-rc.1": (
+        "/qos-provisioning/v0.4rc1/qos-assignments",
+        {"qosProfile": "QOS_E"},
+        {"sink": SINK},
+    ),
+    "Network as Code /qod/v0 (SDK 4.x-7.x)": (
+        "/qod/v0/sessions",
+        {"applicationServer": _SERVER, "qosProfile": "QOS_L", "duration": 60},
+        {"webhook": {"notificationUrl": SINK, "notificationAuthToken": "Bearer t"}},
+    ),
+    "Network as Code root (SDK 1.x-3.x)": (
+        "/sessions",
+        {"applicationServer": _SERVER, "qosProfile": "QOS_L"},
+        {"notificationUrl": SINK},
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -599,8 +620,9 @@ def test_without_notifications_a_create_with_a_sink_is_422_and_creates_nothing(s
     assert made.status_code == 201, made.text
     assert made.json().get("qosStatus", made.json().get("status")) == "REQUESTED"
     if "qos-provisioning" in path:  # the device has it now: the refused one did not block it
-        found = httpx.post(f"{silent.url}{path.replace('qos-assignments', 'retrieve-qos-assignment')}",
-                           json={"device": device})  # fmt: skip
+        found = httpx.post(
+            f"{silent.url}{path.replace('qos-assignments', 'retrieve-qos-assignment')}", json={"device": device}
+        )
         assert found.status_code == 200 and found.json()["assignmentId"] == made.json()["assignmentId"]
     assert silent.deliveries() == []
 
@@ -608,8 +630,11 @@ def test_without_notifications_a_create_with_a_sink_is_422_and_creates_nothing(s
 def test_without_notifications_a_bad_sink_is_still_400_and_the_client_raises_the_code(silent: Sandbox) -> None:
     from qodlab import NotificationsNotSupported
 
-    bad = _post(silent, "/sessions", json={**CREATES["QoD 1.1.0"][1],
-                "device": {"phoneNumber": PHONE}, "sink": "ftp://consumer.example"})  # fmt: skip
+    bad = _post(
+        silent,
+        "/sessions",
+        json={**CREATES["QoD 1.1.0"][1], "device": {"phoneNumber": PHONE}, "sink": "ftp://consumer.example"},
+    )
     assert _camara(bad, 400, "INVALID_SINK")
     with silent.client() as client:
         with pytest.raises(NotificationsNotSupported) as refused:
@@ -668,8 +693,13 @@ def test_each_release_notifies_with_its_content_type(sandbox: Sandbox, receiver:
         with sandbox.client(release=release.name) as client:
             client.create_session(**session_fields(receiver.url, "t0ken"))
     else:  # the root generation, spoken by network-as-code SDK 1.x-3.x alone
-        body = {"qosProfile": "QOS_L", "device": {"phoneNumber": PHONE}, "applicationServer": {"ipv4Address":
-                "233.252.0.2"}, "notificationUrl": receiver.url, "notificationAuthToken": "Bearer t0ken"}  # fmt: skip
+        body = {
+            "qosProfile": "QOS_L",
+            "device": {"phoneNumber": PHONE},
+            "applicationServer": {"ipv4Address": "233.252.0.2"},
+            "notificationUrl": receiver.url,
+            "notificationAuthToken": "Bearer t0ken",
+        }
         assert httpx.post(f"{sandbox.url}{release.qod_path}/sessions", json=body).status_code == 201
     [received] = receiver.wait_for(1)
     assert received.headers["content-type"] == release.notification_content_type

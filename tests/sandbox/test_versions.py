@@ -27,8 +27,12 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def _body(phone: str, **changes: Any) -> dict[str, Any]:
-    body = {"device": {"phoneNumber": phone}, "applicationServer": {"ipAddresses": ["233.252.0.2"]},
-            "qosProfile": "QOS_L", "duration": 600}  # fmt: skip
+    body = {
+        "device": {"phoneNumber": phone},
+        "applicationServer": {"ipAddresses": ["233.252.0.2"]},
+        "qosProfile": "QOS_L",
+        "duration": 600,
+    }
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -59,15 +63,19 @@ def test_application_server_shapes_are_exclusive_and_checked(sandbox: Sandbox, w
 
 
 def test_a_list_or_a_subnet_creates_and_reads_through_either_version(sandbox: Sandbox) -> None:
-    listed = httpx.post(f"{sandbox.url}{QOD}/sessions", json=_body(_phone(), applicationServer={
-        "ipAddresses": ["233.252.0.2", "2001:db8::1", "233.252.0.9"]}))  # fmt: skip
+    listed = httpx.post(
+        f"{sandbox.url}{QOD}/sessions",
+        json=_body(_phone(), applicationServer={"ipAddresses": ["233.252.0.2", "2001:db8::1", "233.252.0.9"]}),
+    )
     assert listed.status_code == 201, listed.text
     session_id = listed.json()["sessionId"]
     assert listed.json()["applicationServer"] == {"ipAddresses": ["233.252.0.2", "2001:db8::1", "233.252.0.9"]}
     as_v1 = httpx.get(f"{sandbox.url}/quality-on-demand/v1/sessions/{session_id}").json()
     assert as_v1["applicationServer"] == {"ipv4Address": "233.252.0.2", "ipv6Address": "2001:db8::1"}
-    subnet = httpx.post(f"{sandbox.url}/quality-on-demand/v1/sessions",
-                        json=_body(_phone(), applicationServer={"ipv4Address": "198.51.100.0/24"}))  # fmt: skip
+    subnet = httpx.post(
+        f"{sandbox.url}/quality-on-demand/v1/sessions",
+        json=_body(_phone(), applicationServer={"ipv4Address": "198.51.100.0/24"}),
+    )
     as_rc3 = httpx.get(f"{sandbox.url}{QOD}/sessions/{subnet.json()['sessionId']}").json()
     assert as_rc3["applicationServer"] == {"ipv4Address": "198.51.100.0/24"}  # 201 (createSession 200.3)
 
@@ -86,8 +94,9 @@ def test_request_bodies_are_strict_at_any_level(sandbox: Sandbox) -> None:
         ).status_code
         == 201
     )  # 1.1: lenient
-    extend = httpx.post(f"{sandbox.url}{QOD}/sessions/{uuid.uuid4()}/extend",
-                        json={"requestedAdditionalDuration": 60, "extra": True})  # fmt: skip
+    extend = httpx.post(
+        f"{sandbox.url}{QOD}/sessions/{uuid.uuid4()}/extend", json={"requestedAdditionalDuration": 60, "extra": True}
+    )
     assert _code(extend) == (400, "INVALID_ARGUMENT")
     profiles = httpx.post(f"{sandbox.url}{PROFILES}/retrieve-qos-profiles", json={"name": "QOS_L", "x": 1})
     assert _code(profiles) == (400, "INVALID_ARGUMENT")
@@ -162,8 +171,12 @@ def test_profiles_1_2(sandbox: Sandbox) -> None:
 def test_the_client_speaks_1_2_with_an_address_list(sandbox: Sandbox) -> None:
     with QodClient(sandbox.url, release="1.2.0-rc.3") as client:
         assert client.qod_url == f"{sandbox.url}{QOD}" and client.profiles_url == f"{sandbox.url}{PROFILES}"
-        session = client.create_session(device={"phoneNumber": _phone()}, application_server=["233.252.0.2",
-                                        "2001:db8::5"], qos_profile="QOS_M", duration=600)  # fmt: skip
+        session = client.create_session(
+            device={"phoneNumber": _phone()},
+            application_server=["233.252.0.2", "2001:db8::5"],
+            qos_profile="QOS_M",
+            duration=600,
+        )
         assert session.application_server is not None
         assert session.application_server.ip_addresses == ["233.252.0.2", "2001:db8::5"]
         assert [s.session_id for s in client.retrieve_sessions(session.device)] == [session.session_id]  # type: ignore[arg-type]
@@ -174,8 +187,9 @@ def test_the_client_speaks_1_2_with_an_address_list(sandbox: Sandbox) -> None:
 def test_a_1_1_client_given_an_address_list_says_which_release_takes_one(sandbox: Sandbox) -> None:
     phone = _phone()
     with QodClient(sandbox.url) as client, pytest.raises(InvalidRequest, match=r"QoD 1\.2's") as refused:
-        client.create_session(device={"phoneNumber": phone}, application_server=["233.252.0.2"],
-                              qos_profile="QOS_M", duration=60)  # fmt: skip
+        client.create_session(
+            device={"phoneNumber": phone}, application_server=["233.252.0.2"], qos_profile="QOS_M", duration=60
+        )
     assert refused.value.field == "application_server" and 'release="1.2.0-rc.3"' in str(refused.value)
     assert client.release.name == "1.1.0" and "speaks 1.1.0" in str(refused.value)
     assert not [s for s in sandbox.engine.sessions() if ("phoneNumber", phone) in s.device_keys]  # nothing sent

@@ -15,8 +15,12 @@ from qodlab._net.hosts import HostPolicy
 from qodlab.classroom import INSTRUCTOR
 
 REBOUND = "attacker.example"  # a page's host name, rebound to 127.0.0.1
-BODY = {"device": {"phoneNumber": "+36700000088"}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-        "qosProfile": "QOS_L", "duration": 600}  # fmt: skip
+BODY = {
+    "device": {"phoneNumber": "+36700000088"},
+    "applicationServer": {"ipv4Address": "233.252.0.2"},
+    "qosProfile": "QOS_L",
+    "duration": 600,
+}
 
 
 def _rebound(url: str) -> dict[str, str]:
@@ -53,8 +57,9 @@ def test_a_rebinding_page_cannot_read_or_drive_a_laptop_sandbox(laptop: Sandbox)
 def test_a_cross_site_post_cannot_terminate_a_session(laptop: Sandbox) -> None:
     url = laptop.url
     token = httpx.post(f"{url}/_sandbox/tokens", json={"client": "me"}).json()["access_token"]
-    session = httpx.post(f"{url}/quality-on-demand/v1/sessions", json=BODY,
-                         headers={"authorization": f"Bearer {token}"}).json()["sessionId"]  # fmt: skip
+    session = httpx.post(
+        f"{url}/quality-on-demand/v1/sessions", json=BODY, headers={"authorization": f"Bearer {token}"}
+    ).json()["sessionId"]
     terminate = f"{url}/_sandbox/sessions/{session}/terminate"
     _refused(httpx.post(terminate, headers={"origin": "https://attacker.example"}))
     _refused(httpx.post(terminate, headers={"origin": "null"}))
@@ -69,8 +74,13 @@ def test_a_listener_and_its_token_endpoint_refuse_a_rebound_host_and_a_foreign_o
         event = {"sessionId": str(uuid.uuid4()), "qosStatus": "AVAILABLE"}
         _refused(httpx.post(listener.url, json=event, headers={**notify, **_rebound(listener.url)}))
         _refused(httpx.post(listener.url, json=event, headers={**notify, "origin": "https://attacker.example"}))
-        _refused(httpx.post(listener.token_url, data={"grant_type": "client_credentials"},
-                            headers={"origin": "https://attacker.example"}))  # fmt: skip
+        _refused(
+            httpx.post(
+                listener.token_url,
+                data={"grant_type": "client_credentials"},
+                headers={"origin": "https://attacker.example"},
+            )
+        )
         assert listener.accepted == 0
 
 

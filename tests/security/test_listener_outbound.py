@@ -88,9 +88,13 @@ class Hostile:
                 stream.headers["location"] = "/channel-x"
             return stream
 
-        self.server.app = Starlette(routes=[
-            Route("/channel", channel, methods=["GET", "POST"]), Route("/new", huge), Route("/jwks", huge),
-        ])  # fmt: skip
+        self.server.app = Starlette(
+            routes=[
+                Route("/channel", channel, methods=["GET", "POST"]),
+                Route("/new", huge),
+                Route("/jwks", huge),
+            ]
+        )
         self.server.start()
 
     @property
@@ -182,8 +186,11 @@ def _assertion(kid: str) -> str:
 
 
 def _grant(server: TokenServer) -> GrantRefused:
-    form = {"grant_type": "client_credentials", "client_assertion": _assertion("k1"),
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}  # fmt: skip
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion": _assertion("k1"),
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
     with pytest.raises(GrantRefused) as refused:
         asyncio.run(server.grant(form))
     return refused.value

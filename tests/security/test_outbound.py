@@ -29,8 +29,14 @@ V12 = "/quality-on-demand/v1rc3/sessions"
 
 
 def _body(phone: str, sink: str, **more: Any) -> dict[str, Any]:
-    return {"device": {"phoneNumber": phone}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-            "qosProfile": "QOS_L", "duration": 60, "sink": sink, **more}  # fmt: skip
+    return {
+        "device": {"phoneNumber": phone},
+        "applicationServer": {"ipv4Address": "233.252.0.2"},
+        "qosProfile": "QOS_L",
+        "duration": 60,
+        "sink": sink,
+        **more,
+    }
 
 
 @dataclass
@@ -86,12 +92,17 @@ def target() -> Iterator[Target]:
             await asyncio.sleep(0.05)
         return Response(status_code=204)
 
-    server.app = Starlette(routes=[
-        Route("/sink", record, methods=["POST"]), Route("/internal/token", internal_token, methods=["POST"]),
-        Route("/internal/{rest:path}", record, methods=["GET", "POST"]),
-        Route("/moved/{code:int}", moved, methods=["POST"]), Route("/token", token, methods=["POST"]),
-        Route("/huge", huge, methods=["POST"]), Route("/slow", slow, methods=["POST"]),
-    ])  # fmt: skip
+    server.app = Starlette(
+        routes=[
+            Route("/sink", record, methods=["POST"]),
+            Route("/internal/token", internal_token, methods=["POST"]),
+            Route("/internal/{rest:path}", record, methods=["GET", "POST"]),
+            Route("/moved/{code:int}", moved, methods=["POST"]),
+            Route("/token", token, methods=["POST"]),
+            Route("/huge", huge, methods=["POST"]),
+            Route("/slow", slow, methods=["POST"]),
+        ]
+    )
     server.start()
     yield t
     t.release.set()
@@ -124,8 +135,9 @@ def test_a_redirecting_sink_is_a_rejected_delivery_and_nothing_reaches_where_it_
 
 def test_a_token_endpoint_that_redirects_gives_its_internal_token_to_no_sink(sandbox: Sandbox, target: Target) -> None:
     credential = {"credentialType": "PRIVATE_KEY_JWT", "clientId": "attacker", "tokenUri": f"{target.url}/token"}
-    created = httpx.post(f"{sandbox.url}{V12}", json=_body("+36700000102", f"{target.url}/sink",
-                                                           sinkCredential=credential))  # fmt: skip
+    created = httpx.post(
+        f"{sandbox.url}{V12}", json=_body("+36700000102", f"{target.url}/sink", sinkCredential=credential)
+    )
     assert created.status_code == 201, created.text
     sid = created.json()["sessionId"]
     record = wait_until(lambda: _deliveries(sandbox, sid), message="a delivery recorded")[0]
@@ -147,8 +159,15 @@ def test_a_name_resolving_to_a_refused_address_is_refused_at_connect_time(target
         assert target.hits == []
 
 
-@pytest.mark.parametrize("sink", ["https://169.254.169.254/latest/meta-data/", "https://10.1.2.3/hook",
-                                  "https://[fd00:ec2::254]/", "https://[::ffff:169.254.169.254]/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "sink",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.1.2.3/hook",
+        "https://[fd00:ec2::254]/",
+        "https://[::ffff:169.254.169.254]/",
+    ],
+)
 def test_metadata_link_local_and_private_sinks_are_refused_at_create_time(sandbox: Sandbox, sink: str) -> None:
     answer = httpx.post(f"{sandbox.url}{QOD}", json=_body("+36700000105", sink))
     assert answer.status_code == 400 and answer.json()["code"] == "INVALID_SINK", answer.text
@@ -160,15 +179,25 @@ def test_a_classroom_served_to_the_room_refuses_a_students_loopback_sink(target:
         ada = {"authorization": f"Bearer {room.roster.key('student-01')}"}
         port = target.url.rsplit(":", 1)[1]
         sink = f"http://127.0.0.1:{port}/internal/admin"
-        body = _body("+36700000106", sink, sinkCredential={"credentialType": "ACCESSTOKEN", "accessToken": "chosen",
-                     "accessTokenType": "bearer", "accessTokenExpiresUtc": "2099-01-01T00:00:00Z"})  # fmt: skip
+        body = _body(
+            "+36700000106",
+            sink,
+            sinkCredential={
+                "credentialType": "ACCESSTOKEN",
+                "accessToken": "chosen",
+                "accessTokenType": "bearer",
+                "accessTokenExpiresUtc": "2099-01-01T00:00:00Z",
+            },
+        )
         answer = httpx.post(f"{room.url}{QOD}", json=body, headers=ada)
         assert answer.status_code == 400 and answer.json()["code"] == "INVALID_SINK", answer.text
     assert target.hits == []
     with Classroom(students=1) as local:  # served on loopback: every student is on this machine
         ada = {"authorization": f"Bearer {local.roster.key('student-01')}"}
-        assert httpx.post(f"{local.url}{QOD}", json=_body("+36700000107", f"{target.url}/sink"),
-                          headers=ada).status_code == 201  # fmt: skip
+        assert (
+            httpx.post(f"{local.url}{QOD}", json=_body("+36700000107", f"{target.url}/sink"), headers=ada).status_code
+            == 201
+        )
 
 
 def test_a_huge_answer_is_not_read_whole(sandbox: Sandbox, target: Target) -> None:
@@ -220,8 +249,11 @@ def test_lag_ms_counts_the_wait_for_a_slow_sinks_slots(sandbox: Sandbox, target:
     target.release.wait(0.6)  # the slow sink holds its slots this long (not set: a deliberate hold)
     held = time.monotonic() - due_by
     target.release.set()
-    records = wait_until(lambda: [d for d in sandbox.deliveries() if d.outcome == "delivered"][per_sink + 1 :]
-                         or None, timeout=10, message="every delivery")  # fmt: skip
+    records = wait_until(
+        lambda: [d for d in sandbox.deliveries() if d.outcome == "delivered"][per_sink + 1 :] or None,
+        timeout=10,
+        message="every delivery",
+    )
     lags = sorted(d.lag_ms for d in sandbox.deliveries() if d.outcome == "delivered")
     assert len(lags) == per_sink + 2 and records
     assert lags[-1] >= held * 1000 and lags[-2] >= held * 1000  # the two that waited for a slot

@@ -29,8 +29,14 @@ def _bearer(sandbox: Sandbox, client: str) -> dict[str, str]:
 
 
 def _create(sandbox: Sandbox, who: str, phone: str, sink: str, credential: dict[str, Any]) -> httpx.Response:
-    body = {"device": {"phoneNumber": phone}, "applicationServer": {"ipv4Address": "233.252.0.2"},
-            "qosProfile": "QOS_L", "duration": 600, "sink": sink, "sinkCredential": credential}  # fmt: skip
+    body = {
+        "device": {"phoneNumber": phone},
+        "applicationServer": {"ipv4Address": "233.252.0.2"},
+        "qosProfile": "QOS_L",
+        "duration": 600,
+        "sink": sink,
+        "sinkCredential": credential,
+    }
     return httpx.post(f"{sandbox.url}{V12}", json=body, headers=_bearer(sandbox, who))
 
 
@@ -39,8 +45,11 @@ def test_another_client_cannot_borrow_the_victims_private_key_jwt_identity(
 ) -> None:
     with Listener(EventLog(), jwks_uri=provider.jwks_uri, reuse=False) as victim:
         assert victim.tokens is not None
-        credential = {"credentialType": "PRIVATE_KEY_JWT", "clientId": victim.tokens.client_id,
-                      "tokenUri": victim.token_url}  # fmt: skip
+        credential = {
+            "credentialType": "PRIVATE_KEY_JWT",
+            "clientId": victim.tokens.client_id,
+            "tokenUri": victim.token_url,
+        }
         own = _create(provider, "victim-app", "+36700000201", victim.url, credential)
         assert own.status_code == 201, own.text
         victim.log.wait_for(own.json()["sessionId"], "AVAILABLE", timeout=15)
@@ -58,8 +67,11 @@ def test_another_client_cannot_borrow_the_victims_private_key_jwt_identity(
 
 def test_an_onboarded_configuration_is_its_clients_alone(provider: Sandbox) -> None:
     provider.share_private_key_jwt("onboarded-id", "https://consumer.example/token", "app-a")
-    credential = {"credentialType": "PRIVATE_KEY_JWT", "clientId": "onboarded-id",
-                  "tokenUri": "https://consumer.example/token"}  # fmt: skip
+    credential = {
+        "credentialType": "PRIVATE_KEY_JWT",
+        "clientId": "onboarded-id",
+        "tokenUri": "https://consumer.example/token",
+    }
     refused = _create(provider, "app-b", "+36700000204", "https://sink.example/b", credential)
     assert refused.status_code == 400
     allowed = _create(provider, "app-a", "+36700000205", "https://sink.example/a", credential)

@@ -176,9 +176,16 @@ def test_retrieve_sessions_at_the_root_answers_no_stranger() -> None:
     with Classroom(students=2, rate=1000) as room:
         ada = {"authorization": f"Bearer {room.roster.key('student-01')}"}
         grace = {"authorization": f"Bearer {room.roster.key('student-02')}"}
-        body = {**BODY, "sink": "https://sink.example/ada", "sinkCredential": {
-            "credentialType": "ACCESSTOKEN", "accessToken": "ada-secret-sink-token", "accessTokenType": "bearer",
-            "accessTokenExpiresUtc": "2099-01-01T00:00:00Z"}}  # fmt: skip
+        body = {
+            **BODY,
+            "sink": "https://sink.example/ada",
+            "sinkCredential": {
+                "credentialType": "ACCESSTOKEN",
+                "accessToken": "ada-secret-sink-token",
+                "accessTokenType": "bearer",
+                "accessTokenExpiresUtc": "2099-01-01T00:00:00Z",
+            },
+        }
         created = httpx.post(f"{room.url}/quality-on-demand/v1/sessions", json=body, headers=ada)
         assert created.status_code == 201, created.text
         ask = {"device": {"phoneNumber": PHONE}}

@@ -164,12 +164,19 @@ def test_sessions_created_elsewhere_are_followed_by_id_or_found_by_device(client
 def _events(n: int, sessions: int = 10) -> list[StatusEvent]:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     return [
-        StatusEvent(event_id=f"e{i}", session_id=f"s{i % sessions}",
-                    qos_status=QosStatus.AVAILABLE if i < n // 2 else QosStatus.UNAVAILABLE,
-                    status_info=None if i < n // 2 else StatusInfo.DURATION_EXPIRED,
-                    event_time=t0 + timedelta(seconds=i), type="t", source="s", shape="cloudevent-v1", raw={})
+        StatusEvent(
+            event_id=f"e{i}",
+            session_id=f"s{i % sessions}",
+            qos_status=QosStatus.AVAILABLE if i < n // 2 else QosStatus.UNAVAILABLE,
+            status_info=None if i < n // 2 else StatusInfo.DURATION_EXPIRED,
+            event_time=t0 + timedelta(seconds=i),
+            type="t",
+            source="s",
+            shape="cloudevent-v1",
+            raw={},
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def test_pump_applies_n_events_in_at_most_ceil_n_over_batch_redraws() -> None:
@@ -231,8 +238,10 @@ def test_a_failing_view_does_not_stop_the_pump() -> None:
 
 def test_timeline_rows_say_device_and_profile_and_endings_say_why(sandbox: Sandbox, bench: Workbench) -> None:
     sink, token = bench.sink  # type: ignore[misc]
-    ids = [str(bench.create(_request(sink, token, i, duration)).session.session_id)  # type: ignore[union-attr]
-           for i, duration in enumerate((60, 6000, 6000))]  # fmt: skip
+    ids = [
+        str(bench.create(_request(sink, token, i, duration)).session.session_id)  # type: ignore[union-attr]
+        for i, duration in enumerate((60, 6000, 6000))
+    ]
     for sid in ids:
         bench.log.wait_for(sid, QosStatus.AVAILABLE)
     bench.delete(ids[1])
@@ -260,8 +269,11 @@ def test_timeline_rows_say_device_and_profile_and_endings_say_why(sandbox: Sandb
     assert anchor.type == "scatter" and datetime.fromisoformat(anchor.x[0])
     # Every session has ended: the axis spans the data, with no "now" line running on
     last_end = max(datetime.fromisoformat(x) for t in plot.widget.data if t.name.startswith("UNAVAILABLE") for x in t.x)
-    assert datetime.fromisoformat(plot.widget.layout.xaxis.range[1]) < last_end + (last_end - datetime.fromisoformat(
-        traces["REQUESTED"].base[0])) * 0.1 and plot.widget.layout.shapes == ()  # fmt: skip
+    assert (
+        datetime.fromisoformat(plot.widget.layout.xaxis.range[1])
+        < last_end + (last_end - datetime.fromisoformat(traces["REQUESTED"].base[0])) * 0.1
+        and plot.widget.layout.shapes == ()
+    )
     downlink = [t for t in plot.widget.data if t.type == "scatter" and t.meta == "Mbps" and len(t.x)]
     assert len(downlink) == 3 and all(len(t.y) > 10 for t in downlink)  # one line per device
     promise = traces["profile's target rate"]
@@ -424,8 +436,9 @@ def test_a_1_2_form_takes_an_address_list_ports_from_1_and_private_key_jwt() -> 
     ):
         form = SessionForm(Workbench(client, listener.log, listener, sandbox))
         assert form.server_list.layout.display is None and list(form.credential.options) == [
-            "ACCESSTOKEN", "PRIVATE_KEY_JWT"
-        ]  # fmt: skip
+            "ACCESSTOKEN",
+            "PRIVATE_KEY_JWT",
+        ]
         form.server_ipv4.value = ""
         form.server_list.value = "233.252.0.2, 233.252.0.2"
         assert form.validate() is None and "unique" in form.errors["server"].value
@@ -444,9 +457,14 @@ def test_the_timeline_becomes_a_picture_where_plotly_does_not_render() -> None:
     with Sandbox(speed=60, reuse=False) as sandbox, Listener(EventLog()) as listener, sandbox.client() as client:
         plot = TimelinePlot(listener.log, now=sandbox.now, detect_after=0.2)
         assert plot.view.children[1:] == (plot.widget,) and plot.renderer == "widget"  # [0]: its stylesheet
-        session = client.create_session(device={"phoneNumber": "+36721601239001"}, application_server="233.252.0.2",
-                                        qos_profile="QOS_L", duration=600, sink=listener.url,
-                                        sink_token=listener.token)  # fmt: skip
+        session = client.create_session(
+            device={"phoneNumber": "+36721601239001"},
+            application_server="233.252.0.2",
+            qos_profile="QOS_L",
+            duration=600,
+            sink=listener.url,
+            sink_token=listener.token,
+        )
         listener.log.wait_for(str(session.session_id), "AVAILABLE", timeout=10)
         plot.shown()  # no browser draws it: after 0.2 s it is a picture
         wait_until(lambda: "base64," in plot.picture.value, timeout=10, message="the switch to the picture")
@@ -505,8 +523,11 @@ def test_the_sessions_panel_shows_and_acts_on_sessions_made_in_code() -> None:
                 ids = {str(session.session_id) for session in made}
                 rows = board.sessions.rows
                 wait_until(lambda: ids <= set(rows), timeout=30, message="a row for each of the 50 sessions")
-                wait_until(lambda: all("AVAILABLE" in rows[sid].status.value for sid in ids), timeout=30,
-                           message="every row AVAILABLE, as the timeline")  # fmt: skip
+                wait_until(
+                    lambda: all("AVAILABLE" in rows[sid].status.value for sid in ids),
+                    timeout=30,
+                    message="every row AVAILABLE, as the timeline",
+                )
                 assert board.sessions.empty.layout.display == "none"  # not "No sessions yet"
                 first = str(made[0].session_id)
                 row = rows[first]

@@ -141,8 +141,13 @@ def _requests() -> tuple[tuple[Api, str], ...]:
         if release.contracts is None:
             continue
         qod, profiles, provisioning = release.contracts
-        found += [(qod, "CreateSession"), (qod, "ExtendSessionDuration"), (qod, "RetrieveSessionsInput"),
-                  (profiles, "QosProfileDeviceRequest"), (profiles, "QosProfileName")]  # fmt: skip
+        found += [
+            (qod, "CreateSession"),
+            (qod, "ExtendSessionDuration"),
+            (qod, "RetrieveSessionsInput"),
+            (profiles, "QosProfileDeviceRequest"),
+            (profiles, "QosProfileName"),
+        ]
         if provisioning is not None:
             found += [(provisioning, "CreateAssignment"), (provisioning, "RetrieveAssignmentByDevice")]
     return tuple(dict.fromkeys(found))

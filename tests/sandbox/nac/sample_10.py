@@ -52,10 +52,19 @@ v0_extended = client.qod.extend_session(v0.session_id, requested_additional_dura
 v0_listed = client.qod.retrieve_sessions(device={"phone_number": "+36721601234568"})
 client.qod.delete_session(v0.session_id)
 # --- report for the test ---
-print(json.dumps({
-    "v1": str(v1.session_id), "v1_status": str(fetched.qos_status), "v1_duration": extended.duration,
-    "v1_listed": [str(s.session_id) for s in listed], "nobody": [str(s.session_id) for s in nobody],
-    "v0": str(v0.session_id), "v0_status": str(v0_fetched.qos_status), "v0_duration": v0_extended.duration,
-    "v0_listed": [str(s.session_id) for s in v0_listed],
-    "v0_span": v0_fetched.expires_at - v0_fetched.started_at,
-}))  # fmt: skip
+print(
+    json.dumps(
+        {
+            "v1": str(v1.session_id),
+            "v1_status": str(fetched.qos_status),
+            "v1_duration": extended.duration,
+            "v1_listed": [str(s.session_id) for s in listed],
+            "nobody": [str(s.session_id) for s in nobody],
+            "v0": str(v0.session_id),
+            "v0_status": str(v0_fetched.qos_status),
+            "v0_duration": v0_extended.duration,
+            "v0_listed": [str(s.session_id) for s in v0_listed],
+            "v0_span": v0_fetched.expires_at - v0_fetched.started_at,
+        }
+    )
+)
