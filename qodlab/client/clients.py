@@ -151,15 +151,35 @@ class _BaseClient(Generic[S, A]):
         ]
         return card(type(self).__name__, rows)
 
-    # -- the factories of both clients (`for_sandbox`, `network_as_code`, `for_provider`) ------------
+    # -- the factories, the same for both clients (each returns a client of its own class) ----------
 
     @classmethod
-    def _for_sandbox(cls, server: ProvidesClient | str, given: Mapping[str, Any]) -> Self:
-        """A client for a running server (a sandbox) as its settings say, on its clock; or for a URL."""
-        settings = ClientSettings(server) if isinstance(server, str) else server.client_settings()
-        client = cls(**settings.client_args(), **given)
+    def for_sandbox(cls, sandbox: ProvidesClient | str, **kwargs: Any) -> Self:
+        """A client for a running qodlab sandbox (or its URL): anything with `client_settings()`.
+
+        The client takes what the sandbox hands over (its URL, its key or token flow, the CA of its
+        certificate) and runs on the sandbox's clock; other arguments override them.
+        """
+        settings = ClientSettings(sandbox) if isinstance(sandbox, str) else sandbox.client_settings()
+        client = cls(**settings.client_args(), **kwargs)
         client.api_now = settings.now
         return client
+
+    @classmethod
+    def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> Self:
+        """A client for Nokia Network as Code, as its SDK 8.0.0 talks to it; the key defaults to NAC_TOKEN.
+
+        `api_host` overrides the `X-RapidAPI-Host` header (SDK 10.x's `rapidapi_host=`).
+        """
+        return cls._for_preset("network-as-code", {"key": key, "api_host": api_host}, kwargs)
+
+    @classmethod
+    def for_provider(cls, name: str, **kwargs: Any) -> Self:
+        """A client for a documented provider (`qodlab.client.providers.PRESETS`), given what it needs.
+
+        Other arguments override the preset's (`base_url=sandbox.url` makes the sandbox stand in).
+        """
+        return cls._for_preset(name, *_needs_apart(kwargs))
 
     @classmethod
     def _for_preset(cls, name: str, needs: Mapping[str, Any], given: Mapping[str, Any]) -> Self:
@@ -379,27 +399,6 @@ class QodClient(_BaseClient[Session, Assignment]):
         super().__init__(base_url, **kwargs)
         self._http = httpx.Client(transport=transport, **self._http_options())
 
-    @classmethod
-    def for_sandbox(cls, sandbox: ProvidesClient | str, **kwargs: Any) -> QodClient:
-        """A client for a running qodlab sandbox (or its URL): anything with `client_settings()`."""
-        return cls._for_sandbox(sandbox, kwargs)
-
-    @classmethod
-    def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> QodClient:
-        """A client for Nokia Network as Code, as its SDK 8.0.0 talks to it; the key defaults to NAC_TOKEN.
-
-        `api_host` overrides the `X-RapidAPI-Host` header (SDK 10.x's `rapidapi_host=`).
-        """
-        return cls._for_preset("network-as-code", {"key": key, "api_host": api_host}, kwargs)
-
-    @classmethod
-    def for_provider(cls, name: str, **kwargs: Any) -> QodClient:
-        """A client for a documented provider (`qodlab.client.providers.PRESETS`), given what it needs.
-
-        Other arguments override the preset's (`base_url=sandbox.url` makes the sandbox stand in).
-        """
-        return cls._for_preset(name, *_needs_apart(kwargs))
-
     def close(self) -> None:
         """Close the connections."""
         self._http.close()
@@ -491,27 +490,6 @@ class AsyncQodClient(_BaseClient[AsyncSession, AsyncAssignment]):
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self._http = httpx.AsyncClient(transport=transport, **self._http_options())
-
-    @classmethod
-    def for_sandbox(cls, sandbox: ProvidesClient | str, **kwargs: Any) -> AsyncQodClient:
-        """A client for a running qodlab sandbox (or its URL): anything with `client_settings()`."""
-        return cls._for_sandbox(sandbox, kwargs)
-
-    @classmethod
-    def network_as_code(cls, key: str | None = None, *, api_host: str | None = None, **kwargs: Any) -> AsyncQodClient:
-        """A client for Nokia Network as Code, as its SDK 8.0.0 talks to it; the key defaults to NAC_TOKEN.
-
-        `api_host` overrides the `X-RapidAPI-Host` header (SDK 10.x's `rapidapi_host=`).
-        """
-        return cls._for_preset("network-as-code", {"key": key, "api_host": api_host}, kwargs)
-
-    @classmethod
-    def for_provider(cls, name: str, **kwargs: Any) -> AsyncQodClient:
-        """A client for a documented provider (`qodlab.client.providers.PRESETS`), given what it needs.
-
-        Other arguments override the preset's (`base_url=sandbox.url` makes the sandbox stand in).
-        """
-        return cls._for_preset(name, *_needs_apart(kwargs))
 
     async def aclose(self) -> None:
         """Close the connections."""
