@@ -49,10 +49,10 @@ class Release:
     notification_type: str | None = TYPE_V1  # the CloudEvent type of its notifications (None: not CAMARA's)
     # The Content-Type its providers POST notifications with: CloudEvents' JSON format since CAMARA QoD
     # 0.10 (Network as Code's own OpenAPI declares it for /qod/v0 and /quality-on-demand/v1 callbacks);
-    # plain JSON before (CAMARA 0.8.1 / 0.9.0, and Network as Code's root generation, SDK 1.x-3.x).
+    # plain JSON before (CAMARA 0.8.1 / 0.9.0, and Network as Code's root release, SDK 1.x-3.x).
     notification_content_type: str = CLOUDEVENTS
     aliases: tuple[str, ...] = ()  # other spellings `release()` takes
-    spoken: bool = True  # the client speaks it (the root generation is the old SDKs' alone)
+    spoken: bool = True  # the client speaks it (the root release is the old SDKs' alone)
 
     @property
     def profiles_lookup(self) -> str:
@@ -61,7 +61,7 @@ class Release:
 
     @property
     def prefixes(self) -> tuple[str, ...]:
-        """The path prefixes of its API requests (the root generation's: `/sessions`)."""
+        """The path prefixes of its API requests (the root release's: `/sessions`)."""
         paths = (self.qod_path, self.profiles_path, self.provisioning_path)
         return tuple(path or "/sessions" for path in dict.fromkeys(paths) if path is not None)
 
@@ -154,7 +154,7 @@ def release(name: str | Release) -> Release:
 
 
 def serving(path: str) -> Release | None:
-    """The release whose API `path` is (None: a path of no release's, or the root generation's)."""
+    """The release whose API `path` is (None: a path of no release's, or the root release's)."""
     return next((r for r in RELEASES if any(p and path.startswith(f"{p}/") for p in _paths(r))), None)
 
 
@@ -177,7 +177,7 @@ def _flags(r: Release) -> str:
 
 def profiles_under_qod(r: Release) -> str:
     """Where a release without a QoS Profiles path reads its profiles: 0.10 under its QoD path (`GET
-    /qos-profiles`); the root generation, whose create may leave the duration out, has none."""
+    /qos-profiles`); the root release, whose create may leave the duration out, has none."""
     return "under QoD" if r.default_duration is None else "none"
 
 

@@ -3,7 +3,7 @@
 Every route declares its audience when it is added (`Audiences.declare`):
 
 - `api`: a caller with the API's credential (the key, an access token, a student's key or token), counted and
-  rate limited by a classroom's gate: every QoD, Profiles and Provisioning route, the root generation's
+  rate limited by a classroom's gate: every QoD, Profiles and Provisioning route, the root release's
   `/retrieve-sessions` included.
 - `control`: the sandbox's owner (its API key; a classroom's instructor): `/_sandbox/...`, `/_classroom/...`.
 - `public`: anyone, by design: `/health`, `/docs`, the OpenID provider's discovery, keys and token endpoints
@@ -11,7 +11,7 @@ Every route declares its audience when it is added (`Audiences.declare`):
 
 A test checks that every route the app serves is declared, and walks every route of the app in every
 mode (tests/security/test_route_walk.py), so a route added later cannot be forgotten. Before this, the guard
-was a list of path prefixes, and the root generation's `POST /retrieve-sessions` fell outside them (issue #32).
+was a list of path prefixes, and the root release's `POST /retrieve-sessions` fell outside them (issue #32).
 """
 
 from __future__ import annotations

@@ -83,13 +83,13 @@ class LegacyCreate(_Legacy):
     qos_profile: str = Field(alias="qosProfile")
     """Profile name."""
     duration: int | None = Field(default=None, ge=1)
-    """Seconds; the root generation may leave it out."""
+    """Seconds; the root release may leave it out."""
     webhook: Webhook | None = None
     """/qod/v0 notification target."""
     notification_url: str | None = Field(default=None, alias="notificationUrl")
-    """Root-generation notification target."""
+    """Root-release notification target."""
     notification_auth_token: str | None = Field(default=None, alias="notificationAuthToken")
-    """Root-generation notification token."""
+    """Root-release notification token."""
 
     def to_camara(self, default_duration: int | None) -> CreateSession:
         """The CAMARA v1 request the engine runs."""
@@ -113,7 +113,7 @@ class LegacyCreate(_Legacy):
 
 def legacy_router(sandbox: Sandbox, release: Release) -> APIRouter:
     """The router of a Network as Code release (a row of `qodlab.apis.RELEASES` with `nac`): the root
-    generation (`default_duration`: its create body may leave the duration out) or /qod/v0."""
+    release (`default_duration`: its create body may leave the duration out) or /qod/v0."""
     router = APIRouter(dependencies=[without_nulls])
     engine = sandbox.engine
     default_duration = release.default_duration

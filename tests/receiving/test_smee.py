@@ -231,13 +231,13 @@ def test_notifications_relay_through_smee_is_a_clear_error(smee: str) -> None:
     assert "`qodlab relay`" in message and "$QODLAB_RELAY" in message and "'poll'" in message
 
 
-def test_network_as_code_root_generation_notifies_through_smee_and_camara_1x_is_refused(smee: str) -> None:
+def test_network_as_code_root_release_notifies_through_smee_and_camara_1x_is_refused(smee: str) -> None:
     with (
         Sandbox(speed=60, provisioning_delay=0, reuse=False) as sandbox,
         pytest.warns(RelayRefuses),
         Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener,
     ):
-        assert listener.relay_refusal("application/json") is None  # what the root generation sends
+        assert listener.relay_refusal("application/json") is None  # what the root release sends
         body = {
             "qosProfile": "QOS_L",
             "device": {"phoneNumber": "+36721601234567"},
@@ -278,7 +278,7 @@ def test_a_listener_down_loses_to_smee_what_polling_then_fills_exactly_once(smee
                 "notificationUrl": listener.url,
                 "notificationAuthToken": f"Bearer {TOKEN}",
             }
-            session = httpx.post(f"{sandbox.url}/sessions", json=body).json()["sessionId"]  # the root generation
+            session = httpx.post(f"{sandbox.url}/sessions", json=body).json()["sessionId"]  # the root release
             watcher.watch(session)
             listener.log.wait_for(session, "AVAILABLE", timeout=15)  # notified through smee.io
             listener.stop()  # the stream closes: smee.io keeps nothing for it

@@ -1,4 +1,4 @@
-"""Network as Code compatibility: the older API generations, and the official SDK run unchanged.
+"""Network as Code compatibility: the older API releases, and the official SDK run unchanged.
 
 The SDK tests install `network-as-code` into virtual environments they create (cached in the
 git-ignored `.cache/nac-venvs`, from the package index only) and run the documentation's sample
@@ -51,10 +51,10 @@ def _statuses(log: EventLog, session_id: str) -> list[tuple[str, str | None]]:
     ]
 
 
-# -- the generations over plain HTTP --------------------------------------------------------------
+# -- the releases over plain HTTP --------------------------------------------------------------
 
 
-def test_root_generation(nac_sandbox: Sandbox, nac_listener: Listener) -> None:
+def test_root_release(nac_sandbox: Sandbox, nac_listener: Listener) -> None:
     root = nac_sandbox.url
     headers = {"X-RAPIDAPI-KEY": "anything", "content-type": "application/json"}
     empty = httpx.get(f"{root}/sessions", params={"phoneNumber": "36721601234567"}, headers=headers)
@@ -86,7 +86,7 @@ def test_root_generation(nac_sandbox: Sandbox, nac_listener: Listener) -> None:
     assert nac_listener.rejections.empty  # "Bearer <token>" sent as given: never "Bearer Bearer"
 
 
-def test_qod_v0_generation(nac_sandbox: Sandbox, nac_listener: Listener) -> None:
+def test_qod_v0_release(nac_sandbox: Sandbox, nac_listener: Listener) -> None:
     base = f"{nac_sandbox.url}/qod/v0"
     created = httpx.post(
         f"{base}/sessions",

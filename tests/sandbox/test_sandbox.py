@@ -687,12 +687,12 @@ def test_sandbox_no_notifications_flag() -> None:
 
 @pytest.mark.parametrize("release", apis.RELEASES, ids=lambda r: r.name)
 def test_each_release_notifies_with_its_content_type(sandbox: Sandbox, receiver: Receiver, release: Release) -> None:
-    """What the real providers send: application/json from Network as Code's root generation (as CAMARA
+    """What the real providers send: application/json from Network as Code's root release (as CAMARA
     0.8/0.9 did), application/cloudevents+json from CAMARA 0.10 and 1.x (smee.io refuses the latter)."""
     if release.spoken:
         with sandbox.client(release=release.name) as client:
             client.create_session(**session_fields(receiver.url, "t0ken"))
-    else:  # the root generation, spoken by network-as-code SDK 1.x-3.x alone
+    else:  # the root release, spoken by network-as-code SDK 1.x-3.x alone
         body = {
             "qosProfile": "QOS_L",
             "device": {"phoneNumber": PHONE},

@@ -172,7 +172,7 @@ def test_a_conflict_does_not_name_another_clients_session(mode: tuple[str, Mode,
 
 
 def test_retrieve_sessions_at_the_root_answers_no_stranger() -> None:
-    """The attack as reported: the root generation's /retrieve-sessions, anonymous and as another student."""
+    """The attack as reported: the root release's /retrieve-sessions, anonymous and as another student."""
     with Classroom(students=2, rate=1000) as room:
         ada = {"authorization": f"Bearer {room.roster.key('student-01')}"}
         grace = {"authorization": f"Bearer {room.roster.key('student-02')}"}
