@@ -92,14 +92,14 @@ def release(name: str | Release) -> Release:
 
 def generation(name: str | Release) -> Release:
     """Deprecated: `release(name)`."""
-    deprecated("qodlab.providers.generation()", "release()")
+    deprecated("qodlab.client.providers.generation()", "release()")
     return release(name)
 
 
 def __getattr__(name: str) -> Any:
     """`Generation`, the deprecated old name of `Release`."""
     if name == "Generation":
-        deprecated("qodlab.providers.Generation", "Release")
+        deprecated("qodlab.client.providers.Generation", "Release")
         return Release
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)

@@ -97,7 +97,7 @@ class Listener(BackgroundServer):
     `log_a`'s listener goes on feeding `log_a`. `reuse=False` starts one that no re-run replaces.
     `stop()` frees the port; `start()` comes back on the same one; a `with` block stops it on exit.
     Every other method of a stopped one raises ServerStopped, naming the one that replaced it.
-    (`Listener._reruns` holds the running ones by where each was written: see `qodlab._server.Reruns`.)
+    (`Listener._reruns` holds the running ones by where each was written: see `qodlab._net.server.Reruns`.)
 
     Parameters:
         log: the EventLog to feed (a new in-memory one by default).

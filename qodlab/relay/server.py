@@ -337,7 +337,7 @@ class Relay(BackgroundServer):
 
     Re-running the cell (or line) that made it starts it afresh in its place, on its port (its
     channels are gone), with a `SettingsChanged` warning naming what changed; a `Relay()` written on
-    another line is another relay, beside it (`Relay._reruns`: see `qodlab._server.Reruns`).
+    another line is another relay, beside it (`Relay._reruns`: see `qodlab._net.server.Reruns`).
 
     Parameters:
         buffer: messages each channel keeps for subscribers that reconnect.

@@ -54,7 +54,7 @@ class Sandbox(BackgroundServer):
     `reuse=False` starts another one that no re-run replaces. Use it as a context manager, or call
     `stop()`, to free its port; every other method of a stopped one raises ServerStopped, naming
     the sandbox that replaced it, if one did. (`Sandbox._reruns` holds the running ones by where
-    each was written: see `qodlab._server.Reruns`.)
+    each was written: see `qodlab._net.server.Reruns`.)
 
     Parameters:
         speed: sandbox seconds per real second (60: a ten-minute session lasts ten seconds).
