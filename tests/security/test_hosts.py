@@ -103,6 +103,30 @@ def test_a_classroom_refuses_a_rebound_host_even_with_the_instructors_key(tmp_pa
         assert httpx.get(f"{room.url}/_classroom/overview", headers=instructor).status_code == 200
 
 
+def test_a_students_page_cannot_stage_an_event_with_the_instructors_key(tmp_path: Path) -> None:
+    """A cross-site POST from a page open in the instructor's browser: refused whatever credential it carries."""
+    with Classroom(students=1, roster=tmp_path / "roster.csv") as room:
+        instructor = {"authorization": f"Bearer {room.roster.key(INSTRUCTOR)}"}
+        stage = f"{room.url}/_classroom/events"
+        event = {"kind": "terminate", "profile": "QOS_L"}
+        student = {"authorization": f"Bearer {room.roster.key('student-01')}"}
+        session = httpx.post(f"{room.url}/quality-on-demand/v1/sessions", json=BODY, headers=student)
+        assert session.status_code == 201, session.text
+        for foreign in ({"origin": "https://attacker.example"}, {"origin": "null"}, {"sec-fetch-site": "cross-site"}):
+            _refused(httpx.post(stage, json=event, headers={**instructor, **foreign}))
+        staged = httpx.post(stage, json=event, headers={**instructor, "origin": room.url})  # its own page may
+        assert staged.json()["terminated"] == [session.json()["sessionId"]]  # the refused ones terminated nothing
+
+
+def test_a_listener_s_token_endpoint_refuses_a_rebound_host() -> None:
+    with Listener(EventLog(), token="t" * 24, reuse=False) as listener:
+        grant = {"grant_type": "client_credentials"}
+        port = listener.token_url.split("/")[2].rsplit(":", 1)[1]
+        _refused(httpx.post(listener.token_url, data=grant, headers={"host": f"{REBOUND}:{port}"}))
+        answer = httpx.post(listener.token_url, data=grant, headers={"host": f"localhost:{port}"})
+        assert answer.status_code != 403, answer.text  # a loopback name reaches it (its credentials decide)
+
+
 def test_the_policy_follows_jupyter_server() -> None:
     loopback, anywhere = HostPolicy("127.0.0.1"), HostPolicy("0.0.0.0")
     assert not loopback.host_allowed("attacker.example:80") and loopback.host_allowed("[::1]:80")
