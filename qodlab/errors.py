@@ -28,6 +28,7 @@ RelayRefuses (a UserWarning): a listener's relay will not carry what providers s
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, ClassVar
 
@@ -60,7 +61,26 @@ __all__ = [
 
 
 class QodError(Exception):
-    """Root of every error qodlab raises."""
+    """Root of every error qodlab raises.
+
+    Raised, a cell shows IPython's traceback, whose last line is the message (it says what to do). Kept
+    and shown as a value (`except QodError as err:` then `err` at the end of a cell), it is a card: its
+    kind, its message and the facts it carries (`_repr_html_`), never a credential.
+    """
+
+    def _repr_html_(self) -> str:
+        """An HTML card: the error's kind, its message, then the facts it carries."""
+        import html
+
+        from .notebook.display import card
+
+        rows = [("message", html.escape(getattr(self, "message", "") or str(self)))]  # an API's words, or ours
+        rows += [(name, html.escape(value)) for name, value in self._facts() if value]
+        return card(type(self).__name__, rows)
+
+    def _facts(self) -> list[tuple[str, str]]:
+        """The facts beside the message a card shows, as (name, text)."""
+        return []
 
 
 class TransportError(QodError):
@@ -82,6 +102,9 @@ class InvalidRequest(QodError, ValueError):
         super().__init__(message)
         self.field = field
         self.problems = problems or ((field or "", message),)
+
+    def _facts(self) -> list[tuple[str, str]]:
+        return [("field", self.field or "")] + [(f"also {k}", m) for k, m in self.problems[1:]]
 
 
 class ServerStartError(QodError):
@@ -114,6 +137,9 @@ class AuthError(QodError):
         super().__init__(message)
         self.error = error
 
+    def _facts(self) -> list[tuple[str, str]]:
+        return [("OAuth error", self.error or "")]
+
 
 class WaitError(QodError):
     """`wait_for()` cannot succeed: the session or assignment is past the status awaited (it ended first).
@@ -124,6 +150,10 @@ class WaitError(QodError):
     def __init__(self, message: str, ident: str, wanted: str, status: str, status_info: str | None = None) -> None:
         super().__init__(message)
         self.ident, self.wanted, self.status, self.status_info = ident, wanted, status, status_info
+
+    def _facts(self) -> list[tuple[str, str]]:
+        last = self.status + (f" ({self.status_info})" if self.status_info else "")
+        return [("id", self.ident), ("awaited", self.wanted), ("last seen", last)]
 
 
 class WaitTimeout(WaitError, TimeoutError):
@@ -141,6 +171,14 @@ class ApiError(QodError):
         self.message = message
         self.response = response
         super().__init__(f"{status} {code}: {message}")
+
+    def _facts(self) -> list[tuple[str, str]]:
+        request = ""
+        if self.response is not None:
+            with contextlib.suppress(RuntimeError):  # a response built without a request has none
+                # the method and path only: a query or a header could hold a credential
+                request = f"{self.response.request.method} {self.response.request.url.path}"
+        return [("status", str(self.status)), ("code", self.code), ("request", request)]
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ApiError:

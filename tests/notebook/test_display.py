@@ -20,6 +20,7 @@ from IPython.core.formatters import DisplayFormatter
 
 from qodlab import EventLog, Listener, QodClient, Relay, Sandbox
 from qodlab.client.clients import create_request
+from qodlab.errors import ApiError, InvalidRequest, WaitTimeout
 from qodlab.notebook.display import STYLE, docs_link
 from qodlab.notebook.palette import BADGE_TEXT, STATUS, TEXT
 from qodlab.notebook.workbench import Workbench
@@ -201,3 +202,27 @@ def test_widgets_name_no_fixed_text_colour() -> None:
     for path in [*(package / "widgets").glob("*.py"), package / "plots" / "live.py"]:
         fixed = re.findall(r"(?<![-\w])color:\s*#[0-9a-fA-F]{3,6}", path.read_text())
         assert not fixed, (path.name, fixed)
+
+
+def test_an_error_kept_as_a_value_is_a_card_with_its_facts_and_no_credential() -> None:
+    def words(error: Exception) -> str:
+        return " ".join(visible(shown(error)[1]).split())
+
+    key = "api-k3y-s3cret"
+    with (
+        Sandbox(speed=600, api_key=key, reuse=False) as guarded,
+        QodClient(guarded.url, token="wrong-" + key) as bad,
+        pytest.raises(ApiError) as refused,
+    ):
+        bad.list_profiles()
+    text, page = shown(refused.value)
+    assert "<b>Unauthenticated</b>" in page and key not in text + page
+    assert words(refused.value) == (
+        "Unauthenticated message Request not authenticated due to missing, invalid, or expired credentials. "
+        "status 401 code UNAUTHENTICATED request POST /qos-profiles/v1/retrieve-qos-profiles"
+    )
+    with pytest.raises(InvalidRequest) as invalid:
+        create_request(**{**session_fields(), "duration": -5})
+    assert "takes whole seconds" in words(invalid.value) and "field duration" in words(invalid.value)
+    waited = WaitTimeout("not AVAILABLE within 1 s", "abc", "AVAILABLE", "REQUESTED")
+    assert words(waited).endswith("id abc awaited AVAILABLE last seen REQUESTED")
