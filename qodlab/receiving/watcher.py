@@ -3,11 +3,12 @@
 A background thread GETs each followed session and records every change of
 `(qosStatus, statusInfo)` in an `EventLog` as a status event of shape `poll`, dated with the best
 time the API gives: `startedAt` for AVAILABLE, `expiresAt` for UNAVAILABLE (CAMARA: when it
-ended), the moment it was seen otherwise. A session that vanishes (404) after it was seen live
-was deleted: nothing else removes a live session. It polls again just after a session's
-`expiresAt` rather than a whole interval later, waits out a 429's `Retry-After`, stops
-following a session once it has ended or is gone, and never raises into the notebook: errors go
-to `errors`.
+ended), otherwise the moment the poll asked (not when its answer was read: on a busy machine that
+can come after the next status's own `startedAt`, and the statuses would be out of order). A
+session that vanishes (404) after it was seen live was deleted: nothing else removes a live
+session. It polls again just after a session's `expiresAt` rather than a whole interval later,
+waits out a 429's `Retry-After`, stops following a session once it has ended or is gone, and
+never raises into the notebook: errors go to `errors`.
 
 Polled and notified events meet in one log: `intervals()` shows a transition seen both ways once,
 at the notification's time; `.df` keeps both rows, with their shapes.
@@ -126,7 +127,7 @@ class Watcher:
             # With `known`, no poll until _observe has scheduled the next one.
             followed = self._followed.setdefault(sid, _Followed(due=math.inf if known else time.monotonic()))
         if known is not None:
-            self._observe(sid, followed, known)
+            self._observe(sid, followed, known, self._now())
         with self._cond:
             self._cond.notify()
 
@@ -256,6 +257,7 @@ class Watcher:
         if followed is None:
             return
         self.calls += 1
+        asked = self._now()  # the status answered held at this moment or later: never after a later startedAt
         try:
             if followed.assignment:
                 info = as_session_info(self.client.get_assignment(session_id))
@@ -269,9 +271,9 @@ class Watcher:
             with self._cond:
                 followed.due = max(time.monotonic() + self.interval, self._paused_until)
             return
-        self._observe(session_id, followed, info)
+        self._observe(session_id, followed, info, asked)
 
-    def _observe(self, session_id: str, followed: _Followed, info: SessionInfo) -> None:
+    def _observe(self, session_id: str, followed: _Followed, info: SessionInfo, asked: datetime) -> None:
         """What a poll saw: record a change, then schedule the next poll or stop following."""
         status: _Status = (info.qos_status, info.status_info)
         if status != followed.last and not self._missing_yet(session_id, followed, status):
@@ -279,7 +281,7 @@ class Watcher:
                 followed.due = time.monotonic() + (self.only_missing or 0.0)  # look again after the grace
             return
         if status != followed.last:
-            self._record(session_id, status, _event_time(info, self._now()), info)
+            self._record(session_id, status, _event_time(info, asked), info)
             followed.last = status
         with self._cond:
             if info.qos_status is QosStatus.UNAVAILABLE:

@@ -181,3 +181,35 @@ def test_a_closed_client_stops_the_watcher_quietly(sandbox: Sandbox) -> None:
     wait_until(lambda: "the client was closed: polling stopped" in watcher.errors, message="the watcher to notice")
     wait_until(lambda: not watcher.running, message="the watcher thread to end")
     watcher.stop()
+
+
+class _SlowAnswers(httpx.BaseTransport):
+    """A busy machine: each answer is read `delay` real seconds after the API gave it."""
+
+    def __init__(self, delay: float) -> None:
+        self.inner, self.delay = httpx.HTTPTransport(trust_env=False), delay
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        time.sleep(self.delay)  # the thread that reads it is late: the simulated load itself, not a wait
+        return response
+
+
+def test_a_status_read_late_is_dated_when_the_poll_asked_so_the_order_holds() -> None:
+    """The API answers REQUESTED, makes the session AVAILABLE (its `startedAt`) before the answer is read:
+    REQUESTED is dated when the poll asked, before that startedAt, not when it was read (CI saw the order flip)."""
+    with Sandbox(speed=60, provisioning_delay=6, reuse=False) as sandbox:  # AVAILABLE 0.1 s after the create
+        log = EventLog()
+        with (
+            sandbox.client() as client,
+            sandbox.client(transport=_SlowAnswers(0.6)) as slow,
+            Watcher(slow, log, interval=0.1, clock=sandbox.clock) as watcher,
+        ):
+            session = client.create_session(**session_fields(duration=600))
+            watcher.watch(session.session_id)
+            available = log.wait_for(str(session.session_id), "AVAILABLE", timeout=20)
+        requested = log.df.iloc[0]
+        assert requested["qos_status"] == "REQUESTED"
+        assert requested["event_time"] <= available.event_time
+        assert list(log.intervals()["qos_status"].astype(str)) == ["REQUESTED", "AVAILABLE"]
