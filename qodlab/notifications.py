@@ -24,7 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .models import QosStatus, StatusInfo
 
@@ -49,16 +49,7 @@ Shape = Literal[
     "qos-provisioning",
     "poll-assignment",
 ]
-SHAPES: tuple[Shape, ...] = (
-    "cloudevent-v1",
-    "cloudevent-v0",
-    "nac-hybrid",
-    "event-v0.9",
-    "client",
-    "poll",
-    "qos-provisioning",
-    "poll-assignment",
-)
+SHAPES: tuple[Shape, ...] = get_args(Shape)
 ASSIGNMENT_SHAPES: tuple[Shape, ...] = ("qos-provisioning", "poll-assignment")
 """The shapes of an assignment's events (QoS Provisioning): the event log's `kind` says so."""
 POLL_SHAPES: tuple[Shape, ...] = ("poll", "poll-assignment")
