@@ -159,10 +159,10 @@ def test_anonymous_callers_and_other_students_are_refused_on_every_route(
         assert still.status_code == 200
 
 
+@pytest.mark.parametrize("mode", ["oidc", "classroom", "classroom-oidc"], indirect=True)  # two callers in each
 def test_a_conflict_does_not_name_another_clients_session(mode: tuple[str, Mode, Classroom | None]) -> None:
     _, m, _ = mode
-    if m.other is None:
-        pytest.skip("one caller only in this mode")
+    assert m.other is not None
     mine = httpx.post(f"{m.url}/quality-on-demand/v1/sessions", json=BODY, headers=m.owner).json()["sessionId"]
     theirs = httpx.post(f"{m.url}/quality-on-demand/v1/sessions", json=BODY, headers=m.other)
     assert theirs.status_code == 409 and theirs.json()["code"] == "CONFLICT"
