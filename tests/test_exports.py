@@ -111,3 +111,15 @@ def test_the_old_names_are_the_public_modules_that_moved() -> None:
     for old, new in qodlab._MOVED.items():
         assert not (root / f"{old.split('.')[1]}.py").exists(), old
         assert (root.parent / (new.replace(".", "/") + ".py")).exists(), new
+
+
+def test_the_client_package_keeps_the_public_names_of_the_client_module() -> None:
+    """`qodlab.client` was a module (`client.py`) before it was the request side's folder: what it listed
+    in `__all__`, and `create_request`, still import from it, as the same objects."""
+    old = {"NAC_HOST", "AsyncQodClient", "QodClient", "create_request"}
+    import qodlab.client
+    from qodlab.client import clients
+
+    assert old <= set(qodlab.client.__all__)
+    for name in old:
+        assert getattr(qodlab.client, name) is getattr(clients, name), name

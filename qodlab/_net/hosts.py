@@ -13,6 +13,10 @@ without reading the answer). Jupyter Server answers both 403 (`jupyter_server/ba
 - `Origin` (and `Sec-Fetch-Site`), on every request that is not GET, HEAD or OPTIONS, and every websocket:
   the server's own origin or one whose host is in `allowed_hosts`; any other (`null` included) is refused.
   Programs (SDKs, providers' webhooks, curl) send no `Origin` and are not affected.
+
+The same guard answers 400 a request that carries `Authorization` (or `X-RapidAPI-Key`) twice: RFC 9110 allows
+one, and servers disagree on which of two they read (Starlette the first, a dict of the headers the last), so
+a proxy and the server behind it could judge two different credentials.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .asgi import App, Receive, Scope, Send
 __all__ = ["HostPolicy", "guarded"]
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+_ONCE = {b"authorization": "Authorization", b"x-rapidapi-key": "X-RapidAPI-Key"}  # credential headers: once at most
 
 
 def _is_address(host: str) -> bool:
@@ -92,30 +97,44 @@ class HostPolicy:
 
 
 def guarded(app: App, policy: HostPolicy) -> App:
-    """`app`, with requests `policy` refuses answered 403 (a CAMARA error body) before they reach it."""
+    """`app`, with requests `policy` refuses answered 403, and those with a credential header twice 400 (a CAMARA
+    error body), before they reach it."""
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind in ("http", "websocket"):
-            headers = dict(scope.get("headers") or ())
+            raw = scope.get("headers") or ()
+            headers = dict(raw)
             why = policy.refusal(scope.get("method", "GET"), headers, websocket=kind == "websocket")
-            if why is not None:
+            refusal = (403, "PERMISSION_DENIED", why) if why is not None else _doubled(raw)
+            if refusal is not None:
                 if kind == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
-                body = json.dumps({"status": 403, "code": "PERMISSION_DENIED", "message": why}).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 403,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await _refuse(send, *refusal)
                 return
         await app(scope, receive, send)
 
     return guard
+
+
+def _doubled(raw: Iterable[tuple[bytes, bytes]]) -> tuple[int, str, str] | None:
+    """400 when a credential header comes more than once (which one would count is the server's guess)."""
+    names = [name.lower() for name, _ in raw]
+    for header, name in _ONCE.items():
+        if names.count(header) > 1:
+            message = f"One {name} header at most: this request has {names.count(header)}."
+            return 400, "INVALID_ARGUMENT", message
+    return None
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"status": status, "code": code, "message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

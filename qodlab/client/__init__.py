@@ -1,7 +1,7 @@
 """The request side: the QoD clients (sync and async), sessions and assignments, waiting, auth and providers.
 
-`qodlab.client` keeps the names it had as a module: QodClient, AsyncQodClient, create_request."""
+`qodlab.client` keeps the names it had as a module: QodClient, AsyncQodClient, create_request, NAC_HOST."""
 
-from .clients import AsyncQodClient, QodClient, create_request
+from .clients import NAC_HOST, AsyncQodClient, QodClient, create_request
 
-__all__ = ["AsyncQodClient", "QodClient", "create_request"]
+__all__ = ["NAC_HOST", "AsyncQodClient", "QodClient", "create_request"]

@@ -23,15 +23,18 @@ The safety net is polling for what the relay missed.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from ..errors import InvalidRequest
 
-__all__ = ["Notifications", "Plan", "Reason", "Way", "plan"]
+__all__ = ["CHOICES", "Notifications", "Plan", "Reason", "Way", "checked", "plan"]
 
 Notifications = Literal["auto", "direct", "relay", "poll"]
 """How a person asks for notifications to arrive: `auto` lets `plan()` choose."""
+CHOICES: tuple[str, ...] = get_args(Notifications)
+"""The values `notifications=` takes."""
 Way = Literal["direct", "relay", "poll"]
 """How notifications arrive: POSTed to the listener, POSTed to a relay it follows, or polled."""
 Reason = Literal["chosen", "reachable", "relay", "relay refuses", "sink refused", "unreachable"]
@@ -50,6 +53,20 @@ class Plan:
     """What decided it: the person's choice, or the fact that made `auto` take it."""
     safety_net: bool = False
     """Whether it also polls, for what a relay missed (a relay `auto` took)."""
+
+
+def checked(choice: str) -> Notifications:
+    """`choice` if `notifications=` takes it; else InvalidRequest naming the field, with what it takes.
+
+    A typo is refused as itself before anything starts (`dashboard()` asks first), not by a branch
+    of `plan()` that would blame a missing listener.
+    """
+    if choice not in CHOICES:
+        near = difflib.get_close_matches(str(choice), CHOICES, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        msg = f"notifications={choice!r}: {hint}it takes " + ", ".join(repr(c) for c in CHOICES)
+        raise InvalidRequest(msg, "notifications")
+    return choice  # type: ignore[return-value]
 
 
 def plan(
@@ -82,9 +99,10 @@ def plan(
         release: the API's release, named in the error a refusing relay gives "relay".
 
     Raises:
-        InvalidRequest: `notifications` (the field) cannot be done: "direct" with no listener,
+        InvalidRequest: `notifications` (the field) is none of `CHOICES`, or cannot be done: "direct" with no listener,
             "relay" with no relay or with a relay that refuses this API's notifications.
     """
+    checked(choice)
     polling = f"polling every {interval:g} s"
     if choice == "auto" and sink_refused is not None:
         return Plan("poll", f"{polling}: the API delivers none (422 {sink_refused})", "sink refused")

@@ -22,7 +22,7 @@ from ..notebook.workbench import Workbench
 from ..plots import TimelinePlot
 from ..plots.live import Renderer
 from ..receiving.listener import Listener
-from ..receiving.plan import Notifications, Way, plan
+from ..receiving.plan import Notifications, Way, checked, plan
 from ..relay import new_channel
 from ..sandbox import Sandbox
 from .forms import SessionForm
@@ -142,6 +142,7 @@ def dashboard(
     `notifications` says (`Workbench`): with "auto", through a relay when $QODLAB_RELAY names one,
     else by polling, since a real network cannot reach this machine.
     """
+    notifications = checked(notifications)  # a typo is refused before anything starts
     given = client, listener
     api = None  # the root of an API named by `url=`: a qodlab one serves a relay at `/_relay/`
     if client is None and sandbox is not None:

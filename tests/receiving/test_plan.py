@@ -114,6 +114,12 @@ IMPOSSIBLE: list[tuple[str, dict[str, Any], str]] = [
         {"choice": "relay", "listener": RELAYED, "relay": "followed", "relay_refusal": SMEE, "release": "1.1.0"},
         f"notifications='relay': {SMEE}, which QoD 1.1.0 notifications are sent as",
     ),
+    (
+        "a typo, with a listener",
+        {"choice": "polling", "local": True, "listener": DIRECT},
+        "notifications='polling': did you mean 'poll'? it takes 'auto', 'direct', 'relay', 'poll'",
+    ),
+    ("a value it does not take", {"choice": "bogus"}, "notifications='bogus': it takes 'auto', 'direct', 'relay'"),
 ]
 
 
@@ -136,3 +142,12 @@ def test_the_old_path_still_names_the_type() -> None:
     from qodlab.receiving import plan as module
 
     assert workbench.Notifications is module.Notifications
+
+
+def test_a_dashboard_given_a_typo_says_what_notifications_takes() -> None:
+    """Before any server starts: the dashboard asks the plan first."""
+    pytest.importorskip("ipywidgets")
+    from qodlab.widgets.dashboard import dashboard
+
+    with pytest.raises(InvalidRequest, match="did you mean 'relay'"):
+        dashboard(notifications="realy")  # type: ignore[arg-type]

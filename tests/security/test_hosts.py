@@ -135,3 +135,32 @@ def test_the_policy_follows_jupyter_server() -> None:
     assert room.host_allowed("instructor.local:8000") and room.host_allowed("relay.example.org")
     assert not room.host_allowed("attacker.example") and room.host_allowed("192.0.2.7:8000")
     assert room.refusal("POST", {b"host": b"instructor.local:8000", b"origin": b"http://instructor.local:8000"}) is None
+
+
+def test_a_credential_header_given_twice_is_400_on_every_server(tmp_path: Path) -> None:
+    """Two Authorization (or X-RapidAPI-Key) headers: which would count was each server's guess (the
+    listener read the last, the sandbox the first), so none is read; right or wrong, it is 400."""
+    key = "k" * 24
+    with (
+        Sandbox(api_key=key, reuse=False) as sandbox,
+        Listener(EventLog(), token=key, reuse=False) as listener,
+        Relay(reuse=False) as relay,
+        Classroom(students=1, roster=tmp_path / "roster.csv") as room,
+    ):
+        right, wrong = ("authorization", f"Bearer {key}"), ("authorization", "Bearer " + "w" * 24)
+        calls = [
+            ("POST", listener.url, [("content-type", "application/json")]),
+            ("POST", f"{sandbox.url}/qos-profiles/v1/retrieve-qos-profiles", []),
+            ("GET", f"{room.url}/_classroom/overview", []),
+            ("GET", f"{relay.url}/new", []),
+        ]
+        for method, url, extra in calls:
+            for pair in ([wrong, right], [right, wrong], [right, right]):
+                answer = httpx.request(method, url, json={}, headers=[*pair, *extra])
+                assert answer.status_code == 400, (url, answer.text)
+                assert answer.json()["code"] == "INVALID_ARGUMENT" and key not in answer.text
+        profiles = f"{sandbox.url}/qos-profiles/v1/retrieve-qos-profiles"
+        twice = [("x-rapidapi-key", key), ("x-rapidapi-key", key)]
+        assert httpx.post(profiles, json={}, headers=twice).status_code == 400
+        assert httpx.post(profiles, json={}, headers=[right]).status_code == 200  # once: as before
+        assert listener.accepted == 0
