@@ -133,8 +133,7 @@ def dashboard(
     (`plot="png"` draws the timeline as a picture from the start; by default it becomes one where
     plotly's widget does not render). It never takes or changes a sandbox or listener it did not
     start (a running `Sandbox(speed=60)` keeps its speed, a `Listener(log)` its log): pass yours as
-    `sandbox=` and `listener=`; `sandbox=` uses one already
-    running (with auth="oidc" its client registers itself and takes two-legged tokens). `url=` and
+    `sandbox=` (with auth="oidc" its client registers itself and takes two-legged tokens) and `listener=`. `url=` and
     `api_key=` (or `auth=`, e.g. a `qodlab.client.auth.ClientCredentials`) name another API (a classroom's):
     notifications come straight to a listener when it is on this machine, else through the relay
     a classroom serves at `/_relay/` (with polling as a safety net), else by polling.
