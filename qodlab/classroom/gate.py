@@ -85,7 +85,7 @@ class Gate:
             msg = (
                 "Missing or unknown API key: use the one on your roster line."
                 if self.provider is None
-                else ("An access token is required: get one with your roster line's client id and secret.")
+                else "An access token is required: get one with your roster line's client id and secret."
             )
             raise EngineError(401, "UNAUTHENTICATED", msg)
         if control:
