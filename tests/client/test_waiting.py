@@ -71,9 +71,9 @@ def test_a_session_that_ended_first_fails_at_once_not_at_the_timeout(sandbox: Sa
         assert session.wait_for("UNAVAILABLE", timeout=5).status_info == "NETWORK_TERMINATED"
 
 
-def test_a_deleted_session_is_unavailable_and_never_available_again(sandbox: Sandbox) -> None:
-    with sandbox.client() as client:
-        session = client.create_session(**session_fields())
+def test_a_deleted_session_is_unavailable_and_never_available_again(slow_sandbox: Sandbox) -> None:
+    with slow_sandbox.client() as client:  # a minute of real time to see it AVAILABLE, however busy the machine
+        session = client.create_session(**session_fields(duration=600))
         session.wait_for("AVAILABLE", timeout=30)
         session.delete()
         assert session.wait_for("UNAVAILABLE", timeout=5).qos_status == "UNAVAILABLE"  # 404: forgotten

@@ -43,13 +43,14 @@ def visible(page: str) -> str:
 
 
 def test_session_is_one_short_line_and_a_card(sandbox: Sandbox, client: QodClient) -> None:
-    session = client.create_session(**session_fields(sink="http://127.0.0.1:9/hook", token="sink-s3cret"))
+    fields = session_fields(sink="http://127.0.0.1:9/hook", token="sink-s3cret", duration=3600)
+    session = client.create_session(**fields)  # six real seconds to see it AVAILABLE (600x)
     session.wait_for("AVAILABLE", timeout=10)
     text, page = shown(session)
     assert text.startswith(f"<Session {session.session_id} QOS_L AVAILABLE {PHONE} ") and text.endswith(" s left>")
     assert len(text) < 120, text  # was pydantic's 480 characters
     left = re.search(r"(?:(\d+) min )?(\d+) s left>$", text)
-    assert left and int(left.group(1) or 0) * 60 + int(left.group(2)) <= 60  # on the sandbox's clock (600x)
+    assert left and int(left.group(1) or 0) * 60 + int(left.group(2)) <= 3600  # on the sandbox's clock (600x)
     assert 'class="qodlab-status"' in page and ">AVAILABLE</span>" in page  # the word beside the colour
     words = visible(page)
     assert str(session.session_id) in words and "QOS_L" in words and PHONE in words and "time left" in words

@@ -55,7 +55,7 @@ import qodlab
 sandbox = qodlab.Sandbox(speed=60, reuse=False)
 with sandbox.client() as client:
     session = client.create_session(device={"phoneNumber": "+36721601234567"}, application_server="233.252.0.2",
-                                    qos_profile="QOS_L", duration=60)
+                                    qos_profile="QOS_L", duration=600)
     session.wait_for("AVAILABLE", timeout=30)
 png = qodlab.timeline_png(qodlab.EventLog())
 sandbox.stop()

@@ -58,7 +58,7 @@ def _http(oidc_sandbox: tuple[str, str, str], login_hint: str | None = None) -> 
 
 
 def _create(http: httpx.Client, device: dict[str, Any] | None, profile: str = "QOS_L") -> httpx.Response:
-    body: dict[str, Any] = {"applicationServer": APP, "qosProfile": profile, "duration": 60}
+    body: dict[str, Any] = {"applicationServer": APP, "qosProfile": profile, "duration": 600}  # 10 real s at 60x
     if device is not None:
         body["device"] = device
     return http.post(SESSIONS, json=body)
