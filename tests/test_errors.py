@@ -155,7 +155,7 @@ def test_sandbox_methods_raise_what_the_api_raises(lab: Sandbox) -> None:
     with pytest.raises(InvalidRequest, match="'abc' is not a session id"):
         lab.terminate("abc")
     with lab.client() as client:
-        session = client.create_session(**session_fields())
+        session = client.create_session(**session_fields(duration=600))  # ten real seconds to terminate it
     lab.terminate(session.id)
     with pytest.raises(Conflict, match="already UNAVAILABLE"):
         lab.terminate(session.id)
@@ -302,7 +302,7 @@ def test_a_relay_offline_names_the_server_and_the_variable(monkeypatch: pytest.M
 
 def test_sessions_and_assignments_answer_to_the_sdk_names(lab: Sandbox) -> None:
     with lab.client() as client:
-        session = client.create_session(**session_fields(qos_profile=None, profile="QOS_M"))
+        session = client.create_session(**session_fields(qos_profile=None, profile="QOS_M", duration=600))
         assert session.id == str(session.session_id) and session.qos_profile == "QOS_M"
         assert client.get_session(session.id).id == session.id
         old = client.assign_qos({"phoneNumber": "+36721601234568"}, profile="QOS_M")

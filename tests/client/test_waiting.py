@@ -128,7 +128,9 @@ def test_async_sessions_wait_by_polling_and_on_notifications(slow_sandbox: Sandb
             with pytest.raises(WaitTimeout, match="still REQUESTED"):
                 await polled.wait_for("AVAILABLE", timeout=0.3)
             await polled.wait_for("AVAILABLE", timeout=30)
-            fields = session_fields(listener.url, listener.token, device={"phoneNumber": "+36721601234568"})
+            fields = session_fields(
+                listener.url, listener.token, device={"phoneNumber": "+36721601234568"}, duration=600
+            )
             notified = await client.create_session(**fields)
             await notified.wait_for("AVAILABLE", timeout=30, log=listener)
             await notified.delete()

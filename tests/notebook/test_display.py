@@ -103,7 +103,7 @@ def test_sandbox_card_links_its_api_docs(sandbox: Sandbox, monkeypatch: pytest.M
     assert behind_proxy == "https://hub.example/user/ada/proxy/8123/openapi.json"  # FastAPI's page said /openapi.json
     assert "speed" in visible(page) and "0 sessions" in visible(page)
     with sandbox.client() as c:
-        c.create_session(**session_fields())
+        c.create_session(**session_fields(duration=3600))  # alive for six real seconds at 600x
     assert re.search(r"1 session, 1 (REQUESTED|AVAILABLE)", visible(shown(sandbox)[1]))
 
 

@@ -35,8 +35,10 @@ def _rows(log: EventLog, session_id: str) -> list[tuple[str, str | None, str]]:
 def test_polling_alone_follows_a_session_to_its_end(quick: Sandbox) -> None:
     log = EventLog()
     with quick.client() as client, Watcher(client, log, interval=0.1, clock=quick.clock) as watcher:
-        session = client.create_session(**session_fields(duration=60))
+        session = client.create_session(**session_fields(duration=3600))
         watcher.watch(session.session_id)
+        log.wait_for(str(session.session_id), "AVAILABLE", timeout=10)
+        quick.advance(3600)  # its end, once a poll has seen it AVAILABLE, however busy the machine
         ended = log.wait_for(str(session.session_id), "UNAVAILABLE", timeout=10)
         session_id = str(session.session_id)
         assert _rows(log, session_id) == [("AVAILABLE", None, "poll"), ("UNAVAILABLE", "DURATION_EXPIRED", "poll")]

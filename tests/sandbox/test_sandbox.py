@@ -644,7 +644,7 @@ def test_without_notifications_a_bad_sink_is_still_400_and_the_client_raises_the
         assert "EVENT_NOTIFICATIONS_NOT_SUPPORTED" in str(refused.value) and "sink=None" in str(refused.value)
         with pytest.raises(NotificationsNotSupported):
             client.assign_qos({"phoneNumber": "+36721601236099"}, "QOS_E", sink=SINK)
-        session = client.create_session(**session_fields())
+        session = client.create_session(**session_fields(duration=3600))  # six real seconds at 600x
         assert session.refresh().qos_status in ("REQUESTED", "AVAILABLE")
         session.delete()
     with Sandbox(speed=600, reuse=False) as notifying:  # the setting is part of what makes a sandbox
@@ -660,7 +660,7 @@ def test_without_notifications_the_async_client_raises_the_code_too(silent: Sand
                 await client.create_session(**session_fields(SINK, "t"))
             with pytest.raises(NotificationsNotSupported) as refused_assignment:
                 await client.assign_qos({"phoneNumber": "+36721601236098"}, "QOS_E", sink=SINK)
-            session = await client.create_session(**session_fields())  # retried without a sink: made
+            session = await client.create_session(**session_fields(duration=3600))  # retried without a sink: made
             status = (await session.refresh()).qos_status
             await session.delete()
             return refused.value.code, refused_assignment.value.code, status
