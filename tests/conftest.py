@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -131,8 +132,11 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    """A fast sandbox: 600 sandbox seconds per real second, quick retries."""
-    with Sandbox(speed=600, retry_backoff=0.05, reuse=False) as sb:
+    """A fast sandbox: 600 sandbox seconds per real second, quick retries; an ended session stays
+    readable for a real minute (36,000 sandbox seconds), not the 0.6 s that CAMARA's 360 would be here,
+    so that a test reading it back does not race a busy machine (`test_network_termination_...` and
+    `test_the_readme_s_retention_...` check the 360 s on their own sandboxes)."""
+    with Sandbox(speed=600, retry_backoff=0.05, retention=36_000, reuse=False) as sb:
         yield sb
 
 
@@ -174,7 +178,23 @@ def qodlab_process(*args: str) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
     )
     assert process.stdout is not None
     return process, process.stdout.readline()
+
+
+def end_process(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+    """Send `sig` and wait for the process to exit; one that does not within `timeout` fails the test with
+    every thread's stack (faulthandler's, on SIGABRT: PYTHONFAULTHANDLER is set where tests start one)."""
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        try:
+            _, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+        pytest.fail(f"{process.args} did not exit within {timeout:g} s of signal {sig}; its stacks:\n{err[-6000:]}")

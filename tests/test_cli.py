@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,11 +15,12 @@ import httpx
 import pandas as pd
 
 import qodlab
-from qodlab import EventLog
+from qodlab import EventLog, QosStatus, Sandbox
 from qodlab.demo import run_demo
 from qodlab.plots import describe
+from qodlab.sandbox.engine import StatusChange
 
-from .conftest import Receiver, qodlab_process
+from .conftest import Receiver, end_process, qodlab_process
 
 
 def _free_port() -> int:
@@ -29,7 +31,7 @@ def _free_port() -> int:
 
 def test_sandbox_command_serves_and_notifies(receiver: Receiver) -> None:
     port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "qodlab", "sandbox", "--port", str(port), "--speed", "60"],
         stdout=subprocess.PIPE,
@@ -63,14 +65,13 @@ def test_sandbox_command_serves_and_notifies(receiver: Receiver) -> None:
         ]
         assert got[0].headers["authorization"] == "Bearer t0k"
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
-    assert process.returncode == 0
+        returncode = end_process(process, signal.SIGINT)  # Ctrl-C
+    assert returncode == 0
 
 
 def test_demo_sees_every_expected_notification(tmp_path: Path) -> None:
     out = io.StringIO()
-    assert run_demo(speed=240, out=tmp_path, stream=out) == 0
+    assert run_demo(speed=120, out=tmp_path, stream=out) == 0  # the extend has 2 real seconds
     text = out.getvalue()
     assert "demo complete" in text
     assert "UNAVAILABLE / NETWORK_TERMINATED" in text and "UNAVAILABLE / DELETE_REQUESTED" in text
@@ -93,10 +94,30 @@ def test_demo_sees_every_expected_notification(tmp_path: Path) -> None:
 def test_demo_fails_when_a_notification_is_missing(tmp_path: Path) -> None:
     out = io.StringIO()
     status = run_demo(
-        speed=240, out=tmp_path, stream=out, timeout=5, prepare=lambda sandbox: sandbox.drop_notifications(1)
+        speed=120, out=tmp_path, stream=out, timeout=10, prepare=lambda sandbox: sandbox.drop_notifications(1)
     )
     assert status == 1
     assert "MISSING" in out.getvalue() and "demo FAILED: 1 session" in out.getvalue()
+
+
+def test_demo_on_a_machine_slower_than_its_clock_says_so_rather_than_crash(tmp_path: Path) -> None:
+    """An action that comes after its session moved on is one line and a failed summary, not a traceback:
+    once the session to extend is AVAILABLE, the clock runs at 10,000,000x (its 240 s pass in 24 us), so
+    the demo, however quick, extends it too late."""
+    out = io.StringIO()
+
+    def outrun_the_demo(sandbox: Sandbox) -> None:
+        def on_change(change: StatusChange) -> None:
+            if change.profile == "QOS_E" and change.qos_status is QosStatus.AVAILABLE:
+                sandbox.speed = 10_000_000
+
+        sandbox.engine.subscribe(on_change)
+
+    status = run_demo(speed=120, out=tmp_path, stream=out, timeout=10, prepare=outrun_the_demo)
+    text = out.getvalue()
+    assert status == 1 and "Traceback" not in text
+    assert re.search(r"refused    extended: 40[49] \S+; this machine is slower than speed 1e\+07", text), text
+    assert re.search(r"<- EXTEND REFUSED: 40[49]", text) and "demo FAILED" in text
 
 
 def test_sandbox_command_as_an_openid_provider() -> None:
@@ -114,8 +135,7 @@ def test_sandbox_command_as_an_openid_provider() -> None:
         assert httpx.post(f"{root}/qos-profiles/v1/retrieve-qos-profiles", json={}, headers=headers).status_code == 200
         assert httpx.post(f"{root}/qos-profiles/v1/retrieve-qos-profiles", json={}).status_code == 401
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
+        end_process(process)
 
 
 def test_version_and_help_answer_without_the_servers() -> None:

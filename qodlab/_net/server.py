@@ -53,6 +53,9 @@ class ServerThread:
     imports its backend, on the first request (about 20 ms here, 2.4 sandbox seconds at speed 120).
     """
 
+    graceful_timeout: int = 2
+    """Seconds `stop()` lets requests under way finish (uvicorn's `timeout_graceful_shutdown`)."""
+
     def __init__(
         self,
         app: Any,
@@ -117,7 +120,7 @@ class ServerThread:
             log_level="warning",
             access_log=False,
             lifespan="on",
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=self.graceful_timeout,
             interface="asgi3",
             http=_header_timeout_protocol(self.header_timeout),
             proxy_headers=False,  # loopback servers behind no proxy: skip the middleware on every request

@@ -426,7 +426,7 @@ def _add_metric_traces(figure: Any, go: Any) -> None:
                 row=row,
                 col=1,
             )
-    for row, name in ((2, "profile's target rate"), (3, "profile's delay budget")):
+    for row, name in ((2, "profile's target minimum rate"), (3, "profile's delay budget")):
         figure.add_trace(
             go.Scatter(
                 name=name,

@@ -127,7 +127,8 @@ def metric_rows(
 def _targets(
     timeline: Timeline, sessions: Mapping[str, SessionInfo], profiles: Mapping[str, QosProfile], devices: set[str]
 ) -> Targets:
-    """Each AVAILABLE interval of a drawn device's session, at its profile's target rate and delay budget."""
+    """Each AVAILABLE interval of a drawn device's session, at its profile's target minimum
+    rate (`targetMinDownstreamRate`) and delay budget."""
     available = timeline.bars[QosStatus.AVAILABLE.value]
     promised: dict[str, tuple[float, float]] = {}  # session id -> (Mbps, ms), NaN where the profile has none
     for sid in set(np.asarray(timeline.sessions, dtype=object)[available["row"].to_numpy()]) if len(available) else ():

@@ -133,7 +133,8 @@ def _figure(
     rows = len(timeline.labels)
     status_height = 1.2 + 0.32 * max(1, rows)
     heights = [status_height] + ([1.6, 1.6] if metrics is not None else [])
-    figure = Figure(figsize=(width, min(sum(heights) + 0.6, 40)), dpi=dpi)
+    inches = sum(heights) + (1.2 if metrics is not None else 0.6)  # the title; and the link panels' legends
+    figure = Figure(figsize=(width, min(inches, 40)), dpi=dpi)
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(heights), 1, sharex=True, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
     _status(axes[0], timeline)
@@ -152,7 +153,7 @@ def _figure(
     title = "QoS session status" + (" and the link" if metrics is not None else "")
     title += f"\nthe newest {len(timeline.labels)} sessions of {len(timeline.labels) + hidden}" if hidden else ""
     figure.suptitle(title, fontsize=11, x=0.01, ha="left")  # the figure's: the legend sits above the axes, right
-    _lay_out(figure, sum(heights) + 0.6, live)
+    _lay_out(figure, inches, live)
     return figure
 
 
@@ -167,7 +168,7 @@ def _lay_out(figure: Any, height: float, live: bool) -> None:
     if not live:
         figure.tight_layout()
     else:  # a live picture: fixed margins (tight_layout draws the whole figure once more, ~40% of the time)
-        figure.subplots_adjust(left=0.24, right=0.98, top=1 - 0.75 / height, bottom=0.5 / height)
+        figure.subplots_adjust(left=0.24, right=0.98, top=1 - 0.75 / height, bottom=0.5 / height, hspace=0.5)
 
 
 def _time_axis(bottom: Any, x_range: tuple[datetime, datetime]) -> None:
@@ -416,18 +417,22 @@ def _metrics(down: Any, late: Any, series: list[Any], targets: Any) -> None:
             )
     x = _nums(pd.Series(pd.to_datetime(targets.x, utc=True)))  # None (the gaps) become NaT, then NaN
     for ax, values, what in (
-        (down, targets.downlink, "profile's target rate"),
+        (down, targets.downlink, "profile's target minimum rate"),
         (late, targets.latency, "delay budget"),
     ):
         if len(x) and not np.isnan(values).all():
             ax.plot(x, values, color=PROMISE, ls="--", lw=1.2, label=what)  # NaN breaks the line between sessions
     down.set_ylabel("downlink (Mbps)", fontsize=8)
     late.set_ylabel("latency (ms)", fontsize=8)
-    if series or len(targets.x):
-        down.legend(loc="upper left", fontsize=7, frameon=False, ncol=4)
+    if series or len(targets.x):  # each legend above its panel, where no line can run under it
+        handles = down.get_lines()
+        down.legend(handles=handles, ncol=min(4, len(handles)), **_ABOVE)
         budget = [line for line in late.get_lines() if line.get_label() == "delay budget"]  # devices: see above
         if budget:
-            late.legend(handles=budget, loc="upper left", fontsize=7, frameon=False)
+            late.legend(handles=budget, **_ABOVE)
+
+
+_ABOVE: dict[str, Any] = {"loc": "lower left", "bbox_to_anchor": (0.0, 1.0), "fontsize": 7, "frameon": False}
 
 
 def _nums(times: pd.Series) -> Any:

@@ -15,7 +15,7 @@ import pytest
 
 from qodlab import EventLog, Listener, QodError, Sandbox, WaitError, WaitTimeout
 
-from ..conftest import session_fields
+from ..conftest import session_fields, wait_until
 
 SLOW = "+99900000030"  # AVAILABLE after 30 sandbox seconds
 FAILS = "+99900000503"  # provisioning ends UNAVAILABLE / NETWORK_TERMINATED
@@ -45,6 +45,7 @@ def test_wait_for_polls_until_available_and_returns_the_refreshed_session(slow_s
 
 
 def test_a_timeout_is_a_qod_error_naming_the_status_it_was_in(slow_sandbox: Sandbox) -> None:
+    slow_sandbox.speed = 1  # REQUESTED for 30 real seconds: the 0.3 s wait ends well before, however late
     with slow_sandbox.client() as client:
         session = client.create_session(**session_fields(device={"phoneNumber": SLOW}, duration=600))
         started = time.monotonic()
@@ -58,8 +59,8 @@ def test_a_timeout_is_a_qod_error_naming_the_status_it_was_in(slow_sandbox: Sand
         assert "still REQUESTED" in str(error)
 
 
-def test_a_session_that_ended_first_fails_at_once_not_at_the_timeout(sandbox: Sandbox) -> None:
-    with sandbox.client() as client:
+def test_a_session_that_ended_first_fails_at_once_not_at_the_timeout(slow_sandbox: Sandbox) -> None:
+    with slow_sandbox.client() as client:  # readable for 36 real seconds once it ended
         session = client.create_session(**session_fields(device={"phoneNumber": FAILS}))
         started = time.monotonic()
         with pytest.raises(WaitError) as caught:
@@ -105,6 +106,7 @@ def test_a_notification_that_never_comes_says_what_the_api_says_and_what_the_lis
 ) -> None:
     with slow_sandbox.client() as client:
         session = client.create_session(**session_fields(listener.url, "not-the-listener-token", duration=600))
+        wait_until(lambda: not listener.rejections.empty, message="the listener to refuse the notification")
         with pytest.raises(WaitTimeout) as caught:
             session.wait_for("AVAILABLE", timeout=3, log=listener)
         text = str(caught.value)
@@ -124,9 +126,11 @@ def test_a_session_that_ended_first_is_seen_in_the_log(sandbox: Sandbox, listene
 def test_async_sessions_wait_by_polling_and_on_notifications(slow_sandbox: Sandbox, listener: Listener) -> None:
     async def scenario() -> tuple[str, str, str]:
         async with slow_sandbox.async_client() as client:
+            slow_sandbox.speed = 1  # REQUESTED for 30 real seconds: the 0.3 s wait ends well before
             polled = await client.create_session(**session_fields(device={"phoneNumber": SLOW}, duration=600))
             with pytest.raises(WaitTimeout, match="still REQUESTED"):
                 await polled.wait_for("AVAILABLE", timeout=0.3)
+            slow_sandbox.advance(30)
             await polled.wait_for("AVAILABLE", timeout=30)
             fields = session_fields(
                 listener.url, listener.token, device={"phoneNumber": "+36721601234568"}, duration=600

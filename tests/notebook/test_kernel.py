@@ -109,7 +109,7 @@ def test_a_live_dashboard_sends_every_widget_message_from_the_main_thread(kernel
     assert kernel.printed("print(board.pump.runner)").strip() == "kernel"
     # A click, as a frontend's comm message would run it (on the main thread, in a cell).
     kernel.run(
-        "board.form.duration.value = 420\nboard.form.create.click()\n"
+        "board.form.duration.value = 900\nboard.form.create.click()\n"
         "sid = str(board.workbench.sessions()[0].info.session_id)"
     )
     # Between cells: the notification arrives on the listener's thread; the view still shows it.
@@ -151,7 +151,7 @@ def test_wait_for_with_progress_shows_the_wait_and_takes_it_away(kernel: Kernel)
     """The status so far and the time left, updated while the cell waits, from the main thread; gone after."""
     kernel.run(RECORD_DISPLAY_THREADS)
     kernel.run(
-        "import qodlab\nsb = qodlab.Sandbox(speed=1, provisioning_delay=3, reuse=False)\nclient = sb.client()\n"
+        "import qodlab\nsb = qodlab.Sandbox(speed=1, provisioning_delay=5, reuse=False)\nclient = sb.client()\n"
         "s = client.create_session(device={'phoneNumber': '+36721601234567'}, application_server='233.252.0.2',"
         " qos_profile='QOS_L', duration=600)"
     )

@@ -186,12 +186,12 @@ def test_assignments_and_sessions_from_a_sandbox_read_their_kind_device_and_prof
         _assert_says_something(static, rows=3)
         assert static["rows"] == rows
         down, late = static["panels"][1:]
-        assert sorted(down["lines"]) == ["+3672…001", "+3672…002", "profile's target rate"]
+        assert sorted(down["lines"]) == ["+3672…001", "+3672…002", "profile's target minimum rate"]
         assert late["points"] > 300 and not down["texts"]
         plot = TimelinePlot(listener.log, now=sandbox.now, metrics=sandbox)
         live = describe(plot)
         assert live["rows"] == rows and all(panel["points"] > 0 for panel in live["panels"])
-        assert sorted(live["panels"][1]["lines"]) == ["+3672…001", "+3672…002", "profile's target rate"]
+        assert sorted(live["panels"][1]["lines"]) == ["+3672…001", "+3672…002", "profile's target minimum rate"]
 
 
 def test_metrics_without_any_known_device_say_what_to_pass() -> None:

@@ -264,7 +264,7 @@ def test_network_as_code_root_release_notifies_through_smee_and_camara_1x_is_ref
 
 def test_a_listener_down_loses_to_smee_what_polling_then_fills_exactly_once(smee: str) -> None:
     with (
-        Sandbox(speed=60, provisioning_delay=0, reuse=False) as sandbox,
+        Sandbox(speed=60, provisioning_delay=0, retention=3600, reuse=False) as sandbox,  # readable a real minute
         sandbox.client() as client,
         pytest.warns(RelayRefuses),
         Listener(EventLog(), relay=_channel(smee), token=TOKEN) as listener,

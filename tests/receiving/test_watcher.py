@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,7 +52,7 @@ def test_polling_alone_follows_a_session_to_its_end(quick: Sandbox) -> None:
 def test_the_expiry_is_seen_right_after_expires_at_not_an_interval_later(quick: Sandbox) -> None:
     log = EventLog()
     with quick.client() as client, Watcher(client, log, interval=60.0, clock=quick.clock) as watcher:
-        session = client.create_session(**session_fields(duration=120))  # 2 real seconds
+        session = client.create_session(**session_fields(duration=300))  # 5 real seconds: the first poll is in them
         watcher.watch(session.session_id)
         log.wait_for(str(session.session_id), "UNAVAILABLE", timeout=20)  # well inside the 60 s interval
         assert watcher.calls == 2  # one poll saw it AVAILABLE, the next one, at expiresAt, UNAVAILABLE
@@ -156,12 +156,14 @@ def test_as_a_safety_net_it_records_only_what_notifications_missed(quick: Sandbo
     with (
         Listener(log) as listener,
         quick.client() as client,
-        Watcher(client, log, interval=0.1, clock=quick.clock, only_missing=2.0) as watcher,
+        Watcher(client, log, interval=0.1, clock=quick.clock, only_missing=5.0) as watcher,
     ):
         quick.drop_notifications(1)  # the AVAILABLE notification never leaves
-        session = client.create_session(**session_fields(listener.url, listener.token, duration=300))
+        session = client.create_session(**session_fields(listener.url, listener.token, duration=3600))
         watcher.watch(session.session_id)
         session_id = str(session.session_id)
+        log.wait_for(session_id, "AVAILABLE", timeout=10)  # polled, once the grace passed without its notification
+        quick.advance(3600)  # then it expires, and that notification comes
         log.wait_for(session_id, "UNAVAILABLE", timeout=10)
         wait_until(lambda: watcher.followed == [], message="the session ended")
         assert _rows(log, session_id) == [
@@ -186,14 +188,18 @@ def test_a_closed_client_stops_the_watcher_quietly(sandbox: Sandbox) -> None:
 
 
 class _SlowAnswers(httpx.BaseTransport):
-    """A busy machine: each answer is read `delay` real seconds after the API gave it."""
+    """A busy machine: each answer is read `delay` real seconds after the API gave it; `meanwhile()`,
+    if given, runs once while the first answer waits to be read."""
 
-    def __init__(self, delay: float) -> None:
-        self.inner, self.delay = httpx.HTTPTransport(trust_env=False), delay
+    def __init__(self, delay: float, meanwhile: Callable[[], object] | None = None) -> None:
+        self.inner, self.delay, self.meanwhile = httpx.HTTPTransport(trust_env=False), delay, meanwhile
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         response.read()
+        if self.meanwhile is not None:
+            self.meanwhile, meanwhile = None, self.meanwhile
+            meanwhile()
         time.sleep(self.delay)  # the thread that reads it is late: the simulated load itself, not a wait
         return response
 
@@ -201,11 +207,12 @@ class _SlowAnswers(httpx.BaseTransport):
 def test_a_status_read_late_is_dated_when_the_poll_asked_so_the_order_holds() -> None:
     """The API answers REQUESTED, makes the session AVAILABLE (its `startedAt`) before the answer is read:
     REQUESTED is dated when the poll asked, before that startedAt, not when it was read (CI saw the order flip)."""
-    with Sandbox(speed=60, provisioning_delay=6, reuse=False) as sandbox:  # AVAILABLE 0.1 s after the create
+    with Sandbox(speed=60, provisioning_delay=600, reuse=False) as sandbox:  # REQUESTED for 10 real seconds
         log = EventLog()
+        provisioned = lambda: sandbox.advance(600)  # noqa: E731 (AVAILABLE while the first answer is unread)
         with (
             sandbox.client() as client,
-            sandbox.client(transport=_SlowAnswers(0.6)) as slow,
+            sandbox.client(transport=_SlowAnswers(0.6, meanwhile=provisioned)) as slow,
             Watcher(slow, log, interval=0.1, clock=sandbox.clock) as watcher,
         ):
             session = client.create_session(**session_fields(duration=600))

@@ -7,7 +7,6 @@ prints; three-legged ones get a CIBA token for a device, through qodlab's own au
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from qodlab import QodClient, Sandbox
 from qodlab.client.auth import PROVISIONING_SCOPES, QOD_SCOPES, Ciba, ClientCredentials
 from qodlab.sandbox.devices import CATALOGUE, Behaviour
 
-from ..conftest import qodlab_process, wait_until
+from ..conftest import end_process, qodlab_process, wait_until
 
 PROFILES = "/qos-profiles/v1/retrieve-qos-profiles"
 SESSIONS = "/quality-on-demand/v1/sessions"
@@ -43,8 +42,7 @@ def oidc_sandbox() -> Iterator[tuple[str, str, str]]:
         words = line.split()
         yield root, words[words.index("id") + 1].rstrip(","), words[-1]
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
+        end_process(process)
 
 
 def _http(oidc_sandbox: tuple[str, str, str], login_hint: str | None = None) -> httpx.Client:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
 import threading
 import time
@@ -30,7 +29,7 @@ from qodlab import (
 from qodlab.apis import Release
 from qodlab.sandbox import Outcome
 
-from ..conftest import PHONE, Receiver, qodlab_process, session_fields, wait_until
+from ..conftest import PHONE, Receiver, end_process, qodlab_process, session_fields, wait_until
 
 TYPE_V1 = "org.camaraproject.quality-on-demand.v1.qos-status-changed"
 
@@ -105,23 +104,21 @@ def test_delete_notifies_delete_requested_and_forgets(sandbox: Sandbox, client: 
     client.create_session(**session_fields(duration=60))
 
 
-def test_network_termination_keeps_the_session_readable_and_blocks_the_device(
-    sandbox: Sandbox, client: QodClient, receiver: Receiver
-) -> None:
-    sandbox.speed = 1
-    session = client.create_session(**session_fields(receiver.url, duration=3600))
-    sandbox.advance(1)
-    sandbox.terminate(session.session_id)
-    assert _statuses(receiver, 2) == [("AVAILABLE", None), ("UNAVAILABLE", "NETWORK_TERMINATED")]
-    with pytest.raises(Conflict) as exc:
+def test_network_termination_keeps_the_session_readable_and_blocks_the_device(receiver: Receiver) -> None:
+    with Sandbox(speed=1, retry_backoff=0.05, reuse=False) as sandbox, sandbox.client() as client:  # 360 s
+        session = client.create_session(**session_fields(receiver.url, duration=3600))
+        sandbox.advance(1)
+        sandbox.terminate(session.session_id)
+        assert _statuses(receiver, 2) == [("AVAILABLE", None), ("UNAVAILABLE", "NETWORK_TERMINATED")]
+        with pytest.raises(Conflict) as exc:
+            client.create_session(**session_fields())
+        assert exc.value.code == "CONFLICT"
+        sandbox.advance(300)
+        assert session.refresh().status_info is StatusInfo.NETWORK_TERMINATED  # still readable at 300 s
+        sandbox.advance(61)
+        with pytest.raises(NotFound):
+            session.refresh()  # gone after 360 s
         client.create_session(**session_fields())
-    assert exc.value.code == "CONFLICT"
-    sandbox.advance(300)
-    assert session.refresh().status_info is StatusInfo.NETWORK_TERMINATED  # still readable at 300 s
-    sandbox.advance(61)
-    with pytest.raises(NotFound):
-        session.refresh()  # gone after 360 s
-    client.create_session(**session_fields())
 
 
 def test_deleting_an_unavailable_session_sends_nothing(sandbox: Sandbox, client: QodClient, receiver: Receiver) -> None:
@@ -154,7 +151,7 @@ def test_second_session_for_a_device_is_409(client: QodClient) -> None:
 
 
 def test_extend_is_capped_at_the_profile_max_duration(sandbox: Sandbox, client: QodClient) -> None:
-    sandbox.speed = 1
+    sandbox.speed = 0.01  # REQUESTED for 100 real seconds, until the advance below
     session = client.create_session(**session_fields(qos_profile="QOS_L", duration=3600))
     with pytest.raises(Conflict) as exc:
         session.extend(60)  # still REQUESTED
@@ -250,7 +247,7 @@ def test_receiver_down_then_up(sandbox: Sandbox, client: QodClient) -> None:
     port = probe.getsockname()[1]
     probe.close()
     sink = f"http://127.0.0.1:{port}/sink"
-    client.create_session(**session_fields(sink, duration=3600))
+    client.create_session(**session_fields(sink, duration=36_000))  # no expiry while the retries run
     wait_until(lambda: any(d.outcome is Outcome.RETRY for d in sandbox.deliveries()), message="a failed attempt")
     from qodlab._net.server import ServerThread
 
@@ -681,8 +678,7 @@ def test_sandbox_no_notifications_flag() -> None:
         refused = httpx.post(f"{root}{path}", json={**body, "device": {"phoneNumber": PHONE}, **sink})
         assert _camara(refused, 422, "EVENT_NOTIFICATIONS_NOT_SUPPORTED")
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(10)
+        end_process(process)
 
 
 @pytest.mark.parametrize("release", apis.RELEASES, ids=lambda r: r.name)

@@ -95,6 +95,7 @@ def test_duration_is_bounded_by_the_profile(bench: Workbench) -> None:
 
 def test_create_button_creates_or_shows_the_api_error(bench: Workbench) -> None:
     form = SessionForm(bench)
+    form.duration.value = 36_000  # alive for a real minute at 600x: the second click meets it, however late
     form.create.click()
     assert "Created" in form.result.value
     [tracked] = bench.sessions()
@@ -276,7 +277,7 @@ def test_timeline_rows_say_device_and_profile_and_endings_say_why(sandbox: Sandb
     )
     downlink = [t for t in plot.widget.data if t.type == "scatter" and t.meta == "Mbps" and len(t.x)]
     assert len(downlink) == 3 and all(len(t.y) > 10 for t in downlink)  # one line per device
-    promise = traces["profile's target rate"]
+    promise = traces["profile's target minimum rate"]
     assert [y for y in promise.y if y == y] == [1.0] * 6  # QOS_E's 1 Mbps while each was up (NaN between)
 
 
