@@ -397,12 +397,14 @@ def _serve_until_interrupted(stop: Any) -> int:
     # 216 ms as is, 87 ms frozen (a pause stops every thread, timers included).
     gc.freeze()
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        while not done.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    # Ctrl-C and SIGTERM stop it, as they stop uvicorn: SIGINT too is handled here, since Python leaves it
+    # ignored when the parent did (a job started with `&` from a script, a CI runner), and then Ctrl-C or
+    # `kill -INT` did nothing at all.
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, lambda *_: done.set())
+    while not done.wait(0.5):
         pass
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C ends a slow stop
     stop()
     print("stopped", file=sys.stderr, flush=True)
     return 0
