@@ -26,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Any = args.handler
     from .errors import QodError
 
+    if handler in (_sandbox, _listen, _classroom, _relay):  # it serves until stopped: from before it starts
+        _catch_stop_signals()
+
     try:
         return int(handler(args))
     except (QodError, ValueError, OSError) as exc:  # a busy port, an unreachable relay, a missing file
@@ -391,20 +394,32 @@ def _size(text: str) -> int:
     return int(value)
 
 
+_stop_asked = threading.Event()
+
+
+def _catch_stop_signals() -> None:
+    """Ctrl-C and SIGTERM stop a serving command, as they stop uvicorn; caught from before its servers start,
+    so that one sent as its banner shows is not lost (it stops once serving). SIGINT too is handled here:
+    Python leaves it ignored when the parent did (a job started with `&` from a script, a CI runner), and
+    then Ctrl-C and `kill -INT` did nothing at all. A second one raises KeyboardInterrupt: a way out of a
+    slow start or a slow stop."""
+
+    def asked(signum: int, frame: Any) -> None:
+        if _stop_asked.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        _stop_asked.set()
+
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, asked)
+
+
 def _serve_until_interrupted(stop: Any) -> int:
     # Startup's objects (modules, the app) are never garbage: freeze them, so a full collection
     # scans only what serving made. benchmarks/sandbox.py, 10,000 sessions: the longest pause
     # 216 ms as is, 87 ms frozen (a pause stops every thread, timers included).
     gc.freeze()
-    done = threading.Event()
-    # Ctrl-C and SIGTERM stop it, as they stop uvicorn: SIGINT too is handled here, since Python leaves it
-    # ignored when the parent did (a job started with `&` from a script, a CI runner), and then Ctrl-C or
-    # `kill -INT` did nothing at all.
-    for stopping in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stopping, lambda *_: done.set())
-    while not done.wait(0.5):
+    while not _stop_asked.wait(0.5):
         pass
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C ends a slow stop
     stop()
     print("stopped", file=sys.stderr, flush=True)
     return 0
